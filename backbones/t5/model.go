@@ -1,0 +1,540 @@
+// Package t5 is the T5 encoder–decoder (v1.0 and v1.1 / LM-adapted) on gotch, following
+// Hugging Face's modeling_t5.py so that real checkpoints load and compute the same numbers.
+//
+// The forward pass reads top to bottom like the paper:
+//
+//	encoder:  h = inputs_embeds
+//	          for each block: h += SelfAttention(RMSNorm(h), bias_enc + mask)
+//	                          h += FFN(RMSNorm(h))
+//	          enc = RMSNorm(h)
+//	decoder:  g = Embed(shift_right(labels))
+//	          for each block: g += SelfAttention(RMSNorm(g), bias_dec + causal)
+//	                          g += CrossAttention(RMSNorm(g), enc, mask)
+//	                          g += FFN(RMSNorm(g))
+//	          logits = LMHead(RMSNorm(g))      (v1.0: shared embedding, scaled by d^-½)
+//
+// T5 attention has no 1/√d_kv scaling (it is folded into the initialisation) and no absolute
+// positions: a learned bias per (relative-position bucket, head), owned by the first block of
+// each stack and shared by all blocks. FFN is ReLU (v1.0) or gated-GELU-tanh (v1.1).
+//
+// Memory: every intermediate is dropped as soon as it is consumed (gotch tensors are C
+// memory; finalisers run far too late). Autograd keeps its own references.
+package t5
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/ptbench/ptbench/core"
+)
+
+// Config is the architecture (Hugging Face T5Config fields that change the computation).
+type Config struct {
+	Vocab, DModel, DKV, DFF int64
+	EncoderLayers           int64
+	DecoderLayers           int64
+	Heads                   int64
+	Buckets, MaxDistance    int64
+	Eps                     float64
+	GatedGELU               bool // v1.1: wo(gelu_tanh(wi_0 x) * wi_1 x); v1.0: wo(relu(wi x))
+	TiedHead                bool // v1.0: logits = (d^-½ · g) sharedᵀ; v1.1: lm_head
+	Pad, EOS, DecoderStart  int64
+}
+
+// attention holds one attention sublayer's projections in HF's [out, in] layout.
+type attention struct {
+	prefix     string // HF name prefix, e.g. "encoder.block.0.layer.0.SelfAttention"
+	q, k, v, o *ts.Tensor
+}
+
+// feedForward holds one FFN sublayer (wi for ReLU, wi0/wi1 for gated-GELU).
+type feedForward struct {
+	prefix           string
+	wi, wi0, wi1, wo *ts.Tensor
+}
+
+type block struct {
+	selfNorm, crossNorm, ffNorm *ts.Tensor
+	self, cross                 attention
+	ff                          feedForward
+}
+
+// Model is a T5 with its frozen weights.
+type Model struct {
+	Cfg Config
+
+	shared             *ts.Tensor // [vocab, d]
+	encoder, decoder   []block
+	encBias, decBias   *ts.Tensor // relative_attention_bias [buckets, heads] of block 0
+	encFinal, decFinal *ts.Tensor
+	lmHead             *ts.Tensor // nil when tied
+	hooks              *core.Hooks
+	bucketCache        map[[3]int64]*ts.Tensor
+	weights            map[string]*ts.Tensor // every parameter by HF name
+}
+
+// ---- small ops ---------------------------------------------------------------------------
+
+func scalar(v float64) *ts.Scalar { return ts.FloatScalar(v) }
+
+// rmsNorm is T5LayerNorm: x · rsqrt(mean(x²) + eps) · w, with no mean subtraction and no bias.
+func (m *Model) rmsNorm(x, w *ts.Tensor) *ts.Tensor {
+	sq := x.MustPowTensorScalar(scalar(2), false)
+	variance := sq.MustMeanDim([]int64{-1}, true, gotch.Float, true)
+	inv := variance.MustAddScalar(scalar(m.Cfg.Eps), true).MustRsqrt(true)
+	normed := x.MustMul(inv, false)
+	inv.MustDrop()
+	return normed.MustMul(w, true)
+}
+
+// linear is y = x Wᵀ for HF's [out, in] weights, passing y through a linear hook if any.
+func (m *Model) linear(site string, x, w *ts.Tensor) *ts.Tensor {
+	wt := w.MustTranspose(0, 1, false)
+	y := x.MustMatmul(wt, false)
+	wt.MustDrop()
+	if m.hooks != nil && m.hooks.Linear != nil {
+		if y2 := m.hooks.Linear(site, x, y); y2 != y {
+			y.MustDrop()
+			y = y2
+		}
+	}
+	return y
+}
+
+// sublayerOut passes a sublayer's output through the sublayer hook (adapters), if any.
+func (m *Model) sublayerOut(site string, h *ts.Tensor) *ts.Tensor {
+	if m.hooks != nil && m.hooks.Sublayer != nil {
+		if h2 := m.hooks.Sublayer(site, h); h2 != h {
+			h.MustDrop()
+			return h2
+		}
+	}
+	return h
+}
+
+// splitHeads: [B, T, H·dkv] → [B, H, T, dkv]; consumes x.
+func (m *Model) splitHeads(x *ts.Tensor) *ts.Tensor {
+	sz := x.MustSize()
+	return x.MustView([]int64{sz[0], sz[1], m.Cfg.Heads, m.Cfg.DKV}, true).MustTranspose(1, 2, true)
+}
+
+// mergeHeads: [B, H, T, dkv] → [B, T, H·dkv]; consumes x.
+func (m *Model) mergeHeads(x *ts.Tensor) *ts.Tensor {
+	sz := x.MustSize()
+	return x.MustTranspose(1, 2, true).MustContiguous(true).MustView([]int64{sz[0], sz[2], m.Cfg.Heads * m.Cfg.DKV}, true)
+}
+
+// attend computes softmax(q kᵀ + bias) v for [B, H, *, dkv] q, k, v (no 1/√d scaling in T5).
+// bias broadcasts to [B, H, Tq, Tk]. Consumes nothing.
+func attend(q, k, v, bias *ts.Tensor) *ts.Tensor {
+	kt := k.MustTranspose(-1, -2, false)
+	scores := q.MustMatmul(kt, false)
+	kt.MustDrop()
+	scores = scores.MustAdd(bias, true)
+	weights := scores.MustSoftmax(-1, gotch.Float, true)
+	ctx := weights.MustMatmul(v, true)
+	return ctx
+}
+
+// selfAttention is a full (non-cached) attention of n over itself with bias [*, H, T, T].
+func (m *Model) selfAttention(a attention, n, bias *ts.Tensor) *ts.Tensor {
+	q := m.splitHeads(m.linear(a.prefix+".q", n, a.q))
+	k := m.splitHeads(m.linear(a.prefix+".k", n, a.k))
+	v := m.splitHeads(m.linear(a.prefix+".v", n, a.v))
+	ctx := attend(q, k, v, bias)
+	q.MustDrop()
+	k.MustDrop()
+	v.MustDrop()
+	merged := m.mergeHeads(ctx)
+	out := m.linear(a.prefix+".o", merged, a.o)
+	merged.MustDrop()
+	return out
+}
+
+// crossKV projects the encoder output once into cross-attention keys and values.
+func (m *Model) crossKV(a attention, enc *ts.Tensor) (k, v *ts.Tensor) {
+	k = m.splitHeads(m.linear(a.prefix+".k", enc, a.k))
+	v = m.splitHeads(m.linear(a.prefix+".v", enc, a.v))
+	return k, v
+}
+
+// attendTo runs queries from n against given keys/values (cross-attention, cached decoding).
+func (m *Model) attendTo(a attention, n, k, v, bias *ts.Tensor) *ts.Tensor {
+	q := m.splitHeads(m.linear(a.prefix+".q", n, a.q))
+	ctx := attend(q, k, v, bias)
+	q.MustDrop()
+	merged := m.mergeHeads(ctx)
+	out := m.linear(a.prefix+".o", merged, a.o)
+	merged.MustDrop()
+	return out
+}
+
+// feedForward is wo(relu(wi x)) (v1.0) or wo(gelu_tanh(wi_0 x) · wi_1 x) (v1.1).
+func (m *Model) feedForward(f feedForward, n *ts.Tensor) *ts.Tensor {
+	var hidden *ts.Tensor
+	if m.Cfg.GatedGELU {
+		gate := m.linear(f.prefix+".wi_0", n, f.wi0).MustGelu("tanh", true)
+		lin := m.linear(f.prefix+".wi_1", n, f.wi1)
+		hidden = gate.MustMul(lin, true)
+		lin.MustDrop()
+	} else {
+		hidden = m.linear(f.prefix+".wi", n, f.wi).MustRelu(true)
+	}
+	out := m.linear(f.prefix+".wo", hidden, f.wo)
+	hidden.MustDrop()
+	return out
+}
+
+// residual returns h + sublayer(RMSNorm(h)) and drops h and the sublayer output.
+func residual(h, delta *ts.Tensor) *ts.Tensor {
+	out := h.MustAdd(delta, true)
+	delta.MustDrop()
+	return out
+}
+
+// ---- masks and position biases -----------------------------------------------------------
+
+// maskBias turns a [B, Tk] 1/0 mask into an additive [B, 1, 1, Tk] bias: 0 for real keys,
+// float32's lowest value for padding (as HF does, so a fully masked row stays finite).
+func maskBias(mask *ts.Tensor) *ts.Tensor {
+	sz := mask.MustSize()
+	inv := mask.MustRsubScalar(scalar(1), false) // 1 - mask
+	b := inv.MustMulScalar(scalar(-math.MaxFloat32), true)
+	return b.MustView([]int64{sz[0], 1, 1, sz[1]}, true)
+}
+
+// positionBias is the learned relative bias [1, H, Tq, Tk] for queries at positions
+// qStart..qStart+Tq-1 against keys 0..Tk-1.
+func (m *Model) positionBias(table *ts.Tensor, qStart, tq, tk int64, bidirectional bool) *ts.Tensor {
+	buckets := m.bucketIndex(qStart, tq, tk, bidirectional)
+	vals := table.MustIndexSelect(0, buckets, false) // [Tq·Tk, H]
+	return vals.MustView([]int64{tq, tk, m.Cfg.Heads}, true).MustPermute([]int64{2, 0, 1}, true).MustUnsqueeze(0, true)
+}
+
+// bucketIndex returns (and caches) the flat bucket ids of a [Tq, Tk] grid.
+func (m *Model) bucketIndex(qStart, tq, tk int64, bidirectional bool) *ts.Tensor {
+	dir := int64(0)
+	if bidirectional {
+		dir = 1
+	}
+	key := [3]int64{qStart<<32 | tq, tk, dir}
+	if t, ok := m.bucketCache[key]; ok {
+		return t
+	}
+	ids := make([]int64, 0, tq*tk)
+	for i := int64(0); i < tq; i++ {
+		for j := int64(0); j < tk; j++ {
+			ids = append(ids, RelativePositionBucket(j-(qStart+i), bidirectional, m.Cfg.Buckets, m.Cfg.MaxDistance))
+		}
+	}
+	t := ts.MustOfSlice(ids)
+	if len(m.bucketCache) > 256 { // bounded: generation makes one entry per step
+		m.dropBucketCache()
+	}
+	m.bucketCache[key] = t
+	return t
+}
+
+func (m *Model) dropBucketCache() {
+	for k, t := range m.bucketCache {
+		t.MustDrop()
+		delete(m.bucketCache, k)
+	}
+}
+
+// RelativePositionBucket maps a relative position (key − query) to a bucket like HF's
+// _relative_position_bucket: exact buckets for small distances, log-spaced up to
+// maxDistance, half the buckets for each direction when bidirectional. The log is taken in
+// float32, as torch does, so boundary cases land in the same bucket.
+func RelativePositionBucket(rel int64, bidirectional bool, numBuckets, maxDistance int64) int64 {
+	bucket := int64(0)
+	n := numBuckets
+	if bidirectional {
+		n /= 2
+		if rel > 0 {
+			bucket += n
+		}
+		if rel < 0 {
+			rel = -rel
+		}
+	} else {
+		if rel > 0 {
+			rel = 0
+		}
+		rel = -rel
+	}
+	maxExact := n / 2
+	if rel < maxExact {
+		return bucket + rel
+	}
+	ratio := float32(rel) / float32(maxExact)
+	logRatio := float32(math.Log(float64(ratio)))
+	scale := float32(math.Log(float64(maxDistance) / float64(maxExact)))
+	large := maxExact + int64(logRatio/scale*float32(n-maxExact))
+	if large > n-1 {
+		large = n - 1
+	}
+	return bucket + large
+}
+
+// ---- encoder -------------------------------------------------------------------------------
+
+// Encode runs the encoder on embeddings [B, L, d] with mask [B, L]; returns [B, L, d].
+func (m *Model) Encode(embeds, mask *ts.Tensor) *ts.Tensor {
+	L := embeds.MustSize()[1]
+	pos := m.positionBias(m.encBias, 0, L, L, true)
+	mb := maskBias(mask)
+	bias := pos.MustAdd(mb, true) // [B, H, L, L]
+	mb.MustDrop()
+
+	h := embeds.MustShallowClone()
+	for _, b := range m.encoder {
+		n := m.rmsNorm(h, b.selfNorm)
+		a := m.sublayerOut(b.self.prefix, m.selfAttention(b.self, n, bias))
+		n.MustDrop()
+		h = residual(h, a)
+
+		n = m.rmsNorm(h, b.ffNorm)
+		f := m.sublayerOut(b.ff.prefix, m.feedForward(b.ff, n))
+		n.MustDrop()
+		h = residual(h, f)
+	}
+	bias.MustDrop()
+	out := m.rmsNorm(h, m.encFinal)
+	h.MustDrop()
+	return out
+}
+
+// ---- decoder (teacher forcing) ---------------------------------------------------------------
+
+// ShiftRight builds decoder inputs from labels: start token first, −100 replaced by pad.
+func (m *Model) ShiftRight(labels [][]int64) [][]int64 {
+	out := make([][]int64, len(labels))
+	for i, row := range labels {
+		r := make([]int64, len(row))
+		r[0] = m.Cfg.DecoderStart
+		for j := 1; j < len(row); j++ {
+			v := row[j-1]
+			if v == -100 {
+				v = m.Cfg.Pad
+			}
+			r[j] = v
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// causalBias is [1, 1, T, T]: 0 on and below the diagonal, lowest float above it.
+func causalBias(t int64) *ts.Tensor {
+	ones := ts.MustOnes([]int64{t, t}, gotch.Float, gotch.CPU)
+	upper := ones.MustTriu(1, true)
+	return upper.MustMulScalar(scalar(-math.MaxFloat32), true).MustView([]int64{1, 1, t, t}, true)
+}
+
+// Decode runs the decoder over decoder input ids [B, T] (teacher forcing, causal mask only,
+// as HF does when called with labels) and returns the final hidden states [B, T, d].
+func (m *Model) Decode(decIDs, enc, encMask *ts.Tensor) *ts.Tensor {
+	T := decIDs.MustSize()[1]
+	pos := m.positionBias(m.decBias, 0, T, T, false)
+	causal := causalBias(T)
+	selfBias := pos.MustAdd(causal, true)
+	causal.MustDrop()
+	crossBias := maskBias(encMask)
+
+	g := ts.MustEmbedding(m.shared, decIDs, -1, false, false)
+	for _, b := range m.decoder {
+		n := m.rmsNorm(g, b.selfNorm)
+		a := m.sublayerOut(b.self.prefix, m.selfAttention(b.self, n, selfBias))
+		n.MustDrop()
+		g = residual(g, a)
+
+		n = m.rmsNorm(g, b.crossNorm)
+		k, v := m.crossKV(b.cross, enc)
+		c := m.sublayerOut(b.cross.prefix, m.attendTo(b.cross, n, k, v, crossBias))
+		k.MustDrop()
+		v.MustDrop()
+		n.MustDrop()
+		g = residual(g, c)
+
+		n = m.rmsNorm(g, b.ffNorm)
+		f := m.sublayerOut(b.ff.prefix, m.feedForward(b.ff, n))
+		n.MustDrop()
+		g = residual(g, f)
+	}
+	selfBias.MustDrop()
+	crossBias.MustDrop()
+	out := m.rmsNorm(g, m.decFinal)
+	g.MustDrop()
+	return out
+}
+
+// LMHead maps decoder states to vocabulary logits; v1.0 rescales by d^-½ and reuses the
+// shared embedding.
+func (m *Model) LMHead(g *ts.Tensor) *ts.Tensor {
+	if m.lmHead != nil {
+		return m.linear("lm_head", g, m.lmHead)
+	}
+	scaled := g.MustMulScalar(scalar(math.Pow(float64(m.Cfg.DModel), -0.5)), false)
+	logits := m.linear("lm_head", scaled, m.shared)
+	scaled.MustDrop()
+	return logits
+}
+
+// Outputs of a teacher-forced forward pass.
+type Outputs struct {
+	Loss, Logits, EncoderHidden *ts.Tensor
+}
+
+// Drop frees every non-nil output.
+func (o Outputs) Drop() {
+	for _, t := range []*ts.Tensor{o.Loss, o.Logits, o.EncoderHidden} {
+		if t != nil {
+			t.MustDrop()
+		}
+	}
+}
+
+// Forward is the full teacher-forced pass. keep selects which outputs besides the loss are
+// returned (the trainer needs only the loss; verification needs everything).
+func (m *Model) Forward(embeds, mask *ts.Tensor, labels [][]int64, keepLogits, keepEncoder bool) (Outputs, error) {
+	if len(labels) == 0 {
+		return Outputs{}, fmt.Errorf("t5: forward without labels")
+	}
+	enc := m.Encode(embeds, mask)
+	decIDs := ts.MustOfSlice(flatten(m.ShiftRight(labels))).MustView([]int64{int64(len(labels)), int64(len(labels[0]))}, true)
+	g := m.Decode(decIDs, enc, mask)
+	decIDs.MustDrop()
+	logits := m.LMHead(g)
+	g.MustDrop()
+
+	target := ts.MustOfSlice(flatten(labels))
+	flat := logits.MustView([]int64{-1, m.Cfg.Vocab}, false)
+	loss := flat.MustCrossEntropyLoss(target, ts.None, 1, -100, 0, true)
+	target.MustDrop()
+
+	out := Outputs{Loss: loss}
+	if keepLogits {
+		out.Logits = logits
+	} else {
+		logits.MustDrop()
+	}
+	if keepEncoder {
+		out.EncoderHidden = enc
+	} else {
+		enc.MustDrop()
+	}
+	return out, nil
+}
+
+// ---- greedy generation with a key/value cache ----------------------------------------------------
+
+// Greedy decodes up to steps tokens per row. The encoder runs once; cross-attention keys and
+// values are projected once; self-attention keys and values grow by one position per step.
+// With stopAtEOS, tokens after a row's EOS become pad and decoding ends once every row has
+// emitted EOS. If stepLogits is non-nil, it receives each step's logits [B, V] (owned by
+// the caller).
+func (m *Model) Greedy(embeds, mask *ts.Tensor, steps int, stopAtEOS bool, stepLogits *[]*ts.Tensor) [][]int64 {
+	B := embeds.MustSize()[0]
+	enc := m.Encode(embeds, mask)
+	crossBias := maskBias(mask)
+	type cache struct{ selfK, selfV, crossK, crossV *ts.Tensor }
+	caches := make([]cache, len(m.decoder))
+	for i, b := range m.decoder {
+		caches[i].crossK, caches[i].crossV = m.crossKV(b.cross, enc)
+	}
+	enc.MustDrop()
+
+	out := make([][]int64, B)
+	done := make([]bool, B)
+	next := make([]int64, B)
+	for i := range next {
+		next[i] = m.Cfg.DecoderStart
+	}
+	for step := int64(0); step < int64(steps); step++ {
+		ids := ts.MustOfSlice(next).MustView([]int64{B, 1}, true)
+		g := ts.MustEmbedding(m.shared, ids, -1, false, false)
+		ids.MustDrop()
+		pos := m.positionBias(m.decBias, step, 1, step+1, false) // [1, H, 1, step+1]
+		for i, b := range m.decoder {
+			c := &caches[i]
+			n := m.rmsNorm(g, b.selfNorm)
+			k := m.splitHeads(m.linear(b.self.prefix+".k", n, b.self.k))
+			v := m.splitHeads(m.linear(b.self.prefix+".v", n, b.self.v))
+			if c.selfK == nil {
+				c.selfK, c.selfV = k, v
+			} else {
+				nk := ts.MustCat([]*ts.Tensor{c.selfK, k}, 2)
+				nv := ts.MustCat([]*ts.Tensor{c.selfV, v}, 2)
+				c.selfK.MustDrop()
+				c.selfV.MustDrop()
+				k.MustDrop()
+				v.MustDrop()
+				c.selfK, c.selfV = nk, nv
+			}
+			a := m.sublayerOut(b.self.prefix, m.attendTo(b.self, n, c.selfK, c.selfV, pos))
+			n.MustDrop()
+			g = residual(g, a)
+
+			n = m.rmsNorm(g, b.crossNorm)
+			x := m.sublayerOut(b.cross.prefix, m.attendTo(b.cross, n, c.crossK, c.crossV, crossBias))
+			n.MustDrop()
+			g = residual(g, x)
+
+			n = m.rmsNorm(g, b.ffNorm)
+			f := m.sublayerOut(b.ff.prefix, m.feedForward(b.ff, n))
+			n.MustDrop()
+			g = residual(g, f)
+		}
+		pos.MustDrop()
+		final := m.rmsNorm(g, m.decFinal)
+		g.MustDrop()
+		logits := m.LMHead(final).MustView([]int64{B, m.Cfg.Vocab}, true)
+		final.MustDrop()
+		best := logits.MustArgmax([]int64{-1}, false, false).Int64Values(true)
+		if stepLogits != nil {
+			*stepLogits = append(*stepLogits, logits)
+		} else {
+			logits.MustDrop()
+		}
+		allDone := true
+		for i := range best {
+			tok := best[i]
+			if stopAtEOS && done[i] {
+				tok = m.Cfg.Pad
+			}
+			out[i] = append(out[i], tok)
+			if tok == m.Cfg.EOS {
+				done[i] = true
+			}
+			next[i] = tok
+			allDone = allDone && done[i]
+		}
+		if stopAtEOS && allDone {
+			break
+		}
+	}
+	for _, c := range caches {
+		for _, t := range []*ts.Tensor{c.selfK, c.selfV, c.crossK, c.crossV} {
+			if t != nil {
+				t.MustDrop()
+			}
+		}
+	}
+	crossBias.MustDrop()
+	return out
+}
+
+// SetHooks installs backbone-method hooks (nil removes them).
+func (m *Model) SetHooks(h *core.Hooks) { m.hooks = h }
+
+func flatten(rows [][]int64) []int64 {
+	var out []int64
+	for _, r := range rows {
+		out = append(out, r...)
+	}
+	return out
+}

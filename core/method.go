@@ -1,0 +1,136 @@
+package core
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/sugarme/gotch/ts"
+)
+
+// NamedTensor pairs a tensor with a stable name (checkpoint key).
+type NamedTensor struct {
+	Name   string
+	Tensor *ts.Tensor
+}
+
+// ParamGroup is a set of trainable tensors sharing optimiser settings. A method declares
+// its groups (DePT: the prompt at 3e-1, the low-rank pair at 1e-4); the trainer's
+// AdamW gives each group its own learning rate under the same schedule.
+type ParamGroup struct {
+	Name        string
+	LR          float64
+	WeightDecay float64
+	Params      []NamedTensor
+}
+
+// SetupEnv is what a method sees when it creates its parameters.
+type SetupEnv struct {
+	Backbone     Backbone
+	Seed         int64
+	MaxSourceLen int    // s: the longest source the task produces (DePT's A has s rows)
+	Task         string // task name, for methods that keep per-task state
+}
+
+// Method is a parameter-efficient tuning method: it owns trainable tensors and changes
+// what the frozen backbone computes. It must also implement InputMethod, BackboneMethod
+// or both; the trainer discovers which with type assertions, as database/sql does for
+// optional driver interfaces.
+type Method interface {
+	// Setup creates the parameters for this backbone and task. Called once, before training.
+	Setup(env SetupEnv) error
+	// ParamGroups lists every trainable tensor, grouped by learning rate.
+	ParamGroups() []ParamGroup
+	// Config returns the fully resolved configuration (recorded in every result row).
+	Config() any
+	// Close frees the method's tensors.
+	Close()
+}
+
+// InputMethod changes only the encoder input: a soft prefix and/or an additive offset.
+type InputMethod interface {
+	Method
+	// Transform returns a new Input built from in (frozen embeddings and mask of a batch
+	// padded to its own length L). in is not consumed. train is false during evaluation.
+	Transform(in Input, train bool) (Input, error)
+}
+
+// BackboneMethod acts inside the backbone through hook points (LoRA, adapters, BitFit, FT).
+type BackboneMethod interface {
+	Method
+	// Hooks returns the hooks to install on the backbone for this method (nil: none,
+	// e.g. full fine-tuning, which only unfreezes weights in Setup).
+	Hooks() *Hooks
+}
+
+// Labeler lets a method choose how leaderboards name it (EPT: "EPT (reimpl.)").
+type Labeler interface{ Label() string }
+
+// StateSaver is implemented by methods whose checkpoint is not just their parameters
+// (out-of-process plugins). Others are saved from ParamGroups.
+type StateSaver interface {
+	SaveState() ([]NamedTensor, error)
+	LoadState([]NamedTensor) error
+}
+
+// MethodFactory builds an unconfigured-to-configured method from raw settings (from YAML,
+// JSON or --set flags). It must reject unknown keys and invalid values with a clear error.
+type MethodFactory func(raw map[string]any) (Method, error)
+
+var methodRegistry = newRegistry[MethodFactory]("Method")
+
+// RegisterMethod makes a method available by name; call it from the method package's init.
+func RegisterMethod(name, about string, f MethodFactory) { methodRegistry.register(name, about, f) }
+
+// Methods lists the registered methods.
+func Methods() []Registered { return methodRegistry.list() }
+
+// NewMethod builds a registered method from raw settings.
+func NewMethod(name string, raw map[string]any) (Method, error) {
+	f, err := methodRegistry.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	m, err := f(raw)
+	if err != nil {
+		return nil, fmt.Errorf("method %s: %w", name, err)
+	}
+	return m, nil
+}
+
+// DecodeConfig fills into (a pointer to a config struct holding its defaults) from raw
+// settings, rejecting keys the struct does not have. Keys use the struct's json tags.
+func DecodeConfig(raw map[string]any, into any) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// CountParams sums the element counts of every tensor in groups.
+func CountParams(groups []ParamGroup) int64 {
+	var n int64
+	for _, g := range groups {
+		for _, p := range g.Params {
+			n += int64(p.Tensor.Numel())
+		}
+	}
+	return n
+}
+
+// MethodLabel is how a leaderboard names a method.
+func MethodLabel(name string, m Method) string {
+	if l, ok := m.(Labeler); ok {
+		return l.Label()
+	}
+	return name
+}

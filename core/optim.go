@@ -1,0 +1,153 @@
+package core
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+)
+
+// AdamW is torch.optim.AdamW (non-amsgrad) over parameter groups, each with its own base
+// learning rate and weight decay; a schedule multiplies every group's rate by one factor.
+// It is written out here rather than taken from gotch's optimizer because gotch's is tied to
+// a VarStore (whose Variables() copies dangle) and has no per-group learning rates.
+type AdamW struct {
+	Beta1, Beta2, Eps float64
+	groups            []ParamGroup
+	state             map[*ts.Tensor]*adamState
+	step              int
+}
+
+type adamState struct{ expAvg, expAvgSq *ts.Tensor }
+
+// NewAdamW uses the protocol's betas (0.9, 0.999) and eps 1e-6.
+func NewAdamW(groups []ParamGroup) *AdamW {
+	return &AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, groups: groups, state: map[*ts.Tensor]*adamState{}}
+}
+
+// Step applies one update with every group's LR multiplied by lrFactor. Parameters without
+// a gradient are skipped.
+func (o *AdamW) Step(lrFactor float64) {
+	o.step++
+	bc1 := 1 - math.Pow(o.Beta1, float64(o.step))
+	bc2Sqrt := math.Sqrt(1 - math.Pow(o.Beta2, float64(o.step)))
+	ts.NoGrad(func() {
+		for _, g := range o.groups {
+			lr := g.LR * lrFactor
+			for _, p := range g.Params {
+				grad := p.Tensor.MustGrad(false)
+				if !grad.MustDefined() {
+					grad.MustDrop()
+					continue
+				}
+				st := o.state[p.Tensor]
+				if st == nil {
+					st = &adamState{expAvg: p.Tensor.MustZerosLike(false), expAvgSq: p.Tensor.MustZerosLike(false)}
+					o.state[p.Tensor] = st
+				}
+				if g.WeightDecay != 0 {
+					p.Tensor.MustMulScalar_(ts.FloatScalar(1 - lr*g.WeightDecay))
+				}
+				// m ← β1 m + (1−β1) g ;  v ← β2 v + (1−β2) g²
+				st.expAvg.MustMulScalar_(ts.FloatScalar(o.Beta1))
+				scaled := grad.MustMulScalar(ts.FloatScalar(1-o.Beta1), false)
+				st.expAvg.MustAdd_(scaled)
+				scaled.MustDrop()
+				st.expAvgSq.MustMulScalar_(ts.FloatScalar(o.Beta2))
+				sq := grad.MustMulScalar(ts.FloatScalar(1-o.Beta2), false)
+				sq.MustMul_(grad)
+				st.expAvgSq.MustAdd_(sq)
+				sq.MustDrop()
+				// θ ← θ − lr/bc1 · m / (√v/√bc2 + eps)
+				denom := st.expAvgSq.MustSqrt(false)
+				denom.MustDivScalar_(ts.FloatScalar(bc2Sqrt))
+				denom.MustAddScalar_(ts.FloatScalar(o.Eps))
+				upd := st.expAvg.MustDiv(denom, false)
+				denom.MustDrop()
+				upd.MustMulScalar_(ts.FloatScalar(-lr / bc1))
+				p.Tensor.MustAdd_(upd)
+				upd.MustDrop()
+				grad.MustDrop()
+			}
+		}
+	})
+}
+
+// ZeroGrad clears every parameter's gradient.
+func (o *AdamW) ZeroGrad() {
+	for _, g := range o.groups {
+		for _, p := range g.Params {
+			grad := p.Tensor.MustGrad(false)
+			if grad.MustDefined() {
+				grad.MustZero_()
+			}
+			grad.MustDrop()
+		}
+	}
+}
+
+// ClipGradNorm scales all gradients so their global L2 norm is at most maxNorm (as
+// torch.nn.utils.clip_grad_norm_) and returns the norm before clipping.
+func (o *AdamW) ClipGradNorm(maxNorm float64) float64 {
+	var total float64
+	var grads []*ts.Tensor
+	for _, g := range o.groups {
+		for _, p := range g.Params {
+			grad := p.Tensor.MustGrad(false)
+			if !grad.MustDefined() {
+				grad.MustDrop()
+				continue
+			}
+			grads = append(grads, grad)
+			n := grad.MustNormScalaroptDimDtype(ts.FloatScalar(2), nil, false, gotch.Double, false)
+			v := n.Float64Values(true)[0]
+			total += v * v
+		}
+	}
+	total = math.Sqrt(total)
+	if coef := maxNorm / (total + 1e-6); maxNorm > 0 && coef < 1 {
+		ts.NoGrad(func() {
+			for _, g := range grads {
+				g.MustMulScalar_(ts.FloatScalar(coef))
+			}
+		})
+	}
+	for _, g := range grads {
+		g.MustDrop()
+	}
+	return total
+}
+
+// Close frees the optimiser state.
+func (o *AdamW) Close() {
+	for _, st := range o.state {
+		st.expAvg.MustDrop()
+		st.expAvgSq.MustDrop()
+	}
+	o.state = map[*ts.Tensor]*adamState{}
+}
+
+// LinearSchedule is linear warmup to 1 over warmup updates, then linear decay to 0 at total
+// (Hugging Face's get_linear_schedule_with_warmup). step counts updates from 1, so the first
+// update already moves (HF applies factor 0 to its first update; that step is wasted).
+func LinearSchedule(step, warmup, total int) float64 {
+	if step < 1 {
+		step = 1
+	}
+	if warmup > 0 && step <= warmup {
+		return float64(step) / float64(warmup)
+	}
+	if total <= warmup {
+		return 1
+	}
+	return math.Max(0, float64(total-step+1)/float64(total-warmup))
+}
+
+// checkFinite returns an error if v is NaN or ±Inf.
+func checkFinite(what string, v float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("%s is %v", what, v)
+	}
+	return nil
+}
