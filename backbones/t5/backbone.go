@@ -1,0 +1,244 @@
+package t5
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/ptbench/ptbench/backbones/hf"
+	"github.com/ptbench/ptbench/backbones/tokenizers"
+	"github.com/ptbench/ptbench/core"
+)
+
+// Presets need no download: random-init copies of real shapes, seeded (for tests, smoke runs
+// and timing). t5-tiny pairs with the byte-level tokenizer.
+var Presets = map[string]Config{
+	"t5-tiny": {Vocab: 259, DModel: 64, DKV: 16, DFF: 256, EncoderLayers: 2, DecoderLayers: 2, Heads: 4,
+		Buckets: 32, MaxDistance: 128, Eps: 1e-6, TiedHead: true, Pad: 0, EOS: 1, DecoderStart: 0},
+	"t5-small": {Vocab: 32128, DModel: 512, DKV: 64, DFF: 2048, EncoderLayers: 6, DecoderLayers: 6, Heads: 8,
+		Buckets: 32, MaxDistance: 128, Eps: 1e-6, TiedHead: true, Pad: 0, EOS: 1, DecoderStart: 0},
+	"t5-base": {Vocab: 32128, DModel: 768, DKV: 64, DFF: 3072, EncoderLayers: 12, DecoderLayers: 12, Heads: 12,
+		Buckets: 32, MaxDistance: 128, Eps: 1e-6, TiedHead: true, Pad: 0, EOS: 1, DecoderStart: 0},
+}
+
+func init() {
+	for name, cfg := range Presets {
+		cfg := cfg
+		core.RegisterBackbone(name, fmt.Sprintf("T5 v1.0 shape (d %d, %d+%d layers), random init from --seed, byte-level tokenizer",
+			cfg.DModel, cfg.EncoderLayers, cfg.DecoderLayers),
+			func(spec string, opts core.BackboneOptions) (core.Backbone, error) {
+				m, _, err := NewModel(cfg, RandomWeights(cfg, opts.Seed), spec)
+				if err != nil {
+					return nil, err
+				}
+				return newBackbone(spec, m, "t5-v1.0", "float32 (random init)", opts.Tokenizer, "")
+			})
+	}
+	core.RegisterBackboneLoader("t5", "Hugging Face T5 directory (config.json + safetensors/bin), HF cache id org/name, or hub download",
+		core.BackboneLoader{Probe: probe, Open: openDir})
+}
+
+// probe accepts a directory whose config.json says model_type t5, or a hub id in the cache.
+func probe(spec string) bool {
+	dir, err := hf.ResolveModelDir(spec)
+	if err != nil {
+		return false
+	}
+	_, err = hf.LoadT5Config(dir)
+	return err == nil
+}
+
+func openDir(spec string, opts core.BackboneOptions) (core.Backbone, error) {
+	dir, err := hf.ResolveModelDir(spec)
+	if err != nil {
+		return nil, err
+	}
+	m, extra, err := LoadModelDir(dir, "")
+	if err != nil {
+		return nil, err
+	}
+	dropAll(extra)
+	arch := "t5-v1.0"
+	if m.Cfg.GatedGELU {
+		arch = "t5-v1.1"
+	}
+	return newBackbone(spec, m, arch, "float32", opts.Tokenizer, dir)
+}
+
+// Backbone adapts Model to core.Backbone.
+type Backbone struct {
+	model *Model
+	tok   core.Tokenizer
+	info  core.BackboneInfo
+}
+
+// newBackbone picks the tokenizer: an explicit override, else the directory's spiece.model or
+// tokenizer.json, else (presets) the byte-level tokenizer.
+func newBackbone(name string, m *Model, arch, dtype, tokSpec, dir string) (*Backbone, error) {
+	var tok core.Tokenizer
+	var err error
+	switch {
+	case tokSpec != "":
+		tok, err = tokenizers.Load(tokSpec)
+	case dir != "":
+		for _, f := range []string{"spiece.model", "tokenizer.json", "tokenizer.model"} {
+			if _, statErr := os.Stat(filepath.Join(dir, f)); statErr == nil {
+				tok, err = tokenizers.Load(filepath.Join(dir, f))
+				break
+			}
+		}
+		if tok == nil && err == nil {
+			err = fmt.Errorf("%s: no spiece.model or tokenizer.json; pass --tokenizer", dir)
+		}
+	default:
+		tok = tokenizers.NewByteLevel()
+	}
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	if int64(tok.VocabSize()) > m.Cfg.Vocab {
+		m.Close()
+		return nil, fmt.Errorf("%s: tokenizer has %d ids but the model only %d embeddings", name, tok.VocabSize(), m.Cfg.Vocab)
+	}
+	return &Backbone{model: m, tok: tok, info: core.BackboneInfo{
+		Name: name, Arch: arch, DModel: m.Cfg.DModel, Vocab: m.Cfg.Vocab, EncoderDecoder: true,
+		NumParams: m.NumParams(), DType: dtype,
+	}}, nil
+}
+
+// Model exposes the underlying T5 (for verification and benchmarks).
+func (b *Backbone) Model() *Model { return b.model }
+
+func (b *Backbone) Info() core.BackboneInfo     { return b.info }
+func (b *Backbone) Tokenizer() core.Tokenizer   { return b.tok }
+func (b *Backbone) SetHooks(h *core.Hooks)      { b.model.SetHooks(h) }
+func (b *Backbone) Close()                      { b.model.Close() }
+func (b *Backbone) EncodeTarget(t string, n int) []int64 { return b.EncodeSource(t, n) }
+
+// EncodeSource appends EOS, as T5's tokenizer does, truncating the text to keep it.
+func (b *Backbone) EncodeSource(text string, maxLen int) []int64 {
+	ids := b.tok.Encode(text)
+	if maxLen > 0 && len(ids) > maxLen-1 {
+		ids = ids[:maxLen-1]
+	}
+	out := make([]int64, 0, len(ids)+1)
+	for _, id := range ids {
+		out = append(out, int64(id))
+	}
+	return append(out, b.model.Cfg.EOS)
+}
+
+// DecodeTarget stops at the first EOS and drops pads.
+func (b *Backbone) DecodeTarget(ids []int64) string {
+	var keep []int
+	for _, id := range ids {
+		if id == b.model.Cfg.EOS {
+			break
+		}
+		if id == b.model.Cfg.Pad {
+			continue
+		}
+		keep = append(keep, int(id))
+	}
+	return b.tok.Decode(keep)
+}
+
+// Embed looks up frozen token embeddings.
+func (b *Backbone) Embed(ids *ts.Tensor) *ts.Tensor {
+	return ts.MustEmbedding(b.model.shared, ids, -1, false, false)
+}
+
+// Loss is the teacher-forced cross-entropy.
+func (b *Backbone) Loss(in core.Input, labels *ts.Tensor) (*ts.Tensor, error) {
+	sz := labels.MustSize()
+	if len(sz) != 2 {
+		return nil, fmt.Errorf("t5: labels must be [B, T], got %v", sz)
+	}
+	flat := labels.Int64Values()
+	rows := make([][]int64, sz[0])
+	for i := range rows {
+		rows[i] = flat[int64(i)*sz[1] : int64(i+1)*sz[1]]
+	}
+	out, err := b.model.Forward(in.Embeds, in.Mask, rows, false, false)
+	if err != nil {
+		return nil, err
+	}
+	return out.Loss, nil
+}
+
+// Generate decodes greedily with the key/value cache, without gradients.
+func (b *Backbone) Generate(in core.Input, opts core.GenerateOptions) ([][]int64, error) {
+	var out [][]int64
+	ts.NoGrad(func() { out = b.model.Greedy(in.Embeds, in.Mask, opts.MaxNewTokens, opts.StopAtEOS, nil) })
+	return out, nil
+}
+
+// Weights lists every parameter by HF name.
+func (b *Backbone) Weights() []core.NamedTensor {
+	names := b.model.Weights()
+	out := make([]core.NamedTensor, len(names))
+	for i, n := range names {
+		out[i] = core.NamedTensor{Name: n, Tensor: b.model.Weight(n)}
+	}
+	return out
+}
+
+// HookSites lists every linear layer and sublayer output of both stacks.
+func (b *Backbone) HookSites() []core.HookSite {
+	c := b.model.Cfg
+	var sites []core.HookSite
+	inner := c.Heads * c.DKV
+	lin := func(stack string, layer int, name string, in, out int64) {
+		sites = append(sites, core.HookSite{Name: name, Kind: core.HookLinear, Stack: stack, Layer: layer, In: in, Out: out})
+	}
+	sub := func(stack string, layer int, name string) {
+		sites = append(sites, core.HookSite{Name: name, Kind: core.HookSublayer, Stack: stack, Layer: layer, In: c.DModel, Out: c.DModel})
+	}
+	addAttn := func(stack string, layer int, a attention) {
+		for _, p := range []string{"q", "k", "v"} {
+			lin(stack, layer, a.prefix+"."+p, c.DModel, inner)
+		}
+		lin(stack, layer, a.prefix+".o", inner, c.DModel)
+		sub(stack, layer, a.prefix)
+	}
+	addFF := func(stack string, layer int, f feedForward) {
+		if c.GatedGELU {
+			lin(stack, layer, f.prefix+".wi_0", c.DModel, c.DFF)
+			lin(stack, layer, f.prefix+".wi_1", c.DModel, c.DFF)
+		} else {
+			lin(stack, layer, f.prefix+".wi", c.DModel, c.DFF)
+		}
+		lin(stack, layer, f.prefix+".wo", c.DFF, c.DModel)
+		sub(stack, layer, f.prefix)
+	}
+	for i, blk := range b.model.encoder {
+		addAttn("encoder", i, blk.self)
+		addFF("encoder", i, blk.ff)
+	}
+	for i, blk := range b.model.decoder {
+		addAttn("decoder", i, blk.self)
+		addAttn("decoder", i, blk.cross)
+		addFF("decoder", i, blk.ff)
+	}
+	return sites
+}
+
+// MaskFromLengths is a helper for tests and benchmarks: a [B, L] float mask of ones up to
+// each row's length.
+func MaskFromLengths(lengths []int, L int) *ts.Tensor {
+	vals := make([]float32, 0, len(lengths)*L)
+	for _, n := range lengths {
+		for j := 0; j < L; j++ {
+			if j < n {
+				vals = append(vals, 1)
+			} else {
+				vals = append(vals, 0)
+			}
+		}
+	}
+	return ts.MustOfSlice(vals).MustView([]int64{int64(len(lengths)), int64(L)}, true).MustTotype(gotch.Float, true)
+}

@@ -1,0 +1,215 @@
+package benchmarks
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/ptbench/ptbench/core"
+)
+
+// Cell is mean ± std of a metric over seeds.
+type Cell struct {
+	Mean  float64 `json:"mean"`
+	Std   float64 `json:"std"`
+	Seeds int     `json:"seeds"`
+}
+
+// MethodRow is one leaderboard line.
+type MethodRow struct {
+	Method          string          `json:"method"`
+	Label           string          `json:"label"`
+	Backbone        string          `json:"backbone"`
+	Tasks           map[string]Cell `json:"tasks"`
+	GLUEAvg         *float64        `json:"glue_avg,omitempty"`
+	SuperGLUEAvg    *float64        `json:"superglue_avg,omitempty"`
+	TrainableParams int64           `json:"trainable_params"`
+	MeanStepSec     float64         `json:"mean_step_seconds"`
+	MedianStepSec   float64         `json:"median_step_seconds"`
+	PeakRSSBytes    int64           `json:"peak_rss_bytes"`
+	TotalTrainSec   float64         `json:"total_train_seconds"`
+	Diverged        int             `json:"diverged"`
+	Failed          int             `json:"failed"`
+}
+
+// Board is the leaderboard as data (`-o json`).
+type Board struct {
+	Tasks []string    `json:"tasks"`
+	Rows  []MethodRow `json:"rows"`
+}
+
+// BuildBoard aggregates rows: test score per (method, backbone, task) over seeds.
+func BuildBoard(rows []core.ResultRow) Board {
+	type key struct{ method, label, backbone string }
+	byKey := map[key][]core.ResultRow{}
+	var order []key
+	taskSet := map[string]string{}
+	for _, r := range rows {
+		k := key{r.Method, r.Label, r.Backbone.Name}
+		if _, ok := byKey[k]; !ok {
+			order = append(order, k)
+		}
+		byKey[k] = append(byKey[k], r)
+		if r.Status == "ok" {
+			taskSet[r.Task] = r.Benchmark
+		}
+	}
+	var b Board
+	for t := range taskSet {
+		b.Tasks = append(b.Tasks, t)
+	}
+	sort.Slice(b.Tasks, func(i, j int) bool {
+		bi, bj := benchOrder(taskSet[b.Tasks[i]]), benchOrder(taskSet[b.Tasks[j]])
+		if bi != bj {
+			return bi < bj
+		}
+		return b.Tasks[i] < b.Tasks[j]
+	})
+	for _, k := range order {
+		mr := MethodRow{Method: k.method, Label: k.label, Backbone: k.backbone, Tasks: map[string]Cell{}}
+		perTask := map[string][]float64{}
+		bench := map[string]string{}
+		var stepTimes, medians []float64
+		for _, r := range byKey[k] {
+			switch r.Status {
+			case "diverged":
+				mr.Diverged++
+				continue
+			case "failed":
+				mr.Failed++
+				continue
+			}
+			perTask[r.Task] = append(perTask[r.Task], r.TestScore)
+			bench[r.Task] = r.Benchmark
+			mr.TrainableParams = r.TrainableParams
+			stepTimes = append(stepTimes, r.MeanStepSec)
+			medians = append(medians, r.MedianStepSec)
+			mr.PeakRSSBytes = max(mr.PeakRSSBytes, r.PeakRSSBytes)
+			mr.TotalTrainSec += r.MeanStepSec * float64(r.Steps)
+		}
+		for t, xs := range perTask {
+			m, s := meanStd(xs)
+			mr.Tasks[t] = Cell{Mean: m, Std: s, Seeds: len(xs)}
+		}
+		mr.GLUEAvg = average(mr.Tasks, bench, "GLUE")
+		mr.SuperGLUEAvg = average(mr.Tasks, bench, "SuperGLUE")
+		mr.MeanStepSec, _ = meanStd(stepTimes)
+		mr.MedianStepSec, _ = meanStd(medians)
+		b.Rows = append(b.Rows, mr)
+	}
+	return b
+}
+
+func benchOrder(b string) int {
+	switch b {
+	case "GLUE":
+		return 0
+	case "SuperGLUE":
+		return 1
+	}
+	return 2
+}
+
+func average(cells map[string]Cell, bench map[string]string, which string) *float64 {
+	var xs []float64
+	for t, c := range cells {
+		if bench[t] == which {
+			xs = append(xs, c.Mean)
+		}
+	}
+	if len(xs) == 0 {
+		return nil
+	}
+	m, _ := meanStd(xs)
+	return &m
+}
+
+// meanStd is the mean and sample standard deviation (0 for one value).
+func meanStd(xs []float64) (float64, float64) {
+	if len(xs) == 0 {
+		return 0, 0
+	}
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	m := s / float64(len(xs))
+	if len(xs) == 1 {
+		return m, 0
+	}
+	var v float64
+	for _, x := range xs {
+		v += (x - m) * (x - m)
+	}
+	return m, math.Sqrt(v / float64(len(xs)-1))
+}
+
+// RenderMarkdown writes the score table and the training-time/memory table.
+func RenderMarkdown(w io.Writer, b Board) error {
+	header := []any{"Method", "Backbone"}
+	for _, t := range b.Tasks {
+		header = append(header, t)
+	}
+	header = append(header, "GLUE avg", "SuperGLUE avg", "Trainable params")
+	fmt.Fprintln(w, "### Test scores (mean ± std over seeds; best dev checkpoint)")
+	fmt.Fprintln(w)
+	if err := table(w, header, func(add func(...any)) {
+		for _, r := range b.Rows {
+			line := []any{r.Label, r.Backbone}
+			for _, t := range b.Tasks {
+				c, ok := r.Tasks[t]
+				if !ok {
+					line = append(line, "–")
+					continue
+				}
+				line = append(line, fmt.Sprintf("%.1f ± %.1f", c.Mean, c.Std))
+			}
+			line = append(line, optional(r.GLUEAvg), optional(r.SuperGLUEAvg), fmt.Sprintf("%d", r.TrainableParams))
+			add(line...)
+		}
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "### Training time and memory")
+	fmt.Fprintln(w)
+	return table(w, []any{"Method", "Backbone", "Mean step (s)", "Median step (s)", "Total train (s)", "Peak RSS (MiB)", "Diverged", "Failed"},
+		func(add func(...any)) {
+			for _, r := range b.Rows {
+				add(r.Label, r.Backbone, fmt.Sprintf("%.4f", r.MeanStepSec), fmt.Sprintf("%.4f", r.MedianStepSec),
+					fmt.Sprintf("%.1f", r.TotalTrainSec), fmt.Sprintf("%.0f", float64(r.PeakRSSBytes)/(1<<20)),
+					fmt.Sprint(r.Diverged), fmt.Sprint(r.Failed))
+			}
+		})
+}
+
+func optional(v *float64) string {
+	if v == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f", *v)
+}
+
+// table renders one markdown table with tablewriter.
+func table(w io.Writer, header []any, fill func(add func(...any))) error {
+	t := tablewriter.NewTable(w,
+		tablewriter.WithRenderer(renderer.NewMarkdown()),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+	)
+	t.Header(header...)
+	var err error
+	fill(func(cells ...any) {
+		if e := t.Append(cells...); e != nil && err == nil {
+			err = e
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return t.Render()
+}

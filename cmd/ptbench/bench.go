@@ -1,0 +1,103 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ptbench/ptbench/benchmarks"
+	"github.com/ptbench/ptbench/core"
+)
+
+func newBenchCmd() *cobra.Command {
+	var (
+		methods, backbone, initMode, output, rssAt, lengthsTask, dataDir, methodConfig string
+		sets                                                                           []string
+		o                                                                              benchmarks.BenchOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "bench --methods pt,dept,ept --backbone t5-base",
+		Short: "Time forward+backward+AdamW steps per method on one warm backbone (no data needed)",
+		Example: `  ptbench bench --methods pt,dept,ept --backbone t5-base --init random --seq 256 --batch 16 --steps 20
+  ptbench bench --methods pt --backbone t5-small --seq 128 --batch 16 --steps 500 --rss-at 50,500`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if initMode != "random" {
+				return usageError{fmt.Errorf("--init %q: only random is supported (presets are random-init; pass a directory as --backbone for real weights)", initMode)}
+			}
+			o.Methods = splitList(methods)
+			var err error
+			if o.MethodConfigs, err = loadMethodConfigs(methodConfig, sets, o.Methods); err != nil {
+				return usageError{err}
+			}
+			for _, s := range splitList(rssAt) {
+				var n int
+				if _, err := fmt.Sscan(s, &n); err != nil {
+					return usageError{fmt.Errorf("--rss-at %q: %v", s, err)}
+				}
+				o.RSSAt = append(o.RSSAt, n)
+			}
+			bb, err := core.OpenBackbone(backbone, core.BackboneOptions{Seed: o.Seed})
+			if err != nil {
+				return err
+			}
+			defer bb.Close()
+			if lengthsTask != "" {
+				if o.Lengths, err = taskLengths(bb, lengthsTask, dataDir, o.Seq); err != nil {
+					return err
+				}
+				o.LengthsName = lengthsTask
+			}
+			o.Log = cmd.ErrOrStderr()
+			fmt.Fprintf(o.Log, "bench: backbone %s (d %d, %d params), batch %d, seq %d, %d+%d steps, %d threads\n",
+				backbone, bb.Info().DModel, bb.Info().NumParams, o.Batch, o.Seq, o.Warmup, o.Steps, core.Threads())
+			res, err := benchmarks.Bench(bb, o)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(res)
+			}
+			return benchmarks.RenderBench(cmd.OutOrStdout(), res)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&methods, "methods", "pt", "comma-separated methods")
+	f.StringVar(&backbone, "backbone", "t5-small", "backbone preset or directory")
+	f.StringVar(&initMode, "init", "random", "random (preset weights from --seed)")
+	f.IntVar(&o.Seq, "seq", 256, "source length")
+	f.IntVar(&o.Batch, "batch", 16, "batch size")
+	f.IntVar(&o.Steps, "steps", 20, "timed steps per method and mode")
+	f.IntVar(&o.Warmup, "warmup", 2, "untimed warm-up steps")
+	f.Int64Var(&o.Seed, "seed", 42, "seed")
+	f.StringVar(&rssAt, "rss-at", "", "record RSS after these steps, e.g. 50,500")
+	f.StringVar(&lengthsTask, "dynamic-task", "", "also time dynamic padding on this task's source lengths (e.g. rte)")
+	f.StringVar(&dataDir, "data-dir", "", "data folder for --dynamic-task")
+	f.StringVar(&methodConfig, "method-config", "", "YAML/JSON file: {method: {key: value}}")
+	f.StringArrayVar(&sets, "set", nil, "method setting method.key=value (repeatable)")
+	f.StringVarP(&output, "output", "o", "markdown", "markdown or json")
+	return cmd
+}
+
+// taskLengths tokenizes a task's training sources and returns their lengths.
+func taskLengths(bb core.Backbone, name, dataDir string, maxLen int) ([]int, error) {
+	t, err := core.NewTask(name)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := t.Load(core.DataOptions{DataDir: dataDir, CacheDir: defaultCacheDir(), Seed: 42})
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, ex := range ds.Train {
+		out = append(out, len(bb.EncodeSource(ex.Source, maxLen)))
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("task %s has no training examples in %s", name, dataDir)
+	}
+	return out, nil
+}

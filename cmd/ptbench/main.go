@@ -1,0 +1,62 @@
+// Command ptbench trains and compares prompt-tuning methods on frozen language models.
+//
+// Exit codes: 0 success; 1 a command failed (bad input, a failed check); 2 usage error.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/ptbench/ptbench/core"
+
+	// Built-in backbones, tasks and methods: one import line each.
+	_ "github.com/ptbench/ptbench/backbones/t5"
+	_ "github.com/ptbench/ptbench/methods/pt"
+	// tasks: wired below
+)
+
+// version is set by -ldflags "-X main.version=…" in release builds.
+var version = "dev"
+
+type usageError struct{ error }
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "ptbench:", err)
+		var u usageError
+		if errors.As(err, &u) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	var threads int
+	root := &cobra.Command{
+		Use:           "ptbench",
+		Short:         "Train and compare prompt-tuning methods on frozen T5 / Llama-2 backbones",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			core.InitTorch(threads)
+			if w := core.BLASWarning(); w != "" {
+				fmt.Fprintln(os.Stderr, w)
+			}
+		},
+	}
+	root.PersistentFlags().IntVar(&threads, "threads", 0, "libtorch intra-op threads (0 = number of cores)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newListCmd("methods", "List registered methods", core.Methods),
+		newListCmd("backbones", "List backbone presets and loaders", core.Backbones),
+		newListCmd("tasks", "List registered tasks", core.Tasks),
+		newVerifyCmd(), newRunCmd(), newLeaderboardCmd(), newBenchCmd())
+	return root
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/ptbench/ptbench/benchmarks"
+)
+
+// smokeTasks are the synthetic tasks of the offline smoke preset.
+var smokeTasks = []string{"syn-keyword", "syn-parity", "syn-copy"}
+
+func newRunCmd() *cobra.Command {
+	var (
+		methods, tasks, seeds, backbone, tokenizer, preset, out, methodConfig string
+		sets                                                                  []string
+		g                                                                     benchmarks.Grid
+	)
+	cmd := &cobra.Command{
+		Use:   "run --methods M1,M2 --tasks T1,T2",
+		Short: "Train and evaluate the grid methods × tasks × seeds; append results and render the leaderboard",
+		Example: `  ptbench run --methods pt --preset smoke
+  ptbench run --methods ept,dept,pt --tasks rte,mrpc --backbone t5-base-dir/ --data-dir data/ --seeds 42,43`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch preset {
+			case "":
+			case "smoke":
+				if !cmd.Flags().Changed("tasks") {
+					tasks = strings.Join(smokeTasks, ",")
+				}
+				if !cmd.Flags().Changed("steps") {
+					g.Train.Steps = 300
+				}
+				if !cmd.Flags().Changed("backbone") {
+					backbone = "t5-tiny"
+				}
+				if !cmd.Flags().Changed("eval-limit") {
+					g.Train.EvalLimit = 200
+				}
+				g.Data.Offline = true
+			default:
+				return usageError{fmt.Errorf("unknown --preset %q (known: smoke)", preset)}
+			}
+			if methods == "" || tasks == "" {
+				return usageError{fmt.Errorf("--methods and --tasks are required (or --preset smoke)")}
+			}
+			var err error
+			if g.Seeds, err = benchmarks.ParseSeeds(seeds); err != nil {
+				return usageError{err}
+			}
+			g.Methods, g.Tasks, g.Backbone = splitList(methods), splitList(tasks), backbone
+			g.BackboneOpts.Tokenizer = tokenizer
+			if g.MethodConfigs, err = loadMethodConfigs(methodConfig, sets, g.Methods); err != nil {
+				return usageError{err}
+			}
+			g.OutDir, g.Log, g.Terminal, g.CodeVersion = out, cmd.ErrOrStderr(), isTerminal(os.Stderr), version
+			if g.Data.CacheDir == "" {
+				g.Data.CacheDir = defaultCacheDir()
+			}
+			sum, err := g.Run()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "grid: %d ran, %d skipped (already done), %d diverged, %d failed\n",
+				sum.Ran, sum.Skipped, sum.Diverged, sum.Failed)
+			return writeLeaderboard(cmd, out)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&methods, "methods", "", "comma-separated methods (see `ptbench methods`)")
+	f.StringVar(&tasks, "tasks", "", "comma-separated tasks (see `ptbench tasks`)")
+	f.StringVar(&seeds, "seeds", "42", "comma-separated seeds")
+	f.StringVar(&backbone, "backbone", "t5-tiny", "preset (t5-tiny, t5-small, t5-base) or checkpoint directory / HF cache id")
+	f.StringVar(&tokenizer, "tokenizer", "", "override the backbone's tokenizer (spiece.model, tokenizer.json, or \"byte\")")
+	f.StringVar(&preset, "preset", "", "smoke: t5-tiny, byte tokenizer, synthetic tasks, 300 steps (offline)")
+	f.StringVar(&out, "out", "runs", "output folder (results.jsonl, checkpoints/, leaderboard.md)")
+	f.StringVar(&methodConfig, "method-config", "", "YAML/JSON file: {method: {key: value}}")
+	f.StringArrayVar(&sets, "set", nil, "method setting method.key=value (repeatable)")
+	f.StringVar(&g.Data.DataDir, "data-dir", "", "folder laid out like glue/RTE/train.tsv, superglue/CB/val.jsonl")
+	f.StringVar(&g.Data.CacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/ptbench)")
+	f.BoolVar(&g.Data.Offline, "offline", false, "never download")
+	f.IntVar(&g.Data.KShot, "k-shot", 0, "train on k examples per class (4, 16, 32)")
+	f.IntVar(&g.Train.Steps, "steps", 30000, "training steps")
+	f.IntVar(&g.Train.BatchSize, "batch-size", 16, "batch size")
+	f.IntVar(&g.Train.EvalEvery, "eval-every", 0, "evaluate on dev every N steps (0 = min(1000, steps/4))")
+	f.IntVar(&g.Train.Warmup, "warmup", -1, "linear warmup steps (-1 = min(500, steps/10))")
+	f.Float64Var(&g.Train.MaxGradNorm, "max-grad-norm", 1.0, "gradient clipping (0 = off)")
+	f.BoolVar(&g.Train.PadToMax, "pad-to-max", false, "pad every batch to the max source length instead of the batch's longest")
+	f.IntVar(&g.Train.MaxSourceLen, "max-source-len", 0, "max source tokens (0 = the task's: 256, MultiRC 348)")
+	f.IntVar(&g.Train.EvalLimit, "eval-limit", 0, "evaluate on at most N dev examples (0 = all)")
+	f.IntVar(&g.Train.TestLimit, "test-limit", 0, "evaluate on at most N test examples (0 = all)")
+	cmd.PreRun = func(cmd *cobra.Command, _ []string) {
+		if g.Train.Warmup < 0 {
+			g.Train.Warmup = 0 // Defaults() picks min(500, steps/10)
+		}
+	}
+	return cmd
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func defaultCacheDir() string {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "ptbench")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".cache", "ptbench")
+	}
+	return ".ptbench-cache"
+}
+
+// loadMethodConfigs merges a YAML/JSON file ({method: {key: value}}) with --set method.key=value
+// overrides (values parsed as YAML scalars, so 2 is a number and true a bool).
+func loadMethodConfigs(path string, sets []string, methods []string) (map[string]map[string]any, error) {
+	cfgs := map[string]map[string]any{}
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		if err := dec.Decode(&cfgs); err != nil {
+			return nil, fmt.Errorf("%s: want {method: {key: value}}: %w", path, err)
+		}
+	}
+	for _, s := range sets {
+		kv := strings.SplitN(s, "=", 2)
+		dot := strings.IndexByte(kv[0], '.')
+		if len(kv) != 2 || dot <= 0 || dot == len(kv[0])-1 {
+			return nil, fmt.Errorf("--set %q: want method.key=value", s)
+		}
+		var v any
+		if err := yaml.Unmarshal([]byte(kv[1]), &v); err != nil {
+			return nil, fmt.Errorf("--set %q: %w", s, err)
+		}
+		m, key := kv[0][:dot], kv[0][dot+1:]
+		if cfgs[m] == nil {
+			cfgs[m] = map[string]any{}
+		}
+		cfgs[m][key] = v
+	}
+	known := map[string]bool{}
+	for _, m := range methods {
+		known[m] = true
+	}
+	for m := range cfgs {
+		if !known[m] {
+			return nil, fmt.Errorf("settings given for method %q, which is not in --methods %v", m, methods)
+		}
+	}
+	return cfgs, nil
+}

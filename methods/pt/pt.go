@@ -1,0 +1,128 @@
+// Package pt is prompt tuning (Lester et al., 2021): a soft prompt P ∈ R^{l×d} is prepended
+// to the frozen input embeddings, H0 = [P ; E], with the attention mask extended by ones.
+// Only P is trained (l·d parameters: 76,800 for l = 100 on t5-base).
+//
+// Initialisation: rows of the vocabulary embedding sampled (seeded) from the first 5,000
+// ids, or the embeddings of an instruction text tiled/truncated to l.
+package pt
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/ptbench/ptbench/core"
+)
+
+// Config is PT's hyperparameters.
+type Config struct {
+	Length     int     `json:"length"`      // l, number of soft tokens
+	LR         float64 `json:"lr"`          // learning rate of the prompt
+	Init       string  `json:"init"`        // "vocab" or "text"
+	InitText   string  `json:"init_text"`   // used by "text"
+	VocabLimit int     `json:"vocab_limit"` // "vocab" samples ids in [0, VocabLimit)
+}
+
+// DefaultConfig is the paper's setting.
+func DefaultConfig() Config {
+	return Config{Length: 100, LR: 0.3, Init: "vocab", VocabLimit: 5000,
+		InitText: "Classify the input and answer with the label."}
+}
+
+// Validate rejects settings that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Length <= 0:
+		return fmt.Errorf("length must be > 0, got %d", c.Length)
+	case c.LR <= 0:
+		return fmt.Errorf("lr must be > 0, got %g", c.LR)
+	case c.Init != "vocab" && c.Init != "text":
+		return fmt.Errorf(`init must be "vocab" or "text", got %q`, c.Init)
+	case c.Init == "vocab" && c.VocabLimit <= 0:
+		return fmt.Errorf("vocab_limit must be > 0, got %d", c.VocabLimit)
+	}
+	return nil
+}
+
+func init() {
+	core.RegisterMethod("pt", "Prompt tuning (Lester et al. 2021): soft prompt P (l×d) prepended to the input",
+		func(raw map[string]any) (core.Method, error) {
+			cfg := DefaultConfig()
+			if err := core.DecodeConfig(raw, &cfg); err != nil {
+				return nil, err
+			}
+			if err := cfg.Validate(); err != nil {
+				return nil, err
+			}
+			return &Method{cfg: cfg}, nil
+		})
+}
+
+// Method is PT.
+type Method struct {
+	cfg    Config
+	prompt *ts.Tensor
+}
+
+func (m *Method) Config() any { return m.cfg }
+
+// PromptLength is l, the number of encoder positions PT adds.
+func (m *Method) PromptLength() int { return m.cfg.Length }
+
+// Setup initialises P.
+func (m *Method) Setup(env core.SetupEnv) error {
+	p, err := InitPrompt(env.Backbone, m.cfg.Length, m.cfg.Init, m.cfg.InitText, m.cfg.VocabLimit, env.Seed)
+	if err != nil {
+		return err
+	}
+	m.prompt = p
+	return nil
+}
+
+func (m *Method) ParamGroups() []core.ParamGroup {
+	return []core.ParamGroup{{Name: "prompt", LR: m.cfg.LR, Params: []core.NamedTensor{{Name: "prompt", Tensor: m.prompt}}}}
+}
+
+// Transform prepends P to every example.
+func (m *Method) Transform(in core.Input, train bool) (core.Input, error) {
+	return core.PrependPrompt(in, m.prompt)
+}
+
+func (m *Method) Close() {
+	if m.prompt != nil {
+		m.prompt.MustDrop()
+		m.prompt = nil
+	}
+}
+
+// InitPrompt makes a trainable [length, d] prompt from the backbone's frozen embeddings:
+// "vocab" samples ids uniformly from [0, vocabLimit) with a seeded generator; "text" uses
+// the tokens of text, tiled or truncated to length.
+func InitPrompt(bb core.Backbone, length int, how, text string, vocabLimit int, seed int64) (*ts.Tensor, error) {
+	ids := make([]int64, length)
+	switch how {
+	case "vocab":
+		limit := min(int64(vocabLimit), bb.Info().Vocab)
+		rng := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
+		for i := range ids {
+			ids[i] = rng.Int64N(limit)
+		}
+	case "text":
+		toks := bb.Tokenizer().Encode(text)
+		if len(toks) == 0 {
+			return nil, fmt.Errorf("init_text %q has no tokens", text)
+		}
+		for i := range ids {
+			ids[i] = int64(toks[i%len(toks)])
+		}
+	default:
+		return nil, fmt.Errorf("unknown prompt init %q", how)
+	}
+	t := ts.MustOfSlice(ids).MustView([]int64{1, int64(length)}, true)
+	emb := bb.Embed(t)
+	t.MustDrop()
+	p := emb.MustView([]int64{int64(length), bb.Info().DModel}, true).MustDetachCopy(true)
+	p.MustRequiresGrad_(true)
+	return p, nil
+}
