@@ -86,7 +86,7 @@ func benchOne(bb core.Backbone, name, mode string, dynamic bool, o BenchOptions)
 	groups := m.ParamGroups()
 	opt := core.NewAdamW(groups)
 	defer opt.Close()
-	res := BenchResult{Method: name, Label: core.MethodLabel(name, m), Mode: mode, TrainableParams: core.CountParams(groups), RSSAt: map[int]int64{}}
+	res := BenchResult{Method: name, Label: core.MethodLabel(name, m), Mode: mode, TrainableParams: core.TrainableParams(m), RSSAt: map[int]int64{}}
 
 	rng := rand.New(rand.NewPCG(uint64(o.Seed), 1))
 	vocab := bb.Info().Vocab

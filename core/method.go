@@ -134,3 +134,23 @@ func MethodLabel(name string, m Method) string {
 	}
 	return name
 }
+
+// ExternalOptimizer is implemented by methods whose parameters live outside the trainer's
+// AdamW (out-of-process plugins own their parameters and optimiser state). TrainStep calls
+// AfterBackward once per step, after the backward pass, with the schedule's LR factor; the
+// method reads the gradients of the tensors it handed out in Transform and updates itself.
+type ExternalOptimizer interface {
+	AfterBackward(lrFactor, maxGradNorm float64) error
+}
+
+// ParamCounter lets a method report its trainable parameter count when ParamGroups does not
+// hold them all (plugins).
+type ParamCounter interface{ TrainableParams() int64 }
+
+// TrainableParams is the method's trainable parameter count.
+func TrainableParams(m Method) int64 {
+	if c, ok := m.(ParamCounter); ok {
+		return c.TrainableParams()
+	}
+	return CountParams(m.ParamGroups())
+}

@@ -100,9 +100,8 @@ func (o *AdamW) ClipGradNorm(maxNorm float64) float64 {
 				continue
 			}
 			grads = append(grads, grad)
-			n := grad.MustNormScalaroptDimDtype(ts.FloatScalar(2), nil, false, gotch.Double, false)
-			v := n.Float64Values(true)[0]
-			total += v * v
+			sq := grad.MustTotype(gotch.Double, false).MustPowTensorScalar(ts.FloatScalar(2), true)
+			total += sq.MustSum(gotch.Double, true).Float64Values(true)[0]
 		}
 	}
 	total = math.Sqrt(total)

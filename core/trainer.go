@@ -108,7 +108,7 @@ func (tr *Trainer) Run() (*TrainResult, error) {
 		defer tr.Backbone.SetHooks(nil)
 	}
 	groups := tr.Method.ParamGroups()
-	res := &TrainResult{Status: "ok", TrainableParams: CountParams(groups)}
+	res := &TrainResult{Status: "ok", TrainableParams: TrainableParams(tr.Method)}
 	opt := NewAdamW(groups)
 	defer opt.Close()
 
@@ -225,6 +225,11 @@ func TrainStep(bb Backbone, m Method, opt *AdamW, srcs, tgts [][]int64, padTo in
 		opt.ClipGradNorm(maxGradNorm)
 	}
 	opt.Step(lrFactor)
+	if eo, ok := m.(ExternalOptimizer); ok {
+		if err := eo.AfterBackward(lrFactor, maxGradNorm); err != nil {
+			return v, err
+		}
+	}
 	return v, nil
 }
 

@@ -16,7 +16,7 @@ import (
 	// Built-in backbones, tasks and methods: one import line each.
 	_ "github.com/ptbench/ptbench/backbones/t5"
 	_ "github.com/ptbench/ptbench/methods/pt"
-	// tasks: wired below
+	_ "github.com/ptbench/ptbench/tasks"
 )
 
 // version is set by -ldflags "-X main.version=…" in release builds.
@@ -55,7 +55,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newListCmd("methods", "List registered methods", core.Methods),
 		newListCmd("backbones", "List backbone presets and loaders", core.Backbones),
 		newListCmd("tasks", "List registered tasks", core.Tasks),
-		newVerifyCmd(), newRunCmd(), newLeaderboardCmd(), newBenchCmd())
+		newVerifyCmd(), newRunCmd(), newLeaderboardCmd(), newBenchCmd(), newScoreCmd(), newDataCmd())
 	return root
 }
 

@@ -1,0 +1,16 @@
+# The two commands a newcomer needs are `make smoke` (the main job, offline) and `make test`.
+.PHONY: setup build smoke test bench
+
+setup:
+	scripts/setup.sh
+
+build: setup
+
+smoke: setup
+	bin/ptbench run --methods pt --preset smoke --out runs/smoke
+
+test: setup
+	scripts/test.sh
+
+bench: setup
+	bin/ptbench bench --methods pt --backbone t5-small --seq 128 --batch 16 --steps 500 --rss-at 50,500

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/tasks"
+)
+
+// taskDataFlags are the flags every data-reading command shares.
+type taskDataFlags struct {
+	task string
+	opts core.DataOptions
+}
+
+func (f *taskDataFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.task, "task", "", "task name (see `ptbench tasks`)")
+	cmd.Flags().StringVar(&f.opts.DataDir, "data-dir", "", "folder laid out like glue/RTE/train.tsv")
+	cmd.Flags().StringVar(&f.opts.CacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/ptbench)")
+	cmd.Flags().BoolVar(&f.opts.Offline, "offline", false, "never download")
+	cmd.Flags().IntVar(&f.opts.KShot, "k-shot", 0, "k examples per class in train")
+	cmd.Flags().Int64Var(&f.opts.Seed, "seed", 42, "k-shot sampling seed")
+}
+
+// load opens the task's data for evaluation (train may be absent).
+func (f *taskDataFlags) load() (core.Task, *core.Dataset, error) {
+	if f.task == "" {
+		return nil, nil, usageError{fmt.Errorf("--task is required")}
+	}
+	t, err := core.NewTask(f.task)
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.opts.CacheDir == "" {
+		f.opts.CacheDir = defaultCacheDir()
+	}
+	ds, err := tasks.LoadEval(t, f.opts)
+	return t, ds, err
+}
+
+func newDataCmd() *cobra.Command {
+	var f taskDataFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:   "data --task T",
+		Short: "Print a task's split sizes and label counts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			t, ds, err := f.load()
+			if err != nil {
+				return err
+			}
+			d := tasks.Describe(t, ds)
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(d)
+			}
+			keys := make([]string, 0, len(d))
+			for k := range d {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				b, _ := json.Marshal(d[k])
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", k, b)
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	return cmd
+}
+
+func newScoreCmd() *cobra.Command {
+	var f taskDataFlags
+	var predictions, split string
+	cmd := &cobra.Command{
+		Use:   "score --task T --predictions FILE",
+		Short: `Score a JSONL of {"id","prediction"} against a task's split; prints metrics as JSON`,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if predictions == "" {
+				return usageError{fmt.Errorf("--predictions is required")}
+			}
+			t, ds, err := f.load()
+			if err != nil {
+				return err
+			}
+			gold := map[string][]core.Example{"test": ds.Test, "dev": ds.Dev, "train": ds.Train}[split]
+			if gold == nil {
+				return usageError{fmt.Errorf("--split %q: want test, dev or train (non-empty)", split)}
+			}
+			scores, err := tasks.ScoreFile(t, gold, predictions)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(scores)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&predictions, "predictions", "", `JSONL file of {"id","prediction"}`)
+	cmd.Flags().StringVar(&split, "split", "test", "split to score against")
+	return cmd
+}

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# test.sh — the whole test suite (what `make test` and CI run). Assumes scripts/setup.sh ran.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+go vet ./...
+# -p 1: the machine has 2 cores and libtorch uses both; parallel test binaries would thrash.
+go test -p 1 -count=1 -timeout 30m ./... 2>&1 | tee /tmp/ptbench-test.log
