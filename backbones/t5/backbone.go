@@ -1,6 +1,7 @@
 package t5
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -41,11 +42,12 @@ func init() {
 		core.BackboneLoader{Probe: probe, Open: openDir})
 }
 
-// probe accepts a directory whose config.json says model_type t5, or a hub id in the cache.
+// probe accepts a directory whose config.json says model_type t5, a hub id in the cache, or
+// an "org/name" hub id to download.
 func probe(spec string) bool {
 	dir, err := hf.ResolveModelDir(spec)
 	if err != nil {
-		return false
+		return looksLikeHubID(spec)
 	}
 	_, err = hf.LoadT5Config(dir)
 	return err == nil
@@ -53,6 +55,9 @@ func probe(spec string) bool {
 
 func openDir(spec string, opts core.BackboneOptions) (core.Backbone, error) {
 	dir, err := hf.ResolveModelDir(spec)
+	if err != nil && looksLikeHubID(spec) {
+		dir, err = FetchFromHub(context.Background(), spec)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,11 @@ import (
 
 const fixtures = "../../../shared/fixtures/t5"
 
-func init() { runtime.LockOSThread() }
+// lockThread pins the test's goroutine to one OS thread: libtorch's grad mode is per thread.
+func lockThread(t *testing.T) {
+	runtime.LockOSThread()
+	t.Cleanup(runtime.UnlockOSThread)
+}
 
 // tinyV10 is the fixture t5-tiny-v10's architecture, written out so this test does not
 // depend on the config.json loader.
@@ -19,6 +23,7 @@ var tinyV10 = Config{Vocab: 128, DModel: 32, DKV: 8, DFF: 64, EncoderLayers: 2, 
 	Buckets: 32, MaxDistance: 128, Eps: 1e-6, TiedHead: true, Pad: 0, EOS: 1, DecoderStart: 0}
 
 func TestRelativePositionBucketMatchesHF(t *testing.T) {
+	lockThread(t)
 	raw, err := os.ReadFile(fixtures + "/buckets.json")
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +54,7 @@ func TestRelativePositionBucketMatchesHF(t *testing.T) {
 }
 
 func TestForwardMatchesReferenceWithoutLoader(t *testing.T) {
+	lockThread(t)
 	tensors, err := core.LoadTorchFile(fixtures + "/t5-tiny-v10/model.safetensors")
 	if err != nil {
 		t.Fatal(err)

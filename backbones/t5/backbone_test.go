@@ -1,0 +1,321 @@
+package t5
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/ptbench/ptbench/backbones/hf"
+	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/safetensors"
+)
+
+func TestVerifyPassesEveryFixture(t *testing.T) {
+	lockThread(t)
+	for _, name := range []string{"t5-tiny-v10", "t5-tiny-v11"} {
+		dir := filepath.Join(fixtures, name)
+		checks, err := VerifyCases(dir, filepath.Join(dir, "cases.json"), DefaultTolerances)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(checks) < 15 {
+			t.Fatalf("%s: only %d checks ran", name, len(checks))
+		}
+		for _, c := range checks {
+			if !c.Pass {
+				t.Errorf("%s: %s/%s error %g > %g", name, c.Case, c.Output, c.Error, c.Tol)
+			}
+		}
+	}
+}
+
+func TestVerifyFailsOnWrongWeights(t *testing.T) {
+	lockThread(t)
+	// Copy the v10 fixture with one layer norm perturbed: verification must notice.
+	src := filepath.Join(fixtures, "t5-tiny-v10")
+	dir := t.TempDir()
+	for _, f := range []string{"config.json", "cases.json", "expected.safetensors", "model.bf16.safetensors"} {
+		copyFile(t, filepath.Join(src, f), filepath.Join(dir, f))
+	}
+	file, err := safetensors.Read(filepath.Join(src, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*safetensors.Tensor
+	for _, tn := range file.Tensors() {
+		c := *tn
+		if tn.Name == "encoder.final_layer_norm.weight" {
+			vals, _ := tn.Float32s()
+			vals[0] += 0.01
+			c = *safetensors.FromFloat32(tn.Name, tn.Shape, vals)
+		}
+		out = append(out, &c)
+	}
+	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), out, nil); err != nil {
+		t.Fatal(err)
+	}
+	checks, err := VerifyCases(dir, filepath.Join(dir, "cases.json"), DefaultTolerances)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, c := range checks {
+		if !c.Pass {
+			failed++
+		}
+	}
+	if failed == 0 {
+		t.Fatal("a perturbed encoder norm passed verification")
+	}
+}
+
+func TestLoadErrorsNameTheTensor(t *testing.T) {
+	lockThread(t)
+	cases := []struct {
+		name, drop, reshape, want string
+	}{
+		{"missing", "decoder.block.1.layer.2.DenseReluDense.wo.weight", "", `missing tensor "decoder.block.1.layer.2.DenseReluDense.wo.weight"`},
+		{"shape", "", "encoder.block.0.layer.0.SelfAttention.q.weight", `tensor "encoder.block.0.layer.0.SelfAttention.q.weight" has shape [16 32]`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := RandomWeights(tinyV10, 1)
+			defer dropAll(w)
+			if tc.drop != "" {
+				w[tc.drop].MustDrop()
+				delete(w, tc.drop)
+			}
+			if tc.reshape != "" {
+				w[tc.reshape].MustDrop()
+				w[tc.reshape] = ts.MustZeros([]int64{16, 32}, gotch.Float, gotch.CPU)
+			}
+			_, _, err := NewModel(tinyV10, w, "ckpt")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRandomWeightsReproduceTheFixtureGenerator(t *testing.T) {
+	lockThread(t)
+	raw, err := os.ReadFile(filepath.Join(fixtures, "t5-tiny-v10", "init.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var init struct {
+		Seed    uint64 `json:"seed"`
+		Tensors []struct {
+			Name      string  `json:"name"`
+			Shape     []int64 `json:"shape"`
+			Offset    float64 `json:"offset"`
+			HalfWidth float64 `json:"half_width"`
+		} `json:"tensors"`
+	}
+	if err := json.Unmarshal(raw, &init); err != nil {
+		t.Fatal(err)
+	}
+	file, err := safetensors.Read(filepath.Join(fixtures, "t5-tiny-v10", "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range init.Tensors[:5] {
+		got := UniformTensor(tn.Name, tn.Shape, init.Seed, tn.Offset, tn.HalfWidth)
+		st, ok := file.Get(tn.Name)
+		if !ok {
+			t.Fatalf("fixture lacks %s", tn.Name)
+		}
+		want, _ := st.Float32s()
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%s[%d] = %v, want %v", tn.Name, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+func TestOnlyMethodParametersReceiveGradients(t *testing.T) {
+	lockThread(t)
+	bb, err := core.OpenBackbone("t5-tiny", core.BackboneOptions{Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	prompt := ts.MustRandn([]int64{4, bb.Info().DModel}, gotch.Float, gotch.CPU)
+	prompt.MustRequiresGrad_(true)
+	defer prompt.MustDrop()
+	ids, mask := core.PadBatch([][]int64{bb.EncodeSource("hello", 16), bb.EncodeSource("a longer input", 16)}, 0)
+	in := core.Input{Embeds: bb.Embed(ids), Mask: mask}
+	x, err := core.PrependPrompt(in, prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := core.PadLabels([][]int64{bb.EncodeTarget("0", 4), bb.EncodeTarget("1", 4)})
+	loss, err := bb.Loss(x, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss.MustBackward()
+	g := prompt.MustGrad(false)
+	if !g.MustDefined() {
+		t.Fatal("prompt received no gradient")
+	}
+	g.MustDrop()
+	for _, w := range bb.Weights() {
+		if w.Tensor.MustRequiresGrad() {
+			t.Errorf("backbone weight %s requires grad", w.Name)
+		}
+		wg := w.Tensor.MustGrad(false)
+		if wg.MustDefined() {
+			t.Errorf("backbone weight %s received a gradient", w.Name)
+		}
+		wg.MustDrop()
+	}
+	for _, tt := range []*ts.Tensor{ids, loss, labels} {
+		tt.MustDrop()
+	}
+	in.Drop()
+	x.Drop()
+}
+
+func TestGenerateStopsAtEOSAndPads(t *testing.T) {
+	lockThread(t)
+	bb, err := core.OpenBackbone("t5-tiny", core.BackboneOptions{Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	ids, mask := core.PadBatch([][]int64{bb.EncodeSource("abc", 16), bb.EncodeSource("defgh", 16)}, 0)
+	in := core.Input{Embeds: bb.Embed(ids), Mask: mask}
+	defer in.Drop()
+	defer ids.MustDrop()
+	out, err := bb.Generate(in, core.GenerateOptions{MaxNewTokens: 6, StopAtEOS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range out {
+		if len(row) == 0 || len(row) > 6 {
+			t.Fatalf("row length %d, want 1..6", len(row))
+		}
+		seen := false
+		for _, tok := range row {
+			if seen && tok != 0 {
+				t.Fatalf("token %d after EOS in %v", tok, row)
+			}
+			seen = seen || tok == 1
+		}
+	}
+}
+
+func TestLinearHookChangesTheOutput(t *testing.T) {
+	lockThread(t)
+	bb, err := core.OpenBackbone("t5-tiny", core.BackboneOptions{Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	sites := bb.HookSites()
+	if len(sites) != 2*(4+1+2+1)+2*(4+1+4+1+2+1) {
+		t.Fatalf("%d hook sites", len(sites))
+	}
+	lossWith := func(h *core.Hooks) float64 {
+		bb.SetHooks(h)
+		defer bb.SetHooks(nil)
+		ids, mask := core.PadBatch([][]int64{bb.EncodeSource("abc", 16)}, 0)
+		in := core.Input{Embeds: bb.Embed(ids), Mask: mask}
+		labels := core.PadLabels([][]int64{bb.EncodeTarget("1", 4)})
+		loss, err := bb.Loss(in, labels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := loss.Float64Values()[0]
+		for _, x := range []*ts.Tensor{ids, labels, loss} {
+			x.MustDrop()
+		}
+		in.Drop()
+		return v
+	}
+	base := lossWith(nil)
+	identity := lossWith(&core.Hooks{Linear: func(site string, x, y *ts.Tensor) *ts.Tensor { return y }})
+	scaled := lossWith(&core.Hooks{Linear: func(site string, x, y *ts.Tensor) *ts.Tensor {
+		if site == "encoder.block.0.layer.0.SelfAttention.v" {
+			return y.MustMulScalar(ts.FloatScalar(2), false)
+		}
+		return y
+	}})
+	if base != identity {
+		t.Errorf("identity hook changed the loss: %v vs %v", base, identity)
+	}
+	if base == scaled {
+		t.Errorf("scaling v in block 0 did not change the loss")
+	}
+}
+
+func TestOpenDownloadsFromHub(t *testing.T) {
+	lockThread(t)
+	src := filepath.Join(fixtures, "t5-tiny-v11")
+	var served []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// /{org}/{name}/resolve/{rev}/{file}
+		parts := strings.Split(r.URL.Path, "/")
+		file := parts[len(parts)-1]
+		data, err := os.ReadFile(filepath.Join(src, file))
+		if err != nil || file == "cases.json" {
+			http.NotFound(w, r)
+			return
+		}
+		if len(served) == 0 || served[len(served)-1] != file { // HEAD then GET count once
+			served = append(served, file)
+		}
+		w.Header().Set("X-Repo-Commit", "0123456789abcdef0123456789abcdef01234567")
+		w.Header().Set("ETag", `"`+file+`-etag"`)
+		w.Write(data)
+	}))
+	defer srv.Close()
+	t.Setenv("HF_HUB_CACHE", t.TempDir())
+	t.Setenv("HF_HUB_OFFLINE", "")
+	HubEndpoint = srv.URL
+	defer func() { HubEndpoint = "" }()
+	// The fixture has only 128 embeddings, fewer than any tokenizer: opening must say so
+	// after the download (so config and weights were fetched and parsed).
+	_, err := core.OpenBackbone("test-org/tiny-v11", core.BackboneOptions{Tokenizer: "byte"})
+	if err == nil || !strings.Contains(err.Error(), "tokenizer has 259 ids but the model only 128") {
+		t.Fatalf("open: %v", err)
+	}
+	if strings.Join(served, ",") != "config.json,model.safetensors" {
+		t.Fatalf("served %v", served)
+	}
+	// A second load resolves from the cache without the server.
+	srv.Close()
+	dir, err := hf.ResolveModelDir("test-org/tiny-v11")
+	if err != nil {
+		t.Fatalf("cached: %v", err)
+	}
+	m, extra, err := LoadModelDir(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	dropAll(extra)
+	if !m.Cfg.GatedGELU || m.NumParams() != 64736 {
+		t.Fatalf("cached model: gated %v, %d params", m.Cfg.GatedGELU, m.NumParams())
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
