@@ -1,0 +1,66 @@
+// Package coretest holds test doubles shared by method tests: a backbone whose only real
+// part is its embedding table, enough to create and count a method's parameters at real
+// model widths (t5-base's d = 768) without building the model.
+package coretest
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/ptbench/ptbench/core"
+)
+
+// LockThread pins the test's goroutine to one OS thread: libtorch's grad mode is per thread.
+func LockThread(t testing.TB) {
+	runtime.LockOSThread()
+	t.Cleanup(runtime.UnlockOSThread)
+}
+
+// EmbeddingOnly is a core.Backbone with an embedding table and nothing else; Loss and
+// Generate fail.
+type EmbeddingOnly struct {
+	table *ts.Tensor
+	d     int64
+}
+
+// NewEmbeddingOnly makes a [vocab, d] random table.
+func NewEmbeddingOnly(vocab, d int64) *EmbeddingOnly {
+	ts.ManualSeed(1)
+	return &EmbeddingOnly{table: ts.MustRandn([]int64{vocab, d}, gotch.Float, gotch.CPU), d: d}
+}
+
+func (b *EmbeddingOnly) Info() core.BackboneInfo {
+	return core.BackboneInfo{Name: "embedding-only", DModel: b.d, Vocab: b.table.MustSize()[0]}
+}
+func (b *EmbeddingOnly) Tokenizer() core.Tokenizer            { return byteTok{} }
+func (b *EmbeddingOnly) EncodeSource(s string, n int) []int64 { return nil }
+func (b *EmbeddingOnly) EncodeTarget(s string, n int) []int64 { return nil }
+func (b *EmbeddingOnly) DecodeTarget(ids []int64) string      { return "" }
+func (b *EmbeddingOnly) Embed(ids *ts.Tensor) *ts.Tensor {
+	return ts.MustEmbedding(b.table, ids, -1, false, false)
+}
+func (b *EmbeddingOnly) Weights() []core.NamedTensor { return nil }
+func (b *EmbeddingOnly) HookSites() []core.HookSite  { return nil }
+func (b *EmbeddingOnly) SetHooks(*core.Hooks)        {}
+func (b *EmbeddingOnly) Close()                      { b.table.MustDrop() }
+func (b *EmbeddingOnly) Loss(core.Input, *ts.Tensor) (*ts.Tensor, error) {
+	panic("coretest.EmbeddingOnly has no model")
+}
+func (b *EmbeddingOnly) Generate(core.Input, core.GenerateOptions) ([][]int64, error) {
+	panic("coretest.EmbeddingOnly has no model")
+}
+
+type byteTok struct{}
+
+func (byteTok) Encode(s string) []int {
+	out := make([]int, len(s))
+	for i := range s {
+		out[i] = int(s[i]) + 3
+	}
+	return out
+}
+func (byteTok) Decode(ids []int) string { return "" }
+func (byteTok) VocabSize() int          { return 259 }

@@ -1,0 +1,162 @@
+// Package dept is decomposed prompt tuning (Shi & Lipani, ICLR 2024).
+//
+// A short prompt P_s ∈ R^{m×d} is prepended, and a low-rank pair A ∈ R^{s×r}, B ∈ R^{r×d}
+// updates the frozen input embeddings position by position:
+//
+//	E' = E + (α/√r)·(A B)[0:L]        (L = the batch's padded length, α = 8)
+//	H0 = [P_s ; E']
+//
+// Init: P_s as PT; A Kaiming-uniform (a = √5), B zeros, so training starts from PT with the
+// short prompt. Two learning-rate groups: P_s (3e-1) and {A, B} (1e-4). With
+// m·d + s·r + r·d = l·d the budget equals PT's: (m, r) = (60, 30), (40, 45), (80, 15) at
+// s = 256, d = 768 all give 76,800.
+//
+// Dynamic padding is exact: a batch padded to L < s gets the first L rows of A B, which is
+// what every real token gets when padded to s (pad keys are masked, so pad rows never reach
+// the loss) — see the padding tests in methods/ept.
+package dept
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/methods/pt"
+)
+
+// Config is DePT's hyperparameters.
+type Config struct {
+	PromptLength int     `json:"prompt_length"` // m
+	Rank         int     `json:"rank"`          // r
+	MaxLen       int     `json:"max_len"`       // s, rows of A (the longest source)
+	Alpha        float64 `json:"alpha"`         // α in (α/√r)·A B
+	PromptLR     float64 `json:"prompt_lr"`
+	LowRankLR    float64 `json:"lowrank_lr"`
+	Init         string  `json:"init"` // P_s init: "vocab" or "text", as PT
+	InitText     string  `json:"init_text"`
+	VocabLimit   int     `json:"vocab_limit"`
+}
+
+// DefaultConfig is the reference setting (m, r) = (60, 30), s = 256.
+func DefaultConfig() Config {
+	p := pt.DefaultConfig()
+	return Config{PromptLength: 60, Rank: 30, MaxLen: 256, Alpha: 8, PromptLR: 0.3, LowRankLR: 1e-4,
+		Init: p.Init, InitText: p.InitText, VocabLimit: p.VocabLimit}
+}
+
+// Validate rejects impossible settings with a message naming the key.
+func (c Config) Validate() error {
+	switch {
+	case c.PromptLength <= 0:
+		return fmt.Errorf("prompt_length (m) must be > 0, got %d", c.PromptLength)
+	case c.Rank <= 0:
+		return fmt.Errorf("rank (r) must be > 0, got %d", c.Rank)
+	case c.MaxLen <= 0:
+		return fmt.Errorf("max_len (s) must be > 0, got %d", c.MaxLen)
+	case c.Rank > c.MaxLen:
+		return fmt.Errorf("rank r = %d exceeds max_len s = %d", c.Rank, c.MaxLen)
+	case c.PromptLR <= 0 || c.LowRankLR <= 0:
+		return fmt.Errorf("prompt_lr and lowrank_lr must be > 0 (got %g, %g)", c.PromptLR, c.LowRankLR)
+	}
+	return pt.Config{Length: c.PromptLength, LR: c.PromptLR, Init: c.Init, VocabLimit: c.VocabLimit}.Validate()
+}
+
+func init() {
+	core.RegisterMethod("dept", "DePT (Shi & Lipani 2024): short prompt P_s + low-rank offset (α/√r)·A B on input embeddings",
+		func(raw map[string]any) (core.Method, error) {
+			cfg := DefaultConfig()
+			if err := core.DecodeConfig(raw, &cfg); err != nil {
+				return nil, err
+			}
+			if err := cfg.Validate(); err != nil {
+				return nil, err
+			}
+			return &Method{Cfg: cfg}, nil
+		})
+}
+
+// Method is DePT. Its fields are exported so EPT can build on the same decomposition.
+type Method struct {
+	Cfg    Config
+	Prompt *ts.Tensor // P_s [m, d]
+	A, B   *ts.Tensor // [s, r], [r, d]
+}
+
+func (m *Method) Config() any       { return m.Cfg }
+func (m *Method) PromptLength() int { return m.Cfg.PromptLength }
+
+// Setup initialises P_s like PT, A Kaiming-uniform(a=√5) — U(±1/√r) for an [s, r] tensor —
+// and B zeros.
+func (m *Method) Setup(env core.SetupEnv) error {
+	d := env.Backbone.Info().DModel
+	p, err := pt.InitPrompt(env.Backbone, m.Cfg.PromptLength, m.Cfg.Init, m.Cfg.InitText, m.Cfg.VocabLimit, env.Seed)
+	if err != nil {
+		return err
+	}
+	m.Prompt = p
+	m.A = KaimingUniform([]int64{int64(m.Cfg.MaxLen), int64(m.Cfg.Rank)}, int64(m.Cfg.Rank))
+	m.B = ts.MustZeros([]int64{int64(m.Cfg.Rank), d}, gotch.Float, gotch.CPU)
+	m.B.MustRequiresGrad_(true)
+	return nil
+}
+
+// KaimingUniform is torch.nn.init.kaiming_uniform_(a=√5) for a weight whose fan-in is fanIn:
+// U(−1/√fanIn, 1/√fanIn), drawn from libtorch's seeded generator; requires grad.
+func KaimingUniform(shape []int64, fanIn int64) *ts.Tensor {
+	bound := 1 / math.Sqrt(float64(fanIn))
+	t := ts.MustZeros(shape, gotch.Float, gotch.CPU)
+	t.MustUniform_(-bound, bound)
+	t.MustRequiresGrad_(true)
+	return t
+}
+
+func (m *Method) ParamGroups() []core.ParamGroup {
+	return []core.ParamGroup{
+		{Name: "prompt", LR: m.Cfg.PromptLR, Params: []core.NamedTensor{{Name: "prompt", Tensor: m.Prompt}}},
+		{Name: "lowrank", LR: m.Cfg.LowRankLR, Params: []core.NamedTensor{{Name: "lora_A", Tensor: m.A}, {Name: "lora_B", Tensor: m.B}}},
+	}
+}
+
+// Offset is (α/√r)·(A B)[0:rows] ∈ R^{rows×d}; only the rows a batch needs are computed.
+func (m *Method) Offset(rows int64) (*ts.Tensor, error) {
+	if rows > int64(m.Cfg.MaxLen) {
+		return nil, fmt.Errorf("dept: batch length %d exceeds max_len s = %d (raise max_len or truncate sources)", rows, m.Cfg.MaxLen)
+	}
+	a := m.A.MustNarrow(0, 0, rows, false)
+	ab := a.MustMatmul(m.B, true)
+	return ab.MustMulScalar(ts.FloatScalar(m.Cfg.Alpha/math.Sqrt(float64(m.Cfg.Rank))), true), nil
+}
+
+// Transform adds the offset to the embeddings and prepends P_s.
+func (m *Method) Transform(in core.Input, train bool) (core.Input, error) {
+	return ApplyDecomposition(m, in, m.Prompt)
+}
+
+// ApplyDecomposition is E' = E + offset[0:L], H0 = [prompt ; E'] — shared with EPT, whose
+// prompt is the reconstructed P*.
+func ApplyDecomposition(m *Method, in core.Input, prompt *ts.Tensor) (core.Input, error) {
+	off, err := m.Offset(in.Embeds.MustSize()[1])
+	if err != nil {
+		return core.Input{}, err
+	}
+	shifted, err := core.AddOffset(in, off)
+	off.MustDrop()
+	if err != nil {
+		return core.Input{}, err
+	}
+	out, err := core.PrependPrompt(shifted, prompt)
+	shifted.Drop()
+	return out, err
+}
+
+func (m *Method) Close() {
+	for _, t := range []*ts.Tensor{m.Prompt, m.A, m.B} {
+		if t != nil {
+			t.MustDrop()
+		}
+	}
+	m.Prompt, m.A, m.B = nil, nil, nil
+}

@@ -1,0 +1,215 @@
+// Package ept is this project's reconstruction of EPT — efficient prompt tuning by
+// multi-space projection and prompt fusion (Lan et al., AAAI 2025). The paper released no
+// code; leaderboards label it "EPT (reimpl.)". Four stages (shared/spec/methods.md):
+//
+//  1. Decomposition (exactly DePT): short prompt P_s ∈ R^{m×d}, A ∈ R^{s×r}, B ∈ R^{r×d};
+//     E' = E + (α/√r)·(A B)[0:L].
+//  2. Fusion: P_s attends over the low-rank knowledge K = V = (α/√r)·A B ∈ R^{s×d}:
+//     F = softmax(P_s Kᵀ / √d) V,  P_f = P_s + F.
+//     Options (fusion_kv): "ab" (default), "b" (K = V = B), "prompt_ab" (K = V = [P_s ; A B]).
+//  3. Multi-space projection: N spaces (default 4) of rank k (default 8):
+//     P^{(i)} = P_f W_down^{(i)} W_up^{(i)};
+//     gate "pooled" (default): g = softmax(W_g · mean_rows(P_f) + b_g) ∈ R^N,
+//     gate "token": g = softmax(P_f W_gᵀ + b_g) ∈ R^{m×N};
+//     P_ms = Σ_i g_i P^{(i)}.
+//  4. Reconstructed prompt: P* = P_f + P_ms;  H0 = [P* ; E'].
+//
+// Init: A Kaiming-uniform, B zeros, W_up zeros, W_g and b_g zeros, so at step 0 A B = 0,
+// F = 0, P_ms = 0 and EPT equals PT with the short prompt P_s. LR groups: prompt, projection
+// and gate (3e-1); A and B (1e-4).
+package ept
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/methods/dept"
+)
+
+// Config is EPT's hyperparameters: DePT's plus fusion and projection choices.
+type Config struct {
+	dept.Config
+	Spaces     int    `json:"spaces"`     // N
+	ProjRank   int    `json:"proj_rank"`  // k
+	Gate       string `json:"gate"`       // "pooled" or "token"
+	FusionKV   string `json:"fusion_kv"`  // "ab", "b" or "prompt_ab"
+	Fusion     *bool  `json:"fusion"`     // ablation: false skips stage 2
+	Projection *bool  `json:"projection"` // ablation: false skips stage 3
+}
+
+// DefaultConfig is the paper's setting: DePT (60, 30), 4 spaces, rank 8.
+func DefaultConfig() Config {
+	on := true
+	on2 := true
+	return Config{Config: dept.DefaultConfig(), Spaces: 4, ProjRank: 8, Gate: "pooled", FusionKV: "ab", Fusion: &on, Projection: &on2}
+}
+
+// Validate checks every key.
+func (c Config) Validate() error {
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case c.Spaces <= 0:
+		return fmt.Errorf("spaces (N) must be > 0, got %d", c.Spaces)
+	case c.ProjRank <= 0:
+		return fmt.Errorf("proj_rank (k) must be > 0, got %d", c.ProjRank)
+	case c.Gate != "pooled" && c.Gate != "token":
+		return fmt.Errorf(`gate must be "pooled" or "token", got %q`, c.Gate)
+	case c.FusionKV != "ab" && c.FusionKV != "b" && c.FusionKV != "prompt_ab":
+		return fmt.Errorf(`fusion_kv must be "ab", "b" or "prompt_ab", got %q`, c.FusionKV)
+	}
+	return nil
+}
+
+func init() {
+	core.RegisterMethod("ept", "EPT (reimpl.; Lan et al. 2025): DePT decomposition + prompt fusion + gated multi-space projection",
+		func(raw map[string]any) (core.Method, error) {
+			cfg := DefaultConfig()
+			if err := core.DecodeConfig(raw, &cfg); err != nil {
+				return nil, err
+			}
+			if err := cfg.Validate(); err != nil {
+				return nil, err
+			}
+			return &Method{cfg: cfg, dec: &dept.Method{Cfg: cfg.Config}}, nil
+		})
+}
+
+// Method is EPT.
+type Method struct {
+	cfg          Config
+	dec          *dept.Method // P_s, A, B
+	down, up     *ts.Tensor   // [N, d, k], [N, k, d]
+	gateW, gateB *ts.Tensor   // [N, d], [N]
+	d            int64
+}
+
+func (m *Method) Config() any       { return m.cfg }
+func (m *Method) Label() string     { return "EPT (reimpl.)" }
+func (m *Method) PromptLength() int { return m.cfg.PromptLength }
+
+// Setup creates the decomposition (as DePT) and the projection and gate (W_down Kaiming-
+// uniform, W_up, W_g, b_g zeros).
+func (m *Method) Setup(env core.SetupEnv) error {
+	if err := m.dec.Setup(env); err != nil {
+		return err
+	}
+	m.d = env.Backbone.Info().DModel
+	N, k := int64(m.cfg.Spaces), int64(m.cfg.ProjRank)
+	m.down = dept.KaimingUniform([]int64{N, m.d, k}, m.d)
+	m.up = zerosParam(N, k, m.d)
+	m.gateW = zerosParam(N, m.d)
+	m.gateB = zerosParam(N)
+	return nil
+}
+
+func zerosParam(shape ...int64) *ts.Tensor {
+	t := ts.MustZeros(shape, gotch.Float, gotch.CPU)
+	t.MustRequiresGrad_(true)
+	return t
+}
+
+func (m *Method) ParamGroups() []core.ParamGroup {
+	return []core.ParamGroup{
+		{Name: "prompt", LR: m.cfg.PromptLR, Params: []core.NamedTensor{
+			{Name: "prompt", Tensor: m.dec.Prompt}, {Name: "proj_down", Tensor: m.down}, {Name: "proj_up", Tensor: m.up},
+			{Name: "gate_w", Tensor: m.gateW}, {Name: "gate_b", Tensor: m.gateB}}},
+		{Name: "lowrank", LR: m.cfg.LowRankLR, Params: []core.NamedTensor{{Name: "lora_A", Tensor: m.dec.A}, {Name: "lora_B", Tensor: m.dec.B}}},
+	}
+}
+
+// Transform builds P* and applies the decomposition: H0 = [P* ; E + offset].
+func (m *Method) Transform(in core.Input, train bool) (core.Input, error) {
+	pStar, err := m.Reconstruct()
+	if err != nil {
+		return core.Input{}, err
+	}
+	defer pStar.MustDrop()
+	return dept.ApplyDecomposition(m.dec, in, pStar)
+}
+
+// Reconstruct computes P* = P_f + P_ms from the current parameters ([m, d]).
+func (m *Method) Reconstruct() (*ts.Tensor, error) {
+	pf, err := m.fuse()
+	if err != nil {
+		return nil, err
+	}
+	if m.cfg.Projection != nil && !*m.cfg.Projection {
+		return pf, nil
+	}
+	pms := m.project(pf)
+	out := pf.MustAdd(pms, true)
+	pms.MustDrop()
+	return out, nil
+}
+
+// fuse is stage 2: P_f = P_s + softmax(P_s Kᵀ/√d) V.
+func (m *Method) fuse() (*ts.Tensor, error) {
+	ps := m.dec.Prompt
+	if m.cfg.Fusion != nil && !*m.cfg.Fusion {
+		return ps.MustShallowClone(), nil
+	}
+	var kv *ts.Tensor
+	switch m.cfg.FusionKV {
+	case "b":
+		kv = m.dec.B.MustShallowClone()
+	default:
+		ab, err := m.dec.Offset(int64(m.cfg.MaxLen)) // (α/√r)·A B, all s rows
+		if err != nil {
+			return nil, err
+		}
+		kv = ab
+		if m.cfg.FusionKV == "prompt_ab" {
+			kv = ts.MustCat([]*ts.Tensor{ps, ab}, 0)
+			ab.MustDrop()
+		}
+	}
+	kt := kv.MustTranspose(0, 1, false)
+	scores := ps.MustMatmul(kt, false).MustMulScalar(ts.FloatScalar(1/math.Sqrt(float64(m.d))), true)
+	kt.MustDrop()
+	attn := scores.MustSoftmax(-1, gotch.Float, true)
+	fused := attn.MustMatmul(kv, true)
+	kv.MustDrop()
+	pf := ps.MustAdd(fused, false)
+	fused.MustDrop()
+	return pf, nil
+}
+
+// project is stage 3: P_ms = Σ_i g_i · P_f W_down^{(i)} W_up^{(i)}.
+func (m *Method) project(pf *ts.Tensor) *ts.Tensor {
+	// spaces: [N, m, d] = P_f [m, d] @ down [N, d, k] @ up [N, k, d]
+	low := pf.MustMatmul(m.down, false)  // [N, m, k]
+	spaces := low.MustMatmul(m.up, true) // [N, m, d]
+	var gate *ts.Tensor                  // broadcastable to [N, m, 1]
+	if m.cfg.Gate == "token" {
+		wt := m.gateW.MustTranspose(0, 1, false)
+		logits := pf.MustMatmul(wt, false).MustAdd(m.gateB, true) // [m, N]
+		wt.MustDrop()
+		g := logits.MustSoftmax(-1, gotch.Float, true)             // [m, N]
+		gate = g.MustTranspose(0, 1, true).MustUnsqueeze(-1, true) // [N, m, 1]
+	} else {
+		pooled := pf.MustMeanDim([]int64{0}, false, gotch.Float, false)    // [d]
+		logits := m.gateW.MustMatmul(pooled, false).MustAdd(m.gateB, true) // [N]
+		pooled.MustDrop()
+		g := logits.MustSoftmax(-1, gotch.Float, true)
+		gate = g.MustView([]int64{int64(m.cfg.Spaces), 1, 1}, true)
+	}
+	weighted := spaces.MustMul(gate, true)
+	gate.MustDrop()
+	return weighted.MustSumDimIntlist([]int64{0}, false, gotch.Float, true)
+}
+
+func (m *Method) Close() {
+	m.dec.Close()
+	for _, t := range []*ts.Tensor{m.down, m.up, m.gateW, m.gateB} {
+		if t != nil {
+			t.MustDrop()
+		}
+	}
+	m.down, m.up, m.gateW, m.gateB = nil, nil, nil, nil
+}

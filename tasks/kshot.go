@@ -1,0 +1,64 @@
+package tasks
+
+import (
+	"sort"
+	"strconv"
+
+	"github.com/ptbench/ptbench/core"
+)
+
+// kshotStream keeps k-shot draws independent of the split shuffles even when a run's seed
+// is the split seed.
+const kshotStream = 0x6b73686f74 // "kshot"
+
+// SampleKShot draws k examples of every class from train, the protocol's k-shot setting.
+// Classes are visited in sorted order; each class's examples (in file order) are permuted
+// with one PCG(seed, kshotStream) stream and the first k kept. A class with fewer than k
+// examples contributes all it has. The chosen examples are then shuffled together with the
+// same stream so that classes interleave. It is a pure function of its arguments; train is
+// not modified.
+func SampleKShot(train []core.Example, k int, seed int64, classOf func(core.Example) string) []core.Example {
+	if k <= 0 {
+		return train
+	}
+	byClass := map[string][]core.Example{}
+	for _, ex := range train {
+		c := classOf(ex)
+		byClass[c] = append(byClass[c], ex)
+	}
+	classes := make([]string, 0, len(byClass))
+	for c := range byClass {
+		classes = append(classes, c)
+	}
+	sort.Strings(classes)
+	rng := newRNG(seed, kshotStream)
+	var picked []core.Example
+	for _, c := range classes {
+		members := byClass[c]
+		for rank, idx := range permute(rng, len(members)) {
+			if rank == k {
+				break
+			}
+			picked = append(picked, members[idx])
+		}
+	}
+	out := make([]core.Example, len(picked))
+	for i, idx := range permute(rng, len(picked)) {
+		out[i] = picked[idx]
+	}
+	return out
+}
+
+// stsbBinaryClass binarises an STS-B target at 2.5 for k-shot balancing: "1" when the
+// (rounded) score is at least 2.5, "0" below, "" if the target is not a number.
+func stsbBinaryClass(target string) string {
+	v, err := strconv.ParseFloat(target, 64)
+	switch {
+	case err != nil:
+		return ""
+	case v >= 2.5:
+		return "1"
+	default:
+		return "0"
+	}
+}

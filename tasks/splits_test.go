@@ -1,0 +1,257 @@
+package tasks
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ptbench/ptbench/core"
+)
+
+// TestPermutationIsPinned guards the documented shuffle: these permutations were also
+// reproduced by an independent Python implementation of PCG-DXSM + the Fisher–Yates
+// described on permute, so a change here silently changes every split.
+func TestPermutationIsPinned(t *testing.T) {
+	if got, want := Permutation(10, 42), []int{6, 2, 5, 3, 4, 7, 0, 1, 9, 8}; !slices.Equal(got, want) {
+		t.Errorf("Permutation(10, 42) = %v, want %v", got, want)
+	}
+	if got, want := Permutation(10, 7), []int{7, 8, 6, 4, 3, 5, 1, 0, 9, 2}; !slices.Equal(got, want) {
+		t.Errorf("Permutation(10, 7) = %v, want %v", got, want)
+	}
+	p := Permutation(1000, 42)
+	sorted := slices.Clone(p)
+	slices.Sort(sorted)
+	for i, v := range sorted {
+		if v != i {
+			t.Fatalf("Permutation(1000, 42) is not a permutation (sorted[%d] = %d)", i, v)
+		}
+	}
+}
+
+// TestSplitSizesOnSharedData checks every task whose official files are in the shared data
+// against the protocol's split rules. n is the number of official validation examples
+// (MultiRC: questions), counted from the files' documented sizes (SOURCES.txt).
+func TestSplitSizesOnSharedData(t *testing.T) {
+	requireShared(t, "")
+	cases := []struct {
+		task string
+		// train, dev, test: expected sizes (examples); units: what dev/test are cut in.
+		train, dev, test int
+		devUnits         int // groups in dev when the split is by question (MultiRC)
+		rule             string
+	}{
+		{"cola", 8551, 1043 / 2, 1043 - 1043/2, 0, "small: val 1043 halved"},
+		{"rte", 2490, 277 / 2, 277 - 277/2, 0, "small: val 277 halved"},
+		{"mrpc", 3668, 408 / 2, 408 - 408/2, 0, "small: val 408 halved"},
+		{"stsb", 5749, 1500 / 2, 1500 - 1500/2, 0, "small: val 1500 halved"},
+		{"cb", 0, 56 / 2, 56 - 56/2, 0, "small: val 56 halved (no train file)"},
+		{"boolq", 0, 3270 / 2, 3270 - 3270/2, 0, "small: val 3270 halved (no train file)"},
+		{"wic", 0, 638 / 2, 638 - 638/2, 0, "small: val 638 halved (no train file)"},
+		{"wsc", 554, 104 / 2, 104 - 104/2, 0, "small: val 104 halved"},
+		{"multirc", 0, -1, -1, 953 / 2, "small by question: 953 questions halved"},
+		{"sst2", 67349 - 1000, 1000, 872, 0, "large: 1000 train examples dev, val test"},
+		{"qnli", 0, 0, 5463, 0, "large without train file: no dev, val test"},
+		{"squad", 0, 0, 10570, 0, "large without train file: no dev, val test"},
+	}
+	for _, c := range cases {
+		t.Run(c.task, func(t *testing.T) {
+			ds, err := LoadEval(taskByName(t, c.task), core.DataOptions{DataDir: sharedDataDir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ds.Train) != c.train {
+				t.Errorf("%s: train = %d, want %d", c.rule, len(ds.Train), c.train)
+			}
+			if c.dev >= 0 && (len(ds.Dev) != c.dev || len(ds.Test) != c.test) {
+				t.Errorf("%s: dev/test = %d/%d, want %d/%d", c.rule, len(ds.Dev), len(ds.Test), c.dev, c.test)
+			}
+			if c.devUnits > 0 {
+				devQ, testQ := groupsOf(ds.Dev), groupsOf(ds.Test)
+				if len(devQ) != c.devUnits || len(devQ)+len(testQ) != 953 || len(ds.Dev)+len(ds.Test) != 4848 {
+					t.Errorf("%s: dev/test questions = %d/%d, answers %d, want %d/%d over 4848 answers",
+						c.rule, len(devQ), len(testQ), len(ds.Dev)+len(ds.Test), c.devUnits, 953-c.devUnits)
+				}
+				for q := range devQ {
+					if testQ[q] {
+						t.Fatalf("question %s is split between dev and test", q)
+					}
+				}
+			}
+			assertDisjoint(t, ds)
+		})
+	}
+}
+
+func groupsOf(exs []core.Example) map[string]bool {
+	g := map[string]bool{}
+	for _, ex := range exs {
+		g[ex.Group] = true
+	}
+	return g
+}
+
+func assertDisjoint(t *testing.T, ds *core.Dataset) {
+	t.Helper()
+	seen := map[string]string{}
+	for name, exs := range map[string][]core.Example{"train": ds.Train, "dev": ds.Dev, "test": ds.Test} {
+		for _, ex := range exs {
+			if other, dup := seen[ex.ID]; dup {
+				t.Fatalf("example %s is in %s and %s", ex.ID, other, name)
+			}
+			seen[ex.ID] = name
+		}
+	}
+}
+
+func TestSmallTaskDevIsShuffledHalfOfValidation(t *testing.T) {
+	requireShared(t, "glue/RTE/dev.tsv")
+	ds, err := taskByName(t, "rte").Load(core.DataOptions{DataDir: sharedDataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perm := Permutation(277, SplitSeed)
+	for rank, ex := range append(ds.Dev, ds.Test...) {
+		if want := fmt.Sprintf("rte/val/%d", perm[rank]); ex.ID != want {
+			t.Fatalf("position %d of dev+test is %s, want %s (the seed-42 shuffle of the validation rows)", rank, ex.ID, want)
+		}
+	}
+	again, err := taskByName(t, "rte").Load(core.DataOptions{DataDir: sharedDataDir, Seed: 999})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Dev[0].ID != ds.Dev[0].ID || again.Test[5].ID != ds.Test[5].ID {
+		t.Error("split changed with DataOptions.Seed; the protocol fixes split shuffles at 42")
+	}
+}
+
+func TestLargeTaskHoldsOutShuffledTrainExamples(t *testing.T) {
+	requireShared(t, "glue/SST-2/train.tsv")
+	ds, err := taskByName(t, "sst2").Load(core.DataOptions{DataDir: sharedDataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perm := Permutation(67349, SplitSeed)
+	if want := fmt.Sprintf("sst2/train/%d", perm[0]); ds.Dev[0].ID != want {
+		t.Errorf("dev[0] = %s, want %s", ds.Dev[0].ID, want)
+	}
+	if want := fmt.Sprintf("sst2/train/%d", perm[1000]); ds.Train[0].ID != want {
+		t.Errorf("train[0] = %s, want %s", ds.Train[0].ID, want)
+	}
+	if !strings.HasPrefix(ds.Test[0].ID, "sst2/val/") || ds.Test[0].ID != "sst2/val/0" {
+		t.Errorf("test[0] = %s, want sst2/val/0 (official validation, file order)", ds.Test[0].ID)
+	}
+}
+
+func TestHalveValidationKeepsGroupsTogether(t *testing.T) {
+	var val []core.Example
+	for q := range 7 {
+		for a := range q%3 + 1 {
+			val = append(val, core.Example{ID: fmt.Sprintf("q%d/a%d", q, a), Group: fmt.Sprintf("q%d", q)})
+		}
+	}
+	dev, test := HalveValidation(val, SplitSeed)
+	if d, te := groupsOf(dev), groupsOf(test); len(d) != 3 || len(te) != 4 {
+		t.Errorf("dev/test groups = %d/%d, want 3/4 (floor(7/2) questions in dev)", len(d), len(te))
+	}
+	if len(dev)+len(test) != len(val) {
+		t.Errorf("lost examples: %d + %d != %d", len(dev), len(test), len(val))
+	}
+	for q := range groupsOf(dev) {
+		if groupsOf(test)[q] {
+			t.Errorf("group %s in both halves", q)
+		}
+	}
+}
+
+func TestHoldOutNeedsMoreThanNExamples(t *testing.T) {
+	if _, _, err := HoldOut(make([]core.Example, 1000), 1000, SplitSeed); err == nil {
+		t.Error("holding out 1000 of 1000 examples should fail: no training data would remain")
+	}
+}
+
+func TestLoadNeedsTrainButLoadEvalDoesNot(t *testing.T) {
+	requireShared(t, "superglue/BoolQ/val.jsonl")
+	_, err := taskByName(t, "boolq").Load(core.DataOptions{DataDir: sharedDataDir})
+	if err == nil || !strings.Contains(err.Error(), "superglue/BoolQ/train.jsonl") || !strings.Contains(err.Error(), "LoadEval") {
+		t.Errorf("Load without the train file: err = %v, want one naming superglue/BoolQ/train.jsonl and LoadEval", err)
+	}
+}
+
+func TestKShotIsBalancedSeededAndPure(t *testing.T) {
+	requireShared(t, "glue/RTE/train.tsv")
+	rte := taskByName(t, "rte")
+	full, err := rte.Load(core.DataOptions{DataDir: sharedDataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := idsOf(full.Train)
+	classOf := func(ex core.Example) string { return ex.Target }
+	a := SampleKShot(full.Train, 16, 1, classOf)
+	b := SampleKShot(full.Train, 16, 1, classOf)
+	c := SampleKShot(full.Train, 16, 2, classOf)
+	if !slices.Equal(idsOf(full.Train), before) {
+		t.Error("SampleKShot modified its input")
+	}
+	if counts := targetCounts(a); len(a) != 32 || counts["0"] != 16 || counts["1"] != 16 {
+		t.Errorf("16-shot RTE: %d examples, classes %v; want 16 per class", len(a), counts)
+	}
+	if !slices.EqualFunc(a, b, func(x, y core.Example) bool { return x.ID == y.ID }) {
+		t.Error("same seed gave different samples")
+	}
+	if slices.EqualFunc(a, c, func(x, y core.Example) bool { return x.ID == y.ID }) {
+		t.Error("different seeds gave the same sample")
+	}
+
+	viaLoad, err := rte.Load(core.DataOptions{DataDir: sharedDataDir, KShot: 4, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts := targetCounts(viaLoad.Train); len(viaLoad.Train) != 8 || counts["0"] != 4 {
+		t.Errorf("Load with KShot 4: train classes %v, want 4 per class", counts)
+	}
+	if len(viaLoad.Dev) != len(full.Dev) || viaLoad.Test[0].ID != full.Test[0].ID {
+		t.Error("k-shot sampling changed dev or test")
+	}
+}
+
+func TestKShotSTSBIsBinarisedAt2Point5(t *testing.T) {
+	requireShared(t, "glue/STS-B/train.tsv")
+	ds, err := taskByName(t, "stsb").Load(core.DataOptions{DataDir: sharedDataDir, KShot: 4, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	high := 0
+	for _, ex := range ds.Train {
+		if stsbBinaryClass(ex.Target) == "1" {
+			high++
+		}
+	}
+	if len(ds.Train) != 8 || high != 4 {
+		t.Errorf("4-shot STS-B: %d examples, %d with score >= 2.5; want 8 and 4", len(ds.Train), high)
+	}
+}
+
+func TestKShotSmallClassGivesAllItHas(t *testing.T) {
+	train := []core.Example{{ID: "a", Target: "0"}, {ID: "b", Target: "0"}, {ID: "c", Target: "0"}, {ID: "d", Target: "2"}}
+	got := targetCounts(SampleKShot(train, 2, 1, func(ex core.Example) string { return ex.Target }))
+	if got["0"] != 2 || got["2"] != 1 {
+		t.Errorf("classes %v, want 2 of class 0 and the only example of class 2", got)
+	}
+}
+
+func targetCounts(exs []core.Example) map[string]int {
+	c := map[string]int{}
+	for _, ex := range exs {
+		c[ex.Target]++
+	}
+	return c
+}
+
+func idsOf(exs []core.Example) []string {
+	ids := make([]string, len(exs))
+	for i, ex := range exs {
+		ids[i] = ex.ID
+	}
+	return ids
+}
