@@ -7,9 +7,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/plugins/host"
 )
 
 func newListCmd(name, short string, list func() []core.Registered) *cobra.Command {
+	if name == "methods" {
+		return newMethodsCmd(short)
+	}
 	var output string
 	cmd := &cobra.Command{
 		Use:   name,
@@ -29,5 +33,36 @@ func newListCmd(name, short string, list func() []core.Registered) *cobra.Comman
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	return cmd
+}
+
+// newMethodsCmd lists built-in methods and the method plugins found in $PTBENCH_PLUGIN_DIR,
+// beside the ptbench binary and on $PATH (ptbench-method-<name>), each with its source.
+func newMethodsCmd(short string) *cobra.Command {
+	var output string
+	var quick bool
+	cmd := &cobra.Command{
+		Use:   "methods",
+		Short: short + " and method plugins (ptbench-method-<name> in $PTBENCH_PLUGIN_DIR, beside ptbench, or on $PATH)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			items := host.List(!quick)
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(items)
+			}
+			for _, r := range items {
+				if r.Source == "built-in" {
+					fmt.Fprintf(cmd.OutOrStdout(), "%-14s %-9s %s\n", r.Name, r.Source, r.About)
+					continue
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%-14s %-9s %s [%s]\n", r.Name, "plugin", r.About, r.Source)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	cmd.Flags().BoolVar(&quick, "quick", false, "do not start plugins to ask for their description")
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ptbench/ptbench/benchmarks"
+	"github.com/ptbench/ptbench/plugins/host"
 )
 
 // smokeTasks are the synthetic tasks of the offline smoke preset.
@@ -56,6 +57,10 @@ func newRunCmd() *cobra.Command {
 				return usageError{err}
 			}
 			g.Methods, g.Tasks, g.Backbone = splitList(methods), splitList(tasks), backbone
+			// Plugins: plugin:PATH[@sha256:HEX], or ptbench-method-<name> found by name.
+			if err := host.RegisterPlugins(g.Methods); err != nil {
+				return usageError{err}
+			}
 			g.BackboneOpts.Tokenizer = tokenizer
 			if g.MethodConfigs, err = loadMethodConfigs(methodConfig, sets, g.Methods); err != nil {
 				return usageError{err}
@@ -74,7 +79,7 @@ func newRunCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&methods, "methods", "", "comma-separated methods (see `ptbench methods`)")
+	f.StringVar(&methods, "methods", "", "comma-separated methods (see `ptbench methods`); plugin:PATH runs a plugin binary")
 	f.StringVar(&tasks, "tasks", "", "comma-separated tasks (see `ptbench tasks`)")
 	f.StringVar(&seeds, "seeds", "42", "comma-separated seeds")
 	f.StringVar(&backbone, "backbone", "t5-tiny", "preset (t5-tiny, t5-small, t5-base) or checkpoint directory / HF cache id")
@@ -149,6 +154,11 @@ func loadMethodConfigs(path string, sets []string, methods []string) (map[string
 			return nil, fmt.Errorf("--set %q: %w", s, err)
 		}
 		m, key := kv[0][:dot], kv[0][dot+1:]
+		for _, name := range methods { // a method name may contain dots (plugin:./bin/x)
+			if strings.HasPrefix(kv[0], name+".") && len(name) > len(m) && len(kv[0]) > len(name)+1 {
+				m, key = name, kv[0][len(name)+1:]
+			}
+		}
 		if cfgs[m] == nil {
 			cfgs[m] = map[string]any{}
 		}

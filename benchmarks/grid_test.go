@@ -1,0 +1,115 @@
+package benchmarks
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "github.com/ptbench/ptbench/backbones/t5"
+	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/coretest"
+	_ "github.com/ptbench/ptbench/methods/dept"
+	_ "github.com/ptbench/ptbench/methods/pt"
+	_ "github.com/ptbench/ptbench/tasks"
+)
+
+func smallGrid(out string, methods []string, seeds []int64) *Grid {
+	return &Grid{
+		Methods: methods, Tasks: []string{"syn-keyword"}, Seeds: seeds, Backbone: "t5-tiny",
+		MethodConfigs: map[string]map[string]any{
+			"pt":   {"length": 4},
+			"dept": {"prompt_length": 4, "rank": 2, "max_len": 8}, // sources are longer than 8: every run fails
+		},
+		Data:  core.DataOptions{Offline: true, Seed: 1},
+		Train: core.TrainOptions{Steps: 4, BatchSize: 4, EvalLimit: 8, TestLimit: 8, MaxNewTokens: 3},
+		OutDir: out,
+	}
+}
+
+func TestGridResumesAfterInterruption(t *testing.T) {
+	coretest.LockThread(t)
+	out := t.TempDir()
+	g := smallGrid(out, []string{"pt"}, []int64{1})
+	sum, err := g.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Ran != 1 {
+		t.Fatalf("first grid ran %d", sum.Ran)
+	}
+	// An interrupted run leaves at most a temp file beside results.jsonl (atomic rename).
+	if err := os.WriteFile(filepath.Join(out, ".results.jsonl.tmp123"), []byte(`{"run_key": "torn`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g = smallGrid(out, []string{"pt"}, []int64{1, 2})
+	sum, err = g.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Ran != 1 || sum.Skipped != 1 {
+		t.Fatalf("resumed grid: %+v, want 1 ran and 1 skipped", sum)
+	}
+	rows, err := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].Seed != 1 || rows[1].Seed != 2 {
+		t.Fatalf("rows %+v", rows)
+	}
+	for _, r := range rows {
+		if r.Status != "ok" || r.TrainableParams != 4*64 || r.Checkpoint == "" {
+			t.Errorf("row %+v", r)
+		}
+		if _, err := os.Stat(filepath.Join(out, r.Checkpoint)); err != nil {
+			t.Errorf("checkpoint: %v", err)
+		}
+	}
+}
+
+func TestFailedRunIsRecordedAndGridGoesOn(t *testing.T) {
+	coretest.LockThread(t)
+	out := t.TempDir()
+	g := smallGrid(out, []string{"dept", "pt"}, []int64{1})
+	sum, err := g.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Failed != 1 || sum.Ran != 1 {
+		t.Fatalf("summary %+v, want 1 failed and 1 ran", sum)
+	}
+	rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	if rows[0].Status != "failed" || !strings.Contains(rows[0].Error, "exceeds max_len s = 8") {
+		t.Fatalf("failed row: %+v", rows[0])
+	}
+	var buf bytes.Buffer
+	if err := RenderMarkdown(&buf, BuildBoard(rows)); err != nil {
+		t.Fatal(err)
+	}
+	md := buf.String()
+	if !strings.Contains(md, "| pt ") || !strings.Contains(md, "syn-keyword") {
+		t.Fatalf("leaderboard:\n%s", md)
+	}
+}
+
+func TestBoardAggregatesSeedsAndBenchmarks(t *testing.T) {
+	rows := []core.ResultRow{
+		{Method: "pt", Label: "pt", Task: "rte", Benchmark: "GLUE", Status: "ok", TestScore: 60, TrainableParams: 10},
+		{Method: "pt", Label: "pt", Task: "rte", Benchmark: "GLUE", Status: "ok", TestScore: 70, TrainableParams: 10},
+		{Method: "pt", Label: "pt", Task: "cb", Benchmark: "SuperGLUE", Status: "ok", TestScore: 80},
+		{Method: "pt", Label: "pt", Task: "cb", Benchmark: "SuperGLUE", Status: "diverged"},
+	}
+	b := BuildBoard(rows)
+	if len(b.Rows) != 1 || strings.Join(b.Tasks, ",") != "rte,cb" {
+		t.Fatalf("board %+v", b)
+	}
+	r := b.Rows[0]
+	rte := r.Tasks["rte"]
+	if rte.Mean != 65 || rte.Seeds != 2 || rte.Std < 7.07 || rte.Std > 7.08 {
+		t.Errorf("rte cell %+v, want 65 ± 7.07 over 2", rte)
+	}
+	if *r.GLUEAvg != 65 || *r.SuperGLUEAvg != 80 || r.Diverged != 1 {
+		t.Errorf("averages %v %v diverged %d", *r.GLUEAvg, *r.SuperGLUEAvg, r.Diverged)
+	}
+}
