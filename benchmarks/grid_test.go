@@ -22,8 +22,8 @@ func smallGrid(out string, methods []string, seeds []int64) *Grid {
 			"pt":   {"length": 4},
 			"dept": {"prompt_length": 4, "rank": 2, "max_len": 8}, // sources are longer than 8: every run fails
 		},
-		Data:  core.DataOptions{Offline: true, Seed: 1},
-		Train: core.TrainOptions{Steps: 4, BatchSize: 4, EvalLimit: 8, TestLimit: 8, MaxNewTokens: 3},
+		Data:   core.DataOptions{Offline: true, Seed: 1},
+		Train:  core.TrainOptions{Steps: 4, BatchSize: 4, EvalLimit: 8, TestLimit: 8, MaxNewTokens: 3},
 		OutDir: out,
 	}
 }

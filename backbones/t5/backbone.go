@@ -118,10 +118,10 @@ func newBackbone(name string, m *Model, arch, dtype, tokSpec, dir string) (*Back
 // Model exposes the underlying T5 (for verification and benchmarks).
 func (b *Backbone) Model() *Model { return b.model }
 
-func (b *Backbone) Info() core.BackboneInfo     { return b.info }
-func (b *Backbone) Tokenizer() core.Tokenizer   { return b.tok }
-func (b *Backbone) SetHooks(h *core.Hooks)      { b.model.SetHooks(h) }
-func (b *Backbone) Close()                      { b.model.Close() }
+func (b *Backbone) Info() core.BackboneInfo              { return b.info }
+func (b *Backbone) Tokenizer() core.Tokenizer            { return b.tok }
+func (b *Backbone) SetHooks(h *core.Hooks)               { b.model.SetHooks(h) }
+func (b *Backbone) Close()                               { b.model.Close() }
 func (b *Backbone) EncodeTarget(t string, n int) []int64 { return b.EncodeSource(t, n) }
 
 // EncodeSource appends EOS, as T5's tokenizer does, truncating the text to keep it.

@@ -11,8 +11,8 @@ import (
 	_ "github.com/ptbench/ptbench/backbones/t5"
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
-	"github.com/ptbench/ptbench/methods/ept"
 	_ "github.com/ptbench/ptbench/methods/dept"
+	"github.com/ptbench/ptbench/methods/ept"
 	_ "github.com/ptbench/ptbench/methods/pt"
 )
 
