@@ -1,9 +1,14 @@
 package benchmarks
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/ptbench/ptbench/core"
@@ -30,6 +35,9 @@ type BenchOptions struct {
 
 // BenchResult is one method in one padding mode.
 type BenchResult struct {
+	Backbone         string         `json:"backbone"`
+	Batch            int            `json:"batch"`
+	Threads          int            `json:"threads"`
 	Method           string         `json:"method"`
 	Label            string         `json:"label"`
 	Mode             string         `json:"mode"` // "fixed-256" or "dynamic-rte"
@@ -86,7 +94,7 @@ func benchOne(bb core.Backbone, name, mode string, dynamic bool, o BenchOptions)
 	groups := m.ParamGroups()
 	opt := core.NewAdamW(groups)
 	defer opt.Close()
-	res := BenchResult{Method: name, Label: core.MethodLabel(name, m), Mode: mode, TrainableParams: core.TrainableParams(m), RSSAt: map[int]int64{}}
+	res := BenchResult{Backbone: bb.Info().Name, Batch: o.Batch, Threads: core.Threads(), Method: name, Label: core.MethodLabel(name, m), Mode: mode, TrainableParams: core.TrainableParams(m), RSSAt: map[int]int64{}}
 
 	rng := rand.New(rand.NewPCG(uint64(o.Seed), 1))
 	vocab := bb.Info().Vocab
@@ -142,22 +150,81 @@ func promptLength(m core.Method) int {
 	return 0
 }
 
-// RenderBench writes bench results as a markdown table (tablewriter).
+// RenderBench writes bench results as a markdown table (tablewriter); RSS columns appear
+// for every step of --rss-at.
 func RenderBench(w io.Writer, res []BenchResult) error {
-	return table(w, []any{"Method", "Padding", "Encoder positions", "Mean step (s)", "Median step (s)", "vs first method", "Trainable params", "Peak RSS (MiB)"},
-		func(add func(...any)) {
-			base := map[string]float64{}
-			for _, r := range res {
-				if _, ok := base[r.Mode]; !ok {
-					base[r.Mode] = r.MeanStepSec
-				}
-				rel := "–"
-				if b := base[r.Mode]; b > 0 && r.Method != res[0].Method {
-					rel = fmt.Sprintf("%+.1f%%", 100*(r.MeanStepSec/b-1))
-				}
-				add(r.Label, r.Mode, fmt.Sprintf("%.0f", r.EncoderPositions), fmt.Sprintf("%.4f", r.MeanStepSec),
-					fmt.Sprintf("%.4f", r.MedianStepSec), rel, fmt.Sprint(r.TrainableParams),
-					fmt.Sprintf("%.0f", float64(r.PeakRSSBytes)/(1<<20)))
+	var at []int
+	if len(res) > 0 {
+		for n := range res[0].RSSAt {
+			at = append(at, n)
+		}
+		sort.Ints(at)
+	}
+	header := []any{"Method", "Backbone", "Padding", "Encoder positions", "Mean step (s)", "Median step (s)", "vs first method (same backbone, padding)", "Trainable params", "Peak RSS (MiB)"}
+	for _, n := range at {
+		header = append(header, fmt.Sprintf("RSS after step %d (MiB)", n))
+	}
+	return table(w, header, func(add func(...any)) {
+		base := map[string]float64{}
+		for _, r := range res {
+			key := r.Backbone + "/" + r.Mode
+			first := false
+			if _, ok := base[key]; !ok {
+				base[key], first = r.MeanStepSec, true
 			}
-		})
+			rel := "–"
+			if b := base[key]; b > 0 && !first {
+				rel = fmt.Sprintf("%+.1f%%", 100*(r.MeanStepSec/b-1))
+			}
+			line := []any{r.Label, r.Backbone, r.Mode, fmt.Sprintf("%.0f", r.EncoderPositions), fmt.Sprintf("%.4f", r.MeanStepSec),
+				fmt.Sprintf("%.4f", r.MedianStepSec), rel, fmt.Sprint(r.TrainableParams),
+				fmt.Sprintf("%.0f", float64(r.PeakRSSBytes)/(1<<20))}
+			for _, n := range at {
+				line = append(line, fmt.Sprintf("%.0f", float64(r.RSSAt[n])/(1<<20)))
+			}
+			add(line...)
+		}
+	})
+}
+
+// AppendBench adds bench results to dir/bench.jsonl (atomically), beside results.jsonl, so
+// `ptbench leaderboard` can show the timing table next to the scores.
+func AppendBench(dir string, res []BenchResult) error {
+	path := filepath.Join(dir, "bench.jsonl")
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	for _, r := range res {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		old = append(append(old, b...), '\n')
+	}
+	return core.WriteFileAtomic(path, old)
+}
+
+// ReadBench reads dir/bench.jsonl (none = no rows); a bad line is an error naming file:line.
+func ReadBench(dir string) ([]BenchResult, error) {
+	path := filepath.Join(dir, "bench.jsonl")
+	raw, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []BenchResult
+	for i, line := range strings.Split(string(raw), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		var r BenchResult
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, i+1, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

@@ -12,9 +12,9 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	var (
-		methods, backbone, initMode, output, rssAt, lengthsTask, dataDir, methodConfig string
-		sets                                                                           []string
-		o                                                                              benchmarks.BenchOptions
+		methods, backbone, initMode, output, rssAt, lengthsTask, dataDir, methodConfig, outDir string
+		sets                                                                                   []string
+		o                                                                                      benchmarks.BenchOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "bench --methods pt,dept,ept --backbone t5-base",
@@ -56,6 +56,11 @@ func newBenchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if outDir != "" {
+				if err := benchmarks.AppendBench(outDir, res); err != nil {
+					return err
+				}
+			}
 			if output == "json" {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -79,6 +84,7 @@ func newBenchCmd() *cobra.Command {
 	f.StringVar(&methodConfig, "method-config", "", "YAML/JSON file: {method: {key: value}}")
 	f.StringArrayVar(&sets, "set", nil, "method setting method.key=value (repeatable)")
 	f.StringVarP(&output, "output", "o", "markdown", "markdown or json")
+	f.StringVar(&outDir, "out", "", "also append the results to OUT/bench.jsonl (shown by `ptbench leaderboard OUT`)")
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -27,12 +28,19 @@ func newLeaderboardCmd() *cobra.Command {
 				return fmt.Errorf("%s: no results yet", filepath.Join(args[0], "results.jsonl"))
 			}
 			b := benchmarks.BuildBoard(rows)
+			bench, err := benchmarks.ReadBench(args[0])
+			if err != nil {
+				return err
+			}
 			if output == "json" {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(b)
+				return enc.Encode(struct {
+					benchmarks.Board
+					Bench []benchmarks.BenchResult `json:"bench,omitempty"`
+				}{b, bench})
 			}
-			return benchmarks.RenderMarkdown(cmd.OutOrStdout(), b)
+			return renderAll(cmd.OutOrStdout(), b, bench)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "markdown", "markdown or json")
@@ -45,8 +53,12 @@ func writeLeaderboard(cmd *cobra.Command, out string) error {
 	if err != nil {
 		return err
 	}
+	bench, err := benchmarks.ReadBench(out)
+	if err != nil {
+		return err
+	}
 	var buf bytes.Buffer
-	if err := benchmarks.RenderMarkdown(&buf, benchmarks.BuildBoard(rows)); err != nil {
+	if err := renderAll(&buf, benchmarks.BuildBoard(rows), bench); err != nil {
 		return err
 	}
 	if err := core.WriteFileAtomic(filepath.Join(out, "leaderboard.md"), buf.Bytes()); err != nil {
@@ -54,4 +66,18 @@ func writeLeaderboard(cmd *cobra.Command, out string) error {
 	}
 	_, err = cmd.OutOrStdout().Write(buf.Bytes())
 	return err
+}
+
+// renderAll writes the score and time tables, then the step-time benchmark if there is one.
+func renderAll(w io.Writer, b benchmarks.Board, bench []benchmarks.BenchResult) error {
+	if err := benchmarks.RenderMarkdown(w, b); err != nil {
+		return err
+	}
+	if len(bench) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "### Training-step benchmark (`ptbench bench`)")
+	fmt.Fprintln(w)
+	return benchmarks.RenderBench(w, bench)
 }
