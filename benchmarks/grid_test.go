@@ -2,10 +2,14 @@ package benchmarks
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
 
 	_ "github.com/ptbench/ptbench/backbones/t5"
 	"github.com/ptbench/ptbench/core"
@@ -111,5 +115,64 @@ func TestBoardAggregatesSeedsAndBenchmarks(t *testing.T) {
 	}
 	if *r.GLUEAvg != 65 || *r.SuperGLUEAvg != 80 || r.Diverged != 1 {
 		t.Errorf("averages %v %v diverged %d", *r.GLUEAvg, *r.SuperGLUEAvg, r.Diverged)
+	}
+}
+
+// nanMethod poisons the input so the first loss is NaN: the run must be recorded as
+// diverged and the grid must go on.
+type nanMethod struct{ p *ts.Tensor }
+
+func (m *nanMethod) Setup(env core.SetupEnv) error {
+	m.p = ts.MustZeros([]int64{1}, gotch.Float, gotch.CPU)
+	m.p.MustRequiresGrad_(true)
+	return nil
+}
+func (m *nanMethod) ParamGroups() []core.ParamGroup {
+	return []core.ParamGroup{{Name: "p", LR: 1, Params: []core.NamedTensor{{Name: "p", Tensor: m.p}}}}
+}
+func (m *nanMethod) Config() any { return map[string]any{} }
+func (m *nanMethod) Close()      { m.p.MustDrop() }
+func (m *nanMethod) Transform(in core.Input, train bool) (core.Input, error) {
+	poisoned := in.Embeds.MustMulScalar(ts.FloatScalar(math.NaN()), false).MustAdd(m.p, true)
+	return core.Input{Embeds: poisoned, Mask: in.Mask.MustShallowClone()}, nil
+}
+
+func init() {
+	core.RegisterMethod("test-nan", "test only", func(map[string]any) (core.Method, error) { return &nanMethod{}, nil })
+}
+
+func TestDivergedRunIsRecordedAndGridGoesOn(t *testing.T) {
+	coretest.LockThread(t)
+	out := t.TempDir()
+	g := smallGrid(out, []string{"test-nan", "pt"}, []int64{1})
+	sum, err := g.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Diverged != 1 || sum.Ran != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	if rows[0].Status != "diverged" || !strings.Contains(rows[0].Error, "NaN") || rows[0].Steps != 1 {
+		t.Fatalf("diverged row %+v", rows[0])
+	}
+}
+
+// Same seed, same numbers: two runs of one configuration produce identical losses and scores.
+func TestSameSeedSameNumbers(t *testing.T) {
+	coretest.LockThread(t)
+	var losses [2]float64
+	var scores [2]float64
+	for i := range losses {
+		out := t.TempDir()
+		g := smallGrid(out, []string{"pt"}, []int64{7})
+		if _, err := g.Run(); err != nil {
+			t.Fatal(err)
+		}
+		rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+		losses[i], scores[i] = rows[0].FinalLoss, rows[0].DevScore
+	}
+	if losses[0] != losses[1] || scores[0] != scores[1] || losses[0] == 0 {
+		t.Fatalf("losses %v, dev scores %v", losses, scores)
 	}
 }

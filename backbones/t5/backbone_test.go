@@ -319,3 +319,50 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+func TestLoadsShardedSafetensors(t *testing.T) {
+	lockThread(t)
+	src := filepath.Join(fixtures, "t5-tiny-v11")
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(src, "config.json"), filepath.Join(dir, "config.json"))
+	file, err := safetensors.Read(filepath.Join(src, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shards := map[string][]*safetensors.Tensor{}
+	weightMap := map[string]string{}
+	for _, tn := range file.Tensors() {
+		shard := "model-00001-of-00002.safetensors"
+		if strings.HasPrefix(tn.Name, "decoder.") {
+			shard = "model-00002-of-00002.safetensors"
+		}
+		shards[shard] = append(shards[shard], tn)
+		weightMap[tn.Name] = shard
+	}
+	for name, ts := range shards {
+		if err := safetensors.Write(filepath.Join(dir, name), ts, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	index, _ := json.Marshal(map[string]any{"metadata": map[string]any{}, "weight_map": weightMap})
+	os.WriteFile(filepath.Join(dir, "model.safetensors.index.json"), index, 0o644)
+
+	checks, err := VerifyCases(dir, filepath.Join(src, "cases.json"), DefaultTolerances)
+	if err == nil {
+		t.Fatal("verification without model.bf16.safetensors should fail to find it")
+	}
+	m, extra, err := LoadModelDir(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	dropAll(extra)
+	if m.NumParams() != 64736 || len(checks) == 0 {
+		t.Fatalf("sharded model has %d params; %d checks before the bf16 case", m.NumParams(), len(checks))
+	}
+	for _, c := range checks {
+		if !c.Pass {
+			t.Errorf("sharded %s/%s error %g", c.Case, c.Output, c.Error)
+		}
+	}
+}

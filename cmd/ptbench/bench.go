@@ -8,6 +8,7 @@ import (
 
 	"github.com/ptbench/ptbench/benchmarks"
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/plugins/host"
 )
 
 func newBenchCmd() *cobra.Command {
@@ -27,6 +28,9 @@ func newBenchCmd() *cobra.Command {
 				return usageError{fmt.Errorf("--init %q: only random is supported (presets are random-init; pass a directory as --backbone for real weights)", initMode)}
 			}
 			o.Methods = splitList(methods)
+			if err := host.RegisterPlugins(o.Methods); err != nil {
+				return usageError{err}
+			}
 			var err error
 			if o.MethodConfigs, err = loadMethodConfigs(methodConfig, sets, o.Methods); err != nil {
 				return usageError{err}
