@@ -13,7 +13,7 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	var (
-		methods, backbone, initMode, output, rssAt, lengthsTask, dataDir, methodConfig, outDir string
+		methods, backbone, initMode, output, rssAt, lengthsTask, dataDir, methodConfig, outDir, tokenizer string
 		sets                                                                                   []string
 		o                                                                                      benchmarks.BenchOptions
 	)
@@ -42,7 +42,7 @@ func newBenchCmd() *cobra.Command {
 				}
 				o.RSSAt = append(o.RSSAt, n)
 			}
-			bb, err := core.OpenBackbone(backbone, core.BackboneOptions{Seed: o.Seed})
+			bb, err := core.OpenBackbone(backbone, core.BackboneOptions{Seed: o.Seed, Tokenizer: tokenizer})
 			if err != nil {
 				return err
 			}
@@ -85,6 +85,7 @@ func newBenchCmd() *cobra.Command {
 	f.StringVar(&rssAt, "rss-at", "", "record RSS after these steps, e.g. 50,500")
 	f.StringVar(&lengthsTask, "dynamic-task", "", "also time dynamic padding on this task's source lengths (e.g. rte)")
 	f.StringVar(&dataDir, "data-dir", "", "data folder for --dynamic-task")
+	f.StringVar(&tokenizer, "tokenizer", "", "tokenizer for --dynamic-task lengths (spiece.model, tokenizer.json; presets default to bytes)")
 	f.StringVar(&methodConfig, "method-config", "", "YAML/JSON file: {method: {key: value}}")
 	f.StringArrayVar(&sets, "set", nil, "method setting method.key=value (repeatable)")
 	f.StringVarP(&output, "output", "o", "markdown", "markdown or json")
