@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -34,11 +35,25 @@ type ResultRow struct {
 	PeakRSSBytes    int64          `json:"peak_rss_bytes"`
 	Steps           int            `json:"steps"`
 	BestStep        int            `json:"best_step"`
-	FinalLoss       float64        `json:"final_loss"`
+	FinalLoss       float64        `json:"final_loss"` // NaN/Inf are stored as null (see MarshalJSON)
 	Checkpoint      string         `json:"checkpoint,omitempty"`
 	Extra           map[string]any `json:"extra,omitempty"`
 	CodeVersion     string         `json:"code_version,omitempty"`
 	FinishedAt      string         `json:"finished_at"`
+}
+
+// MarshalJSON stores a non-finite final loss (a diverged run) as null: JSON has no NaN, and
+// a diverged run must still be recorded.
+func (r ResultRow) MarshalJSON() ([]byte, error) {
+	type plain ResultRow
+	out := struct {
+		plain
+		FinalLoss *float64 `json:"final_loss"`
+	}{plain: plain(r)}
+	if !math.IsNaN(r.FinalLoss) && !math.IsInf(r.FinalLoss, 0) {
+		out.FinalLoss = &r.FinalLoss
+	}
+	return json.Marshal(out)
 }
 
 // ResultStore is an append-only JSONL file. Each append rewrites the file through a temp
