@@ -154,3 +154,22 @@ func TrainableParams(m Method) int64 {
 	}
 	return CountParams(m.ParamGroups())
 }
+
+// Validator is a method configuration that checks itself.
+type Validator interface{ Validate() error }
+
+// RegisterConfigured registers a method whose factory starts from defaults(), overlays the
+// raw settings (unknown keys rejected), validates, and builds the method — the shape every
+// built-in method's registration has.
+func RegisterConfigured[C Validator](name, about string, defaults func() C, build func(C) Method) {
+	RegisterMethod(name, about, func(raw map[string]any) (Method, error) {
+		cfg := defaults()
+		if err := DecodeConfig(raw, &cfg); err != nil {
+			return nil, err
+		}
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+		return build(cfg), nil
+	})
+}

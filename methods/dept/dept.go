@@ -65,17 +65,8 @@ func (c Config) Validate() error {
 }
 
 func init() {
-	core.RegisterMethod("dept", "DePT (Shi & Lipani 2024): short prompt P_s + low-rank offset (α/√r)·A B on input embeddings",
-		func(raw map[string]any) (core.Method, error) {
-			cfg := DefaultConfig()
-			if err := core.DecodeConfig(raw, &cfg); err != nil {
-				return nil, err
-			}
-			if err := cfg.Validate(); err != nil {
-				return nil, err
-			}
-			return &Method{Cfg: cfg}, nil
-		})
+	core.RegisterConfigured("dept", "DePT (Shi & Lipani 2024): short prompt P_s + low-rank offset (α/√r)·A B on input embeddings",
+		DefaultConfig, func(c Config) core.Method { return &Method{Cfg: c} })
 }
 
 // Method is DePT. Its fields are exported so EPT can build on the same decomposition.

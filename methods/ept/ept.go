@@ -67,17 +67,8 @@ func (c Config) Validate() error {
 }
 
 func init() {
-	core.RegisterMethod("ept", "EPT (reimpl.; Lan et al. 2025): DePT decomposition + prompt fusion + gated multi-space projection",
-		func(raw map[string]any) (core.Method, error) {
-			cfg := DefaultConfig()
-			if err := core.DecodeConfig(raw, &cfg); err != nil {
-				return nil, err
-			}
-			if err := cfg.Validate(); err != nil {
-				return nil, err
-			}
-			return &Method{cfg: cfg, dec: &dept.Method{Cfg: cfg.Config}}, nil
-		})
+	core.RegisterConfigured("ept", "EPT (reimpl.; Lan et al. 2025): DePT decomposition + prompt fusion + gated multi-space projection",
+		DefaultConfig, func(c Config) core.Method { return &Method{cfg: c, dec: &dept.Method{Cfg: c.Config}} })
 }
 
 // Method is EPT.

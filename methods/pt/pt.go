@@ -46,17 +46,8 @@ func (c Config) Validate() error {
 }
 
 func init() {
-	core.RegisterMethod("pt", "Prompt tuning (Lester et al. 2021): soft prompt P (l×d) prepended to the input",
-		func(raw map[string]any) (core.Method, error) {
-			cfg := DefaultConfig()
-			if err := core.DecodeConfig(raw, &cfg); err != nil {
-				return nil, err
-			}
-			if err := cfg.Validate(); err != nil {
-				return nil, err
-			}
-			return &Method{cfg: cfg}, nil
-		})
+	core.RegisterConfigured("pt", "Prompt tuning (Lester et al. 2021): soft prompt P (l×d) prepended to the input",
+		DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
 }
 
 // Method is PT.
