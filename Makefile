@@ -7,7 +7,7 @@ setup:
 build: setup
 
 smoke: setup
-	bin/ptbench run --methods pt --preset smoke --out runs/smoke
+	bin/ptbench run --methods ept,dept,pt --preset smoke --out runs/smoke
 
 test: setup
 	scripts/test.sh
