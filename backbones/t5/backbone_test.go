@@ -366,3 +366,45 @@ func TestLoadsShardedSafetensors(t *testing.T) {
 		}
 	}
 }
+
+// testdata/pytorch_model.bin is torch.save() of the v10 fixture's weights (see
+// testdata/make_pytorch_bin.py): loading it through gotch's pickle reader must give a model
+// that passes the fixture's cases like the safetensors file does.
+func TestLoadsPyTorchPickle(t *testing.T) {
+	lockThread(t)
+	src := filepath.Join(fixtures, "t5-tiny-v10")
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(src, "config.json"), filepath.Join(dir, "config.json"))
+	copyFile(t, filepath.Join("testdata", "pytorch_model.bin"), filepath.Join(dir, "pytorch_model.bin"))
+	m, extra, err := LoadModelDir(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	dropAll(extra)
+	if m.NumParams() != 45696 {
+		t.Fatalf("%d params", m.NumParams())
+	}
+	raw, _ := os.ReadFile(filepath.Join(src, "cases.json"))
+	var ref referenceFile
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		t.Fatal(err)
+	}
+	expected, err := core.LoadTorchFile(filepath.Join(src, "expected.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dropAll(expected)
+	c := ref.Cases[0]
+	embeds, mask := caseInput(m, c, nil)
+	defer embeds.MustDrop()
+	defer mask.MustDrop()
+	out, err := m.Forward(embeds, mask, c.Labels, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Drop()
+	if d := maxAbsDiff(out.Logits, expected[c.Name+"/logits"]); d > 1e-4 {
+		t.Fatalf("logits from the pickle differ by %g", d)
+	}
+}
