@@ -73,6 +73,9 @@ func renderAll(w io.Writer, b benchmarks.Board, bench []benchmarks.BenchResult) 
 	if err := benchmarks.RenderMarkdown(w, b); err != nil {
 		return err
 	}
+	if err := benchmarks.RenderReference(w, b.Tasks); err != nil {
+		return err
+	}
 	if len(bench) == 0 {
 		return nil
 	}

@@ -1,0 +1,60 @@
+package benchmarks
+
+import (
+	"fmt"
+	"io"
+)
+
+// paperRow is a published result on T5-Base (shared/spec/protocol.md), shown beside the
+// measured board so a reader can see how far a run is from the papers. nil = not published.
+type paperRow struct {
+	Label  string
+	Scores map[string]*float64
+	Note   string
+}
+
+func f(v float64) *float64 { return &v }
+
+// referenceRows: DePT from its released checkpoints ((m, r) = (60, 30) unless noted); EPT
+// published no per-task numbers.
+var referenceRows = []paperRow{
+	{Label: "DePT (paper, T5-Base)", Scores: map[string]*float64{
+		"mnli": f(85.0), "qqp": f(90.4), "qnli": f(93.2), "sst2": f(94.2), "stsb": f(90.8), "mrpc": f(90.7),
+		"rte": f(79.1), "cola": f(63.8), "multirc": f(74.3), "boolq": f(79.3), "wic": f(68.7), "wsc": f(67.3), "cb": f(92.9),
+	}, Note: "CoLA with (m, r) = (80, 15), BoolQ (40, 45); GLUE avg 85.9, SuperGLUE avg 76.5"},
+	{Label: "EPT (paper, T5-Base)", Scores: map[string]*float64{}, Note: "per-task numbers not published; claims +12.9% max relative gain, −14% training time"},
+}
+
+// RenderReference writes the papers' numbers for the board's tasks.
+func RenderReference(w io.Writer, tasks []string) error {
+	known := false
+	for _, t := range tasks {
+		if _, ok := referenceRows[0].Scores[t]; ok {
+			known = true
+		}
+	}
+	if !known {
+		return nil
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "### Published reference (T5-Base, test split as in protocol.md)")
+	fmt.Fprintln(w)
+	header := []any{"Method"}
+	for _, t := range tasks {
+		header = append(header, t)
+	}
+	header = append(header, "Note")
+	return table(w, header, func(add func(...any)) {
+		for _, r := range referenceRows {
+			line := []any{r.Label}
+			for _, t := range tasks {
+				if v := r.Scores[t]; v != nil {
+					line = append(line, fmt.Sprintf("%.1f", *v))
+				} else {
+					line = append(line, "n/a")
+				}
+			}
+			add(append(line, r.Note)...)
+		}
+	})
+}
