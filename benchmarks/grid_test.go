@@ -176,3 +176,18 @@ func TestSameSeedSameNumbers(t *testing.T) {
 		t.Fatalf("losses %v, dev scores %v", losses, scores)
 	}
 }
+
+func TestReferenceRowsOnlyForKnownTasks(t *testing.T) {
+	var buf bytes.Buffer
+	if err := RenderReference(&buf, []string{"rte", "syn-copy"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := buf.String(); !strings.Contains(s, "| 79.1 ") || !strings.Contains(s, "EPT (paper, T5-Base)") {
+		t.Fatalf("reference table:\n%s", s)
+	}
+	buf.Reset()
+	RenderReference(&buf, []string{"syn-copy"})
+	if buf.Len() != 0 {
+		t.Fatalf("reference table for synthetic tasks only:\n%s", buf.String())
+	}
+}
