@@ -84,6 +84,7 @@ func benchOne(bb core.Backbone, name, mode string, dynamic bool, o BenchOptions)
 	}
 	defer m.Close()
 	core.SeedAll(o.Seed)
+	core.ResetPeakRSS()
 	if err := m.Setup(core.SetupEnv{Backbone: bb, Seed: o.Seed, MaxSourceLen: o.Seq, Task: "bench"}); err != nil {
 		return BenchResult{}, err
 	}

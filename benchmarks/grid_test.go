@@ -92,7 +92,7 @@ func TestFailedRunIsRecordedAndGridGoesOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	md := buf.String()
-	if !strings.Contains(md, "| pt ") || !strings.Contains(md, "syn-keyword") {
+	if !strings.Contains(md, "| PT ") || !strings.Contains(md, "syn-keyword") {
 		t.Fatalf("leaderboard:\n%s", md)
 	}
 }

@@ -89,3 +89,7 @@ func BLASWarning() string {
 
 // Threads is libtorch's current intra-op thread count.
 func Threads() int { return ts.GetNumThreads() }
+
+// ResetPeakRSS restarts the kernel's high-water mark (VmHWM) so PeakRSS measures from now —
+// each run of a grid reports its own peak, not the process's. Linux only; best effort.
+func ResetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }

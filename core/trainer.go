@@ -100,6 +100,7 @@ func (tr *Trainer) Run() (*TrainResult, error) {
 		return nil, fmt.Errorf("task %s: no training examples", tr.Task.Name())
 	}
 	SeedAll(o.Seed)
+	ResetPeakRSS()
 	if err := tr.Method.Setup(SetupEnv{Backbone: tr.Backbone, Seed: o.Seed, MaxSourceLen: o.MaxSourceLen, Task: tr.Task.Name()}); err != nil {
 		return nil, err
 	}

@@ -77,6 +77,7 @@ type Method struct {
 }
 
 func (m *Method) Config() any       { return m.Cfg }
+func (m *Method) Label() string     { return "DePT" }
 func (m *Method) PromptLength() int { return m.Cfg.PromptLength }
 
 // Setup initialises P_s like PT, A Kaiming-uniform(a=√5) — U(±1/√r) for an [s, r] tensor —

@@ -56,7 +56,8 @@ type Method struct {
 	prompt *ts.Tensor
 }
 
-func (m *Method) Config() any { return m.cfg }
+func (m *Method) Config() any   { return m.cfg }
+func (m *Method) Label() string { return "PT" }
 
 // PromptLength is l, the number of encoder positions PT adds.
 func (m *Method) PromptLength() int { return m.cfg.Length }
