@@ -27,6 +27,7 @@ var version = "dev"
 type usageError struct{ error }
 
 func main() {
+	preloadTCMalloc()
 	if err := newRoot().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "ptbench:", err)
 		var u usageError
