@@ -161,14 +161,14 @@ func RenderBench(w io.Writer, res []BenchResult) error {
 		}
 		sort.Ints(at)
 	}
-	header := []any{"Method", "Backbone", "Padding", "Encoder positions", "Mean step (s)", "Median step (s)", "vs first method (same backbone, padding)", "Trainable params", "Peak RSS (MiB)"}
+	header := []any{"Method", "Backbone", "Threads", "Padding", "Encoder positions", "Mean step (s)", "Median step (s)", "vs first method (same backbone, padding)", "Trainable params", "Peak RSS (MiB)"}
 	for _, n := range at {
 		header = append(header, fmt.Sprintf("RSS after step %d (MiB)", n))
 	}
 	return table(w, header, func(add func(...any)) {
 		base := map[string]float64{}
 		for _, r := range res {
-			key := r.Backbone + "/" + r.Mode
+			key := fmt.Sprintf("%s/%d/%s", r.Backbone, r.Threads, r.Mode)
 			first := false
 			if _, ok := base[key]; !ok {
 				base[key], first = r.MeanStepSec, true
@@ -177,7 +177,7 @@ func RenderBench(w io.Writer, res []BenchResult) error {
 			if b := base[key]; b > 0 && !first {
 				rel = fmt.Sprintf("%+.1f%%", 100*(r.MeanStepSec/b-1))
 			}
-			line := []any{r.Label, r.Backbone, r.Mode, fmt.Sprintf("%.0f", r.EncoderPositions), fmt.Sprintf("%.4f", r.MeanStepSec),
+			line := []any{r.Label, r.Backbone, fmt.Sprint(r.Threads), r.Mode, fmt.Sprintf("%.0f", r.EncoderPositions), fmt.Sprintf("%.4f", r.MeanStepSec),
 				fmt.Sprintf("%.4f", r.MedianStepSec), rel, fmt.Sprint(r.TrainableParams),
 				fmt.Sprintf("%.0f", float64(r.PeakRSSBytes)/(1<<20))}
 			for _, n := range at {
