@@ -7,7 +7,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -309,7 +308,6 @@ func PadLabels(rows [][]int64) *ts.Tensor {
 // Predict decodes greedily for each example (no gradients) and returns the texts.
 func (tr *Trainer) Predict(examples []Example, o TrainOptions) ([]string, error) {
 	o = o.Defaults(tr.Task)
-	preds := make([]string, 0, len(examples))
 	// Sort by length so each batch pads little; restore order at the end.
 	idx := make([]int, len(examples))
 	enc := make([]encoded, len(examples))
@@ -350,8 +348,7 @@ func (tr *Trainer) Predict(examples []Example, o TrainOptions) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	preds = append(preds, out...)
-	return preds, nil
+	return out, nil
 }
 
 // Evaluate predicts and scores examples with the task's metrics.
@@ -430,6 +427,3 @@ func MeanMedian(xs []float64) (float64, float64) {
 
 // SeedAll seeds libtorch's generator; Go-side randomness takes explicit seeded sources.
 func SeedAll(seed int64) { ts.ManualSeed(seed) }
-
-// ensure gotch is referenced for dtype constants used by methods' helpers.
-var _ = gotch.Float
