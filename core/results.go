@@ -5,9 +5,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/ptbench/ptbench/core/atomicfile"
 	"math"
 	"os"
-	"path/filepath"
 	"sync"
 )
 
@@ -113,29 +113,5 @@ func ReadResults(path string) ([]ResultRow, error) {
 	return rows, sc.Err()
 }
 
-// WriteFileAtomic writes data to a temp file in path's folder, syncs it and renames it over
-// path.
-func WriteFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
+// WriteFileAtomic writes data through a temp file, fsync and rename (see core/atomicfile).
+func WriteFileAtomic(path string, data []byte) error { return atomicfile.WriteBytes(path, data) }

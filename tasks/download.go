@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/ptbench/ptbench/core/atomicfile"
 	"io"
 	"net/http"
 	"os"
@@ -253,26 +254,5 @@ func extractFile(f *zip.File, dest string) error {
 		return err
 	}
 	defer rc.Close()
-	return writeFileAtomic(dest, rc)
-}
-
-// writeFileAtomic streams r to a temporary file beside path and renames it into place.
-func writeFileAtomic(path string, r io.Reader) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(tmp, r); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteFrom(dest, rc)
 }

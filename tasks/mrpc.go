@@ -3,6 +3,7 @@ package tasks
 import (
 	"bufio"
 	"fmt"
+	"github.com/ptbench/ptbench/core/atomicfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,7 +89,7 @@ func convertMRPC(dir string) error {
 		fmt.Fprintf(&test, "%d\t%s\t%s\t%s\t%s\n", n, f[1], f[2], f[3], f[4])
 	}
 	for name, body := range map[string]string{"train.tsv": train.String(), "dev.tsv": dev.String(), "test.tsv": test.String()} {
-		if err := writeFileAtomic(filepath.Join(dir, name), strings.NewReader(body)); err != nil {
+		if err := atomicfile.WriteFrom(filepath.Join(dir, name), strings.NewReader(body)); err != nil {
 			return err
 		}
 	}

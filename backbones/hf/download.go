@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/ptbench/ptbench/core/atomicfile"
 	"io"
 	"net/http"
 	"net/url"
@@ -148,7 +149,7 @@ func Download(ctx context.Context, repoID, revision string, files []string, opts
 		}
 	}
 	if revision != commit {
-		if err := writeFileAtomic(filepath.Join(d.repoDir, "refs", filepath.FromSlash(revision)), []byte(commit)); err != nil {
+		if err := atomicfile.WriteBytes(filepath.Join(d.repoDir, "refs", filepath.FromSlash(revision)), []byte(commit)); err != nil {
 			return "", fmt.Errorf("hf: recording %s of %s: %w", revision, repoID, err)
 		}
 	}
@@ -563,38 +564,4 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
-}
-
-// writeFileAtomic writes small files (refs) via a temporary sibling and rename.
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
 }

@@ -183,12 +183,12 @@ func TestWriteReplacesExistingFileAndKeepsItOnFailure(t *testing.T) {
 
 	// A writer that fails half-way must leave the previous file untouched and no temp file.
 	failing := errors.New("disk full")
-	err = writeFileAtomic(path, func(w io.Writer) error {
+	err = atomicWrite(path, func(w io.Writer) error {
 		w.Write([]byte("partial garbage"))
 		return failing
 	})
 	if !errors.Is(err, failing) {
-		t.Errorf("writeFileAtomic error = %v, want it to wrap %v", err, failing)
+		t.Errorf("atomicWrite error = %v, want it to wrap %v", err, failing)
 	}
 	after, _ := os.ReadFile(path)
 	if !bytes.Equal(before, after) {

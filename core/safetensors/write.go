@@ -1,14 +1,12 @@
 package safetensors
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/ptbench/ptbench/core/atomicfile"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"unicode/utf8"
@@ -25,7 +23,7 @@ func Write(path string, tensors []*Tensor, metadata map[string]string) error {
 	if err := validateForWrite(path, tensors, metadata); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, func(w io.Writer) error {
+	return atomicWrite(path, func(w io.Writer) error {
 		return encode(w, tensors, metadata)
 	})
 }
@@ -154,47 +152,10 @@ func jsonString(s string) string {
 	return string(bytes.TrimRight(buf.Bytes(), "\n"))
 }
 
-// writeFileAtomic writes via a temporary sibling file, fsync and rename, keeping an existing
-// file's permissions. Rename within one directory is atomic on POSIX file systems; the
-// directory is fsynced afterwards (best effort) so the rename itself survives a power loss.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	mode := os.FileMode(0o644)
-	if stat, statErr := os.Stat(path); statErr == nil {
-		mode = stat.Mode().Perm()
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+// atomicWrite wraps atomicfile.Write so errors name the file.
+func atomicWrite(path string, write func(io.Writer) error) error {
+	if err := atomicfile.Write(path, write); err != nil {
 		return fmt.Errorf("safetensors: writing %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	buffered := bufio.NewWriterSize(tmp, 1<<20)
-	if err := write(buffered); err != nil {
-		return fmt.Errorf("safetensors: writing %s: %w", path, err)
-	}
-	if err := buffered.Flush(); err != nil {
-		return fmt.Errorf("safetensors: writing %s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("safetensors: writing %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("safetensors: writing %s: fsync: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("safetensors: writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("safetensors: writing %s: %w", path, err)
-	}
-	if d, openErr := os.Open(dir); openErr == nil {
-		_ = d.Sync() // not every platform can fsync a directory; the data is already safe
-		d.Close()
 	}
 	return nil
 }
