@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 // maxListedTargets is how many distinct targets a split may have for Describe to list their
@@ -17,11 +17,11 @@ const maxListedTargets = 30
 // Describe summarises a loaded dataset for `ptbench data -o json`: per split its size, the
 // count of each target (or, for free-text targets, how many distinct ones), and the number of
 // groups when examples are grouped (MultiRC questions); plus the rows skipped per file.
-func Describe(t core.Task, ds *core.Dataset) map[string]any {
+func Describe(t data.Task, ds *data.Dataset) map[string]any {
 	splits := map[string]any{}
 	for _, s := range []struct {
 		name string
-		exs  []core.Example
+		exs  []data.Example
 	}{{"train", ds.Train}, {"dev", ds.Dev}, {"test", ds.Test}} {
 		counts := map[string]int{}
 		groups := map[string]bool{}
@@ -60,7 +60,7 @@ func Describe(t core.Task, ds *core.Dataset) map[string]any {
 // Predictions may come in any order; a malformed line is an error naming file:line, and so
 // is an id given twice or not among gold. Gold examples without a prediction are an error
 // listing (the first few of) them.
-func ScoreFile(t core.Task, gold []core.Example, predictionsJSONLPath string) (core.Scores, error) {
+func ScoreFile(t data.Task, gold []data.Example, predictionsJSONLPath string) (data.Scores, error) {
 	want := make(map[string]int, len(gold))
 	for i, g := range gold {
 		want[g.ID] = i

@@ -6,13 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 func TestDescribe(t *testing.T) {
-	ds := &core.Dataset{
-		Train:   []core.Example{{ID: "1", Target: "0"}, {ID: "2", Target: "1"}, {ID: "3", Target: "1"}},
-		Dev:     []core.Example{{ID: "4", Target: "1", Group: "q1"}, {ID: "5", Target: "0", Group: "q1"}},
+	ds := &data.Dataset{
+		Train:   []data.Example{{ID: "1", Target: "0"}, {ID: "2", Target: "1"}, {ID: "3", Target: "1"}},
+		Dev:     []data.Example{{ID: "4", Target: "1", Group: "q1"}, {ID: "5", Target: "0", Group: "q1"}},
 		Test:    nil,
 		Skipped: map[string]int{"glue/QQP/train.tsv": 2},
 	}
@@ -31,17 +31,17 @@ func TestDescribe(t *testing.T) {
 		t.Errorf("header = %v", d)
 	}
 	// Free-text targets are counted, not listed.
-	var many []core.Example
+	var many []data.Example
 	for i := range 100 {
-		many = append(many, core.Example{ID: string(rune(i)), Target: strings.Repeat("x", i)})
+		many = append(many, data.Example{ID: string(rune(i)), Target: strings.Repeat("x", i)})
 	}
-	if got := Describe(taskByName(t, "squad"), &core.Dataset{Test: many})["splits"].(map[string]any)["test"].(map[string]any); got["distinct_targets"] != 100 || got["targets"] != nil {
+	if got := Describe(taskByName(t, "squad"), &data.Dataset{Test: many})["splits"].(map[string]any)["test"].(map[string]any); got["distinct_targets"] != 100 || got["targets"] != nil {
 		t.Errorf("squad test = %v", got)
 	}
 }
 
 func TestScoreFile(t *testing.T) {
-	gold := []core.Example{{ID: "rte/val/1", Target: "0"}, {ID: "rte/val/2", Target: "1"}, {ID: "rte/val/3", Target: "1"}}
+	gold := []data.Example{{ID: "rte/val/1", Target: "0"}, {ID: "rte/val/2", Target: "1"}, {ID: "rte/val/3", Target: "1"}}
 	rte := taskByName(t, "rte")
 	write := func(body string) string {
 		p := filepath.Join(t.TempDir(), "preds.jsonl")

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 // The downloader is tested against httptest servers only; no test touches the network.
@@ -164,13 +164,13 @@ func TestLoadDownloadsIntoCacheThenWorksOffline(t *testing.T) {
 	cache := t.TempDir()
 	cola := taskByName(t, "cola")
 
-	if _, err := cola.Load(core.DataOptions{CacheDir: cache, Offline: true}); err == nil || !strings.Contains(err.Error(), "offline") {
+	if _, err := cola.Load(data.DataOptions{CacheDir: cache, Offline: true}); err == nil || !strings.Contains(err.Error(), "offline") {
 		t.Fatalf("offline load with an empty cache: err = %v, want an offline error", err)
 	}
 	if len(fsrv.seen()) != 0 {
 		t.Fatal("Offline still downloaded")
 	}
-	ds, err := cola.Load(core.DataOptions{CacheDir: cache})
+	ds, err := cola.Load(data.DataOptions{CacheDir: cache})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestLoadDownloadsIntoCacheThenWorksOffline(t *testing.T) {
 		t.Error("macOS resource forks were unpacked")
 	}
 	srv.Close()
-	if _, err := cola.Load(core.DataOptions{CacheDir: cache, Offline: true}); err != nil {
+	if _, err := cola.Load(data.DataOptions{CacheDir: cache, Offline: true}); err != nil {
 		t.Errorf("offline load from a filled cache: %v", err)
 	}
 	if n := len(fsrv.seen()); n != 1 {

@@ -5,7 +5,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 // glueFormat describes one GLUE TSV layout: which columns fill the template and which one
@@ -25,7 +25,7 @@ type glueFormat struct {
 }
 
 // parse reads one GLUE file into examples with IDs idPrefix/<row>.
-func (g glueFormat) parse(path, idPrefix string) ([]core.Example, int, error) {
+func (g glueFormat) parse(path, idPrefix string) ([]data.Example, int, error) {
 	t, err := readTSV(path, tsvOptions{header: g.header, skipMalformed: g.skipMalformed})
 	if err != nil {
 		return nil, 0, err
@@ -40,7 +40,7 @@ func (g glueFormat) parse(path, idPrefix string) ([]core.Example, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	out := make([]core.Example, 0, len(t.rows))
+	out := make([]data.Example, 0, len(t.rows))
 	pieces := make([]piece, len(g.fields))
 	for row, r := range t.rows {
 		for i, f := range g.fields {
@@ -57,7 +57,7 @@ func (g glueFormat) parse(path, idPrefix string) ([]core.Example, int, error) {
 		if !ok {
 			return nil, 0, fmt.Errorf("%s:%d: column %q holds %q, expected %s", path, r.line, g.labelColumn, raw, g.expectedLabels())
 		}
-		out = append(out, core.Example{
+		out = append(out, data.Example{
 			ID:     fmt.Sprintf("%s/%d", idPrefix, row),
 			Source: fillTemplate(pieces...),
 			Target: target,

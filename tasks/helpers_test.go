@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 // sharedDataDir is the workplace's copy of the official files: tests run in
@@ -24,9 +24,9 @@ func requireShared(t *testing.T, rel string) string {
 	return p
 }
 
-func taskByName(t *testing.T, name string) core.Task {
+func taskByName(t *testing.T, name string) data.Task {
 	t.Helper()
-	task, err := core.NewTask(name)
+	task, err := data.NewTask(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,17 +52,17 @@ func writeFiles(t *testing.T, files map[string]string) string {
 // lines joins rows with newlines and ends the file with one.
 func lines(rows ...string) string { return strings.Join(rows, "\n") + "\n" }
 
-func findExample(exs []core.Example, id string) (core.Example, bool) {
+func findExample(exs []data.Example, id string) (data.Example, bool) {
 	for _, ex := range exs {
 		if ex.ID == id {
 			return ex, true
 		}
 	}
-	return core.Example{}, false
+	return data.Example{}, false
 }
 
-func allSplits(ds *core.Dataset) []core.Example {
-	var all []core.Example
+func allSplits(ds *data.Dataset) []data.Example {
+	var all []data.Example
 	all = append(all, ds.Train...)
 	all = append(all, ds.Dev...)
 	return append(all, ds.Test...)

@@ -4,7 +4,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 // kshotStream keeps k-shot draws independent of the split shuffles even when a run's seed
@@ -17,11 +17,11 @@ const kshotStream = 0x6b73686f74 // "kshot"
 // examples contributes all it has. The chosen examples are then shuffled together with the
 // same stream so that classes interleave. It is a pure function of its arguments; train is
 // not modified.
-func SampleKShot(train []core.Example, k int, seed int64, classOf func(core.Example) string) []core.Example {
+func SampleKShot(train []data.Example, k int, seed int64, classOf func(data.Example) string) []data.Example {
 	if k <= 0 {
 		return train
 	}
-	byClass := map[string][]core.Example{}
+	byClass := map[string][]data.Example{}
 	for _, ex := range train {
 		c := classOf(ex)
 		byClass[c] = append(byClass[c], ex)
@@ -32,7 +32,7 @@ func SampleKShot(train []core.Example, k int, seed int64, classOf func(core.Exam
 	}
 	sort.Strings(classes)
 	rng := newRNG(seed, kshotStream)
-	var picked []core.Example
+	var picked []data.Example
 	for _, c := range classes {
 		members := byClass[c]
 		for rank, idx := range permute(rng, len(members)) {
@@ -42,7 +42,7 @@ func SampleKShot(train []core.Example, k int, seed int64, classOf func(core.Exam
 			picked = append(picked, members[idx])
 		}
 	}
-	out := make([]core.Example, len(picked))
+	out := make([]data.Example, len(picked))
 	for i, idx := range permute(rng, len(picked)) {
 		out[i] = picked[idx]
 	}

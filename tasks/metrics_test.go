@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
@@ -88,7 +88,7 @@ func TestSQuADNormalisationAndScores(t *testing.T) {
 	}
 }
 
-func score(t *testing.T, task string, preds []string, gold []core.Example) core.Scores {
+func score(t *testing.T, task string, preds []string, gold []data.Example) data.Scores {
 	t.Helper()
 	s, err := taskByName(t, task).Score(preds, gold)
 	if err != nil {
@@ -97,10 +97,10 @@ func score(t *testing.T, task string, preds []string, gold []core.Example) core.
 	return s
 }
 
-func golds(targets ...string) []core.Example {
-	out := make([]core.Example, len(targets))
+func golds(targets ...string) []data.Example {
+	out := make([]data.Example, len(targets))
 	for i, tg := range targets {
-		out[i] = core.Example{ID: string(rune('a' + i)), Target: tg}
+		out[i] = data.Example{ID: string(rune('a' + i)), Target: tg}
 	}
 	return out
 }
@@ -128,14 +128,14 @@ func TestTaskScores(t *testing.T) {
 		t.Errorf("stsb constant predictions = %v, want 0, not NaN", s)
 	}
 	// MultiRC: question A all right, question B one of two wrong.
-	mrc := []core.Example{
+	mrc := []data.Example{
 		{ID: "1", Target: "1", Group: "A"}, {ID: "2", Target: "0", Group: "A"}, {ID: "3", Target: "1", Group: "A"},
 		{ID: "4", Target: "0", Group: "B"}, {ID: "5", Target: "0", Group: "B"},
 	}
 	if s := score(t, "multirc", []string{"1", "0", "1", "1", "0"}, mrc); !near(s["em"], 50) || !near(s["f1a"], 80) {
 		t.Errorf("multirc = %v, want em 50 (1 of 2 questions), f1a 80 (tp 2, fp 1)", s)
 	}
-	qa := []core.Example{{ID: "q1", Target: "Denver Broncos", Answers: []string{"Denver Broncos", "Broncos"}}, {ID: "q2", Target: "1990"}}
+	qa := []data.Example{{ID: "q1", Target: "Denver Broncos", Answers: []string{"Denver Broncos", "Broncos"}}, {ID: "q2", Target: "1990"}}
 	if s := score(t, "squad", []string{"the Broncos", "in 1991"}, qa); !near(s["em"], 50) || !near(s["f1"], 50) {
 		t.Errorf("squad = %v, want em 50, f1 50", s)
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 // Every malformed row is an error that names file:line and what was expected; nothing is
@@ -65,7 +65,7 @@ func TestMalformedFilesNameFileAndLine(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			root := writeFiles(t, c.files)
-			_, err := LoadEval(taskByName(t, c.task), core.DataOptions{DataDir: root})
+			_, err := LoadEval(taskByName(t, c.task), data.DataOptions{DataDir: root})
 			if err == nil {
 				t.Fatal("malformed file loaded without error")
 			}
@@ -79,7 +79,7 @@ func TestMalformedFilesNameFileAndLine(t *testing.T) {
 
 func TestMissingFileSaysWhereToGetIt(t *testing.T) {
 	root := t.TempDir()
-	_, err := taskByName(t, "cola").Load(core.DataOptions{DataDir: root})
+	_, err := taskByName(t, "cola").Load(data.DataOptions{DataDir: root})
 	var missing *MissingDataError
 	if !errors.As(err, &missing) || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, want a *MissingDataError that is fs.ErrNotExist", err)
@@ -93,7 +93,7 @@ func TestMissingFileSaysWhereToGetIt(t *testing.T) {
 }
 
 func TestNoDataLocationIsAnError(t *testing.T) {
-	_, err := taskByName(t, "rte").Load(core.DataOptions{})
+	_, err := taskByName(t, "rte").Load(data.DataOptions{})
 	if err == nil || !strings.Contains(err.Error(), "DataDir") || !strings.Contains(err.Error(), "CacheDir") {
 		t.Errorf("err = %v, want one naming DataDir and CacheDir", err)
 	}
@@ -104,7 +104,7 @@ func TestTSVStripsBOMAndCR(t *testing.T) {
 	root := writeFiles(t, map[string]string{
 		"glue/MRPC/dev.tsv": "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\r\n1\t1\t2\tHe said \"yes.\tShe said no\"\r\n",
 	})
-	ds, err := LoadEval(taskByName(t, "mrpc"), core.DataOptions{DataDir: root})
+	ds, err := LoadEval(taskByName(t, "mrpc"), data.DataOptions{DataDir: root})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 package tasks
 
-// init registers every task of the protocol and the synthetic smoke tasks with core.
+// init registers every task of the protocol and the synthetic smoke tasks with data.
 func init() {
 	for _, t := range glueTasks() {
 		register(t, t.about)

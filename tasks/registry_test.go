@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 // TestRegisteredTasksMatchProtocol checks names, benchmarks, source limits and metric lists
@@ -37,7 +37,7 @@ func TestRegisteredTasksMatchProtocol(t *testing.T) {
 	var names []string
 	for _, w := range want {
 		names = append(names, w.name)
-		task, err := core.NewTask(w.name)
+		task, err := data.NewTask(w.name)
 		if err != nil {
 			t.Errorf("%s not registered: %v", w.name, err)
 			continue
@@ -50,7 +50,7 @@ func TestRegisteredTasksMatchProtocol(t *testing.T) {
 	if got := TaskNames(); !slices.Equal(got, names) {
 		t.Errorf("TaskNames() = %v, want %v", got, names)
 	}
-	task, _ := core.NewTask("cb")
+	task, _ := data.NewTask("cb")
 	task.Metrics()[0] = "accuracy"
 	if task.Metrics()[0] != "f1_macro" {
 		t.Error("Metrics() exposes the task's own slice")

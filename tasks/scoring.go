@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 // scoring selects how a task's generations are compared with its gold examples.
@@ -37,7 +37,7 @@ const invalidScore = -1.0
 // Score compares generations with gold examples index by index. Generations are trimmed of
 // surrounding white space; one that is not a valid label counts as wrong. The result holds
 // exactly the task's Metrics, ×100.
-func (t *info) Score(predictions []string, gold []core.Example) (core.Scores, error) {
+func (t *info) Score(predictions []string, gold []data.Example) (data.Scores, error) {
 	if len(predictions) != len(gold) {
 		return nil, fmt.Errorf("%s: %d predictions for %d gold examples", t.name, len(predictions), len(gold))
 	}
@@ -49,7 +49,7 @@ func (t *info) Score(predictions []string, gold []core.Example) (core.Scores, er
 	for i, g := range gold {
 		targets[i] = g.Target
 	}
-	var s core.Scores
+	var s data.Scores
 	var err error
 	switch t.scoring {
 	case scoreClassification:
@@ -61,7 +61,7 @@ func (t *info) Score(predictions []string, gold []core.Example) (core.Scores, er
 	case scoreSpans:
 		s = scoreAnswers(pred, gold)
 	case scoreExact:
-		s = core.Scores{"accuracy": 100 * Accuracy(pred, targets)}
+		s = data.Scores{"accuracy": 100 * Accuracy(pred, targets)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.name, err)
@@ -90,12 +90,12 @@ func (t *info) validLabels(pred, gold []string) ([]string, error) {
 	return out, nil
 }
 
-func (t *info) scoreLabels(pred, gold []string) (core.Scores, error) {
+func (t *info) scoreLabels(pred, gold []string) (data.Scores, error) {
 	pred, err := t.validLabels(pred, gold)
 	if err != nil {
 		return nil, err
 	}
-	s := core.Scores{}
+	s := data.Scores{}
 	for _, m := range t.metrics {
 		switch m {
 		case "accuracy":
@@ -120,7 +120,7 @@ func parseScore(s string) float64 {
 	return v
 }
 
-func scoreSimilarity(pred, gold []string) (core.Scores, error) {
+func scoreSimilarity(pred, gold []string) (data.Scores, error) {
 	x := make([]float64, len(pred))
 	y := make([]float64, len(gold))
 	for i := range pred {
@@ -131,12 +131,12 @@ func scoreSimilarity(pred, gold []string) (core.Scores, error) {
 		}
 		y[i] = v
 	}
-	return core.Scores{"pearson": 100 * Pearson(x, y), "spearman": 100 * Spearman(x, y)}, nil
+	return data.Scores{"pearson": 100 * Pearson(x, y), "spearman": 100 * Spearman(x, y)}, nil
 }
 
 // scoreMultiRC: f1a is the binary F1 over every answer option; em is the fraction of
 // questions whose options are all predicted correctly.
-func (t *info) scoreMultiRC(pred []string, gold []core.Example) (core.Scores, error) {
+func (t *info) scoreMultiRC(pred []string, gold []data.Example) (data.Scores, error) {
 	targets := make([]string, len(gold))
 	for i, g := range gold {
 		targets[i] = g.Target
@@ -161,12 +161,12 @@ func (t *info) scoreMultiRC(pred []string, gold []core.Example) (core.Scores, er
 	if len(allRight) > 0 {
 		em = float64(exact) / float64(len(allRight))
 	}
-	return core.Scores{"f1a": 100 * BinaryF1(pred, targets, "1"), "em": 100 * em}, nil
+	return data.Scores{"f1a": 100 * BinaryF1(pred, targets, "1"), "em": 100 * em}, nil
 }
 
-func scoreAnswers(pred []string, gold []core.Example) core.Scores {
+func scoreAnswers(pred []string, gold []data.Example) data.Scores {
 	if len(gold) == 0 {
-		return core.Scores{"em": 0, "f1": 0}
+		return data.Scores{"em": 0, "f1": 0}
 	}
 	var em, f1 float64
 	for i, g := range gold {
@@ -178,5 +178,5 @@ func scoreAnswers(pred []string, gold []core.Example) core.Scores {
 		f1 += AnswerF1(pred[i], answers)
 	}
 	n := float64(len(gold))
-	return core.Scores{"em": 100 * em / n, "f1": 100 * f1 / n}
+	return data.Scores{"em": 100 * em / n, "f1": 100 * f1 / n}
 }

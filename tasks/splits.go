@@ -5,7 +5,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 // SplitSeed is the protocol's seed for every split shuffle ("seed 42 shuffles").
@@ -44,9 +44,9 @@ func Permutation(n int, seed int64) []int {
 // the first floor(n/2) = dev, the rest = test. Examples sharing a Group (MultiRC's answer
 // options of one question) are kept together: groups are shuffled and n counts groups.
 // Ungrouped examples are groups of one, which makes this the plain example-level cut.
-func HalveValidation(val []core.Example, seed int64) (dev, test []core.Example) {
+func HalveValidation(val []data.Example, seed int64) (dev, test []data.Example) {
 	var order []string
-	members := map[string][]core.Example{}
+	members := map[string][]data.Example{}
 	for _, ex := range val {
 		key := groupKey(ex)
 		if _, seen := members[key]; !seen {
@@ -67,7 +67,7 @@ func HalveValidation(val []core.Example, seed int64) (dev, test []core.Example) 
 }
 
 // groupKey is the unit that is scored (and split) together: the Group, else the example.
-func groupKey(ex core.Example) string {
+func groupKey(ex data.Example) string {
 	if ex.Group != "" {
 		return "g:" + ex.Group
 	}
@@ -76,13 +76,13 @@ func groupKey(ex core.Example) string {
 
 // HoldOut is the large-task split: n shuffled training examples become dev, the rest (in
 // shuffled order) stay train.
-func HoldOut(train []core.Example, n int, seed int64) (dev, rest []core.Example, err error) {
+func HoldOut(train []data.Example, n int, seed int64) (dev, rest []data.Example, err error) {
 	if len(train) <= n {
 		return nil, nil, fmt.Errorf("training set has %d examples, too few to hold out %d for dev", len(train), n)
 	}
 	perm := Permutation(len(train), seed)
-	dev = make([]core.Example, 0, n)
-	rest = make([]core.Example, 0, len(train)-n)
+	dev = make([]data.Example, 0, n)
+	rest = make([]data.Example, 0, len(train)-n)
 	for rank, idx := range perm {
 		if rank < n {
 			dev = append(dev, train[idx])

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 // TestPermutationIsPinned guards the documented shuffle: these permutations were also
@@ -56,7 +56,7 @@ func TestSplitSizesOnSharedData(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.task, func(t *testing.T) {
-			ds, err := LoadEval(taskByName(t, c.task), core.DataOptions{DataDir: sharedDataDir})
+			ds, err := LoadEval(taskByName(t, c.task), data.DataOptions{DataDir: sharedDataDir})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +83,7 @@ func TestSplitSizesOnSharedData(t *testing.T) {
 	}
 }
 
-func groupsOf(exs []core.Example) map[string]bool {
+func groupsOf(exs []data.Example) map[string]bool {
 	g := map[string]bool{}
 	for _, ex := range exs {
 		g[ex.Group] = true
@@ -91,10 +91,10 @@ func groupsOf(exs []core.Example) map[string]bool {
 	return g
 }
 
-func assertDisjoint(t *testing.T, ds *core.Dataset) {
+func assertDisjoint(t *testing.T, ds *data.Dataset) {
 	t.Helper()
 	seen := map[string]string{}
-	for name, exs := range map[string][]core.Example{"train": ds.Train, "dev": ds.Dev, "test": ds.Test} {
+	for name, exs := range map[string][]data.Example{"train": ds.Train, "dev": ds.Dev, "test": ds.Test} {
 		for _, ex := range exs {
 			if other, dup := seen[ex.ID]; dup {
 				t.Fatalf("example %s is in %s and %s", ex.ID, other, name)
@@ -106,7 +106,7 @@ func assertDisjoint(t *testing.T, ds *core.Dataset) {
 
 func TestSmallTaskDevIsShuffledHalfOfValidation(t *testing.T) {
 	requireShared(t, "glue/RTE/dev.tsv")
-	ds, err := taskByName(t, "rte").Load(core.DataOptions{DataDir: sharedDataDir})
+	ds, err := taskByName(t, "rte").Load(data.DataOptions{DataDir: sharedDataDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestSmallTaskDevIsShuffledHalfOfValidation(t *testing.T) {
 			t.Fatalf("position %d of dev+test is %s, want %s (the seed-42 shuffle of the validation rows)", rank, ex.ID, want)
 		}
 	}
-	again, err := taskByName(t, "rte").Load(core.DataOptions{DataDir: sharedDataDir, Seed: 999})
+	again, err := taskByName(t, "rte").Load(data.DataOptions{DataDir: sharedDataDir, Seed: 999})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestSmallTaskDevIsShuffledHalfOfValidation(t *testing.T) {
 
 func TestLargeTaskHoldsOutShuffledTrainExamples(t *testing.T) {
 	requireShared(t, "glue/SST-2/train.tsv")
-	ds, err := taskByName(t, "sst2").Load(core.DataOptions{DataDir: sharedDataDir})
+	ds, err := taskByName(t, "sst2").Load(data.DataOptions{DataDir: sharedDataDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,10 +144,10 @@ func TestLargeTaskHoldsOutShuffledTrainExamples(t *testing.T) {
 }
 
 func TestHalveValidationKeepsGroupsTogether(t *testing.T) {
-	var val []core.Example
+	var val []data.Example
 	for q := range 7 {
 		for a := range q%3 + 1 {
-			val = append(val, core.Example{ID: fmt.Sprintf("q%d/a%d", q, a), Group: fmt.Sprintf("q%d", q)})
+			val = append(val, data.Example{ID: fmt.Sprintf("q%d/a%d", q, a), Group: fmt.Sprintf("q%d", q)})
 		}
 	}
 	dev, test := HalveValidation(val, SplitSeed)
@@ -165,14 +165,14 @@ func TestHalveValidationKeepsGroupsTogether(t *testing.T) {
 }
 
 func TestHoldOutNeedsMoreThanNExamples(t *testing.T) {
-	if _, _, err := HoldOut(make([]core.Example, 1000), 1000, SplitSeed); err == nil {
+	if _, _, err := HoldOut(make([]data.Example, 1000), 1000, SplitSeed); err == nil {
 		t.Error("holding out 1000 of 1000 examples should fail: no training data would remain")
 	}
 }
 
 func TestLoadNeedsTrainButLoadEvalDoesNot(t *testing.T) {
 	requireShared(t, "superglue/BoolQ/val.jsonl")
-	_, err := taskByName(t, "boolq").Load(core.DataOptions{DataDir: sharedDataDir})
+	_, err := taskByName(t, "boolq").Load(data.DataOptions{DataDir: sharedDataDir})
 	if err == nil || !strings.Contains(err.Error(), "superglue/BoolQ/train.jsonl") || !strings.Contains(err.Error(), "LoadEval") {
 		t.Errorf("Load without the train file: err = %v, want one naming superglue/BoolQ/train.jsonl and LoadEval", err)
 	}
@@ -181,12 +181,12 @@ func TestLoadNeedsTrainButLoadEvalDoesNot(t *testing.T) {
 func TestKShotIsBalancedSeededAndPure(t *testing.T) {
 	requireShared(t, "glue/RTE/train.tsv")
 	rte := taskByName(t, "rte")
-	full, err := rte.Load(core.DataOptions{DataDir: sharedDataDir})
+	full, err := rte.Load(data.DataOptions{DataDir: sharedDataDir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := idsOf(full.Train)
-	classOf := func(ex core.Example) string { return ex.Target }
+	classOf := func(ex data.Example) string { return ex.Target }
 	a := SampleKShot(full.Train, 16, 1, classOf)
 	b := SampleKShot(full.Train, 16, 1, classOf)
 	c := SampleKShot(full.Train, 16, 2, classOf)
@@ -196,14 +196,14 @@ func TestKShotIsBalancedSeededAndPure(t *testing.T) {
 	if counts := targetCounts(a); len(a) != 32 || counts["0"] != 16 || counts["1"] != 16 {
 		t.Errorf("16-shot RTE: %d examples, classes %v; want 16 per class", len(a), counts)
 	}
-	if !slices.EqualFunc(a, b, func(x, y core.Example) bool { return x.ID == y.ID }) {
+	if !slices.EqualFunc(a, b, func(x, y data.Example) bool { return x.ID == y.ID }) {
 		t.Error("same seed gave different samples")
 	}
-	if slices.EqualFunc(a, c, func(x, y core.Example) bool { return x.ID == y.ID }) {
+	if slices.EqualFunc(a, c, func(x, y data.Example) bool { return x.ID == y.ID }) {
 		t.Error("different seeds gave the same sample")
 	}
 
-	viaLoad, err := rte.Load(core.DataOptions{DataDir: sharedDataDir, KShot: 4, Seed: 3})
+	viaLoad, err := rte.Load(data.DataOptions{DataDir: sharedDataDir, KShot: 4, Seed: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestKShotIsBalancedSeededAndPure(t *testing.T) {
 
 func TestKShotSTSBIsBinarisedAt2Point5(t *testing.T) {
 	requireShared(t, "glue/STS-B/train.tsv")
-	ds, err := taskByName(t, "stsb").Load(core.DataOptions{DataDir: sharedDataDir, KShot: 4, Seed: 5})
+	ds, err := taskByName(t, "stsb").Load(data.DataOptions{DataDir: sharedDataDir, KShot: 4, Seed: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,14 +233,14 @@ func TestKShotSTSBIsBinarisedAt2Point5(t *testing.T) {
 }
 
 func TestKShotSmallClassGivesAllItHas(t *testing.T) {
-	train := []core.Example{{ID: "a", Target: "0"}, {ID: "b", Target: "0"}, {ID: "c", Target: "0"}, {ID: "d", Target: "2"}}
-	got := targetCounts(SampleKShot(train, 2, 1, func(ex core.Example) string { return ex.Target }))
+	train := []data.Example{{ID: "a", Target: "0"}, {ID: "b", Target: "0"}, {ID: "c", Target: "0"}, {ID: "d", Target: "2"}}
+	got := targetCounts(SampleKShot(train, 2, 1, func(ex data.Example) string { return ex.Target }))
 	if got["0"] != 2 || got["2"] != 1 {
 		t.Errorf("classes %v, want 2 of class 0 and the only example of class 2", got)
 	}
 }
 
-func targetCounts(exs []core.Example) map[string]int {
+func targetCounts(exs []data.Example) map[string]int {
 	c := map[string]int{}
 	for _, ex := range exs {
 		c[ex.Target]++
@@ -248,7 +248,7 @@ func targetCounts(exs []core.Example) map[string]int {
 	return c
 }
 
-func idsOf(exs []core.Example) []string {
+func idsOf(exs []data.Example) []string {
 	ids := make([]string, len(exs))
 	for i, ex := range exs {
 		ids[i] = ex.ID

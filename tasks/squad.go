@@ -9,7 +9,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 // SQuAD v1.1 and ReCoRD are extractive QA in T5 style: "question: … context: …", target the
@@ -17,8 +17,8 @@ import (
 // over them). Both have large training sets, so they take the large-task split: 1,000
 // shuffled training questions = dev, the official validation set = test.
 
-func qaExample(id, question, context string, answers []string) core.Example {
-	return core.Example{
+func qaExample(id, question, context string, answers []string) data.Example {
+	return data.Example{
 		ID:      id,
 		Source:  fillTemplate(piece{"question", question}, piece{"context", context}),
 		Target:  answers[0],
@@ -40,7 +40,7 @@ func distinct(texts []string) []string {
 }
 
 // parseSQuAD reads a SQuAD v1.1 JSON file; IDs are idPrefix/<official question id>.
-func parseSQuAD(p, idPrefix string) ([]core.Example, int, error) {
+func parseSQuAD(p, idPrefix string) ([]data.Example, int, error) {
 	raw, err := os.ReadFile(p)
 	if err != nil {
 		return nil, 0, err
@@ -63,7 +63,7 @@ func parseSQuAD(p, idPrefix string) ([]core.Example, int, error) {
 	if doc.Data == nil {
 		return nil, 0, fmt.Errorf("%s:1: no \"data\" array, expected a SQuAD v1.1 file", p)
 	}
-	var out []core.Example
+	var out []data.Example
 	for _, article := range doc.Data {
 		for _, para := range article.Paragraphs {
 			for _, qa := range para.QAs {
@@ -120,7 +120,7 @@ func cleanReCoRDPassage(s string) string {
 
 // parseReCoRDLine yields one example per query: "question: <query with @placeholder>
 // context: <passage>", target the first answer; IDs idPrefix/p<passage idx>/q<query idx>.
-func parseReCoRDLine(raw []byte, idPrefix string, _ int) ([]core.Example, error) {
+func parseReCoRDLine(raw []byte, idPrefix string, _ int) ([]data.Example, error) {
 	var r struct {
 		Idx     *int
 		Passage *struct{ Text *string }
@@ -140,7 +140,7 @@ func parseReCoRDLine(raw []byte, idPrefix string, _ int) ([]core.Example, error)
 		return nil, missingField("passage.text")
 	}
 	context := cleanReCoRDPassage(*r.Passage.Text)
-	var out []core.Example
+	var out []data.Example
 	for qi, qa := range r.QAs {
 		if qa.Query == nil || qa.Idx == nil {
 			return nil, fmt.Errorf("qas[%d]: missing required field \"query\" or \"idx\"", qi)

@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 // SuperGLUE files are JSON lines under superglue/<Task>/{train,val}.jsonl, as unpacked from
@@ -16,14 +16,14 @@ var standardSuperGLUEFiles = map[string]string{fileTrain: "train.jsonl", fileVal
 
 // superGLUETask builds a small SuperGLUE task whose files live under superglue/<dir>/.
 // parseLine turns one JSON line into examples (MultiRC yields one per answer option).
-func superGLUETask(i info, dir string, parseLine func(raw []byte, idPrefix string, row int) ([]core.Example, error)) *fileTask {
+func superGLUETask(i info, dir string, parseLine func(raw []byte, idPrefix string, row int) ([]data.Example, error)) *fileTask {
 	i.benchmark = "SuperGLUE"
 	rel := map[string]string{}
 	for role, name := range standardSuperGLUEFiles {
 		rel[role] = path.Join("superglue", dir, name)
 	}
-	parse := func(p, idPrefix string) ([]core.Example, int, error) {
-		var out []core.Example
+	parse := func(p, idPrefix string) ([]data.Example, int, error) {
+		var out []data.Example
 		row := 0
 		err := readJSONL(p, func(line int, raw []byte) error {
 			exs, err := parseLine(raw, idPrefix, row)
@@ -44,7 +44,7 @@ func boolTarget(b bool) string {
 	return "0"
 }
 
-func parseBoolQ(raw []byte, idPrefix string, row int) ([]core.Example, error) {
+func parseBoolQ(raw []byte, idPrefix string, row int) ([]data.Example, error) {
 	var r struct {
 		Question, Passage *string
 		Label             *bool
@@ -60,7 +60,7 @@ func parseBoolQ(raw []byte, idPrefix string, row int) ([]core.Example, error) {
 	case r.Label == nil:
 		return nil, missingField("label")
 	}
-	return []core.Example{{
+	return []data.Example{{
 		ID:     fmt.Sprintf("%s/%d", idPrefix, row),
 		Source: fillTemplate(piece{"question", *r.Question}, piece{"passage", *r.Passage}),
 		Target: boolTarget(*r.Label),
@@ -70,7 +70,7 @@ func parseBoolQ(raw []byte, idPrefix string, row int) ([]core.Example, error) {
 // cbLabels is the SuperGLUE CB label order: entailment, contradiction, neutral.
 var cbLabels = map[string]string{"entailment": "0", "contradiction": "1", "neutral": "2"}
 
-func parseCB(raw []byte, idPrefix string, row int) ([]core.Example, error) {
+func parseCB(raw []byte, idPrefix string, row int) ([]data.Example, error) {
 	var r struct {
 		Premise, Hypothesis, Label *string
 	}
@@ -89,14 +89,14 @@ func parseCB(raw []byte, idPrefix string, row int) ([]core.Example, error) {
 	if !ok {
 		return nil, fmt.Errorf("label %q, expected one of %s", *r.Label, sortedKeys(cbLabels))
 	}
-	return []core.Example{{
+	return []data.Example{{
 		ID:     fmt.Sprintf("%s/%d", idPrefix, row),
 		Source: fillTemplate(piece{"premise", *r.Premise}, piece{"hypothesis", *r.Hypothesis}),
 		Target: target,
 	}}, nil
 }
 
-func parseWiC(raw []byte, idPrefix string, row int) ([]core.Example, error) {
+func parseWiC(raw []byte, idPrefix string, row int) ([]data.Example, error) {
 	var r struct {
 		Word, Sentence1, Sentence2 *string
 		Label                      *bool
@@ -114,14 +114,14 @@ func parseWiC(raw []byte, idPrefix string, row int) ([]core.Example, error) {
 	case r.Label == nil:
 		return nil, missingField("label")
 	}
-	return []core.Example{{
+	return []data.Example{{
 		ID:     fmt.Sprintf("%s/%d", idPrefix, row),
 		Source: fillTemplate(piece{"sentence1", *r.Sentence1}, piece{"sentence2", *r.Sentence2}, piece{"word", *r.Word}),
 		Target: boolTarget(*r.Label),
 	}}, nil
 }
 
-func parseWSC(raw []byte, idPrefix string, row int) ([]core.Example, error) {
+func parseWSC(raw []byte, idPrefix string, row int) ([]data.Example, error) {
 	var r struct {
 		Text   *string
 		Target *struct {
@@ -153,7 +153,7 @@ func parseWSC(raw []byte, idPrefix string, row int) ([]core.Example, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []core.Example{{
+	return []data.Example{{
 		ID:     fmt.Sprintf("%s/%d", idPrefix, row),
 		Source: fillTemplate(piece{"text", text}),
 		Target: boolTarget(*r.Label),
@@ -177,7 +177,7 @@ func cleanMultiRC(s string) string {
 // parseMultiRC yields one example per answer option: "question: q answer: a paragraph: p",
 // target the option's label, Group the question. IDs use the official indices:
 // multirc/<file>/p<paragraph>/q<question>/a<answer>.
-func parseMultiRC(raw []byte, idPrefix string, _ int) ([]core.Example, error) {
+func parseMultiRC(raw []byte, idPrefix string, _ int) ([]data.Example, error) {
 	type answer struct {
 		Text  *string
 		Idx   *int
@@ -205,7 +205,7 @@ func parseMultiRC(raw []byte, idPrefix string, _ int) ([]core.Example, error) {
 		return nil, missingField("passage.text")
 	}
 	paragraph := cleanMultiRC(*r.Passage.Text)
-	var out []core.Example
+	var out []data.Example
 	for qi, q := range r.Passage.Questions {
 		if q.Question == nil || q.Idx == nil {
 			return nil, fmt.Errorf("passage.questions[%d]: missing required field \"question\" or \"idx\"", qi)
@@ -218,7 +218,7 @@ func parseMultiRC(raw []byte, idPrefix string, _ int) ([]core.Example, error) {
 			if *a.Label != 0 && *a.Label != 1 {
 				return nil, fmt.Errorf("passage.questions[%d].answers[%d]: label %d, expected 0 or 1", qi, ai, *a.Label)
 			}
-			out = append(out, core.Example{
+			out = append(out, data.Example{
 				ID:     fmt.Sprintf("%s/a%d", group, *a.Idx),
 				Source: fillTemplate(piece{"question", cleanMultiRC(*q.Question)}, piece{"answer", cleanMultiRC(*a.Text)}, piece{"paragraph", paragraph}),
 				Target: fmt.Sprint(*a.Label),

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 // Synthetic smoke tasks exercise the whole pipeline offline, on a random-initialised tiny
@@ -33,17 +33,17 @@ type syntheticTask struct {
 }
 
 // Load generates the three splits; DataDir, CacheDir and Offline are irrelevant.
-func (t *syntheticTask) Load(opts core.DataOptions) (*core.Dataset, error) {
-	split := func(name string, stream uint64, n int) []core.Example {
+func (t *syntheticTask) Load(opts data.DataOptions) (*data.Dataset, error) {
+	split := func(name string, stream uint64, n int) []data.Example {
 		rng := rand.New(newRNG(opts.Seed, stream))
-		out := make([]core.Example, n)
+		out := make([]data.Example, n)
 		for i := range out {
 			src, tgt := t.generate(rng)
-			out[i] = core.Example{ID: fmt.Sprintf("%s/%s/%d", t.name, name, i), Source: src, Target: tgt}
+			out[i] = data.Example{ID: fmt.Sprintf("%s/%s/%d", t.name, name, i), Source: src, Target: tgt}
 		}
 		return out
 	}
-	ds := &core.Dataset{
+	ds := &data.Dataset{
 		Train: split("train", 1, SyntheticTrainSize),
 		Dev:   split("dev", 2, SyntheticDevSize),
 		Test:  split("test", 3, SyntheticTestSize),

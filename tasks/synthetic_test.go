@@ -4,20 +4,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 func TestSyntheticTasks(t *testing.T) {
-	rules := map[string]func(ex core.Example) bool{
-		"syn-keyword": func(ex core.Example) bool {
+	rules := map[string]func(ex data.Example) bool{
+		"syn-keyword": func(ex data.Example) bool {
 			has := strings.Contains(" "+ex.Source+" ", " "+syntheticKeyword+" ")
 			return (ex.Target == "1") == has && (ex.Target == "0" || ex.Target == "1")
 		},
-		"syn-parity": func(ex core.Example) bool {
+		"syn-parity": func(ex data.Example) bool {
 			last := ex.Source[len(ex.Source)-1]
 			return ex.Target == string('0'+rune(last-'0')%2)
 		},
-		"syn-copy": func(ex core.Example) bool {
+		"syn-copy": func(ex data.Example) bool {
 			return ex.Target == strings.Fields(strings.TrimPrefix(ex.Source, "copy: "))[0]
 		},
 	}
@@ -27,12 +27,12 @@ func TestSyntheticTasks(t *testing.T) {
 			if task.Benchmark() != "" || task.Metrics()[0] != "accuracy" {
 				t.Errorf("benchmark %q metrics %v", task.Benchmark(), task.Metrics())
 			}
-			a, err := task.Load(core.DataOptions{Seed: 1, Offline: true})
+			a, err := task.Load(data.DataOptions{Seed: 1, Offline: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, _ := task.Load(core.DataOptions{Seed: 1})
-			c, _ := task.Load(core.DataOptions{Seed: 2})
+			b, _ := task.Load(data.DataOptions{Seed: 1})
+			c, _ := task.Load(data.DataOptions{Seed: 2})
 			if len(a.Train) != SyntheticTrainSize || len(a.Dev) != SyntheticDevSize || len(a.Test) != SyntheticTestSize {
 				t.Fatalf("sizes %d/%d/%d", len(a.Train), len(a.Dev), len(a.Test))
 			}

@@ -7,11 +7,11 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 // info is what every task of this package declares: its identity, format limits and how
-// its generations are scored. It implements every core.Task method except Load.
+// its generations are scored. It implements every data.Task method except Load.
 type info struct {
 	name, about, benchmark string
 	maxSourceLen           int
@@ -34,7 +34,7 @@ func (t *info) Labels() []string { return append([]string(nil), t.labels...) }
 
 // kshotClass is the class an example counts for in k-shot sampling: its label, STS-B's
 // score binarised at 2.5, and a single class for free-text targets.
-func (t *info) kshotClass(ex core.Example) string {
+func (t *info) kshotClass(ex data.Example) string {
 	switch {
 	case t.scoring == scoreRegression:
 		return stsbBinaryClass(ex.Target)
@@ -76,7 +76,7 @@ type fileTask struct {
 	files map[string]string
 	// parse reads one official file into formatted examples; skipped counts rows dropped
 	// because the official file itself is known to be bad (QQP only).
-	parse func(path, idPrefix string) (examples []core.Example, skipped int, err error)
+	parse func(path, idPrefix string) (examples []data.Example, skipped int, err error)
 	// remote lists the official downloads that produce files.
 	remote []remoteFile
 	// prepare turns downloaded files into the layout above (MRPC only); may be nil.
@@ -84,7 +84,7 @@ type fileTask struct {
 }
 
 // Load reads all three splits; it fails when any official file is missing.
-func (t *fileTask) Load(opts core.DataOptions) (*core.Dataset, error) {
+func (t *fileTask) Load(opts data.DataOptions) (*data.Dataset, error) {
 	return t.load(opts, true)
 }
 
@@ -104,13 +104,13 @@ func (t *fileTask) requiredFiles(needTrain bool) []string {
 	return roles
 }
 
-func (t *fileTask) load(opts core.DataOptions, needTrain bool) (*core.Dataset, error) {
+func (t *fileTask) load(opts data.DataOptions, needTrain bool) (*data.Dataset, error) {
 	root, err := t.dataRoot(opts, needTrain)
 	if err != nil {
 		return nil, err
 	}
-	ds := &core.Dataset{Skipped: map[string]int{}}
-	read := func(role string) ([]core.Example, error) {
+	ds := &data.Dataset{Skipped: map[string]int{}}
+	read := func(role string) ([]data.Example, error) {
 		path := filepath.Join(root, t.files[role])
 		exs, skipped, err := t.parse(path, t.name+"/"+role)
 		if err != nil {
@@ -126,7 +126,7 @@ func (t *fileTask) load(opts core.DataOptions, needTrain bool) (*core.Dataset, e
 			return nil, t.missing(root, role, opts.DataDir != "")
 		}
 	}
-	var train []core.Example
+	var train []data.Example
 	haveTrain := fileExists(filepath.Join(root, t.files[fileTrain]))
 	if haveTrain {
 		if train, err = read(fileTrain); err != nil {
@@ -170,7 +170,7 @@ func (t *fileTask) load(opts core.DataOptions, needTrain bool) (*core.Dataset, e
 }
 
 // dataRoot is DataDir when set; otherwise CacheDir, after downloading what is missing.
-func (t *fileTask) dataRoot(opts core.DataOptions, needTrain bool) (string, error) {
+func (t *fileTask) dataRoot(opts data.DataOptions, needTrain bool) (string, error) {
 	if opts.DataDir != "" {
 		return opts.DataDir, nil
 	}
@@ -240,7 +240,7 @@ func fileExists(path string) bool {
 // LoadEval loads a task for evaluation only: it needs just the official files that dev and
 // test come from, and returns an empty Train when the train file is absent. Tasks from
 // other packages fall back to their own Load.
-func LoadEval(t core.Task, opts core.DataOptions) (*core.Dataset, error) {
+func LoadEval(t data.Task, opts data.DataOptions) (*data.Dataset, error) {
 	if ft, ok := t.(*fileTask); ok {
 		return ft.load(opts, false)
 	}
@@ -248,12 +248,12 @@ func LoadEval(t core.Task, opts core.DataOptions) (*core.Dataset, error) {
 }
 
 // registered holds this package's tasks by name, for the downloader and LoadEval.
-var registered = map[string]core.Task{}
+var registered = map[string]data.Task{}
 
-func register(t core.Task, about string) {
+func register(t data.Task, about string) {
 	registered[t.Name()] = t
 	// Each NewTask call gets the same immutable value: tasks hold no per-run state.
-	core.RegisterTask(t.Name(), about, func() core.Task { return t })
+	data.RegisterTask(t.Name(), about, func() data.Task { return t })
 }
 
 // TaskNames lists the tasks this package registers, sorted.

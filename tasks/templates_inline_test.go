@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 // Hand-made files in the official layouts for the tasks whose data is not in the shared
@@ -30,11 +30,11 @@ func TestMNLIFromOfficialLayout(t *testing.T) {
 			mnliDevRow(0, "Your contribution helped make it possible.", "Your contributions were of no help.", "contradiction"),
 			mnliDevRow(1, "The sun rose.", "It was morning.", "entailment")),
 	})
-	ds, err := taskByName(t, "mnli").Load(core.DataOptions{DataDir: root})
+	ds, err := taskByName(t, "mnli").Load(data.DataOptions{DataDir: root})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := core.Example{ID: "mnli/train/0",
+	want := data.Example{ID: "mnli/train/0",
 		Source: "premise: Conceptually cream skimming has two basic dimensions . hypothesis: Product and geography are what make cream skimming work.",
 		Target: "1"}
 	if len(ds.Train) != 1 || ds.Train[0].ID != want.ID || ds.Train[0].Source != want.Source || ds.Train[0].Target != want.Target {
@@ -68,7 +68,7 @@ func TestQQPSkipsAndCountsMalformedRows(t *testing.T) {
 			"a line the Quora export broke in two",
 			"1\t3\t4\tHow old is the moon?\tHow far is the moon?\t0"),
 	})
-	ds, err := taskByName(t, "qqp").Load(core.DataOptions{DataDir: root})
+	ds, err := taskByName(t, "qqp").Load(data.DataOptions{DataDir: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,10 +101,10 @@ func TestReCoRDFromOfficialLayout(t *testing.T) {
 		`{"query": "The @placeholder barked", "answers": [{"start": 60, "end": 63, "text": "Dogs"}], "idx": 1}], "idx": 7}`
 	root := writeFiles(t, map[string]string{"superglue/ReCoRD/val.jsonl": line + "\n"})
 	task := taskByName(t, "record")
-	if _, err := task.Load(core.DataOptions{DataDir: root}); err == nil || !strings.Contains(err.Error(), "train.jsonl") {
+	if _, err := task.Load(data.DataOptions{DataDir: root}); err == nil || !strings.Contains(err.Error(), "train.jsonl") {
 		t.Errorf("Load without train.jsonl: err = %v, want one naming train.jsonl", err)
 	}
-	ds, err := LoadEval(task, core.DataOptions{DataDir: root})
+	ds, err := LoadEval(task, data.DataOptions{DataDir: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestMultiRCMarkupRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []core.Example{
+	want := []data.Example{
 		{ID: "multirc/val/p3/q9/a0", Source: "question: Who won? answer: Tom paragraph: Sent 1: Tom ran. Sent 2: He won.", Target: "1", Group: "multirc/val/p3/q9"},
 		{ID: "multirc/val/p3/q9/a1", Source: "question: Who won? answer: Ann paragraph: Sent 1: Tom ran. Sent 2: He won.", Target: "0", Group: "multirc/val/p3/q9"},
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 )
 
 // TestTemplatesOnRealExamples checks the source and target of one fixed official example of
@@ -57,7 +57,7 @@ func TestTemplatesOnRealExamples(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.task, func(t *testing.T) {
-			ds, err := LoadEval(taskByName(t, c.task), core.DataOptions{DataDir: sharedDataDir})
+			ds, err := LoadEval(taskByName(t, c.task), data.DataOptions{DataDir: sharedDataDir})
 			if err != nil {
 				t.Fatal(err)
 			}

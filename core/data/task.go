@@ -1,0 +1,88 @@
+// Package data holds the pure data types that tasks and core share — examples, datasets,
+// scores, the Task interface and its registry — with no libtorch dependency, so the task
+// readers and metrics build and test without cgo.
+package data
+
+import (
+	"fmt"
+
+	"github.com/ptbench/ptbench/core/registry"
+)
+
+// Example is one item of a task in text-to-text form.
+type Example struct {
+	ID     string `json:"id"`
+	Source string `json:"source"` // the filled input template
+	Target string `json:"target"` // the training target (label id as a string, or answer text)
+	// Answers are all acceptable references (SQuAD, ReCoRD); empty means {Target}.
+	Answers []string `json:"answers,omitempty"`
+	// Group ties examples scored together (MultiRC: the question, for exact match).
+	Group string `json:"group,omitempty"`
+}
+
+// Dataset is a task's three splits, already formatted.
+type Dataset struct {
+	Train, Dev, Test []Example
+	// Skipped counts rows dropped because the official file itself is known to be bad
+	// (e.g. QQP's malformed rows), per file; reported at the end of a run.
+	Skipped map[string]int
+}
+
+// DataOptions tells a task where to find (or put) its files and how to sample.
+type DataOptions struct {
+	DataDir  string // a folder laid out like glue/RTE/train.tsv, superglue/CB/val.jsonl
+	CacheDir string // where downloads go when DataDir is empty
+	Seed     int64  // split shuffles use 42 by protocol; k-shot sampling uses this
+	KShot    int    // 0 = full training set; else k examples per class
+	Offline  bool   // never download
+}
+
+// Scores maps metric names ("accuracy", "f1", …) to values ×100.
+type Scores map[string]float64
+
+// Task is data + format + metric.
+type Task interface {
+	Name() string
+	Benchmark() string // "GLUE", "SuperGLUE" or "" (source / few-shot / synthetic tasks)
+	// MaxSourceLen is s, the longest source in tokens (256; MultiRC 348).
+	MaxSourceLen() int
+	// Metrics lists the metric names; the first is the task's table score.
+	Metrics() []string
+	Load(opts DataOptions) (*Dataset, error)
+	// Score compares predictions (decoded generations) with gold examples, index by index.
+	Score(predictions []string, gold []Example) (Scores, error)
+}
+
+// TaskFactory builds a task.
+type TaskFactory func() Task
+
+var taskRegistry = registry.New[TaskFactory]("Task")
+
+// RegisterTask makes a task available by name.
+func RegisterTask(name, about string, f TaskFactory) { taskRegistry.Register(name, about, f) }
+
+// Tasks lists registered tasks.
+func Tasks() []registry.Registered { return taskRegistry.List() }
+
+// NewTask builds a registered task.
+func NewTask(name string) (Task, error) {
+	f, err := taskRegistry.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return f(), nil
+}
+
+// PrimaryScore is the table score: the first metric, or the mean of the first two when
+// the task reports two (the protocol's "average of both" is reported separately).
+func PrimaryScore(t Task, s Scores) (float64, error) {
+	ms := t.Metrics()
+	if len(ms) == 0 {
+		return 0, fmt.Errorf("task %s declares no metrics", t.Name())
+	}
+	v, ok := s[ms[0]]
+	if !ok {
+		return 0, fmt.Errorf("task %s: score has no %q", t.Name(), ms[0])
+	}
+	return v, nil
+}
