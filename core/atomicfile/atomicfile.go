@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Write creates path's folder if needed, streams write's output into a temporary sibling,
@@ -73,4 +74,48 @@ func WriteFrom(path string, r io.Reader) error {
 		_, err := io.Copy(w, r)
 		return err
 	})
+}
+
+// tempInfix separates the target's name from the random suffix in a temp file's name:
+// Write makes ".NAME.tmp-NNN" beside NAME.
+const tempInfix = ".tmp-"
+
+// TempTarget reports whether name (a base name) is one of Write's temporary files and, if
+// so, the name of the file it was going to replace.
+func TempTarget(name string) (target string, ok bool) {
+	if len(name) < 2 || name[0] != '.' {
+		return "", false
+	}
+	i := strings.LastIndex(name, tempInfix)
+	if i <= 1 || i+len(tempInfix) == len(name) {
+		return "", false
+	}
+	return name[1:i], true
+}
+
+// RemoveOrphans deletes the temporary files a killed writer left in dir (not recursive):
+// regular files named like Write's temps whose target satisfies want (nil: every target).
+// Only call it while no other process can be writing those targets (under a lock). A
+// missing dir is not an error. It returns the paths removed.
+func RemoveOrphans(dir string, want func(target string) bool) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, e := range entries {
+		target, ok := TempTarget(e.Name())
+		if !ok || !e.Type().IsRegular() || (want != nil && !want(target)) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return removed, err
+		}
+		removed = append(removed, p)
+	}
+	return removed, nil
 }
