@@ -13,6 +13,14 @@ import (
 type Input struct {
 	Embeds *ts.Tensor // [B, L, D] float32
 	Mask   *ts.Tensor // [B, L] float32: 1 = real position, 0 = padding
+	// Positions [B, L] int64: each source token's position in its row, borrowed from the
+	// batch (never dropped by Drop). Position-indexed methods (DePT's offset) read it; a
+	// method that prepends tokens sets it to nil in its output.
+	Positions *ts.Tensor
+	// Batch is the context of the batch these embeddings come from (borrowed; nil for raw
+	// calls): the train flag, step and task of every row, read by multi-task methods and
+	// passed on to hooks.
+	Batch *Batch
 }
 
 // Drop frees both tensors; nil-safe.
@@ -61,15 +69,22 @@ type Backbone interface {
 	EncodeSource(text string, maxLen int) []int64
 	// EncodeTarget tokenizes a target text for teacher forcing (T5: trailing EOS).
 	EncodeTarget(text string, maxLen int) []int64
+	// Collate pads encoded examples into a Batch: padding side, pad id and positions are
+	// the backbone's (T5 pads right with id 0; a decoder-only model pads left).
+	Collate(rows []Encoded, opts CollateOptions) (*Batch, error)
 	// DecodeTarget turns generated ids back into text, stopping at EOS, skipping specials.
 	DecodeTarget(ids []int64) string
 	// Embed looks up the frozen token embeddings: ids [B, L] int64 → [B, L, D].
 	Embed(ids *ts.Tensor) *ts.Tensor
 	// Loss is the teacher-forced mean cross-entropy over labels [B, T] (-100 = ignore).
+	// in.Batch (when set) is the context hooks receive; training behaviour (dropout) follows
+	// in.Batch.Train.
 	Loss(in Input, labels *ts.Tensor) (*ts.Tensor, error)
 	// Generate decodes greedily from in and returns the new ids of each row.
 	Generate(in Input, opts GenerateOptions) ([][]int64, error)
-	// Weights lists the frozen parameters by Hugging Face name (for FT and BitFit-like methods).
+	// Weights lists the frozen parameters by Hugging Face name (for FT and BitFit-like
+	// methods). These are the live tensors: a method that edits or unfreezes them must
+	// implement WeightEditor so the harness restores them after its run.
 	Weights() []NamedTensor
 	// HookSites lists the places a backbone-family method can attach to.
 	HookSites() []HookSite
@@ -90,24 +105,56 @@ const (
 	HookSublayer HookKind = "sublayer"
 )
 
+// HookRole says what a site is for, independent of one model's tensor names, so a method's
+// defaults name roles (LoRA: q and v) and work on every backbone.
+type HookRole string
+
+const (
+	RoleQ         HookRole = "q"       // attention query projection (T5 q, Llama q_proj)
+	RoleK         HookRole = "k"       // key projection
+	RoleV         HookRole = "v"       // value projection
+	RoleO         HookRole = "o"       // attention output projection
+	RoleFFNIn     HookRole = "ffn_in"  // FFN input projections (wi, wi_0, wi_1; gate/up_proj)
+	RoleFFNOut    HookRole = "ffn_out" // FFN output projection (wo; down_proj)
+	RoleSelfAttn  HookRole = "self_attention"
+	RoleCrossAttn HookRole = "cross_attention"
+	RoleFFN       HookRole = "ffn"
+	RoleLMHead    HookRole = "lm_head"
+)
+
 // HookSite names one attachment point, e.g. "encoder.block.3.layer.0.SelfAttention.q".
 type HookSite struct {
 	Name  string   `json:"name"`
 	Kind  HookKind `json:"kind"`
+	Role  HookRole `json:"role"`
 	Stack string   `json:"stack"` // "encoder" or "decoder"
 	Layer int      `json:"layer"`
 	In    int64    `json:"in"`  // input features (linear) or hidden size (sublayer)
 	Out   int64    `json:"out"` // output features
 }
 
+// HookCall is what a hook learns about the call it is in: the site and the batch being
+// computed (train flag, step, task of every row). Batch is nil for raw model calls.
+type HookCall struct {
+	Site  string
+	Batch *Batch
+}
+
+// Train reports whether the call is part of a training step.
+func (c HookCall) Train() bool { return c.Batch != nil && c.Batch.Train }
+
 // Hooks are called by the backbone during its forward pass. A hook returns the tensor to
 // use instead of its argument; returning the argument itself means "unchanged". When a
 // hook returns a new tensor, the backbone drops the one it passed in.
 type Hooks struct {
-	// Linear receives the site, the layer input x and output y = W x.
-	Linear func(site string, x, y *ts.Tensor) *ts.Tensor
-	// Sublayer receives the site and the sublayer output h.
-	Sublayer func(site string, h *ts.Tensor) *ts.Tensor
+	// Linear receives the layer input x and output y = W x.
+	Linear func(c HookCall, x, y *ts.Tensor) *ts.Tensor
+	// Sublayer receives the sublayer output h.
+	Sublayer func(c HookCall, h *ts.Tensor) *ts.Tensor
+	// EncoderOutput receives an encoder–decoder's final encoder states [B, L, d] and the
+	// encoder mask [B, L] once per batch, before the decoder runs (HyperDecoder conditions
+	// the decoder on it); its result is what the decoder attends to. Site is "encoder".
+	EncoderOutput func(c HookCall, enc, mask *ts.Tensor) *ts.Tensor
 }
 
 // BackboneOptions are passed to a backbone factory.
@@ -115,6 +162,9 @@ type BackboneOptions struct {
 	Seed      int64  // for random-init presets
 	Tokenizer string // override: "byte", a spiece.model or tokenizer.json path; "" = the model's own
 	DType     string // "float32" (default) or "bfloat16" compute
+	// Dropout overrides the checkpoint's training dropout rate (nil: the checkpoint's, e.g.
+	// T5's dropout_rate; 0 turns it off). Evaluation never drops.
+	Dropout *float64
 }
 
 // BackboneFactory opens a backbone from a spec: a preset name, or a path for loaders.

@@ -28,8 +28,14 @@ type ParamGroup struct {
 type SetupEnv struct {
 	Backbone     Backbone
 	Seed         int64
-	MaxSourceLen int    // s: the longest source the task produces (DePT's A has s rows)
-	Task         string // task name, for methods that keep per-task state
+	MaxSourceLen int    // s: the longest source the tasks produce (DePT's A has s rows)
+	Task         string // task name (multi-task runs: the tasks joined by "+")
+	// Tasks are the run's tasks in the order Batch.Tasks indexes them (one for single-task
+	// runs). Multi-task methods size per-task state by it.
+	Tasks []string
+	// Artefacts finds (or has the harness train) method states trained elsewhere, such as
+	// a source-task prompt; nil when the caller offers none.
+	Artefacts ArtefactStore
 }
 
 // Method is a parameter-efficient tuning method: it owns trainable tensors and changes
@@ -63,6 +69,21 @@ type BackboneMethod interface {
 	Hooks() *Hooks
 }
 
+// BatchBeginner is told about every batch before the backbone's forward pass (training and
+// evaluation), e.g. to generate this batch's adapter weights from its task ids.
+type BatchBeginner interface {
+	Begin(b *Batch) error
+}
+
+// WeightEditor is a method that unfreezes or edits the backbone's own weights (FT, BitFit
+// on existing tensors, LoRA merged into W). The harness snapshots the backbone's weights
+// before its run and restores them after, so the next run of a grid starts from the same
+// backbone as a fresh process. EditsWeights may answer false (LoRA unmerged) to skip the
+// copy.
+type WeightEditor interface {
+	EditsWeights() bool
+}
+
 // Labeler lets a method choose how leaderboards name it (EPT: "EPT (reimpl.)").
 type Labeler interface{ Label() string }
 
@@ -85,7 +106,8 @@ func RegisterMethod(name, about string, f MethodFactory) { methodRegistry.regist
 // Methods lists the registered methods.
 func Methods() []Registered { return methodRegistry.list() }
 
-// NewMethod builds a registered method from raw settings.
+// NewMethod builds a registered method from raw settings. A method that belongs to no family
+// (neither InputMethod nor BackboneMethod) is rejected: the trainer could not apply it.
 func NewMethod(name string, raw map[string]any) (Method, error) {
 	f, err := methodRegistry.lookup(name)
 	if err != nil {
@@ -94,6 +116,12 @@ func NewMethod(name string, raw map[string]any) (Method, error) {
 	m, err := f(raw)
 	if err != nil {
 		return nil, fmt.Errorf("method %s: %w", name, err)
+	}
+	_, input := m.(InputMethod)
+	_, inside := m.(BackboneMethod)
+	if !input && !inside {
+		m.Close()
+		return nil, fmt.Errorf("method %s implements neither core.InputMethod nor core.BackboneMethod (see the catalogue in core's package doc)", name)
 	}
 	return m, nil
 }

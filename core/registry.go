@@ -1,9 +1,3 @@
-// Package core holds what every part of ptbench agrees on: the Backbone, Method and Task
-// interfaces, their name registries, the trainer loop and the results store.
-//
-// core never imports a concrete method, backbone or task. Like database/sql drivers, each
-// implementation registers itself from its package's init function, and a program enables
-// it with one blank import.
 package core
 
 import "github.com/ptbench/ptbench/core/registry"

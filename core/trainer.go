@@ -5,7 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
-	"time"
+	"strings"
 
 	"github.com/sugarme/gotch/ts"
 )
@@ -63,15 +63,23 @@ type TrainResult struct {
 	Error             string    `json:"error,omitempty"`
 	Steps             int       `json:"steps"`
 	BestStep          int       `json:"best_step"`
-	Dev               Scores    `json:"dev"`
-	Test              Scores    `json:"test"`
+	Dev               Scores    `json:"dev"`  // single-task runs: the task's scores
+	Test              Scores    `json:"test"` // (multi-task: see PerTask)
 	TrainableParams   int64     `json:"trainable_params"`
 	MeanStepSeconds   float64   `json:"mean_step_seconds"`
 	MedianStepSeconds float64   `json:"median_step_seconds"`
 	PeakRSSBytes      int64     `json:"peak_rss_bytes"`
 	Losses            []float64 `json:"-"` // every step's training loss
+	// PerTask holds every task's dev and test scores at the best checkpoint.
+	PerTask map[string]TaskScores `json:"per_task,omitempty"`
 	// Best holds copies of the trainable tensors at the best dev evaluation (caller drops).
 	Best []NamedTensor `json:"-"`
+}
+
+// TaskScores are one task's dev and test scores.
+type TaskScores struct {
+	Dev  Scores `json:"dev"`
+	Test Scores `json:"test"`
 }
 
 // Progress receives training progress; see NewProgress.
@@ -80,136 +88,307 @@ type Progress interface {
 	Log(format string, args ...any)
 }
 
-// Trainer fits a method on a task over a frozen backbone.
+// TaskData is one task of a run with its loaded splits.
+type TaskData struct {
+	Task Task
+	Data *Dataset
+}
+
+// Trainer fits a method over a frozen backbone on one task (Task, Data) or several at once
+// (Tasks: rows of every batch are drawn from the tasks by a TaskSampler).
 type Trainer struct {
 	Backbone Backbone
 	Method   Method
 	Task     Task
 	Data     *Dataset
+	Tasks    []TaskData // multi-task runs; when set, Task and Data are ignored
 	Opts     TrainOptions
+	// Temperature of the multi-task sampler (p_i ∝ n_i^{1/T}; 1 = proportional, large =
+	// uniform); 0 means 1.
+	Temperature float64
+	Artefacts   ArtefactStore
+	// Callbacks run after the built-in ones at every step (logging, custom stopping).
+	Callbacks []Callback
 }
 
-type encoded struct{ src, tgt []int64 }
+// tasks returns the run's tasks (one for single-task runs).
+func (tr *Trainer) tasks() []TaskData {
+	if len(tr.Tasks) > 0 {
+		return tr.Tasks
+	}
+	return []TaskData{{tr.Task, tr.Data}}
+}
 
 // Run sets the method up, trains, keeps the best dev checkpoint of the method's parameters
-// and reports its test score. A NaN/Inf loss ends the run with Status "diverged" (not an error).
+// (by the mean primary dev score over the run's tasks) and reports every task's test score.
+// A NaN/Inf loss ends the run with Status "diverged" (not an error).
 func (tr *Trainer) Run() (*TrainResult, error) {
-	o := tr.Opts.Defaults(tr.Task)
-	if len(tr.Data.Train) == 0 {
-		return nil, fmt.Errorf("task %s: no training examples", tr.Task.Name())
+	tasks := tr.tasks()
+	o := tr.Opts.Defaults(tasks[0].Task)
+	names := make([]string, len(tasks))
+	for i, td := range tasks {
+		names[i] = td.Task.Name()
+		if len(td.Data.Train) == 0 {
+			return nil, fmt.Errorf("task %s: no training examples", names[i])
+		}
+		if tr.Opts.MaxSourceLen == 0 {
+			o.MaxSourceLen = max(o.MaxSourceLen, td.Task.MaxSourceLen())
+		}
 	}
 	SeedAll(o.Seed)
 	ResetPeakRSS()
-	if err := tr.Method.Setup(SetupEnv{Backbone: tr.Backbone, Seed: o.Seed, MaxSourceLen: o.MaxSourceLen, Task: tr.Task.Name()}); err != nil {
+	sess, err := StartSession(tr.Backbone, tr.Method, SetupEnv{Backbone: tr.Backbone, Seed: o.Seed,
+		MaxSourceLen: o.MaxSourceLen, Task: strings.Join(names, "+"), Tasks: names, Artefacts: tr.Artefacts})
+	if err != nil {
 		return nil, err
 	}
-	if bm, ok := tr.Method.(BackboneMethod); ok {
-		tr.Backbone.SetHooks(bm.Hooks())
-		defer tr.Backbone.SetHooks(nil)
-	}
-	groups := tr.Method.ParamGroups()
+	defer sess.Close()
 	res := &TrainResult{Status: "ok", TrainableParams: TrainableParams(tr.Method)}
-	opt := NewAdamW(groups)
-	defer opt.Close()
 
-	train := make([]encoded, len(tr.Data.Train))
-	for i, ex := range tr.Data.Train {
-		train[i] = encoded{tr.Backbone.EncodeSource(ex.Source, o.MaxSourceLen), tr.Backbone.EncodeTarget(ex.Target, o.MaxTargetLen)}
+	// Tokenise every task's training set once.
+	train := make([][]Encoded, len(tasks))
+	sizes := make([]int, len(tasks))
+	for t, td := range tasks {
+		train[t] = make([]Encoded, len(td.Data.Train))
+		for i, ex := range td.Data.Train {
+			train[t][i] = Encoded{tr.Backbone.EncodeSource(ex.Source, o.MaxSourceLen), tr.Backbone.EncodeTarget(ex.Target, o.MaxTargetLen), t}
+		}
+		sizes[t] = len(train[t])
 	}
 	rng := rand.New(rand.NewPCG(uint64(o.Seed), 0x7074_6265_6e63_68)) // "ptbench"
-	order := rng.Perm(len(train))
-	cursor := 0
-	nextBatch := func() []encoded {
-		b := make([]encoded, 0, o.BatchSize)
+	orders := make([][]int, len(tasks))
+	cursors := make([]int, len(tasks))
+	for t := range tasks {
+		orders[t] = rng.Perm(sizes[t])
+	}
+	var sampler *TaskSampler
+	if len(tasks) > 1 {
+		sampler = NewTaskSampler(sizes, tr.Temperature, o.Seed)
+	}
+	nextBatch := func() []Encoded {
+		b := make([]Encoded, 0, o.BatchSize)
 		for len(b) < o.BatchSize {
-			if cursor == len(order) {
-				order, cursor = rng.Perm(len(train)), 0
+			t := 0
+			if sampler != nil {
+				t = sampler.Next()
 			}
-			b = append(b, train[order[cursor]])
-			cursor++
+			if cursors[t] == len(orders[t]) {
+				orders[t], cursors[t] = rng.Perm(sizes[t]), 0
+			}
+			b = append(b, train[t][orders[t][cursors[t]]])
+			cursors[t]++
 		}
 		return b
-	}
-
-	best := math.Inf(-1)
-	var stepTimes []float64
-	start := time.Now()
-	for step := 1; step <= o.Steps; step++ {
-		t0 := time.Now()
-		loss, err := tr.trainStep(nextBatch(), o, opt, LinearSchedule(step, o.Warmup, o.Steps))
-		if err != nil {
-			return nil, fmt.Errorf("step %d: %w", step, err)
-		}
-		stepTimes = append(stepTimes, time.Since(t0).Seconds())
-		res.Losses = append(res.Losses, loss)
-		res.Steps = step
-		if o.Progress != nil {
-			o.Progress.Step(step, o.Steps, loss, float64(step)/time.Since(start).Seconds())
-		}
-		if ferr := checkFinite("training loss", loss); ferr != nil {
-			res.Status, res.Error = "diverged", fmt.Sprintf("step %d: %v", step, ferr)
-			break
-		}
-		if step%o.EvalEvery == 0 || step == o.Steps {
-			dev, err := tr.Evaluate(limit(tr.Data.Dev, o.EvalLimit), o)
-			if err != nil {
-				return nil, err
-			}
-			score, err := PrimaryScore(tr.Task, dev)
-			if err != nil {
-				return nil, err
-			}
-			if o.Progress != nil {
-				o.Progress.Log("step %d: dev %s = %.2f (loss %.4f)", step, tr.Task.Metrics()[0], score, loss)
-			}
-			if score > best || res.Best == nil {
-				best, res.BestStep, res.Dev = score, step, dev
-				dropNamed(res.Best)
-				res.Best = snapshot(groups)
-			}
-		}
-	}
-	res.MeanStepSeconds, res.MedianStepSeconds = MeanMedian(stepTimes)
-	if res.Status == "ok" && res.Best != nil {
-		restore(groups, res.Best)
-		test, err := tr.Evaluate(limit(tr.Data.Test, o.TestLimit), o)
-		if err != nil {
-			return nil, err
-		}
-		res.Test = test
-	}
-	if res.Best == nil {
-		res.Best = snapshot(groups)
-	}
-	res.PeakRSSBytes = PeakRSS()
-	return res, nil
-}
-
-// trainStep runs one optimisation step on a batch of encoded examples.
-func (tr *Trainer) trainStep(batch []encoded, o TrainOptions, opt *AdamW, lrFactor float64) (float64, error) {
-	srcs := make([][]int64, len(batch))
-	tgts := make([][]int64, len(batch))
-	for i, e := range batch {
-		srcs[i], tgts[i] = e.src, e.tgt
 	}
 	padTo := 0
 	if o.PadToMax {
 		padTo = o.MaxSourceLen
 	}
-	return TrainStep(tr.Backbone, tr.Method, opt, srcs, tgts, padTo, lrFactor, o.MaxGradNorm)
+
+	loop := &Loop{Steps: o.Steps, Step: func(step int) (float64, error) {
+		b, err := tr.Backbone.Collate(nextBatch(), CollateOptions{PadTo: padTo, Train: true, Step: step, TaskNames: names})
+		if err != nil {
+			return 0, err
+		}
+		defer b.Close()
+		return sess.Step(b, LinearSchedule(step, o.Warmup, o.Steps), o.MaxGradNorm)
+	}}
+	var stepTimes []float64
+	loop.Callbacks = append(loop.Callbacks,
+		// Record the loss and the step time.
+		Callback{Name: "record", OnStep: func(s StepInfo) error {
+			stepTimes = append(stepTimes, s.Seconds)
+			res.Losses = append(res.Losses, s.Loss)
+			res.Steps = s.Step
+			return nil
+		}},
+		ProgressCallback(o.Progress),
+		// A non-finite loss ends the run as "diverged".
+		Callback{Name: "divergence", OnStep: func(s StepInfo) error {
+			if ferr := checkFinite("training loss", s.Loss); ferr != nil {
+				res.Status, res.Error = "diverged", fmt.Sprintf("step %d: %v", s.Step, ferr)
+				return ErrStopTraining
+			}
+			return nil
+		}},
+		tr.bestCheckpoint(o, tasks, sess, res),
+	)
+	loop.Callbacks = append(loop.Callbacks, tr.Callbacks...)
+	if err := loop.Run(); err != nil {
+		return nil, err
+	}
+	res.MeanStepSeconds, res.MedianStepSeconds = MeanMedian(stepTimes)
+	groups := tr.Method.ParamGroups()
+	if res.Status == "ok" && res.Best != nil {
+		restore(groups, res.Best)
+		for _, td := range tasks {
+			test, err := tr.evaluate(td, limit(td.Data.Test, o.TestLimit), o, names)
+			if err != nil {
+				return nil, err
+			}
+			ts := res.PerTask[td.Task.Name()]
+			ts.Test = test
+			res.PerTask[td.Task.Name()] = ts
+		}
+	}
+	if res.Best == nil {
+		res.Best = snapshot(groups)
+	}
+	if first, ok := res.PerTask[names[0]]; ok {
+		res.Dev, res.Test = first.Dev, first.Test
+	}
+	res.PeakRSSBytes = PeakRSS()
+	return res, nil
 }
 
-// TrainStep pads and embeds a batch (sources to their longest row, or padTo), lets an input
-// method transform it, computes the loss, back-propagates, clips and applies one AdamW
-// update. It returns the loss; a non-finite loss is returned without an update.
+// bestCheckpoint evaluates every task on dev every EvalEvery steps (and at the last step)
+// and keeps a copy of the method's parameters at the best mean primary score.
+func (tr *Trainer) bestCheckpoint(o TrainOptions, tasks []TaskData, sess *Session, res *TrainResult) Callback {
+	best := math.Inf(-1)
+	names := make([]string, len(tasks))
+	for i, td := range tasks {
+		names[i] = td.Task.Name()
+	}
+	return Callback{Name: "evaluate", OnStep: func(s StepInfo) error {
+		if s.Step%o.EvalEvery != 0 && s.Step != o.Steps {
+			return nil
+		}
+		per := map[string]TaskScores{}
+		mean := 0.0
+		var parts []string
+		for _, td := range tasks {
+			dev, err := tr.evaluate(td, limit(td.Data.Dev, o.EvalLimit), o, names)
+			if err != nil {
+				return err
+			}
+			score, err := PrimaryScore(td.Task, dev)
+			if err != nil {
+				return err
+			}
+			per[td.Task.Name()] = TaskScores{Dev: dev}
+			mean += score / float64(len(tasks))
+			parts = append(parts, fmt.Sprintf("%s %s = %.2f", td.Task.Name(), td.Task.Metrics()[0], score))
+		}
+		if o.Progress != nil {
+			o.Progress.Log("step %d: dev %s (loss %.4f)", s.Step, strings.Join(parts, ", "), s.Loss)
+		}
+		if mean > best || res.Best == nil {
+			best, res.BestStep, res.PerTask = mean, s.Step, per
+			dropNamed(res.Best)
+			res.Best = snapshot(sess.Method.ParamGroups())
+		}
+		return nil
+	}}
+}
+
+// Session is a method set up on a backbone and ready to take training steps: hooks
+// installed, optimiser made, and — for methods that edit the backbone's weights — a
+// snapshot of those weights to restore on Close. The trainer, benchmarks and tests all
+// start runs through it.
+type Session struct {
+	Backbone Backbone
+	Method   Method
+	Opt      *AdamW
+	saved    []NamedTensor // backbone weights before a WeightEditor's run
+	hooked   bool
+}
+
+// StartSession snapshots the backbone if the method edits it, sets the method up, installs
+// its hooks and makes its optimiser. Close undoes all of it.
+func StartSession(bb Backbone, m Method, env SetupEnv) (*Session, error) {
+	s := &Session{Backbone: bb, Method: m}
+	if we, ok := m.(WeightEditor); ok && we.EditsWeights() {
+		s.saved = SnapshotWeights(bb)
+	}
+	if err := m.Setup(env); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if bm, ok := m.(BackboneMethod); ok {
+		bb.SetHooks(bm.Hooks())
+		s.hooked = true
+	}
+	s.Opt = NewAdamW(m.ParamGroups())
+	return s, nil
+}
+
+// Step trains on one batch: embed, transform, loss, backward, clip, AdamW. It returns the
+// loss; a non-finite loss is returned without an update.
+func (s *Session) Step(b *Batch, lrFactor, maxGradNorm float64) (float64, error) {
+	return TrainBatch(s.Backbone, s.Method, s.Opt, b, lrFactor, maxGradNorm)
+}
+
+// Close removes the hooks, frees the optimiser state and restores edited backbone weights.
+func (s *Session) Close() {
+	if s.hooked {
+		s.Backbone.SetHooks(nil)
+		s.hooked = false
+	}
+	if s.Opt != nil {
+		s.Opt.Close()
+		s.Opt = nil
+	}
+	if s.saved != nil {
+		RestoreWeights(s.Backbone, s.saved)
+		dropNamed(s.saved)
+		s.saved = nil
+	}
+}
+
+// SnapshotWeights copies every backbone weight (detached).
+func SnapshotWeights(bb Backbone) []NamedTensor {
+	var out []NamedTensor
+	for _, w := range bb.Weights() {
+		out = append(out, NamedTensor{Name: w.Name, Tensor: w.Tensor.MustDetachCopy(false)})
+	}
+	return out
+}
+
+// RestoreWeights copies a snapshot back into the backbone's live weights and freezes them
+// again (requires_grad off, gradients zeroed), so the next run sees a fresh backbone.
+func RestoreWeights(bb Backbone, snap []NamedTensor) {
+	byName := map[string]*ts.Tensor{}
+	for _, s := range snap {
+		byName[s.Name] = s.Tensor
+	}
+	ts.NoGrad(func() {
+		for _, w := range bb.Weights() {
+			if w.Tensor.MustRequiresGrad() {
+				if g := w.Tensor.MustGrad(false); g.MustDefined() {
+					g.MustZero_()
+				}
+				w.Tensor.MustRequiresGrad_(false)
+			}
+			if s, ok := byName[w.Name]; ok {
+				w.Tensor.Copy_(s)
+			}
+		}
+	})
+}
+
+// TrainStep collates a batch of source and target ids (Train on), trains on it and frees it:
+// the shape benchmarks and tests use.
 func TrainStep(bb Backbone, m Method, opt *AdamW, srcs, tgts [][]int64, padTo int, lrFactor, maxGradNorm float64) (float64, error) {
-	ids, mask := PadBatch(srcs, padTo)
-	in := Input{Embeds: bb.Embed(ids), Mask: mask}
-	ids.MustDrop()
-	labels := PadLabels(tgts)
-	defer labels.MustDrop()
-	loss, err := forwardLoss(bb, m, in, labels)
-	in.Drop()
+	rows := make([]Encoded, len(srcs))
+	for i := range srcs {
+		rows[i] = Encoded{Source: srcs[i], Target: tgts[i]}
+	}
+	b, err := bb.Collate(rows, CollateOptions{PadTo: padTo, Train: true})
+	if err != nil {
+		return 0, err
+	}
+	defer b.Close()
+	return TrainBatch(bb, m, opt, b, lrFactor, maxGradNorm)
+}
+
+// TrainBatch embeds a collated batch, lets the method see it (Begin, Transform), computes
+// the loss, back-propagates, clips and applies one AdamW update. It returns the loss; a
+// non-finite loss is returned without an update.
+func TrainBatch(bb Backbone, m Method, opt *AdamW, b *Batch, lrFactor, maxGradNorm float64) (float64, error) {
+	if b.Labels == nil {
+		return 0, fmt.Errorf("training batch without labels")
+	}
+	loss, err := forwardLoss(bb, m, b)
 	if err != nil {
 		return 0, err
 	}
@@ -233,57 +412,60 @@ func TrainStep(bb Backbone, m Method, opt *AdamW, srcs, tgts [][]int64, padTo in
 	return v, nil
 }
 
-// forwardLoss lets an input method transform the embedded batch and computes the loss.
-func forwardLoss(bb Backbone, m Method, in Input, labels *ts.Tensor) (*ts.Tensor, error) {
-	if im, ok := m.(InputMethod); ok {
-		x, err := im.Transform(in, true)
-		if err != nil {
-			return nil, err
-		}
-		defer x.Drop()
-		return bb.Loss(x, labels)
-	}
-	return bb.Loss(in, labels)
+// EmbedBatch looks up the frozen embeddings of a batch's ids: the input every method starts
+// from (the caller drops it).
+func EmbedBatch(bb Backbone, b *Batch) Input {
+	return Input{Embeds: bb.Embed(b.IDs), Mask: b.Mask.MustShallowClone(), Positions: b.Positions, Batch: b}
 }
 
-// makeBatch pads and embeds sources for evaluation.
-func (tr *Trainer) makeBatch(batch []encoded, o TrainOptions) Input {
-	srcs := make([][]int64, len(batch))
-	for i, e := range batch {
-		srcs[i] = e.src
+// MethodInput is the backbone input for a batch under a method: Begin for backbone-family
+// methods, then the frozen embeddings transformed by an input method (the caller drops it).
+func MethodInput(bb Backbone, m Method, b *Batch) (Input, error) {
+	if bb2, ok := m.(BatchBeginner); ok {
+		if err := bb2.Begin(b); err != nil {
+			return Input{}, err
+		}
 	}
-	padTo := 0
-	if o.PadToMax {
-		padTo = o.MaxSourceLen
+	in := EmbedBatch(bb, b)
+	im, ok := m.(InputMethod)
+	if !ok {
+		return in, nil
 	}
-	ids, mask := PadBatch(srcs, padTo)
-	in := Input{Embeds: tr.Backbone.Embed(ids), Mask: mask}
-	ids.MustDrop()
-	return in
+	x, err := im.Transform(in, b.Train)
+	in.Drop()
+	if err != nil {
+		return Input{}, err
+	}
+	if x.Batch == nil {
+		x.Batch = b
+	}
+	return x, nil
+}
+
+// forwardLoss computes the teacher-forced loss of a batch under a method.
+func forwardLoss(bb Backbone, m Method, b *Batch) (*ts.Tensor, error) {
+	x, err := MethodInput(bb, m, b)
+	if err != nil {
+		return nil, err
+	}
+	defer x.Drop()
+	return bb.Loss(x, b.Labels)
 }
 
 // PadBatch right-pads id rows with 0 to the longest row (or to padTo when larger) and
-// returns ids [B, L] int64 and the float mask [B, L].
+// returns ids [B, L] int64 and the float mask [B, L] (tests and tools; the trainer lets the
+// backbone collate).
 func PadBatch(rows [][]int64, padTo int) (ids, mask *ts.Tensor) {
-	L := padTo
-	for _, r := range rows {
-		L = max(L, len(r))
+	enc := make([]Encoded, len(rows))
+	for i, r := range rows {
+		enc[i] = Encoded{Source: r}
 	}
-	flat := make([]int64, 0, len(rows)*L)
-	m := make([]float32, 0, len(rows)*L)
-	for _, r := range rows {
-		for j := 0; j < L; j++ {
-			if j < len(r) {
-				flat = append(flat, r[j])
-				m = append(m, 1)
-			} else {
-				flat = append(flat, 0)
-				m = append(m, 0)
-			}
-		}
+	b, err := CollateWith(enc, CollateOptions{PadTo: padTo, NoLabels: true}, PadRight, 0)
+	if err != nil {
+		panic(err)
 	}
-	shape := []int64{int64(len(rows)), int64(L)}
-	return ts.MustOfSlice(flat).MustView(shape, true), ts.MustOfSlice(m).MustView(shape, true)
+	b.Positions.MustDrop()
+	return b.IDs, b.Mask
 }
 
 // PadLabels right-pads target rows with -100 (ignored by the loss) to the longest row.
@@ -305,38 +487,48 @@ func PadLabels(rows [][]int64) *ts.Tensor {
 	return ts.MustOfSlice(flat).MustView([]int64{int64(len(rows)), int64(T)}, true)
 }
 
-// Predict decodes greedily for each example (no gradients) and returns the texts.
+// Predict decodes greedily for each example of one task (no gradients) and returns the
+// texts. taskNames and taskIdx give the rows' task context in multi-task runs (nil, 0 for
+// single-task).
 func (tr *Trainer) Predict(examples []Example, o TrainOptions) ([]string, error) {
-	o = o.Defaults(tr.Task)
+	return tr.predict(examples, o.Defaults(tr.tasks()[0].Task), nil, 0)
+}
+
+func (tr *Trainer) predict(examples []Example, o TrainOptions, taskNames []string, taskIdx int) ([]string, error) {
 	// Sort by length so each batch pads little; restore order at the end.
 	idx := make([]int, len(examples))
-	enc := make([]encoded, len(examples))
+	enc := make([]Encoded, len(examples))
 	for i, ex := range examples {
 		idx[i] = i
-		enc[i] = encoded{src: tr.Backbone.EncodeSource(ex.Source, o.MaxSourceLen)}
+		enc[i] = Encoded{Source: tr.Backbone.EncodeSource(ex.Source, o.MaxSourceLen), Task: taskIdx}
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return len(enc[idx[a]].src) < len(enc[idx[b]].src) })
+	sort.SliceStable(idx, func(a, b int) bool { return len(enc[idx[a]].Source) < len(enc[idx[b]].Source) })
+	padTo := 0
+	if o.PadToMax {
+		padTo = o.MaxSourceLen
+	}
 	out := make([]string, len(examples))
 	var err error
 	ts.NoGrad(func() {
 		for s := 0; s < len(idx); s += o.EvalBatchSize {
 			e := min(s+o.EvalBatchSize, len(idx))
-			batch := make([]encoded, 0, e-s)
+			rows := make([]Encoded, 0, e-s)
 			for _, i := range idx[s:e] {
-				batch = append(batch, enc[i])
+				rows = append(rows, enc[i])
 			}
-			in := tr.makeBatch(batch, o)
-			x := in
-			if im, ok := tr.Method.(InputMethod); ok {
-				x, err = im.Transform(in, false)
-				in.Drop()
-				if err != nil {
-					return
-				}
+			var b *Batch
+			if b, err = tr.Backbone.Collate(rows, CollateOptions{PadTo: padTo, TaskNames: taskNames, NoLabels: true}); err != nil {
+				return
+			}
+			var x Input
+			if x, err = MethodInput(tr.Backbone, tr.Method, b); err != nil {
+				b.Close()
+				return
 			}
 			var ids [][]int64
 			ids, err = tr.Backbone.Generate(x, GenerateOptions{MaxNewTokens: o.MaxNewTokens, StopAtEOS: true})
 			x.Drop()
+			b.Close()
 			if err != nil {
 				return
 			}
@@ -351,16 +543,27 @@ func (tr *Trainer) Predict(examples []Example, o TrainOptions) ([]string, error)
 	return out, nil
 }
 
-// Evaluate predicts and scores examples with the task's metrics.
+// Evaluate predicts and scores examples with the (single) task's metrics.
 func (tr *Trainer) Evaluate(examples []Example, o TrainOptions) (Scores, error) {
+	td := tr.tasks()[0]
+	return tr.evaluate(td, examples, o.Defaults(td.Task), nil)
+}
+
+func (tr *Trainer) evaluate(td TaskData, examples []Example, o TrainOptions, names []string) (Scores, error) {
 	if len(examples) == 0 {
-		return nil, fmt.Errorf("task %s: evaluation split is empty", tr.Task.Name())
+		return nil, fmt.Errorf("task %s: evaluation split is empty", td.Task.Name())
 	}
-	preds, err := tr.Predict(examples, o)
+	idx := 0
+	for i, n := range names {
+		if n == td.Task.Name() {
+			idx = i
+		}
+	}
+	preds, err := tr.predict(examples, o, names, idx)
 	if err != nil {
 		return nil, err
 	}
-	return tr.Task.Score(preds, examples)
+	return td.Task.Score(preds, examples)
 }
 
 func limit(xs []Example, n int) []Example {

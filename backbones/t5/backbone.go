@@ -35,6 +35,7 @@ func init() {
 				if err != nil {
 					return nil, err
 				}
+				applyDropout(m, opts)
 				return newBackbone(spec, m, "t5-v1.0", "float32 (random init)", opts.Tokenizer, "")
 			})
 	}
@@ -66,11 +67,19 @@ func openDir(spec string, opts core.BackboneOptions) (core.Backbone, error) {
 		return nil, err
 	}
 	dropAll(extra)
+	applyDropout(m, opts)
 	arch := "t5-v1.0"
 	if m.Cfg.GatedGELU {
 		arch = "t5-v1.1"
 	}
 	return newBackbone(spec, m, arch, "float32", opts.Tokenizer, dir)
+}
+
+// applyDropout sets --dropout when given (it overrides config.json's dropout_rate).
+func applyDropout(m *Model, opts core.BackboneOptions) {
+	if opts.Dropout != nil {
+		m.Cfg.Dropout = *opts.Dropout
+	}
 }
 
 // Backbone adapts Model to core.Backbone.
@@ -152,33 +161,44 @@ func (b *Backbone) DecodeTarget(ids []int64) string {
 	return b.tok.Decode(keep)
 }
 
+// Collate pads on the right with T5's pad id (0); positions count 0..L-1 along each row.
+func (b *Backbone) Collate(rows []core.Encoded, opts core.CollateOptions) (*core.Batch, error) {
+	return core.CollateWith(rows, opts, core.PadRight, b.model.Cfg.Pad)
+}
+
 // Embed looks up frozen token embeddings.
 func (b *Backbone) Embed(ids *ts.Tensor) *ts.Tensor {
 	return ts.MustEmbedding(b.model.shared, ids, -1, false, false)
 }
 
-// Loss is the teacher-forced cross-entropy.
-func (b *Backbone) Loss(in core.Input, labels *ts.Tensor) (*ts.Tensor, error) {
-	sz := labels.MustSize()
-	if len(sz) != 2 {
-		return nil, fmt.Errorf("t5: labels must be [B, T], got %v", sz)
-	}
-	flat := labels.Int64Values()
-	rows := make([][]int64, sz[0])
-	for i := range rows {
-		rows[i] = flat[int64(i)*sz[1] : int64(i+1)*sz[1]]
-	}
-	out, err := b.model.Forward(in.Embeds, in.Mask, rows, false, false)
+// Loss is the teacher-forced cross-entropy; in.Batch is the hooks' context and says whether
+// dropout is on.
+func (b *Backbone) Loss(in core.Input, labels *ts.Tensor) (loss *ts.Tensor, err error) {
+	rows, err := core.Labels2D(labels)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("t5: %w", err)
 	}
-	return out.Loss, nil
+	b.model.Within(in.Batch, func() {
+		var out Outputs
+		if out, err = b.model.Forward(in.Embeds, in.Mask, rows, false, false); err == nil {
+			loss = out.Loss
+		}
+	})
+	return loss, err
 }
 
-// Generate decodes greedily with the key/value cache, without gradients.
+// Generate decodes greedily with the key/value cache, without gradients or dropout.
 func (b *Backbone) Generate(in core.Input, opts core.GenerateOptions) ([][]int64, error) {
 	var out [][]int64
-	ts.NoGrad(func() { out = b.model.Greedy(in.Embeds, in.Mask, opts.MaxNewTokens, opts.StopAtEOS, nil) })
+	ctx := in.Batch
+	if ctx != nil && ctx.Train { // generation is evaluation, whatever the batch says
+		c := *ctx
+		c.Train = false
+		ctx = &c
+	}
+	b.model.Within(ctx, func() {
+		ts.NoGrad(func() { out = b.model.Greedy(in.Embeds, in.Mask, opts.MaxNewTokens, opts.StopAtEOS, nil) })
+	})
 	return out, nil
 }
 
@@ -197,38 +217,39 @@ func (b *Backbone) HookSites() []core.HookSite {
 	c := b.model.Cfg
 	var sites []core.HookSite
 	inner := c.Heads * c.DKV
-	lin := func(stack string, layer int, name string, in, out int64) {
-		sites = append(sites, core.HookSite{Name: name, Kind: core.HookLinear, Stack: stack, Layer: layer, In: in, Out: out})
+	lin := func(stack string, layer int, name string, role core.HookRole, in, out int64) {
+		sites = append(sites, core.HookSite{Name: name, Kind: core.HookLinear, Role: role, Stack: stack, Layer: layer, In: in, Out: out})
 	}
-	sub := func(stack string, layer int, name string) {
-		sites = append(sites, core.HookSite{Name: name, Kind: core.HookSublayer, Stack: stack, Layer: layer, In: c.DModel, Out: c.DModel})
+	sub := func(stack string, layer int, name string, role core.HookRole) {
+		sites = append(sites, core.HookSite{Name: name, Kind: core.HookSublayer, Role: role, Stack: stack, Layer: layer, In: c.DModel, Out: c.DModel})
 	}
-	addAttn := func(stack string, layer int, a attention) {
-		for _, p := range []string{"q", "k", "v"} {
-			lin(stack, layer, a.prefix+"."+p, c.DModel, inner)
+	addAttn := func(stack string, layer int, a attention, role core.HookRole) {
+		for _, p := range []core.HookRole{core.RoleQ, core.RoleK, core.RoleV} {
+			lin(stack, layer, a.prefix+"."+string(p), p, c.DModel, inner)
 		}
-		lin(stack, layer, a.prefix+".o", inner, c.DModel)
-		sub(stack, layer, a.prefix)
+		lin(stack, layer, a.prefix+".o", core.RoleO, inner, c.DModel)
+		sub(stack, layer, a.prefix, role)
 	}
 	addFF := func(stack string, layer int, f feedForward) {
 		if c.GatedGELU {
-			lin(stack, layer, f.prefix+".wi_0", c.DModel, c.DFF)
-			lin(stack, layer, f.prefix+".wi_1", c.DModel, c.DFF)
+			lin(stack, layer, f.prefix+".wi_0", core.RoleFFNIn, c.DModel, c.DFF)
+			lin(stack, layer, f.prefix+".wi_1", core.RoleFFNIn, c.DModel, c.DFF)
 		} else {
-			lin(stack, layer, f.prefix+".wi", c.DModel, c.DFF)
+			lin(stack, layer, f.prefix+".wi", core.RoleFFNIn, c.DModel, c.DFF)
 		}
-		lin(stack, layer, f.prefix+".wo", c.DFF, c.DModel)
-		sub(stack, layer, f.prefix)
+		lin(stack, layer, f.prefix+".wo", core.RoleFFNOut, c.DFF, c.DModel)
+		sub(stack, layer, f.prefix, core.RoleFFN)
 	}
 	for i, blk := range b.model.encoder {
-		addAttn("encoder", i, blk.self)
+		addAttn("encoder", i, blk.self, core.RoleSelfAttn)
 		addFF("encoder", i, blk.ff)
 	}
 	for i, blk := range b.model.decoder {
-		addAttn("decoder", i, blk.self)
-		addAttn("decoder", i, blk.cross)
+		addAttn("decoder", i, blk.self, core.RoleSelfAttn)
+		addAttn("decoder", i, blk.cross, core.RoleCrossAttn)
 		addFF("decoder", i, blk.ff)
 	}
+	lin("decoder", len(b.model.decoder), "lm_head", core.RoleLMHead, c.DModel, c.Vocab)
 	return sites
 }
 

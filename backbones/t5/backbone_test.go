@@ -222,8 +222,16 @@ func TestLinearHookChangesTheOutput(t *testing.T) {
 	}
 	defer bb.Close()
 	sites := bb.HookSites()
-	if len(sites) != 2*(4+1+2+1)+2*(4+1+4+1+2+1) {
+	if len(sites) != 2*(4+1+2+1)+2*(4+1+4+1+2+1)+1 { // + lm_head
 		t.Fatalf("%d hook sites", len(sites))
+	}
+	roles := map[core.HookRole]int{}
+	for _, s := range sites {
+		roles[s.Role]++
+	}
+	// q and v on every attention (2 encoder self, 2 decoder self, 2 cross); one lm_head.
+	if roles[core.RoleQ] != 6 || roles[core.RoleV] != 6 || roles[core.RoleCrossAttn] != 2 || roles[core.RoleLMHead] != 1 || roles[""] != 0 {
+		t.Errorf("roles %v", roles)
 	}
 	lossWith := func(h *core.Hooks) float64 {
 		bb.SetHooks(h)
@@ -243,9 +251,9 @@ func TestLinearHookChangesTheOutput(t *testing.T) {
 		return v
 	}
 	base := lossWith(nil)
-	identity := lossWith(&core.Hooks{Linear: func(site string, x, y *ts.Tensor) *ts.Tensor { return y }})
-	scaled := lossWith(&core.Hooks{Linear: func(site string, x, y *ts.Tensor) *ts.Tensor {
-		if site == "encoder.block.0.layer.0.SelfAttention.v" {
+	identity := lossWith(&core.Hooks{Linear: func(c core.HookCall, x, y *ts.Tensor) *ts.Tensor { return y }})
+	scaled := lossWith(&core.Hooks{Linear: func(c core.HookCall, x, y *ts.Tensor) *ts.Tensor {
+		if c.Site == "encoder.block.0.layer.0.SelfAttention.v" {
 			return y.MustMulScalar(ts.FloatScalar(2), false)
 		}
 		return y

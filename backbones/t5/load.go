@@ -28,6 +28,7 @@ func ConfigFromHF(c *hf.T5Config) (Config, error) {
 		Buckets: c.RelativeAttentionNumBuckets, MaxDistance: c.RelativeAttentionMaxDistance,
 		Eps: c.LayerNormEpsilon, GatedGELU: c.IsGated, TiedHead: c.TieWordEmbeddings,
 		Pad: c.PadTokenID, EOS: c.EOSTokenID, DecoderStart: c.DecoderStartTokenID,
+		Dropout: c.DropoutRate,
 	}, nil
 }
 

@@ -42,6 +42,9 @@ type Config struct {
 	GatedGELU               bool // v1.1: wo(gelu_tanh(wi_0 x) * wi_1 x); v1.0: wo(relu(wi x))
 	TiedHead                bool // v1.0: logits = (d^-½ · g) sharedᵀ; v1.1: lm_head
 	Pad, EOS, DecoderStart  int64
+	// Dropout is the rate applied in training steps (HF's dropout_rate, 0.1 in released
+	// checkpoints; random-init presets default to 0); evaluation never drops.
+	Dropout float64
 }
 
 // attention holds one attention sublayer's projections in HF's [out, in] layout.
@@ -72,6 +75,7 @@ type Model struct {
 	encFinal, decFinal *ts.Tensor
 	lmHead             *ts.Tensor // nil when tied
 	hooks              *core.Hooks
+	batch              *core.Batch // the batch being computed: hooks' context, train flag
 	bucketCache        map[[3]int64]*ts.Tensor
 	weights            map[string]*ts.Tensor // every parameter by HF name
 }
@@ -96,7 +100,7 @@ func (m *Model) linear(site string, x, w *ts.Tensor) *ts.Tensor {
 	y := x.MustMatmul(wt, false)
 	wt.MustDrop()
 	if m.hooks != nil && m.hooks.Linear != nil {
-		if y2 := m.hooks.Linear(site, x, y); y2 != y {
+		if y2 := m.hooks.Linear(core.HookCall{Site: site, Batch: m.batch}, x, y); y2 != y {
 			y.MustDrop()
 			y = y2
 		}
@@ -107,7 +111,7 @@ func (m *Model) linear(site string, x, w *ts.Tensor) *ts.Tensor {
 // sublayerOut passes a sublayer's output through the sublayer hook (adapters), if any.
 func (m *Model) sublayerOut(site string, h *ts.Tensor) *ts.Tensor {
 	if m.hooks != nil && m.hooks.Sublayer != nil {
-		if h2 := m.hooks.Sublayer(site, h); h2 != h {
+		if h2 := m.hooks.Sublayer(core.HookCall{Site: site, Batch: m.batch}, h); h2 != h {
 			h.MustDrop()
 			return h2
 		}
@@ -127,49 +131,81 @@ func (m *Model) mergeHeads(x *ts.Tensor) *ts.Tensor {
 	return x.MustTranspose(1, 2, true).MustContiguous(true).MustView([]int64{sz[0], sz[2], m.Cfg.Heads * m.Cfg.DKV}, true)
 }
 
-// attend computes softmax(q kᵀ + bias) v for [B, H, *, dkv] q, k, v (no 1/√d scaling in T5).
-// bias broadcasts to [B, H, Tq, Tk]. Consumes nothing.
-func attend(q, k, v, bias *ts.Tensor) *ts.Tensor {
+// attend computes dropout(softmax(q kᵀ + bias)) v for [B, H, *, dkv] q, k, v (no 1/√d
+// scaling in T5). bias broadcasts to [B, H, Tq, Tk]. Consumes nothing.
+func (m *Model) attend(q, k, v, bias *ts.Tensor) *ts.Tensor {
 	kt := k.MustTranspose(-1, -2, false)
 	scores := q.MustMatmul(kt, false)
 	kt.MustDrop()
 	scores = scores.MustAdd(bias, true)
-	weights := scores.MustSoftmax(-1, gotch.Float, true)
+	weights := m.dropout(scores.MustSoftmax(-1, gotch.Float, true))
 	ctx := weights.MustMatmul(v, true)
 	return ctx
 }
 
-// selfAttention is a full (non-cached) attention of n over itself with bias [*, H, T, T].
-func (m *Model) selfAttention(a attention, n, bias *ts.Tensor) *ts.Tensor {
+// training reports whether the current call is a training step (dropout on).
+func (m *Model) training() bool { return m.batch != nil && m.batch.Train && m.Cfg.Dropout > 0 }
+
+// dropout is HF's nn.Dropout(dropout_rate): active only in training steps. Consumes x.
+func (m *Model) dropout(x *ts.Tensor) *ts.Tensor {
+	if !m.training() {
+		return x
+	}
+	out := ts.MustDropout(x, m.Cfg.Dropout, true)
+	x.MustDrop()
+	return out
+}
+
+// attention is one T5 attention sublayer: queries from n, keys and values from kv (n itself
+// for self-attention, the encoder states for cross-attention), through the cache when one
+// is given. Self-attention appends this call's keys/values to the cache (generation, one
+// position per step); cross-attention projects the encoder states once and reuses them.
+func (m *Model) attention(a attention, n, kv, bias *ts.Tensor, c *kvCache, cross bool) *ts.Tensor {
+	var k, v *ts.Tensor
+	switch {
+	case cross && c != nil && c.crossK != nil:
+		k, v = c.crossK, c.crossV
+	default:
+		k = m.splitHeads(m.linear(a.prefix+".k", kv, a.k))
+		v = m.splitHeads(m.linear(a.prefix+".v", kv, a.v))
+		if c != nil && cross {
+			c.crossK, c.crossV = k, v
+		}
+		if c != nil && !cross {
+			if c.selfK != nil {
+				nk := ts.MustCat([]*ts.Tensor{c.selfK, k}, 2)
+				nv := ts.MustCat([]*ts.Tensor{c.selfV, v}, 2)
+				for _, t := range []*ts.Tensor{c.selfK, c.selfV, k, v} {
+					t.MustDrop()
+				}
+				k, v = nk, nv
+			}
+			c.selfK, c.selfV = k, v
+		}
+	}
 	q := m.splitHeads(m.linear(a.prefix+".q", n, a.q))
-	k := m.splitHeads(m.linear(a.prefix+".k", n, a.k))
-	v := m.splitHeads(m.linear(a.prefix+".v", n, a.v))
-	ctx := attend(q, k, v, bias)
+	ctx := m.attend(q, k, v, bias)
 	q.MustDrop()
-	k.MustDrop()
-	v.MustDrop()
+	if c == nil { // nothing keeps them
+		k.MustDrop()
+		v.MustDrop()
+	}
 	merged := m.mergeHeads(ctx)
 	out := m.linear(a.prefix+".o", merged, a.o)
 	merged.MustDrop()
 	return out
 }
 
-// crossKV projects the encoder output once into cross-attention keys and values.
-func (m *Model) crossKV(a attention, enc *ts.Tensor) (k, v *ts.Tensor) {
-	k = m.splitHeads(m.linear(a.prefix+".k", enc, a.k))
-	v = m.splitHeads(m.linear(a.prefix+".v", enc, a.v))
-	return k, v
-}
+// kvCache holds one decoder layer's keys and values across generation steps.
+type kvCache struct{ selfK, selfV, crossK, crossV *ts.Tensor }
 
-// attendTo runs queries from n against given keys/values (cross-attention, cached decoding).
-func (m *Model) attendTo(a attention, n, k, v, bias *ts.Tensor) *ts.Tensor {
-	q := m.splitHeads(m.linear(a.prefix+".q", n, a.q))
-	ctx := attend(q, k, v, bias)
-	q.MustDrop()
-	merged := m.mergeHeads(ctx)
-	out := m.linear(a.prefix+".o", merged, a.o)
-	merged.MustDrop()
-	return out
+func (c *kvCache) drop() {
+	for _, t := range []*ts.Tensor{c.selfK, c.selfV, c.crossK, c.crossV} {
+		if t != nil {
+			t.MustDrop()
+		}
+	}
+	*c = kvCache{}
 }
 
 // feedForward is wo(relu(wi x)) (v1.0) or wo(gelu_tanh(wi_0 x) · wi_1 x) (v1.1).
@@ -183,16 +219,45 @@ func (m *Model) feedForward(f feedForward, n *ts.Tensor) *ts.Tensor {
 	} else {
 		hidden = m.linear(f.prefix+".wi", n, f.wi).MustRelu(true)
 	}
+	hidden = m.dropout(hidden)
 	out := m.linear(f.prefix+".wo", hidden, f.wo)
 	hidden.MustDrop()
 	return out
 }
 
-// residual returns h + sublayer(RMSNorm(h)) and drops h and the sublayer output.
-func residual(h, delta *ts.Tensor) *ts.Tensor {
+// residual returns h + dropout(delta) and drops h and delta.
+func (m *Model) residual(h, delta *ts.Tensor) *ts.Tensor {
+	delta = m.dropout(delta)
 	out := h.MustAdd(delta, true)
 	delta.MustDrop()
 	return out
+}
+
+// block is one T5 block, for both stacks and every mode (encoding, teacher-forced decoding,
+// cached generation):
+//
+//	h += SelfAttention(RMSNorm(h), selfBias)
+//	h += CrossAttention(RMSNorm(h), enc, crossBias)     (decoder only)
+//	h += FFN(RMSNorm(h))
+//
+// each sublayer's output passing through its hook and dropout. Consumes h.
+func (m *Model) block(b block, h, selfBias, enc, crossBias *ts.Tensor, c *kvCache) *ts.Tensor {
+	n := m.rmsNorm(h, b.selfNorm)
+	a := m.sublayerOut(b.self.prefix, m.attention(b.self, n, n, selfBias, c, false))
+	n.MustDrop()
+	h = m.residual(h, a)
+
+	if enc != nil || (c != nil && c.crossK != nil) {
+		n = m.rmsNorm(h, b.crossNorm)
+		x := m.sublayerOut(b.cross.prefix, m.attention(b.cross, n, enc, crossBias, c, true))
+		n.MustDrop()
+		h = m.residual(h, x)
+	}
+
+	n = m.rmsNorm(h, b.ffNorm)
+	f := m.sublayerOut(b.ff.prefix, m.feedForward(b.ff, n))
+	n.MustDrop()
+	return m.residual(h, f)
 }
 
 // ---- masks and position biases -----------------------------------------------------------
@@ -290,22 +355,26 @@ func (m *Model) Encode(embeds, mask *ts.Tensor) *ts.Tensor {
 	bias := pos.MustAdd(mb, true) // [B, H, L, L]
 	mb.MustDrop()
 
-	h := embeds.MustShallowClone()
+	h := m.dropout(embeds.MustShallowClone())
 	for _, b := range m.encoder {
-		n := m.rmsNorm(h, b.selfNorm)
-		a := m.sublayerOut(b.self.prefix, m.selfAttention(b.self, n, bias))
-		n.MustDrop()
-		h = residual(h, a)
-
-		n = m.rmsNorm(h, b.ffNorm)
-		f := m.sublayerOut(b.ff.prefix, m.feedForward(b.ff, n))
-		n.MustDrop()
-		h = residual(h, f)
+		h = m.block(b, h, bias, nil, nil, nil)
 	}
 	bias.MustDrop()
 	out := m.rmsNorm(h, m.encFinal)
 	h.MustDrop()
-	return out
+	return m.dropout(out)
+}
+
+// encoderOutput runs the encoder and the method's encoder-output hook, if any.
+func (m *Model) encoderOutput(embeds, mask *ts.Tensor) *ts.Tensor {
+	enc := m.Encode(embeds, mask)
+	if m.hooks != nil && m.hooks.EncoderOutput != nil {
+		if e2 := m.hooks.EncoderOutput(core.HookCall{Site: "encoder", Batch: m.batch}, enc, mask); e2 != enc {
+			enc.MustDrop()
+			enc = e2
+		}
+	}
+	return enc
 }
 
 // ---- decoder (teacher forcing) ---------------------------------------------------------------
@@ -345,31 +414,15 @@ func (m *Model) Decode(decIDs, enc, encMask *ts.Tensor) *ts.Tensor {
 	causal.MustDrop()
 	crossBias := maskBias(encMask)
 
-	g := ts.MustEmbedding(m.shared, decIDs, -1, false, false)
+	g := m.dropout(ts.MustEmbedding(m.shared, decIDs, -1, false, false))
 	for _, b := range m.decoder {
-		n := m.rmsNorm(g, b.selfNorm)
-		a := m.sublayerOut(b.self.prefix, m.selfAttention(b.self, n, selfBias))
-		n.MustDrop()
-		g = residual(g, a)
-
-		n = m.rmsNorm(g, b.crossNorm)
-		k, v := m.crossKV(b.cross, enc)
-		c := m.sublayerOut(b.cross.prefix, m.attendTo(b.cross, n, k, v, crossBias))
-		k.MustDrop()
-		v.MustDrop()
-		n.MustDrop()
-		g = residual(g, c)
-
-		n = m.rmsNorm(g, b.ffNorm)
-		f := m.sublayerOut(b.ff.prefix, m.feedForward(b.ff, n))
-		n.MustDrop()
-		g = residual(g, f)
+		g = m.block(b, g, selfBias, enc, crossBias, nil)
 	}
 	selfBias.MustDrop()
 	crossBias.MustDrop()
 	out := m.rmsNorm(g, m.decFinal)
 	g.MustDrop()
-	return out
+	return m.dropout(out)
 }
 
 // LMHead maps decoder states to vocabulary logits; v1.0 rescales by d^-½ and reuses the
@@ -404,7 +457,7 @@ func (m *Model) Forward(embeds, mask *ts.Tensor, labels [][]int64, keepLogits, k
 	if len(labels) == 0 {
 		return Outputs{}, fmt.Errorf("t5: forward without labels")
 	}
-	enc := m.Encode(embeds, mask)
+	enc := m.encoderOutput(embeds, mask)
 	decIDs := ts.MustOfSlice(flatten(m.ShiftRight(labels))).MustView([]int64{int64(len(labels)), int64(len(labels[0]))}, true)
 	g := m.Decode(decIDs, enc, mask)
 	decIDs.MustDrop()
@@ -439,14 +492,15 @@ func (m *Model) Forward(embeds, mask *ts.Tensor, labels [][]int64, keepLogits, k
 // the caller).
 func (m *Model) Greedy(embeds, mask *ts.Tensor, steps int, stopAtEOS bool, stepLogits *[]*ts.Tensor) [][]int64 {
 	B := embeds.MustSize()[0]
-	enc := m.Encode(embeds, mask)
+	enc := m.encoderOutput(embeds, mask)
 	crossBias := maskBias(mask)
-	type cache struct{ selfK, selfV, crossK, crossV *ts.Tensor }
-	caches := make([]cache, len(m.decoder))
-	for i, b := range m.decoder {
-		caches[i].crossK, caches[i].crossV = m.crossKV(b.cross, enc)
-	}
-	enc.MustDrop()
+	caches := make([]kvCache, len(m.decoder))
+	defer func() {
+		for i := range caches {
+			caches[i].drop()
+		}
+		crossBias.MustDrop()
+	}()
 
 	out := make([][]int64, B)
 	done := make([]bool, B)
@@ -456,41 +510,19 @@ func (m *Model) Greedy(embeds, mask *ts.Tensor, steps int, stopAtEOS bool, stepL
 	}
 	for step := int64(0); step < int64(steps); step++ {
 		ids := ts.MustOfSlice(next).MustView([]int64{B, 1}, true)
-		g := ts.MustEmbedding(m.shared, ids, -1, false, false)
+		g := m.dropout(ts.MustEmbedding(m.shared, ids, -1, false, false))
 		ids.MustDrop()
 		pos := m.positionBias(m.decBias, step, 1, step+1, false) // [1, H, 1, step+1]
 		for i, b := range m.decoder {
-			c := &caches[i]
-			n := m.rmsNorm(g, b.selfNorm)
-			k := m.splitHeads(m.linear(b.self.prefix+".k", n, b.self.k))
-			v := m.splitHeads(m.linear(b.self.prefix+".v", n, b.self.v))
-			if c.selfK == nil {
-				c.selfK, c.selfV = k, v
-			} else {
-				nk := ts.MustCat([]*ts.Tensor{c.selfK, k}, 2)
-				nv := ts.MustCat([]*ts.Tensor{c.selfV, v}, 2)
-				c.selfK.MustDrop()
-				c.selfV.MustDrop()
-				k.MustDrop()
-				v.MustDrop()
-				c.selfK, c.selfV = nk, nv
-			}
-			a := m.sublayerOut(b.self.prefix, m.attendTo(b.self, n, c.selfK, c.selfV, pos))
-			n.MustDrop()
-			g = residual(g, a)
-
-			n = m.rmsNorm(g, b.crossNorm)
-			x := m.sublayerOut(b.cross.prefix, m.attendTo(b.cross, n, c.crossK, c.crossV, crossBias))
-			n.MustDrop()
-			g = residual(g, x)
-
-			n = m.rmsNorm(g, b.ffNorm)
-			f := m.sublayerOut(b.ff.prefix, m.feedForward(b.ff, n))
-			n.MustDrop()
-			g = residual(g, f)
+			// The first step projects the encoder states into each layer's cross cache.
+			g = m.block(b, g, pos, enc, crossBias, &caches[i])
+		}
+		if step == 0 {
+			enc.MustDrop()
+			enc = nil
 		}
 		pos.MustDrop()
-		final := m.rmsNorm(g, m.decFinal)
+		final := m.dropout(m.rmsNorm(g, m.decFinal))
 		g.MustDrop()
 		logits := m.LMHead(final).MustView([]int64{B, m.Cfg.Vocab}, true)
 		final.MustDrop()
@@ -517,15 +549,19 @@ func (m *Model) Greedy(embeds, mask *ts.Tensor, steps int, stopAtEOS bool, stepL
 			break
 		}
 	}
-	for _, c := range caches {
-		for _, t := range []*ts.Tensor{c.selfK, c.selfV, c.crossK, c.crossV} {
-			if t != nil {
-				t.MustDrop()
-			}
-		}
+	if enc != nil {
+		enc.MustDrop()
 	}
-	crossBias.MustDrop()
 	return out
+}
+
+// Within runs f with batch as the context of every hook call and the train flag of the
+// model's dropout; the T5 backbone wraps Loss and Generate in it.
+func (m *Model) Within(batch *core.Batch, f func()) {
+	prev := m.batch
+	m.batch = batch
+	defer func() { m.batch = prev }()
+	f()
 }
 
 // SetHooks installs backbone-method hooks (nil removes them).

@@ -39,6 +39,9 @@ func (b *EmbeddingOnly) Tokenizer() core.Tokenizer            { return byteTok{}
 func (b *EmbeddingOnly) EncodeSource(s string, n int) []int64 { return nil }
 func (b *EmbeddingOnly) EncodeTarget(s string, n int) []int64 { return nil }
 func (b *EmbeddingOnly) DecodeTarget(ids []int64) string      { return "" }
+func (b *EmbeddingOnly) Collate(rows []core.Encoded, o core.CollateOptions) (*core.Batch, error) {
+	return core.CollateWith(rows, o, core.PadRight, 0)
+}
 func (b *EmbeddingOnly) Embed(ids *ts.Tensor) *ts.Tensor {
 	return ts.MustEmbedding(b.table, ids, -1, false, false)
 }

@@ -1,0 +1,94 @@
+package core
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// ArtefactSpec asks for a trained method state by what it is, not by a file: "the PT prompt
+// (these settings) trained on sst2 with seed 42 over this backbone". The harness completes
+// the identity with the backbone, the data and its own training options.
+type ArtefactSpec struct {
+	Method string         `json:"method"`           // a registered method ("pt")
+	Config map[string]any `json:"config,omitempty"` // raw settings; the method resolves them
+	Tasks  []string       `json:"tasks"`            // trained on these (several = multi-task)
+	Seed   int64          `json:"seed"`
+	Steps  int            `json:"steps,omitempty"` // 0: the harness's --steps
+}
+
+// Artefact is a stored method state.
+type Artefact struct {
+	Name    string            // stable name (see ArtefactName)
+	Tensors []NamedTensor     // the method's tensors; Close frees them
+	Meta    map[string]string // method, config, tasks, backbone, seed, data hash
+}
+
+// Close frees the tensors.
+func (a *Artefact) Close() {
+	if a != nil {
+		DropNamed(a.Tensors)
+		a.Tensors = nil
+	}
+}
+
+// Tensor returns the tensor called name, or an error naming what the artefact holds.
+func (a *Artefact) Tensor(name string) (NamedTensor, error) {
+	var have []string
+	for _, t := range a.Tensors {
+		if t.Name == name {
+			return t, nil
+		}
+		have = append(have, t.Name)
+	}
+	return NamedTensor{}, fmt.Errorf("artefact %s has no tensor %q (has %v)", a.Name, name, have)
+}
+
+// ArtefactStore finds a stored artefact, or trains it first (as its own run, recorded with
+// the other results) when it is missing. The same spec never trains twice.
+type ArtefactStore interface {
+	Artefact(spec ArtefactSpec) (*Artefact, error)
+}
+
+// ArtefactIdentity is everything an artefact's name is derived from.
+type ArtefactIdentity struct {
+	Method   string       `json:"method"`
+	Config   any          `json:"config"` // the method's resolved config
+	Backbone string       `json:"backbone"`
+	Tasks    []string     `json:"tasks"`
+	DataHash string       `json:"data_hash"` // hash of the training examples of Tasks
+	Seed     int64        `json:"seed"`
+	Train    TrainOptions `json:"train"`
+}
+
+// ArtefactName is the stable name of an identity: "<method>.<tasks>.s<seed>.<hash>", the hash
+// over the whole identity (so another config, backbone, data or schedule is another name).
+func ArtefactName(id ArtefactIdentity) (string, error) {
+	b, err := json.Marshal(id)
+	if err != nil {
+		return "", fmt.Errorf("artefact %s: identity does not encode: %w", id.Method, err)
+	}
+	h := sha256.Sum256(b)
+	tasks := append([]string(nil), id.Tasks...)
+	sort.Strings(tasks)
+	return fmt.Sprintf("%s.%s.s%d.%s", id.Method, strings.Join(tasks, "+"), id.Seed, hex.EncodeToString(h[:])[:10]), nil
+}
+
+// DataHash fingerprints training examples (sources and targets, in order) so that a result
+// or an artefact names the data it was trained on, not just the task.
+func DataHash(examples ...[]Example) string {
+	h := sha256.New()
+	for _, exs := range examples {
+		for _, e := range exs {
+			h.Write([]byte(e.Source))
+			h.Write([]byte{0})
+			h.Write([]byte(e.Target))
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{1})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
