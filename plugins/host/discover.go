@@ -146,7 +146,7 @@ func RegisterPlugins(methods []string) error {
 		}
 		registered[spec] = abs
 		core.RegisterMethod(spec, "plugin "+abs, func(raw map[string]any) (core.Method, error) {
-			return Open(spec, abs, raw, Options{SHA256: sha})
+			return openForRun(spec, abs, raw, Options{SHA256: sha})
 		})
 	}
 	return nil

@@ -13,6 +13,7 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -175,14 +176,52 @@ func open(name string, raw map[string]any, opts Options,
 	}
 	proc, rpc, source, err := start(opts)
 	if err != nil {
-		return nil, err
+		return nil, &StartError{Err: err}
 	}
 	m := &Method{name: name, source: source, opts: opts, wire: dt, rpc: rpc, proc: proc}
 	if err := m.configure(rest); err != nil {
 		m.Close()
-		return nil, err
+		var rej *configRejected
+		if errors.As(err, &rej) {
+			return nil, rej.err
+		}
+		return nil, &StartError{Err: err}
 	}
 	return m, nil
+}
+
+// StartError is a plugin that could not be started and configured: the binary is missing,
+// not a plugin, speaks another protocol, crashed, hung or misbehaved before it answered its
+// configuration. (A configuration the plugin rejected is an ordinary error.)
+type StartError struct{ Err error }
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
+// configRejected is the plugin's own answer to Configure: the settings are wrong, so every
+// run with them would fail.
+type configRejected struct{ err error }
+
+func (e *configRejected) Error() string { return e.err.Error() }
+
+// openForRun is Open for the method registry: a plugin that fails to start fails its run
+// only. It returns a Method whose Setup (and every other call) returns the start error, so
+// the grid records that run as failed and goes on; configuration errors (bad host settings,
+// settings the plugin rejects) are still returned, since every run would fail the same way.
+func openForRun(name, path string, raw map[string]any, opts Options) (*Method, error) {
+	m, err := Open(name, path, raw, opts)
+	var se *StartError
+	if err == nil || !errors.As(err, &se) {
+		return m, err
+	}
+	cfg := map[string]any{}
+	for k, v := range raw {
+		if k != keyTimeout && k != keyWire {
+			cfg[k] = v
+		}
+	}
+	cfg["_plugin"] = "(not started)"
+	return &Method{name: name, source: path, opts: opts, config: cfg, broken: se.Err}, nil
 }
 
 // RegisterInProcess registers an SDK method under name in ptbench's method registry, compiled
@@ -216,6 +255,9 @@ func (m *Method) configure(raw map[string]any) error {
 		resp, err = m.rpc.Configure(ctx, &methodpb.ConfigureRequest{ConfigJson: string(cj)})
 		return err
 	}); err != nil {
+		if m.broken == nil { // the plugin answered: it rejects these settings
+			return &configRejected{err}
+		}
 		return err
 	}
 	m.config = map[string]any{}
@@ -237,6 +279,9 @@ func (m *Method) Config() any { return m.config }
 
 // Label is the plugin's leaderboard label (its name by default).
 func (m *Method) Label() string {
+	if m.info == nil { // never started
+		return m.name
+	}
 	if m.info.Label != "" {
 		return m.info.Label
 	}
@@ -263,6 +308,9 @@ func (m *Method) PromptLength() int { return int(m.prefixLen) }
 // Setup lets the plugin create its parameters, sending it the embedding rows and token ids
 // it asks for.
 func (m *Method) Setup(env core.SetupEnv) error {
+	if m.broken != nil { // failed to start (see openForRun) or closed
+		return m.broken
+	}
 	bi := env.Backbone.Info()
 	m.dModel = bi.DModel
 	req := &methodpb.SetupRequest{DModel: bi.DModel, Vocab: bi.Vocab, Seed: env.Seed,

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -26,6 +27,7 @@ import (
 type process struct {
 	path   string
 	client *plugin.Client
+	cmd    *exec.Cmd
 	stderr *tail
 	exit   *exitWatcher
 	once   sync.Once
@@ -45,6 +47,10 @@ func launch(path string, opts Options) (*process, methodpb.MethodClient, error) 
 	out := io.MultiWriter(p.stderr, echo)
 	cmd := exec.Command(path)
 	cmd.Env = append(os.Environ(), opts.Env...) // opts.Env wins over ptbench's environment
+	// Its own process group: a forced stop (see kill) also ends whatever the plugin started
+	// (a wrapper script's child, say). Plugins never read the terminal.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p.cmd = cmd
 	p.client = plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  wire.Handshake,
 		Plugins:          plugin.PluginSet{wire.PluginName: &wire.GRPCPlugin{}},
@@ -120,15 +126,61 @@ func (p *process) stderrNote() string {
 	return "\nplugin stderr (last lines):\n" + indent(lastLines(s, 20))
 }
 
-// kill ends the process and waits for it (no zombie); safe to call twice.
+// Deadlines of kill's steps. gracefulStop bounds go-plugin's graceful shutdown (its Shutdown
+// RPC has no deadline of its own, so a frozen plugin would hold it forever; a well-behaved
+// plugin exits in milliseconds, one that ignores Shutdown is killed by go-plugin after 2 s);
+// reapWait bounds the wait for the process to be reaped after SIGKILL.
+var (
+	gracefulStop = 5 * time.Second
+	reapWait     = 5 * time.Second
+)
+
+// kill ends the process and waits for it (no zombie); safe to call twice. Every step has a
+// deadline: a plugin that does not exit gracefully within gracefulStop (stopped with
+// SIGSTOP, say) is sent SIGKILL, with its process group, and reaped.
 func (p *process) kill() {
-	p.once.Do(p.client.Kill)
+	p.once.Do(func() {
+		pid := p.pid()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			p.client.Kill()
+		}()
+		select {
+		case <-done:
+			return
+		case <-time.After(gracefulStop):
+		}
+		if pid > 0 {
+			// The negative pid is the process group, which launch made; both are signalled
+			// in case the plugin left the group. A stopped process dies of SIGKILL too.
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		// go-plugin's own goroutine reaps the process (cmd.Wait); Kill returns once it has,
+		// its Shutdown RPC failing with the connection. Wait for both, within bounds.
+		deadline := time.After(reapWait)
+		select {
+		case <-done:
+		case <-deadline:
+		}
+		for !p.client.Exited() {
+			select {
+			case <-deadline:
+				return // nothing more can be done without waiting forever
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	})
 }
 
 // pid is the process id, 0 if unknown.
 func (p *process) pid() int {
 	if rc := p.client.ReattachConfig(); rc != nil {
 		return rc.Pid
+	}
+	if p.cmd != nil && p.cmd.Process != nil { // started, but no handshake
+		return p.cmd.Process.Pid
 	}
 	return 0
 }
