@@ -30,6 +30,11 @@ type Grid struct {
 	Log           io.Writer
 	Terminal      bool
 	CodeVersion   string
+	// MultiTask trains each method once over all Tasks (rows drawn by a temperature
+	// sampler) and writes one result row per task; otherwise every task is its own run.
+	MultiTask bool
+	// Temperature of the multi-task sampler: p_i ∝ n_i^{1/T} (0 or 1 = proportional).
+	Temperature float64
 }
 
 // Summary counts what a grid did.
@@ -37,10 +42,11 @@ type Summary struct {
 	Ran, Skipped, Failed, Diverged int
 }
 
-// RunKey identifies a run for resume: same method, resolved config, task, seed, backbone and
-// training options means the same run.
-func RunKey(method string, cfg any, task string, seed int64, backbone string, train core.TrainOptions, kshot int) string {
-	b, _ := json.Marshal(struct {
+// RunKey identifies a run for resume: same method, resolved config, task (or task set),
+// seed, backbone, training options, k-shot and data (dataHash: the examples' fingerprint)
+// means the same run.
+func RunKey(method string, cfg any, task string, seed int64, backbone string, train core.TrainOptions, kshot int, dataHash string) (string, error) {
+	b, err := json.Marshal(struct {
 		M string
 		C any
 		T string
@@ -48,9 +54,13 @@ func RunKey(method string, cfg any, task string, seed int64, backbone string, tr
 		B string
 		O core.TrainOptions
 		K int
-	}{method, cfg, task, seed, backbone, train, kshot})
+		D string
+	}{method, cfg, task, seed, backbone, train, kshot, dataHash})
+	if err != nil {
+		return "", fmt.Errorf("run key for %s on %s: %w", method, task, err)
+	}
 	h := sha256.Sum256(b)
-	return fmt.Sprintf("%s.%s.s%d.%s", method, task, seed, hex.EncodeToString(h[:])[:10])
+	return fmt.Sprintf("%s.%s.s%d.%s", method, task, seed, hex.EncodeToString(h[:])[:10]), nil
 }
 
 // Run executes the grid; finished runs already in results.jsonl are skipped. A failing run
@@ -75,31 +85,41 @@ func (g *Grid) Run() (Summary, error) {
 	}
 	defer bb.Close()
 	fmt.Fprintf(g.Log, "backbone %s: %s, d %d, %d parameters (frozen)\n", g.Backbone, bb.Info().Arch, bb.Info().DModel, bb.Info().NumParams)
+	arts := g.NewArtefacts(bb, store)
 
-	for _, taskName := range g.Tasks {
-		task, err := core.NewTask(taskName)
+	// Single-task: every task its own run. Multi-task: one run over all of them.
+	var runs [][]core.TaskData
+	if g.MultiTask {
+		var all []core.TaskData
+		for _, name := range g.Tasks {
+			td, err := g.loadTask(name)
+			if err != nil {
+				return sum, err
+			}
+			all = append(all, td)
+		}
+		runs = append(runs, all)
+	}
+	for i := 0; !g.MultiTask && i < len(g.Tasks); i++ {
+		td, err := g.loadTask(g.Tasks[i])
 		if err != nil {
 			return sum, err
 		}
-		ds, err := task.Load(g.Data)
-		if err != nil {
-			return sum, fmt.Errorf("task %s: %w", taskName, err)
-		}
-		for file, n := range ds.Skipped {
-			fmt.Fprintf(g.Log, "%s: skipped %d malformed rows of the official file %s\n", taskName, n, file)
-		}
+		runs = append(runs, []core.TaskData{td})
+	}
+	for _, tasks := range runs {
 		for _, methodName := range g.Methods {
 			for _, seed := range g.Seeds {
-				r, skipped, err := g.runOne(bb, task, ds, methodName, seed, done, store)
+				status, err := g.runOne(bb, tasks, methodName, seed, done, store, arts)
 				if err != nil {
 					return sum, err
 				}
-				switch {
-				case skipped:
+				switch status {
+				case "skipped":
 					sum.Skipped++
-				case r.Status == "failed":
+				case "failed":
 					sum.Failed++
-				case r.Status == "diverged":
+				case "diverged":
 					sum.Diverged++
 				default:
 					sum.Ran++
@@ -110,59 +130,127 @@ func (g *Grid) Run() (Summary, error) {
 	return sum, nil
 }
 
-func (g *Grid) runOne(bb core.Backbone, task core.Task, ds *core.Dataset, methodName string, seed int64,
-	done map[string]bool, store *core.ResultStore) (core.ResultRow, bool, error) {
+// loadTask reads a task's splits and reports rows the official files lose.
+func (g *Grid) loadTask(name string) (core.TaskData, error) {
+	task, err := core.NewTask(name)
+	if err != nil {
+		return core.TaskData{}, err
+	}
+	ds, err := task.Load(g.Data)
+	if err != nil {
+		return core.TaskData{}, fmt.Errorf("task %s: %w", name, err)
+	}
+	for file, n := range ds.Skipped {
+		fmt.Fprintf(g.Log, "%s: skipped %d malformed rows of the official file %s\n", name, n, file)
+	}
+	return core.TaskData{Task: task, Data: ds}, nil
+}
+
+// runOne trains one method with one seed on one task (or, multi-task, on several at once)
+// and appends a row per task. It returns "skipped" or the run's status.
+func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string, seed int64,
+	done map[string]bool, store *core.ResultStore, arts *Artefacts) (string, error) {
 	m, err := core.NewMethod(methodName, g.MethodConfigs[methodName])
 	if err != nil {
-		return core.ResultRow{}, false, err // a configuration error stops the grid: every run would fail
+		return "", err // a configuration error stops the grid: every run would fail
 	}
 	defer m.Close()
 	train := g.Train
 	train.Seed = seed
-	key := RunKey(methodName, m.Config(), task.Name(), seed, g.Backbone, train, g.Data.KShot)
-	if done[key] {
-		fmt.Fprintf(g.Log, "%s: already in results.jsonl, skipped\n", key)
-		return core.ResultRow{}, true, nil
+	names := make([]string, len(tasks))
+	var splits [][]core.Example
+	for i, td := range tasks {
+		names[i] = td.Task.Name()
+		splits = append(splits, td.Data.Train, td.Data.Dev, td.Data.Test)
 	}
-	prefix := fmt.Sprintf("[%s %s seed %d]", methodName, task.Name(), seed)
-	train.Progress = core.NewProgress(g.Log, g.Terminal, prefix, 50)
-	row := core.ResultRow{
-		RunKey: key, Method: methodName, Label: core.MethodLabel(methodName, m), MethodConfig: m.Config(),
-		Task: task.Name(), Benchmark: task.Benchmark(), Seed: seed, Backbone: bb.Info(), Train: train,
-		KShot: g.Data.KShot, CodeVersion: g.CodeVersion,
-	}
-	row.Backbone.Name = g.Backbone
-	tr := &core.Trainer{Backbone: bb, Method: m, Task: task, Data: ds, Opts: train}
-	res, err := safeRun(tr)
+	taskLabel := strings.Join(names, "+")
+	key, err := RunKey(methodName, m.Config(), taskLabel, seed, g.Backbone, train, g.Data.KShot, core.DataHash(splits...))
 	if err != nil {
-		row.Status, row.Error = "failed", err.Error()
+		return "", err
+	}
+	// One row per task: a single-task run's row carries the run key itself; a multi-task
+	// run's rows share it as a prefix.
+	rowKey := func(task string) string {
+		if len(tasks) == 1 {
+			return key
+		}
+		return key + "/" + task
+	}
+	finished := true
+	for _, n := range names {
+		finished = finished && done[rowKey(n)]
+	}
+	if finished {
+		fmt.Fprintf(g.Log, "%s: already in results.jsonl, skipped\n", key)
+		return "skipped", nil
+	}
+	prefix := fmt.Sprintf("[%s %s seed %d]", methodName, taskLabel, seed)
+	train.Progress = core.NewProgress(g.Log, g.Terminal, prefix, 50)
+	base := core.ResultRow{
+		Method: methodName, Label: core.MethodLabel(methodName, m), MethodConfig: m.Config(),
+		Seed: seed, Backbone: bb.Info(), Train: train, KShot: g.Data.KShot, CodeVersion: g.CodeVersion,
+	}
+	base.Backbone.Name = g.Backbone
+	if len(tasks) > 1 {
+		base.Extra = map[string]any{"multi_task": names, "run": key, "temperature": g.Temperature}
+	}
+	tr := &core.Trainer{Backbone: bb, Method: m, Tasks: tasks, Opts: train, Temperature: g.Temperature, Artefacts: arts}
+	res, err := safeRun(tr)
+	var out []core.ResultRow
+	status := "failed"
+	if err != nil {
 		fmt.Fprintf(g.Log, "%s failed: %v\n", prefix, err)
+		for _, td := range tasks {
+			row := base
+			row.RunKey, row.Task, row.Benchmark = rowKey(td.Task.Name()), td.Task.Name(), td.Task.Benchmark()
+			row.Status, row.Error = "failed", err.Error()
+			out = append(out, row)
+		}
 	} else {
 		defer core.DropNamed(res.Best)
-		row.Status, row.Error = res.Status, res.Error
-		row.Dev, row.Test = res.Dev, res.Test
-		row.DevScore, _ = core.PrimaryScore(task, res.Dev)
-		row.TestScore, _ = core.PrimaryScore(task, res.Test)
-		row.TrainableParams = res.TrainableParams
-		row.MeanStepSec, row.MedianStepSec = res.MeanStepSeconds, res.MedianStepSeconds
-		row.PeakRSSBytes, row.Steps, row.BestStep = res.PeakRSSBytes, res.Steps, res.BestStep
-		if n := len(res.Losses); n > 0 {
-			row.FinalLoss = res.Losses[n-1]
-		}
+		status = res.Status
 		ckpt := filepath.Join(g.OutDir, "checkpoints", key+".safetensors")
-		if err := saveCheckpoint(ckpt, m, res.Best, row); err != nil {
-			return row, false, err
+		ckRow := base
+		ckRow.Task, ckRow.RunKey = taskLabel, key
+		if err := saveCheckpoint(ckpt, m, res.Best, ckRow); err != nil {
+			return "", err
 		}
-		row.Checkpoint, _ = filepath.Rel(g.OutDir, ckpt)
-		fmt.Fprintf(g.Log, "%s %s: dev %.2f test %.2f (%d trainable, %.3fs/step)\n", prefix, row.Status,
-			row.DevScore, row.TestScore, row.TrainableParams, row.MeanStepSec)
+		rel, _ := filepath.Rel(g.OutDir, ckpt)
+		for _, td := range tasks {
+			row := base
+			row.RunKey, row.Task, row.Benchmark = rowKey(td.Task.Name()), td.Task.Name(), td.Task.Benchmark()
+			fillRow(&row, res, td.Task)
+			row.Checkpoint = rel
+			out = append(out, row)
+			fmt.Fprintf(g.Log, "%s %s %s: dev %.2f test %.2f (%d trainable, %.3fs/step)\n", prefix, row.Task, row.Status,
+				row.DevScore, row.TestScore, row.TrainableParams, row.MeanStepSec)
+		}
 	}
-	row.FinishedAt = time.Now().UTC().Format(time.RFC3339)
-	if err := store.Append(row); err != nil {
-		return row, false, err
+	for _, row := range out {
+		row.FinishedAt = time.Now().UTC().Format(time.RFC3339)
+		if err := store.Append(row); err != nil {
+			return "", err
+		}
+		done[row.RunKey] = true
 	}
-	done[key] = true
-	return row, false, nil
+	return status, nil
+}
+
+// fillRow copies a finished run's outcome for one task into its row.
+func fillRow(row *core.ResultRow, res *core.TrainResult, task core.Task) {
+	row.Status, row.Error = res.Status, res.Error
+	row.Dev, row.Test = res.Dev, res.Test
+	if per, ok := res.PerTask[task.Name()]; ok {
+		row.Dev, row.Test = per.Dev, per.Test
+	}
+	row.DevScore, _ = core.PrimaryScore(task, row.Dev)
+	row.TestScore, _ = core.PrimaryScore(task, row.Test)
+	row.TrainableParams = res.TrainableParams
+	row.MeanStepSec, row.MedianStepSec = res.MeanStepSeconds, res.MedianStepSeconds
+	row.PeakRSSBytes, row.Steps, row.BestStep = res.PeakRSSBytes, res.Steps, res.BestStep
+	if n := len(res.Losses); n > 0 {
+		row.FinalLoss = res.Losses[n-1]
+	}
 }
 
 // safeRun turns a panic inside a run (gotch's Must* functions panic on torch errors) into

@@ -143,6 +143,9 @@ func (tr *Trainer) Run() (*TrainResult, error) {
 		return nil, err
 	}
 	defer sess.Close()
+	// Training's own torch draws (dropout) are seeded after Setup, so whatever Setup drew —
+	// including training a missing artefact — never shifts them.
+	SeedAll(o.Seed + 1)
 	res := &TrainResult{Status: "ok", TrainableParams: TrainableParams(tr.Method)}
 
 	// Tokenise every task's training set once.

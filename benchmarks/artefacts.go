@@ -1,0 +1,212 @@
+package benchmarks
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/safetensors"
+)
+
+// artefactDir is where a results folder keeps trained method states that other runs reuse.
+const artefactDir = "artefacts"
+
+// Artefacts is the grid's core.ArtefactStore: artefacts live in <out>/artefacts/<name>.safetensors
+// under their stable name (core.ArtefactName); a missing one is trained first, as its own run
+// recorded in results.jsonl (Extra["artefact"] = name), and never twice.
+type Artefacts struct {
+	grid     *Grid
+	backbone core.Backbone
+	store    *core.ResultStore
+	training map[string]bool // names being trained now (a cycle is an error)
+	// Trained counts the artefacts this store trained (not found on disk).
+	Trained int
+}
+
+// NewArtefacts makes the store of a grid over an open backbone.
+func (g *Grid) NewArtefacts(bb core.Backbone, store *core.ResultStore) *Artefacts {
+	return &Artefacts{grid: g, backbone: bb, store: store, training: map[string]bool{}}
+}
+
+// Artefact returns the stored artefact for spec, training it first when missing.
+func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
+	g := a.grid
+	if len(spec.Tasks) == 0 {
+		return nil, fmt.Errorf("artefact %s: no tasks given", spec.Method)
+	}
+	m, err := core.NewMethod(spec.Method, spec.Config)
+	if err != nil {
+		return nil, fmt.Errorf("artefact: %w", err)
+	}
+	defer m.Close()
+	data := g.Data
+	data.KShot = 0 // source artefacts train on the full training sets
+	var tasks []core.TaskData
+	var splits [][]core.Example
+	for _, name := range spec.Tasks {
+		task, err := core.NewTask(name)
+		if err != nil {
+			return nil, fmt.Errorf("artefact %s: %w", spec.Method, err)
+		}
+		ds, err := task.Load(data)
+		if err != nil {
+			return nil, fmt.Errorf("artefact %s on %s: task data missing or unreadable (%w); obtain it with `ptbench data --task %s` or pass --data-dir", spec.Method, name, err, name)
+		}
+		tasks = append(tasks, core.TaskData{Task: task, Data: ds})
+		splits = append(splits, ds.Train)
+	}
+	train := g.Train
+	train.Progress = nil
+	train.Seed = spec.Seed
+	if spec.Steps > 0 {
+		train.Steps = spec.Steps
+	}
+	id := core.ArtefactIdentity{Method: spec.Method, Config: m.Config(), Backbone: g.Backbone, Tasks: spec.Tasks,
+		DataHash: core.DataHash(splits...), Seed: spec.Seed, Train: train}
+	name, err := core.ArtefactName(id)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(g.OutDir, artefactDir, name+".safetensors")
+	if _, err := os.Stat(path); err == nil {
+		return loadArtefact(name, path)
+	}
+	if a.training[name] {
+		return nil, fmt.Errorf("artefact %s depends on itself", name)
+	}
+	a.training[name] = true
+	defer delete(a.training, name)
+
+	log := g.Log
+	if log == nil {
+		log = io.Discard
+	}
+	prefix := fmt.Sprintf("[artefact %s]", name)
+	fmt.Fprintf(log, "%s missing: training %s on %s (seed %d, %d steps)\n", prefix, spec.Method, strings.Join(spec.Tasks, "+"), spec.Seed, train.Steps)
+	train.Progress = core.NewProgress(log, g.Terminal, prefix, 50)
+	tr := &core.Trainer{Backbone: a.backbone, Method: m, Tasks: tasks, Opts: train, Temperature: g.Temperature, Artefacts: a}
+	res, err := safeRun(tr)
+	row := core.ResultRow{RunKey: "artefact." + name, Method: spec.Method, Label: core.MethodLabel(spec.Method, m),
+		MethodConfig: m.Config(), Task: strings.Join(spec.Tasks, "+"), Seed: spec.Seed, Backbone: a.backbone.Info(),
+		Train: train, CodeVersion: g.CodeVersion, Extra: map[string]any{"artefact": name, "data_hash": id.DataHash}}
+	row.Backbone.Name = g.Backbone
+	if err != nil {
+		row.Status, row.Error = "failed", err.Error()
+		row.FinishedAt = time.Now().UTC().Format(time.RFC3339)
+		_ = a.appendRow(row)
+		return nil, fmt.Errorf("%s: training failed: %w", prefix, err)
+	}
+	defer core.DropNamed(res.Best)
+	fillRow(&row, res, tasks[0].Task)
+	if res.Status != "ok" {
+		row.FinishedAt = time.Now().UTC().Format(time.RFC3339)
+		_ = a.appendRow(row)
+		return nil, fmt.Errorf("%s: %s (%s)", prefix, res.Status, res.Error)
+	}
+	meta := map[string]string{"name": name}
+	idJSON, _ := json.Marshal(id)
+	meta["identity"] = string(idJSON)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	tensors := res.Best
+	if s, ok := m.(core.StateSaver); ok {
+		st, err := s.SaveState()
+		if err != nil {
+			return nil, fmt.Errorf("%s: saving method state: %w", prefix, err)
+		}
+		defer core.DropNamed(st)
+		tensors = st
+	}
+	if err := core.SaveTorchFile(path, tensors, meta); err != nil {
+		return nil, err
+	}
+	row.Checkpoint, _ = filepath.Rel(g.OutDir, path)
+	row.FinishedAt = time.Now().UTC().Format(time.RFC3339)
+	if err := a.appendRow(row); err != nil {
+		return nil, err
+	}
+	a.Trained++
+	fmt.Fprintf(log, "%s stored (dev %.2f)\n", prefix, row.DevScore)
+	return loadArtefact(name, path)
+}
+
+func (a *Artefacts) appendRow(row core.ResultRow) error {
+	if a.store == nil {
+		return nil
+	}
+	return a.store.Append(row)
+}
+
+func loadArtefact(name, path string) (*core.Artefact, error) {
+	h, err := safetensors.ReadHeader(path)
+	if err != nil {
+		return nil, err
+	}
+	tensors, err := core.LoadTorchFile(path)
+	if err != nil {
+		return nil, err
+	}
+	art := &core.Artefact{Name: name, Meta: h.Metadata}
+	for _, n := range h.Names() {
+		art.Tensors = append(art.Tensors, core.NamedTensor{Name: n, Tensor: tensors[n]})
+	}
+	return art, nil
+}
+
+// ArtefactInfo describes one stored artefact for `ptbench artefacts list`.
+type ArtefactInfo struct {
+	Name     string                `json:"name"`
+	Path     string                `json:"path"`
+	Identity core.ArtefactIdentity `json:"identity"`
+	Tensors  map[string][]int64    `json:"tensors"`
+}
+
+// ListArtefacts reads the artefacts of a results folder (headers only).
+func ListArtefacts(outDir string) ([]ArtefactInfo, error) {
+	paths, err := filepath.Glob(filepath.Join(outDir, artefactDir, "*.safetensors"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(paths)
+	var out []ArtefactInfo
+	for _, p := range paths {
+		h, err := safetensors.ReadHeader(p)
+		if err != nil {
+			return nil, err
+		}
+		info := ArtefactInfo{Name: strings.TrimSuffix(filepath.Base(p), ".safetensors"), Path: p, Tensors: map[string][]int64{}}
+		if raw := h.Metadata["identity"]; raw != "" {
+			if err := json.Unmarshal([]byte(raw), &info.Identity); err != nil {
+				return nil, fmt.Errorf("%s: identity metadata: %w", p, err)
+			}
+		}
+		for _, n := range h.Names() {
+			ti, _ := h.Info(n)
+			info.Tensors[n] = ti.Shape
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// RenderArtefacts writes the artefact list as a markdown table.
+func RenderArtefacts(w io.Writer, arts []ArtefactInfo) error {
+	return table(w, []any{"Name", "Method", "Tasks", "Backbone", "Seed", "Steps", "Data", "Tensors"}, func(add func(...any)) {
+		for _, a := range arts {
+			var ts []string
+			for n, s := range a.Tensors {
+				ts = append(ts, fmt.Sprintf("%s %v", n, s))
+			}
+			sort.Strings(ts)
+			add(a.Name, a.Identity.Method, strings.Join(a.Identity.Tasks, "+"), a.Identity.Backbone, fmt.Sprint(a.Identity.Seed),
+				fmt.Sprint(a.Identity.Train.Steps), a.Identity.DataHash, strings.Join(ts, ", "))
+		}
+	})
+}
