@@ -58,16 +58,22 @@ func (r ResultRow) MarshalJSON() ([]byte, error) {
 
 // ResultStore is an append-only JSONL file. Each append rewrites the file through a temp
 // file and an atomic rename, so a run killed at any moment leaves either the old or the new
-// file, never a torn line.
+// file, never a torn line. A store from OpenResults also holds the folder's writer lock
+// until Close; a bare &ResultStore{Path: p} takes no lock (tests, one-off tools).
 type ResultStore struct {
-	Path string
-	mu   sync.Mutex
+	Path   string
+	mu     sync.Mutex
+	lock   *os.File // the flocked <dir>/.lock (OpenResults), nil for a bare store
+	closed bool
 }
 
 // Append adds one row.
 func (s *ResultStore) Append(row ResultRow) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("%s: append after the results store was closed (its lock is released)", s.Path)
+	}
 	line, err := json.Marshal(row)
 	if err != nil {
 		return fmt.Errorf("%s: encoding result: %w", s.Path, err)
@@ -87,6 +93,19 @@ func (s *ResultStore) Read() ([]ResultRow, error) {
 	return ReadResults(s.Path)
 }
 
+// Close releases the folder's lock (if the store holds one); later Appends fail. Closing
+// twice is harmless.
+func (s *ResultStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lock == nil {
+		return nil
+	}
+	err := s.lock.Close() // closing the descriptor drops the flock
+	s.lock, s.closed = nil, true
+	return err
+}
+
 // ReadResults reads a results.jsonl file (missing file = no rows).
 func ReadResults(path string) ([]ResultRow, error) {
 	raw, err := os.ReadFile(path)
@@ -96,6 +115,39 @@ func ReadResults(path string) ([]ResultRow, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseResults(path, raw)
+}
+
+// ReadResultsLenient is ReadResults for readers that must not stop at a write cut short:
+// a torn last line (not newline-terminated and not valid JSON) is returned apart as torn
+// instead of failing; damage anywhere else is still an error naming file:line.
+func ReadResultsLenient(path string) (rows []ResultRow, torn []byte, err error) {
+	raw, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	keep, torn := splitTorn(raw)
+	rows, err = parseResults(path, keep)
+	return rows, torn, err
+}
+
+// splitTorn separates a torn last line from the complete lines before it.
+func splitTorn(raw []byte) (keep, torn []byte) {
+	if len(raw) == 0 || raw[len(raw)-1] == '\n' {
+		return raw, nil
+	}
+	cut := bytes.LastIndexByte(raw, '\n') + 1
+	tail := bytes.TrimSpace(raw[cut:])
+	if len(tail) == 0 || json.Valid(tail) {
+		return raw, nil
+	}
+	return raw[:cut], raw[cut:]
+}
+
+func parseResults(path string, raw []byte) ([]ResultRow, error) {
 	var rows []ResultRow
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
