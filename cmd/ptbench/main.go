@@ -58,7 +58,8 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newListCmd("methods", "List registered methods", core.Methods),
 		newListCmd("backbones", "List backbone presets and loaders", core.Backbones),
 		newListCmd("tasks", "List registered tasks", core.Tasks),
-		newVerifyCmd(), newRunCmd(), newLeaderboardCmd(), newBenchCmd(), newScoreCmd(), newDataCmd())
+		newVerifyCmd(), newRunCmd(), newLeaderboardCmd(), newBenchCmd(), newScoreCmd(), newDataCmd(),
+		newArtefactsCmd())
 	return root
 }
 

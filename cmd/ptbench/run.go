@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,9 @@ func newRunCmd() *cobra.Command {
 			}
 			if methods == "" || tasks == "" {
 				return usageError{fmt.Errorf("--methods and --tasks are required (or --preset smoke)")}
+			}
+			if !(g.Temperature > 0) || math.IsInf(g.Temperature, 0) {
+				return usageError{fmt.Errorf("--temperature must be a positive number, got %v", g.Temperature)}
 			}
 			var err error
 			if g.Seeds, err = benchmarks.ParseSeeds(seeds); err != nil {
@@ -101,6 +105,9 @@ func newRunCmd() *cobra.Command {
 	f.IntVar(&g.Train.MaxSourceLen, "max-source-len", 0, "max source tokens (0 = the task's: 256, MultiRC 348)")
 	f.IntVar(&g.Train.EvalLimit, "eval-limit", 0, "evaluate on at most N dev examples (0 = all)")
 	f.IntVar(&g.Train.TestLimit, "test-limit", 0, "evaluate on at most N test examples (0 = all)")
+	f.BoolVar(&g.MultiTask, "multi-task", false, "train each method once over all --tasks (one result row per task)")
+	f.Float64Var(&g.Temperature, "temperature", 1, "multi-task sampling temperature T: p_i ∝ n_i^(1/T) (1 = proportional to size, large = uniform)")
+	f.Var(&dropoutFlag{&g.BackboneOpts.Dropout}, "dropout", "training dropout rate (default: the checkpoint's dropout_rate; presets 0; 0 turns it off)")
 	cmd.PreRun = func(cmd *cobra.Command, _ []string) {
 		if g.Train.Warmup < 0 {
 			g.Train.Warmup = 0 // Defaults() picks min(500, steps/10)
@@ -108,6 +115,30 @@ func newRunCmd() *cobra.Command {
 	}
 	return cmd
 }
+
+// dropoutFlag is an optional rate: unset leaves the checkpoint's own.
+type dropoutFlag struct{ p **float64 }
+
+func (d *dropoutFlag) String() string {
+	if d.p == nil || *d.p == nil {
+		return ""
+	}
+	return fmt.Sprint(**d.p)
+}
+
+func (d *dropoutFlag) Set(s string) error {
+	var v float64
+	if _, err := fmt.Sscan(s, &v); err != nil {
+		return fmt.Errorf("not a number: %q", s)
+	}
+	if !(v >= 0 && v < 1) {
+		return fmt.Errorf("must be in [0, 1), got %v", v)
+	}
+	*d.p = &v
+	return nil
+}
+
+func (d *dropoutFlag) Type() string { return "rate" }
 
 func splitList(s string) []string {
 	var out []string
