@@ -14,16 +14,37 @@ var littleEndian = func() bool {
 	return *(*byte)(unsafe.Pointer(&x)) == 1
 }()
 
-// Numel is the element count of shape (1 for a scalar), or an error for a negative dimension.
+// MaxDims is the most dimensions a wire tensor may have.
+const MaxDims = 16
+
+// maxBytes bounds a tensor's byte length (so that element count × element size never
+// overflows an int).
+const maxBytes = math.MaxInt / 8
+
+// Numel is the element count of shape (1 for a scalar), or an error for a negative
+// dimension, too many dimensions or a count too large to address.
 func Numel(shape []int64) (int, error) {
-	n := 1
+	if len(shape) > MaxDims {
+		return 0, fmt.Errorf("shape has %d dimensions, more than %d", len(shape), MaxDims)
+	}
+	zero := false
 	for _, s := range shape {
 		if s < 0 {
 			return 0, fmt.Errorf("negative dimension in shape %v", shape)
 		}
-		n *= int(s)
+		zero = zero || s == 0
 	}
-	return n, nil
+	if zero {
+		return 0, nil
+	}
+	n := int64(1)
+	for _, s := range shape {
+		if s > maxBytes/n {
+			return 0, fmt.Errorf("shape %v has too many elements", shape)
+		}
+		n *= s
+	}
+	return int(n), nil
 }
 
 // DTypeSize is the number of bytes of one element.
@@ -68,7 +89,7 @@ func Decode(t *methodpb.Tensor) ([]int64, []float32, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(t.Data) != n*size {
+	if len(t.Data) != n*size { // n ≤ maxBytes: no overflow
 		return nil, nil, fmt.Errorf("shape %v needs %d bytes of %s, got %d", t.Shape, n*size, t.Dtype, len(t.Data))
 	}
 	if t.Dtype == methodpb.DType_DTYPE_BF16 {

@@ -37,7 +37,22 @@ func TestDecodeRejectsMalformed(t *testing.T) {
 		{&methodpb.Tensor{Shape: []int64{2, 2}, Data: make([]byte, 12)}, "needs 16 bytes"},
 		{&methodpb.Tensor{Shape: []int64{-1}, Data: nil}, "negative"},
 		{&methodpb.Tensor{Shape: []int64{1}, Dtype: 7, Data: make([]byte, 4)}, "unknown tensor dtype"},
+		// Shapes whose element count overflows must not wrap around to the data's length.
+		{&methodpb.Tensor{Shape: []int64{1 << 62, 4}, Data: nil}, "too many elements"},
+		{&methodpb.Tensor{Shape: []int64{1 << 62, 4}, Dtype: methodpb.DType_DTYPE_BF16, Data: nil}, "too many elements"},
+		{&methodpb.Tensor{Shape: []int64{1 << 32, 1 << 32}, Data: nil}, "too many elements"},
+		{&methodpb.Tensor{Shape: []int64{math.MaxInt64, 2, 0}, Data: nil}, ""}, // zero elements: fine
+		{&methodpb.Tensor{Shape: []int64{1 << 61}, Data: nil}, "too many elements"},
+		{&methodpb.Tensor{Shape: []int64{3, -2, -2}, Data: make([]byte, 48)}, "negative"},
+		{&methodpb.Tensor{Shape: make([]int64, MaxDims+1), Data: nil}, "17 dimensions"},
+		{&methodpb.Tensor{Shape: []int64{2}, Dtype: methodpb.DType_DTYPE_BF16, Data: make([]byte, 3)}, "needs 4 bytes"},
 	} {
+		if c.want == "" {
+			if _, v, err := Decode(c.t); err != nil || len(v) != 0 {
+				t.Errorf("Decode(%v): %d values, %v; want none and no error", c.t, len(v), err)
+			}
+			continue
+		}
 		if _, _, err := Decode(c.t); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Decode(%v): %v, want an error with %q", c.t, err, c.want)
 		}
