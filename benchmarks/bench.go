@@ -85,16 +85,13 @@ func benchOne(bb core.Backbone, name, mode string, dynamic bool, o BenchOptions)
 	defer m.Close()
 	core.SeedAll(o.Seed)
 	core.ResetPeakRSS()
-	if err := m.Setup(core.SetupEnv{Backbone: bb, Seed: o.Seed, MaxSourceLen: o.Seq, Task: "bench"}); err != nil {
+	// The same setup path as a training run: hooks, optimiser, backbone snapshot for
+	// methods that edit weights.
+	sess, err := core.StartSession(bb, m, core.SetupEnv{Backbone: bb, Seed: o.Seed, MaxSourceLen: o.Seq, Task: "bench", Tasks: []string{"bench"}})
+	if err != nil {
 		return BenchResult{}, err
 	}
-	if bm, ok := m.(core.BackboneMethod); ok {
-		bb.SetHooks(bm.Hooks())
-		defer bb.SetHooks(nil)
-	}
-	groups := m.ParamGroups()
-	opt := core.NewAdamW(groups)
-	defer opt.Close()
+	defer sess.Close()
 	res := BenchResult{Backbone: bb.Info().Name, Batch: o.Batch, Threads: core.Threads(), Method: name, Label: core.MethodLabel(name, m), Mode: mode, TrainableParams: core.TrainableParams(m), RSSAt: map[int]int64{}}
 
 	rng := rand.New(rand.NewPCG(uint64(o.Seed), 1))
@@ -111,19 +108,24 @@ func benchOne(bb core.Backbone, name, mode string, dynamic bool, o BenchOptions)
 	var times []float64
 	var positions float64
 	for step := 1; step <= o.Warmup+o.Steps; step++ {
-		srcs := make([][]int64, o.Batch)
-		tgts := make([][]int64, o.Batch)
+		rows := make([]core.Encoded, o.Batch)
 		longest := 0
-		for i := range srcs {
+		for i := range rows {
 			n := o.Seq
 			if dynamic {
 				n = min(o.Lengths[rng.IntN(len(o.Lengths))], o.Seq)
 			}
-			srcs[i], tgts[i] = row(n), row(o.TargetLen)
+			rows[i] = core.Encoded{Source: row(n), Target: row(o.TargetLen)}
 			longest = max(longest, n)
 		}
 		t0 := time.Now()
-		if _, err := core.TrainStep(bb, m, opt, srcs, tgts, 0, 1e-3, 1.0); err != nil {
+		b, err := bb.Collate(rows, core.CollateOptions{Train: true, Step: step, TaskNames: []string{"bench"}})
+		if err != nil {
+			return res, err
+		}
+		_, err = sess.Step(b, 1e-3, 1.0)
+		b.Close()
+		if err != nil {
 			return res, err
 		}
 		if step > o.Warmup {

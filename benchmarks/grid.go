@@ -35,6 +35,13 @@ type Grid struct {
 	MultiTask bool
 	// Temperature of the multi-task sampler: p_i ∝ n_i^{1/T} (0 or 1 = proportional).
 	Temperature float64
+	// NoWait fails at once when another process writes OutDir (else the grid waits).
+	NoWait bool
+	// KeepFailed counts failed runs as done (else the next invocation retries them).
+	KeepFailed bool
+	// OnRun, if set, sees every finished training run (not skipped or failed ones) with its
+	// full result, e.g. every step's loss.
+	OnRun func(key string, res *core.TrainResult)
 }
 
 // Summary counts what a grid did.
@@ -70,15 +77,16 @@ func (g *Grid) Run() (Summary, error) {
 	if g.Log == nil {
 		g.Log = io.Discard
 	}
-	store := &core.ResultStore{Path: filepath.Join(g.OutDir, "results.jsonl")}
+	store, err := g.openStore() // the folder's lock, held until the grid ends (resume.go)
+	if err != nil {
+		return sum, err
+	}
+	defer store.Close()
 	rows, err := store.Read()
 	if err != nil {
 		return sum, err
 	}
-	done := map[string]bool{}
-	for _, r := range rows {
-		done[r.RunKey] = true
-	}
+	done := g.finishedKeys(rows)
 	bb, err := core.OpenBackbone(g.Backbone, g.BackboneOpts)
 	if err != nil {
 		return sum, err
@@ -209,6 +217,9 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 	} else {
 		defer core.DropNamed(res.Best)
 		status = res.Status
+		if g.OnRun != nil {
+			g.OnRun(key, res)
+		}
 		ckpt := filepath.Join(g.OutDir, "checkpoints", key+".safetensors")
 		ckRow := base
 		ckRow.Task, ckRow.RunKey = taskLabel, key

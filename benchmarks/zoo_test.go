@@ -1,0 +1,179 @@
+package benchmarks
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/coretest"
+)
+
+// fullFT unfreezes every backbone weight and trains it: the shape of FT, enough to prove that
+// a grid restores the backbone after a method that edits it.
+type fullFT struct{ weights []core.NamedTensor }
+
+func (m *fullFT) Setup(env core.SetupEnv) error {
+	m.weights = env.Backbone.Weights()
+	for _, w := range m.weights {
+		w.Tensor.MustRequiresGrad_(true)
+	}
+	return nil
+}
+func (m *fullFT) ParamGroups() []core.ParamGroup {
+	return []core.ParamGroup{{Name: "backbone", LR: 1e-2, Params: m.weights}}
+}
+func (m *fullFT) Config() any        { return map[string]any{} }
+func (m *fullFT) Close()             {}
+func (m *fullFT) Hooks() *core.Hooks { return nil }
+func (m *fullFT) EditsWeights() bool { return true }
+
+// sourcePrompt asks the artefact store for a PT prompt trained on syn-keyword (twice, as two
+// methods sharing a source would) and prepends it, frozen.
+type sourcePrompt struct{ prompt *ts.Tensor }
+
+func (m *sourcePrompt) Setup(env core.SetupEnv) error {
+	if env.Artefacts == nil {
+		return fmt.Errorf("no artefact store")
+	}
+	spec := core.ArtefactSpec{Method: "pt", Config: map[string]any{"length": 3}, Tasks: []string{"syn-keyword"}, Seed: 5, Steps: 3}
+	for i := 0; i < 2; i++ {
+		a, err := env.Artefacts.Artefact(spec)
+		if err != nil {
+			return err
+		}
+		p, err := a.Tensor("prompt")
+		if err != nil {
+			a.Close()
+			return err
+		}
+		if m.prompt != nil {
+			m.prompt.MustDrop()
+		}
+		m.prompt = p.Tensor.MustDetachCopy(false)
+		m.prompt.MustRequiresGrad_(true)
+		a.Close()
+	}
+	return nil
+}
+func (m *sourcePrompt) ParamGroups() []core.ParamGroup {
+	return []core.ParamGroup{{Name: "prompt", LR: 0.3, Params: []core.NamedTensor{{Name: "prompt", Tensor: m.prompt}}}}
+}
+func (m *sourcePrompt) Config() any { return map[string]any{"source": "syn-keyword"} }
+func (m *sourcePrompt) Close() {
+	if m.prompt != nil {
+		m.prompt.MustDrop()
+	}
+}
+func (m *sourcePrompt) Transform(in core.Input, train bool) (core.Input, error) {
+	return core.PrependPrompt(in, m.prompt)
+}
+
+func init() {
+	core.RegisterMethod("test-ft", "test only: every backbone weight trainable", func(map[string]any) (core.Method, error) { return &fullFT{}, nil })
+	core.RegisterMethod("test-source", "test only: PT from a source artefact", func(map[string]any) (core.Method, error) { return &sourcePrompt{}, nil })
+}
+
+// losses runs a grid and returns every run's per-step losses by method.
+func gridLosses(t *testing.T, g *Grid) map[string][]float64 {
+	t.Helper()
+	out := map[string][]float64{}
+	g.OnRun = func(key string, res *core.TrainResult) {
+		out[strings.SplitN(key, ".", 2)[0]] = append([]float64(nil), res.Losses...)
+	}
+	sum, err := g.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Failed+sum.Diverged > 0 {
+		rows, _ := core.ReadResults(filepath.Join(g.OutDir, "results.jsonl"))
+		t.Fatalf("grid %+v: %+v", sum, rows)
+	}
+	return out
+}
+
+// A grid "ft,pt" gives PT exactly the losses of PT alone: the backbone FT trained is restored.
+func TestGridRestoresTheBackboneAfterFineTuning(t *testing.T) {
+	coretest.LockThread(t)
+	alone := gridLosses(t, smallGrid(t.TempDir(), []string{"pt"}, []int64{3}))["pt"]
+	g := smallGrid(t.TempDir(), []string{"test-ft", "pt"}, []int64{3})
+	after := gridLosses(t, g)
+	if len(alone) != 4 || !slices.Equal(alone, after["pt"]) {
+		t.Fatalf("PT alone %v, PT after FT %v", alone, after["pt"])
+	}
+	// FT did train the backbone (else the test proves nothing): its losses fell.
+	ft := after["test-ft"]
+	if len(ft) != 4 || !(ft[3] < ft[0]) {
+		t.Fatalf("FT losses %v", ft)
+	}
+	rows, _ := core.ReadResults(filepath.Join(g.OutDir, "results.jsonl"))
+	if rows[0].TrainableParams != rows[0].Backbone.NumParams {
+		t.Errorf("FT trained %d of %d parameters", rows[0].TrainableParams, rows[0].Backbone.NumParams)
+	}
+}
+
+// A multi-task PT run over two tasks writes one row per task under one run key.
+func TestMultiTaskRunWritesOneRowPerTask(t *testing.T) {
+	coretest.LockThread(t)
+	out := t.TempDir()
+	g := smallGrid(out, []string{"pt"}, []int64{1})
+	g.Tasks, g.MultiTask, g.Temperature = []string{"syn-keyword", "syn-parity"}, true, 2
+	sum, err := g.Run()
+	if err != nil || sum.Ran != 1 {
+		t.Fatalf("summary %+v, err %v", sum, err)
+	}
+	rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	if len(rows) != 2 || rows[0].Task != "syn-keyword" || rows[1].Task != "syn-parity" {
+		t.Fatalf("rows %+v", rows)
+	}
+	prefix := strings.TrimSuffix(rows[0].RunKey, "/syn-keyword")
+	if prefix == rows[0].RunKey || rows[1].RunKey != prefix+"/syn-parity" || rows[0].Checkpoint != rows[1].Checkpoint {
+		t.Fatalf("run keys %q, %q", rows[0].RunKey, rows[1].RunKey)
+	}
+	for _, r := range rows {
+		if r.Status != "ok" || len(r.Dev) == 0 || len(r.Test) == 0 {
+			t.Errorf("row %+v", r)
+		}
+	}
+	// Resume skips the whole multi-task run.
+	if sum, err := g.Run(); err != nil || sum.Skipped != 1 || sum.Ran != 0 {
+		t.Fatalf("resume: %+v, %v", sum, err)
+	}
+}
+
+// Asking the store twice for the same source artefact — in one run, in another run, in a
+// later invocation — trains it once.
+func TestArtefactTrainedOnce(t *testing.T) {
+	coretest.LockThread(t)
+	out := t.TempDir()
+	g := smallGrid(out, []string{"test-source"}, []int64{1, 2})
+	if sum, err := g.Run(); err != nil || sum.Ran != 2 {
+		rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+		t.Fatalf("summary %+v, err %v, rows %+v", sum, err, rows)
+	}
+	g = smallGrid(out, []string{"test-source"}, []int64{3})
+	if sum, err := g.Run(); err != nil || sum.Ran != 1 {
+		t.Fatalf("second invocation %+v, %v", sum, err)
+	}
+	rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	var artefactRows int
+	for _, r := range rows {
+		if strings.HasPrefix(r.RunKey, "artefact.") {
+			artefactRows++
+			if r.Status != "ok" || r.Steps != 3 || r.Task != "syn-keyword" {
+				t.Errorf("artefact row %+v", r)
+			}
+		}
+	}
+	if artefactRows != 1 || len(rows) != 4 {
+		t.Fatalf("%d artefact rows in %d rows", artefactRows, len(rows))
+	}
+	arts, err := ListArtefacts(out)
+	if err != nil || len(arts) != 1 || arts[0].Identity.Method != "pt" || !slices.Equal(arts[0].Tensors["prompt"], []int64{3, 64}) {
+		t.Fatalf("artefacts %+v, %v", arts, err)
+	}
+}

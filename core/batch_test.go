@@ -1,0 +1,261 @@
+package core_test
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	_ "github.com/ptbench/ptbench/backbones/t5"
+	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/coretest"
+	_ "github.com/ptbench/ptbench/tasks"
+)
+
+// The sampler's task frequencies over 10,000 draws match p_i ∝ n_i^{1/T}.
+func TestTaskSamplerFollowsTemperature(t *testing.T) {
+	sizes := []int{100, 400, 1600}
+	cases := []struct {
+		T    float64
+		want []float64
+	}{
+		{1, []float64{1.0 / 21, 4.0 / 21, 16.0 / 21}}, // proportional
+		{2, []float64{1.0 / 7, 2.0 / 7, 4.0 / 7}},     // square roots 10, 20, 40
+		{1e9, []float64{1.0 / 3, 1.0 / 3, 1.0 / 3}},   // uniform
+	}
+	for _, c := range cases {
+		got := core.TaskProbabilities(sizes, c.T)
+		for i := range got {
+			if math.Abs(got[i]-c.want[i]) > 1e-6 {
+				t.Fatalf("T=%v: probabilities %v, want %v", c.T, got, c.want)
+			}
+		}
+		s := core.NewTaskSampler(sizes, c.T, 1)
+		counts := make([]float64, len(sizes))
+		const draws = 10000
+		for i := 0; i < draws; i++ {
+			counts[s.Next()]++
+		}
+		for i := range counts {
+			// 4 standard deviations of a binomial proportion at n = 10,000.
+			tol := 4 * math.Sqrt(c.want[i]*(1-c.want[i])/draws)
+			if f := counts[i] / draws; math.Abs(f-c.want[i]) > tol {
+				t.Errorf("T=%v task %d: frequency %.4f, want %.4f ± %.4f", c.T, i, f, c.want[i], tol)
+			}
+		}
+	}
+}
+
+// Collation pads on the backbone's side and numbers positions; labels pad with -100.
+func TestCollateSidesAndPositions(t *testing.T) {
+	coretest.LockThread(t)
+	rows := []core.Encoded{{Source: []int64{5, 6, 7}, Target: []int64{1}, Task: 1}, {Source: []int64{8}, Target: []int64{2, 3}}}
+	for _, c := range []struct {
+		side          core.PadSide
+		ids, pos      []int64
+		mask          []float32
+		wantLabels    []int64
+		wantTaskNames string
+	}{
+		{core.PadRight, []int64{5, 6, 7, 8, 9, 9}, []int64{0, 1, 2, 0, 1, 2}, []float32{1, 1, 1, 1, 0, 0}, []int64{1, -100, 2, 3}, "b"},
+		{core.PadLeft, []int64{5, 6, 7, 9, 9, 8}, []int64{0, 1, 2, 0, 0, 0}, []float32{1, 1, 1, 0, 0, 1}, []int64{1, -100, 2, 3}, "b"},
+	} {
+		b, err := core.CollateWith(rows, core.CollateOptions{Train: true, Step: 3, TaskNames: []string{"a", "b"}}, c.side, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := b.IDs.Int64Values(); !slices.Equal(got, c.ids) {
+			t.Errorf("side %v ids %v, want %v", c.side, got, c.ids)
+		}
+		if got := b.Positions.Int64Values(); !slices.Equal(got, c.pos) {
+			t.Errorf("side %v positions %v, want %v", c.side, got, c.pos)
+		}
+		if got := b.Mask.Float64Values(); len(got) != 6 || float32(got[4]) != c.mask[4] || float32(got[5]) != c.mask[5] {
+			t.Errorf("side %v mask %v", c.side, got)
+		}
+		if got := b.Labels.Int64Values(); !slices.Equal(got, c.wantLabels) {
+			t.Errorf("labels %v", got)
+		}
+		if b.TaskOf(0) != c.wantTaskNames || b.TaskOf(1) != "a" || !b.Train || b.Step != 3 {
+			t.Errorf("context %+v", b)
+		}
+		b.Close()
+	}
+}
+
+// trainFlagRecorder is a backbone-family method whose hook records the train flag it sees,
+// and a trainable bias on the encoder's FFN outputs (so it has something to train).
+type trainFlagRecorder struct {
+	bias  *ts.Tensor
+	seen  []bool
+	tasks []string
+	begun int
+}
+
+func (m *trainFlagRecorder) Setup(env core.SetupEnv) error {
+	m.bias = ts.MustZeros([]int64{env.Backbone.Info().DModel}, gotch.Float, gotch.CPU)
+	m.bias.MustRequiresGrad_(true)
+	return nil
+}
+func (m *trainFlagRecorder) ParamGroups() []core.ParamGroup {
+	return []core.ParamGroup{{Name: "bias", LR: 1e-2, Params: []core.NamedTensor{{Name: "bias", Tensor: m.bias}}}}
+}
+func (m *trainFlagRecorder) Config() any               { return map[string]any{} }
+func (m *trainFlagRecorder) Close()                    { m.bias.MustDrop() }
+func (m *trainFlagRecorder) Begin(b *core.Batch) error { m.begun++; return nil }
+func (m *trainFlagRecorder) Hooks() *core.Hooks {
+	return &core.Hooks{Sublayer: func(c core.HookCall, h *ts.Tensor) *ts.Tensor {
+		if c.Site != "encoder.block.0.layer.1.DenseReluDense" {
+			return h
+		}
+		m.seen = append(m.seen, c.Train())
+		if c.Batch != nil {
+			m.tasks = append(m.tasks, c.Batch.TaskOf(0))
+		}
+		return h.MustAdd(m.bias, false)
+	}}
+}
+
+func openTiny(t *testing.T, opts core.BackboneOptions) core.Backbone {
+	t.Helper()
+	opts.Seed = 1
+	bb, err := core.OpenBackbone("t5-tiny", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(bb.Close)
+	return bb
+}
+
+func loadTask(t *testing.T, name string) core.TaskData {
+	t.Helper()
+	task, err := core.NewTask(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := task.Load(core.DataOptions{Offline: true, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return core.TaskData{Task: task, Data: ds}
+}
+
+// A hook sees train=true in training steps and train=false in evaluation, with the task of
+// the rows; backbone-family methods are told about every batch.
+func TestHookSeesTrainFlagAndTask(t *testing.T) {
+	coretest.LockThread(t)
+	bb := openTiny(t, core.BackboneOptions{})
+	td := loadTask(t, "syn-keyword")
+	m := &trainFlagRecorder{}
+	opts := core.TrainOptions{Steps: 2, BatchSize: 4, EvalEvery: 1, EvalLimit: 4, TestLimit: 4, MaxNewTokens: 2, EvalBatchSize: 4}
+	var during [][]bool // flags seen inside each training step
+	tr := &core.Trainer{Backbone: bb, Method: m, Tasks: []core.TaskData{td}, Opts: opts}
+	tr.Callbacks = []core.Callback{{OnStep: func(core.StepInfo) error { during = append(during, m.seen); m.seen = nil; return nil }}}
+	// The recorder's flags are cleared after each step's callbacks; the training forward of
+	// step 2 comes after step 1's evaluation, so split at each callback instead: check the
+	// sequence as a whole.
+	if _, err := tr.Run(); err != nil {
+		t.Fatal(err)
+	}
+	var trainSeen, evalSeen int
+	for _, flags := range during {
+		// Each step: one training forward (true) first, then the dev evaluation (false).
+		if len(flags) < 2 || !flags[0] {
+			t.Fatalf("flags in a step %v", flags)
+		}
+		for _, f := range flags[1:] {
+			if f {
+				t.Fatalf("a hook saw train=true during evaluation: %v", flags)
+			}
+			evalSeen++
+		}
+		trainSeen++
+	}
+	if trainSeen != 2 || evalSeen == 0 || m.begun == 0 {
+		t.Fatalf("train %d eval %d begun %d", trainSeen, evalSeen, m.begun)
+	}
+	for _, task := range m.tasks {
+		if task != "syn-keyword" {
+			t.Fatalf("hook saw task %q", task)
+		}
+	}
+}
+
+// encoderScale is an encoder-output hook multiplying the encoder states by s.
+func encoderScale(s float64) *core.Hooks {
+	return &core.Hooks{EncoderOutput: func(c core.HookCall, enc, mask *ts.Tensor) *ts.Tensor {
+		if s == 1 {
+			return enc
+		}
+		return enc.MustMulScalar(ts.FloatScalar(s), false)
+	}}
+}
+
+func lossAndIDs(t *testing.T, bb core.Backbone, h *core.Hooks, train bool) (float64, [][]int64) {
+	t.Helper()
+	bb.SetHooks(h)
+	defer bb.SetHooks(nil)
+	rows := []core.Encoded{
+		{Source: bb.EncodeSource("find the keyword", 32), Target: bb.EncodeTarget("yes", 4)},
+		{Source: bb.EncodeSource("none here", 32), Target: bb.EncodeTarget("no", 4)},
+	}
+	b, err := bb.Collate(rows, core.CollateOptions{Train: train})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	in := core.EmbedBatch(bb, b)
+	defer in.Drop()
+	loss, err := bb.Loss(in, b.Labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := loss.Float64Values()[0]
+	loss.MustDrop()
+	ids, err := bb.Generate(in, core.GenerateOptions{MaxNewTokens: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, ids
+}
+
+// The encoder-output hook can change what the decoder computes; as the identity it leaves
+// loss and generation bit-identical.
+func TestEncoderOutputHook(t *testing.T) {
+	coretest.LockThread(t)
+	bb := openTiny(t, core.BackboneOptions{})
+	base, baseIDs := lossAndIDs(t, bb, nil, false)
+	same, sameIDs := lossAndIDs(t, bb, encoderScale(1), false)
+	changed, _ := lossAndIDs(t, bb, encoderScale(0.25), false)
+	if base != same || !slices.EqualFunc(baseIDs, sameIDs, slices.Equal) {
+		t.Errorf("identity encoder hook: loss %v vs %v, ids %v vs %v", base, same, baseIDs, sameIDs)
+	}
+	if changed == base {
+		t.Errorf("scaling the encoder output left the decoder's loss at %v", base)
+	}
+}
+
+// Dropout acts in training only, is seeded and repeatable, and --dropout 0 is the plain model.
+func TestDropoutTrainingOnlyAndSeeded(t *testing.T) {
+	coretest.LockThread(t)
+	zero, point1 := 0.0, 0.1
+	plain := openTiny(t, core.BackboneOptions{Dropout: &zero})
+	dropped := openTiny(t, core.BackboneOptions{Dropout: &point1})
+
+	evalPlain, _ := lossAndIDs(t, plain, nil, false)
+	evalDropped, _ := lossAndIDs(t, dropped, nil, false)
+	trainPlain, _ := lossAndIDs(t, plain, nil, true)
+	if evalPlain != evalDropped || trainPlain != evalPlain {
+		t.Errorf("evaluation must not drop: %v vs %v (plain training %v)", evalPlain, evalDropped, trainPlain)
+	}
+	core.SeedAll(7)
+	a, _ := lossAndIDs(t, dropped, nil, true)
+	core.SeedAll(7)
+	b, _ := lossAndIDs(t, dropped, nil, true)
+	c, _ := lossAndIDs(t, dropped, nil, true)
+	if a != b || a == evalDropped || c == a {
+		t.Errorf("training losses with dropout: seeded %v and %v, next draw %v, eval %v", a, b, c, evalDropped)
+	}
+}
