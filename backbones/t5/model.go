@@ -13,6 +13,12 @@
 //	                          g += FFN(RMSNorm(g))
 //	          logits = LMHead(RMSNorm(g))      (v1.0: shared embedding, scaled by d^-½)
 //
+// Both stacks and every mode (encoding, teacher-forced decoding, cached greedy generation) run
+// the same block function; generation passes a per-layer key/value cache. In training steps
+// (Batch.Train) dropout at HF's places — input embeddings, attention weights, each sublayer's
+// output, the FFN's hidden layer, each stack's output — at Config.Dropout; never in evaluation.
+// A method's encoder-output hook sees the encoder states before the decoder does.
+//
 // T5 attention has no 1/√d_kv scaling (it is folded into the initialisation) and no absolute
 // positions: a learned bias per (relative-position bucket, head), owned by the first block of
 // each stack and shared by all blocks. FFN is ReLU (v1.0) or gated-GELU-tanh (v1.1).
