@@ -10,5 +10,5 @@ type registryOf[F any] struct{ *registry.Registry[F] }
 func newRegistry[F any](kind string) registryOf[F] { return registryOf[F]{registry.New[F](kind)} }
 
 func (r registryOf[F]) register(name, about string, f F) { r.Register(name, about, f) }
-func (r registryOf[F]) lookup(name string) (F, error)      { return r.Lookup(name) }
-func (r registryOf[F]) list() []Registered                 { return r.List() }
+func (r registryOf[F]) lookup(name string) (F, error)    { return r.Lookup(name) }
+func (r registryOf[F]) list() []Registered               { return r.List() }
