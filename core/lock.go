@@ -24,9 +24,12 @@ const ResultsFile = "results.jsonl"
 const LockFile = ".lock"
 
 // ownedFiles are the files of a results folder written only under its lock: the temp files
-// a killed writer left for them are removed when the lock is taken. Everything in
-// checkpoints/ is owned too. (bench.jsonl is not: `ptbench bench` takes no lock.)
-var ownedFiles = map[string]bool{ResultsFile: true, "leaderboard.md": true}
+// a killed writer left for them are removed when the lock is taken. Everything in the
+// ownedDirs subfolders is owned too. (bench.jsonl is not: `ptbench bench` takes no lock.)
+var (
+	ownedFiles = map[string]bool{ResultsFile: true, "leaderboard.md": true}
+	ownedDirs  = []string{"checkpoints", "artefacts"}
+)
 
 // processStart is when this process started, as far as a lock holder's note goes.
 var processStart = time.Now()
@@ -67,7 +70,7 @@ func (e *LockedError) Error() string {
 // dir/.lock), creating dir if needed. One writer per folder: a second OpenResults, in this
 // process or another, waits or fails (opts.Wait) until the first store is closed or its
 // process is gone. With the lock held it repairs what a killed writer can leave behind:
-// temp files of owned files in dir and in dir/checkpoints are removed, and a torn last line
+// temp files of owned files in dir, dir/checkpoints and dir/artefacts are removed, and a torn last line
 // of the results file is moved to results.jsonl.corrupt (appended) with a warning. Damage
 // in the middle of the file is an error naming file:line. Close the store to release the
 // lock.
@@ -145,11 +148,14 @@ func (s *ResultStore) recoverAfterKill(dir string, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
-	more, err := atomicfile.RemoveOrphans(filepath.Join(dir, "checkpoints"), nil)
-	if err != nil {
-		return err
+	for _, sub := range ownedDirs {
+		more, err := atomicfile.RemoveOrphans(filepath.Join(dir, sub), nil)
+		if err != nil {
+			return err
+		}
+		removed = append(removed, more...)
 	}
-	if removed = append(removed, more...); len(removed) > 0 {
+	if len(removed) > 0 {
 		fmt.Fprintf(logw, "%s: removed %d temp files an interrupted run left: %s\n", dir, len(removed), strings.Join(removed, ", "))
 	}
 	raw, err := os.ReadFile(s.Path)

@@ -360,10 +360,12 @@ func TestOpenResultsRemovesOrphanTempFiles(t *testing.T) {
 	dir := t.TempDir()
 	ckpt := filepath.Join(dir, "checkpoints")
 	os.MkdirAll(ckpt, 0o755)
+	os.MkdirAll(filepath.Join(dir, "artefacts"), 0o755)
 	orphans := []string{
 		filepath.Join(dir, ".results.jsonl.tmp-123456"),
 		filepath.Join(dir, ".leaderboard.md.tmp-42"),
 		filepath.Join(ckpt, ".pt.syn-keyword.s1.abc.safetensors.tmp-777"),
+		filepath.Join(dir, "artefacts", ".pt-src.safetensors.tmp-5"),
 	}
 	kept := []string{
 		filepath.Join(dir, ".bench.jsonl.tmp-9"), // bench takes no lock: not ours to remove
@@ -391,7 +393,7 @@ func TestOpenResultsRemovesOrphanTempFiles(t *testing.T) {
 			t.Errorf("%s removed: %v", p, err)
 		}
 	}
-	if !strings.Contains(log.String(), "removed 3 temp files") {
+	if !strings.Contains(log.String(), "removed 4 temp files") {
 		t.Errorf("log %q", log.String())
 	}
 }
