@@ -43,8 +43,11 @@ type Board struct {
 	Rows  []MethodRow `json:"rows"`
 }
 
-// BuildBoard aggregates rows: test score per (method, backbone, task) over seeds.
+// BuildBoard aggregates rows: test score per (method, backbone, task) over seeds. Only the
+// latest row of each run key counts (LatestPerKey): a retried run's earlier failures are
+// history, and a run recorded twice is one seed, not two.
 func BuildBoard(rows []core.ResultRow) Board {
+	rows = LatestPerKey(rows)
 	type key struct{ method, label, backbone string }
 	byKey := map[key][]core.ResultRow{}
 	var order []key
