@@ -3,6 +3,7 @@ package hf
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -231,9 +232,32 @@ type configFields struct {
 func parseConfigFields(path string, data []byte) (*configFields, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("hf: %s: not a JSON object: %v", path, err)
+		return nil, fmt.Errorf("hf: %s%s: not a JSON object: %v", path, jsonErrorPosition(data, err), err)
+	}
+	if raw == nil { // the file says null
+		return nil, fmt.Errorf("hf: %s: not a JSON object: null", path)
 	}
 	return &configFields{path: path, raw: raw}, nil
+}
+
+// jsonErrorPosition is ":line:column" of a JSON syntax or type error in data ("" if unknown).
+func jsonErrorPosition(data []byte, err error) string {
+	var off int64 = -1
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		off = syn.Offset
+	case errors.As(err, &typ):
+		off = typ.Offset
+	}
+	if off < 1 || off > int64(len(data)) {
+		return ""
+	}
+	before := data[:off-1] // the offset counts the offending byte
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := len(before) - bytes.LastIndexByte(before, '\n')
+	return fmt.Sprintf(":%d:%d", line, col)
 }
 
 func (f *configFields) fieldError(name, format string, args ...any) error {
