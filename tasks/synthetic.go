@@ -48,8 +48,11 @@ func (t *syntheticTask) Load(opts data.DataOptions) (*data.Dataset, error) {
 		Dev:   split("dev", 2, SyntheticDevSize),
 		Test:  split("test", 3, SyntheticTestSize),
 	}
-	if opts.KShot > 0 {
-		ds.Train = SampleKShot(ds.Train, opts.KShot, opts.Seed, t.kshotClass)
+	if opts.KShot != 0 {
+		var err error
+		if ds.Train, err = kshotTrain(t.name, ds.Train, opts.KShot, opts.Seed, t.kshotClass); err != nil {
+			return nil, err
+		}
 	}
 	return ds, nil
 }

@@ -163,8 +163,10 @@ func (t *fileTask) load(opts data.DataOptions, needTrain bool) (*data.Dataset, e
 			return nil, err
 		}
 	}
-	if opts.KShot > 0 && len(ds.Train) > 0 {
-		ds.Train = SampleKShot(ds.Train, opts.KShot, opts.Seed, t.kshotClass)
+	if opts.KShot != 0 && len(ds.Train) > 0 {
+		if ds.Train, err = kshotTrain(t.name, ds.Train, opts.KShot, opts.Seed, t.kshotClass); err != nil {
+			return nil, err
+		}
 	}
 	return ds, nil
 }
