@@ -314,7 +314,7 @@ func (m *Method) Setup(env core.SetupEnv) error {
 	bi := env.Backbone.Info()
 	m.dModel = bi.DModel
 	req := &methodpb.SetupRequest{DModel: bi.DModel, Vocab: bi.Vocab, Seed: env.Seed,
-		MaxSourceLen: int64(env.MaxSourceLen), Task: env.Task, Backbone: bi.Name}
+		MaxSourceLen: int64(env.MaxSourceLen), Task: env.Task, Tasks: env.Tasks, Backbone: bi.Name}
 	resp, err := m.setup(req)
 	if err != nil {
 		return err
@@ -398,6 +398,12 @@ func (m *Method) Transform(in core.Input, train bool) (core.Input, error) {
 		}
 	}
 	req := &methodpb.ForwardRequest{Batch: B, Length: L, Train: train, Mask: encodeTorch(in.Mask, m.wire), WireDtype: m.wire}
+	if b := in.Batch; b != nil { // the batch context: step and each row's task
+		req.Step = int64(b.Step)
+		for _, t := range b.Tasks {
+			req.Tasks = append(req.Tasks, int32(t))
+		}
+	}
 	if err := m.inputs(in, req); err != nil {
 		return core.Input{}, err
 	}

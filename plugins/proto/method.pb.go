@@ -604,6 +604,7 @@ type SetupRequest struct {
 	RowIds        []int64                `protobuf:"varint,8,rep,packed,name=row_ids,json=rowIds,proto3" json:"row_ids,omitempty"` // the ids of rows, in order: the asked rows, then every token of texts
 	Rows          *Tensor                `protobuf:"bytes,9,opt,name=rows,proto3" json:"rows,omitempty"`                           // [len(row_ids), d_model]
 	Texts         []*TokenizedText       `protobuf:"bytes,10,rep,name=texts,proto3" json:"texts,omitempty"`
+	Tasks         []string               `protobuf:"bytes,11,rep,name=tasks,proto3" json:"tasks,omitempty"` // the run's tasks (multi-task runs: several); ForwardRequest.tasks index it
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -708,6 +709,13 @@ func (x *SetupRequest) GetTexts() []*TokenizedText {
 	return nil
 }
 
+func (x *SetupRequest) GetTasks() []string {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
 type SetupResponse struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Needs           *Needs                 `protobuf:"bytes,1,opt,name=needs,proto3" json:"needs,omitempty"` // non-empty: call Setup again with provided = true
@@ -776,6 +784,8 @@ type ForwardRequest struct {
 	Mask          *Tensor                `protobuf:"bytes,4,opt,name=mask,proto3" json:"mask,omitempty"`                                                          // [B, L]: 1 real token, 0 padding
 	Embeds        *Tensor                `protobuf:"bytes,5,opt,name=embeds,proto3" json:"embeds,omitempty"`                                                      // as declared by DescribeResponse.input; absent for INPUT_NONE
 	WireDtype     DType                  `protobuf:"varint,6,opt,name=wire_dtype,json=wireDtype,proto3,enum=ptbench.method.v1.DType" json:"wire_dtype,omitempty"` // the dtype the outputs must use
+	Step          int64                  `protobuf:"varint,7,opt,name=step,proto3" json:"step,omitempty"`                                                         // the optimisation step of a training batch (0 in evaluation)
+	Tasks         []int32                `protobuf:"varint,8,rep,packed,name=tasks,proto3" json:"tasks,omitempty"`                                                // per row: index into SetupRequest.tasks
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -850,6 +860,20 @@ func (x *ForwardRequest) GetWireDtype() DType {
 		return x.WireDtype
 	}
 	return DType_DTYPE_F32
+}
+
+func (x *ForwardRequest) GetStep() int64 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+func (x *ForwardRequest) GetTasks() []int32 {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
 }
 
 type ForwardResponse struct {
@@ -1215,7 +1239,7 @@ const file_method_proto_rawDesc = "" +
 	"\x05texts\x18\x02 \x03(\tR\x05texts\"5\n" +
 	"\rTokenizedText\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x10\n" +
-	"\x03ids\x18\x02 \x03(\x03R\x03ids\"\xc3\x02\n" +
+	"\x03ids\x18\x02 \x03(\x03R\x03ids\"\xd9\x02\n" +
 	"\fSetupRequest\x12\x17\n" +
 	"\ad_model\x18\x01 \x01(\x03R\x06dModel\x12\x14\n" +
 	"\x05vocab\x18\x02 \x01(\x03R\x05vocab\x12\x12\n" +
@@ -1227,12 +1251,13 @@ const file_method_proto_rawDesc = "" +
 	"\arow_ids\x18\b \x03(\x03R\x06rowIds\x12-\n" +
 	"\x04rows\x18\t \x01(\v2\x19.ptbench.method.v1.TensorR\x04rows\x126\n" +
 	"\x05texts\x18\n" +
-	" \x03(\v2 .ptbench.method.v1.TokenizedTextR\x05texts\"\x89\x01\n" +
+	" \x03(\v2 .ptbench.method.v1.TokenizedTextR\x05texts\x12\x14\n" +
+	"\x05tasks\x18\v \x03(\tR\x05tasks\"\x89\x01\n" +
 	"\rSetupResponse\x12.\n" +
 	"\x05needs\x18\x01 \x01(\v2\x18.ptbench.method.v1.NeedsR\x05needs\x12)\n" +
 	"\x10trainable_params\x18\x02 \x01(\x03R\x0ftrainableParams\x12\x1d\n" +
 	"\n" +
-	"prefix_len\x18\x03 \x01(\x03R\tprefixLen\"\xef\x01\n" +
+	"prefix_len\x18\x03 \x01(\x03R\tprefixLen\"\x99\x02\n" +
 	"\x0eForwardRequest\x12\x14\n" +
 	"\x05batch\x18\x01 \x01(\x03R\x05batch\x12\x16\n" +
 	"\x06length\x18\x02 \x01(\x03R\x06length\x12\x14\n" +
@@ -1240,7 +1265,9 @@ const file_method_proto_rawDesc = "" +
 	"\x04mask\x18\x04 \x01(\v2\x19.ptbench.method.v1.TensorR\x04mask\x121\n" +
 	"\x06embeds\x18\x05 \x01(\v2\x19.ptbench.method.v1.TensorR\x06embeds\x127\n" +
 	"\n" +
-	"wire_dtype\x18\x06 \x01(\x0e2\x18.ptbench.method.v1.DTypeR\twireDtype\"w\n" +
+	"wire_dtype\x18\x06 \x01(\x0e2\x18.ptbench.method.v1.DTypeR\twireDtype\x12\x12\n" +
+	"\x04step\x18\a \x01(\x03R\x04step\x12\x14\n" +
+	"\x05tasks\x18\b \x03(\x05R\x05tasks\"w\n" +
 	"\x0fForwardResponse\x121\n" +
 	"\x06prefix\x18\x01 \x01(\v2\x19.ptbench.method.v1.TensorR\x06prefix\x121\n" +
 	"\x06offset\x18\x02 \x01(\v2\x19.ptbench.method.v1.TensorR\x06offset\"\xca\x01\n" +

@@ -106,8 +106,9 @@ type Env struct {
 	Vocab        int    // rows of the backbone's embedding table
 	Seed         int64  // the run's seed: derive every random draw from it
 	MaxSourceLen int    // s, the longest source the task produces
-	Task         string // task name
-	Backbone     string // backbone name (preset or path)
+	Task         string // task name (multi-task runs: the tasks joined by "+")
+	Tasks        []string // the run's tasks; Batch.Tasks indexes them
+	Backbone     string   // backbone name (preset or path)
 	// Rows holds the frozen embedding rows the method asked for in Needs (and those of every
 	// token of the texts it asked to tokenize), by token id; each has DModel values.
 	Rows map[int64][]float32
@@ -132,6 +133,8 @@ type Needer interface {
 type Batch struct {
 	B, L  int
 	Train bool      // false during evaluation (no Backward follows)
+	Step  int       // the optimisation step of a training batch (0 in evaluation)
+	Tasks []int     // per row: index into Env.Tasks (nil from a host that sends none)
 	Mask  []float32 // [B, L]: 1 real token, 0 padding
 	// Embeds is nil for InputNone, [B, d] for the pooled inputs, [B, L, d] for InputFull.
 	Embeds *Tensor

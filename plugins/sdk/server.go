@@ -106,7 +106,7 @@ func (s *server) Setup(_ context.Context, req *methodpb.SetupRequest) (*methodpb
 			return fail(codes.FailedPrecondition, "Setup called twice")
 		}
 		env := Env{DModel: int(req.DModel), Vocab: int(req.Vocab), Seed: req.Seed,
-			MaxSourceLen: int(req.MaxSourceLen), Task: req.Task, Backbone: req.Backbone}
+			MaxSourceLen: int(req.MaxSourceLen), Task: req.Task, Tasks: req.Tasks, Backbone: req.Backbone}
 		if !req.Provided {
 			if n, ok := s.m.(Needer); ok {
 				needs, err := n.Needs(env)
@@ -162,7 +162,16 @@ func (s *server) Forward(_ context.Context, req *methodpb.ForwardRequest) (*meth
 		if !s.setup {
 			return fail(codes.FailedPrecondition, "Forward before Setup")
 		}
-		b := Batch{B: int(req.Batch), L: int(req.Length), Train: req.Train}
+		b := Batch{B: int(req.Batch), L: int(req.Length), Train: req.Train, Step: int(req.Step)}
+		if len(req.Tasks) > 0 {
+			if len(req.Tasks) != int(req.Batch) {
+				return fail(codes.InvalidArgument, "%d task ids for a batch of %d", len(req.Tasks), req.Batch)
+			}
+			b.Tasks = make([]int, len(req.Tasks))
+			for i, t := range req.Tasks {
+				b.Tasks[i] = int(t)
+			}
+		}
 		shape, mask, err := wire.Decode(req.Mask)
 		if err != nil {
 			return fail(codes.InvalidArgument, "mask: %v", err)

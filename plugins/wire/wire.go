@@ -15,7 +15,10 @@ import (
 
 // ProtocolVersion is the version of plugins/proto/method.proto that this code speaks. Bump it
 // on any incompatible change; the handshake then refuses plugins built against another one.
-const ProtocolVersion = 1
+const ProtocolVersion = 2
+
+// Version history: 1 — first release; 2 — the batch context (SetupRequest.tasks,
+// ForwardRequest.step and per-row task ids) for multi-task methods.
 
 // PluginName is the key of the method service in go-plugin's plugin set.
 const PluginName = "method"
