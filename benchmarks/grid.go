@@ -91,7 +91,7 @@ func (g *Grid) Run() (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	defer bb.Close()
+	defer func() { bb.Close() }()
 	fmt.Fprintf(g.Log, "backbone %s: %s, d %d, %d parameters (frozen)\n", g.Backbone, bb.Info().Arch, bb.Info().DModel, bb.Info().NumParams)
 	arts := g.NewArtefacts(bb, store)
 
@@ -121,6 +121,17 @@ func (g *Grid) Run() (Summary, error) {
 				status, err := g.runOne(bb, tasks, methodName, seed, done, store, arts)
 				if err != nil {
 					return sum, err
+				}
+				// Safety net: a method that unfroze backbone weights without declaring
+				// core.WeightEditor (so nothing restored them) gets the backbone reopened.
+				if w := core.UnfrozenWeight(bb); w != "" {
+					fmt.Fprintf(g.Log, "%s left backbone weight %s trainable without declaring core.WeightEditor: reopening the backbone\n", methodName, w)
+					bb.Close()
+					if bb, err = core.OpenBackbone(g.Backbone, g.BackboneOpts); err != nil {
+						bb = noBackbone{}
+						return sum, err
+					}
+					arts.backbone = bb
 				}
 				switch status {
 				case "skipped":
@@ -315,3 +326,8 @@ func ParseSeeds(s string) ([]int64, error) {
 	}
 	return out, nil
 }
+
+// noBackbone stands in after a failed reopen so the deferred Close has something to close.
+type noBackbone struct{ core.Backbone }
+
+func (noBackbone) Close() {}

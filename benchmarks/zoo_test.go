@@ -73,7 +73,13 @@ func (m *sourcePrompt) Transform(in core.Input, train bool) (core.Input, error) 
 	return core.PrependPrompt(in, m.prompt)
 }
 
+// undeclaredFT edits the backbone like fullFT but does not say so.
+type undeclaredFT struct{ fullFT }
+
+func (m *undeclaredFT) EditsWeights() bool { return false }
+
 func init() {
+	core.RegisterMethod("test-ft-undeclared", "test only: FT that does not declare WeightEditor", func(map[string]any) (core.Method, error) { return &undeclaredFT{}, nil })
 	core.RegisterMethod("test-ft", "test only: every backbone weight trainable", func(map[string]any) (core.Method, error) { return &fullFT{}, nil })
 	core.RegisterMethod("test-source", "test only: PT from a source artefact", func(map[string]any) (core.Method, error) { return &sourcePrompt{}, nil })
 }
@@ -113,6 +119,16 @@ func TestGridRestoresTheBackboneAfterFineTuning(t *testing.T) {
 	rows, _ := core.ReadResults(filepath.Join(g.OutDir, "results.jsonl"))
 	if rows[0].TrainableParams != rows[0].Backbone.NumParams {
 		t.Errorf("FT trained %d of %d parameters", rows[0].TrainableParams, rows[0].Backbone.NumParams)
+	}
+	// A method that edits weights without declaring it: the grid reopens the backbone.
+	var log strings.Builder
+	g = smallGrid(t.TempDir(), []string{"test-ft-undeclared", "pt"}, []int64{3})
+	g.Log = &log
+	if after := gridLosses(t, g); !slices.Equal(alone, after["pt"]) {
+		t.Fatalf("PT alone %v, PT after undeclared FT %v", alone, after["pt"])
+	}
+	if !strings.Contains(log.String(), "reopening the backbone") {
+		t.Errorf("log: %s", log.String())
 	}
 }
 
@@ -175,5 +191,21 @@ func TestArtefactTrainedOnce(t *testing.T) {
 	arts, err := ListArtefacts(out)
 	if err != nil || len(arts) != 1 || arts[0].Identity.Method != "pt" || !slices.Equal(arts[0].Tensors["prompt"], []int64{3, 64}) {
 		t.Fatalf("artefacts %+v, %v", arts, err)
+	}
+}
+
+// With dropout 0.1 a training run is seeded and repeatable, and differs from dropout 0.
+func TestDropoutRunsRepeat(t *testing.T) {
+	coretest.LockThread(t)
+	p := 0.1
+	var runs [][]float64
+	for i := 0; i < 2; i++ {
+		g := smallGrid(t.TempDir(), []string{"pt"}, []int64{4})
+		g.BackboneOpts.Dropout = &p
+		runs = append(runs, gridLosses(t, g)["pt"])
+	}
+	plain := gridLosses(t, smallGrid(t.TempDir(), []string{"pt"}, []int64{4}))["pt"]
+	if len(runs[0]) != 4 || !slices.Equal(runs[0], runs[1]) || slices.Equal(runs[0], plain) {
+		t.Fatalf("dropout runs %v and %v, without dropout %v", runs[0], runs[1], plain)
 	}
 }

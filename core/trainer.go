@@ -347,6 +347,17 @@ func SnapshotWeights(bb Backbone) []NamedTensor {
 	return out
 }
 
+// UnfrozenWeight names a backbone weight that requires gradients ("" when all are frozen):
+// after a run, a sign that a method edited the backbone without restoring it.
+func UnfrozenWeight(bb Backbone) string {
+	for _, w := range bb.Weights() {
+		if w.Tensor.MustRequiresGrad() {
+			return w.Name
+		}
+	}
+	return ""
+}
+
 // RestoreWeights copies a snapshot back into the backbone's live weights and freezes them
 // again (requires_grad off, gradients zeroed), so the next run sees a fresh backbone.
 func RestoreWeights(bb Backbone, snap []NamedTensor) {
