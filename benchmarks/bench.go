@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/ptbench/ptbench/core"
 )
@@ -107,9 +106,11 @@ func benchOne(bb core.Backbone, name, mode string, dynamic bool, o BenchOptions)
 	prompt := promptLength(m)
 	var times []float64
 	var positions float64
-	for step := 1; step <= o.Warmup+o.Steps; step++ {
+	// The training loop's own Loop and callbacks: timing after the warm-up steps, RSS samples.
+	longest := 0
+	loop := &core.Loop{Steps: o.Warmup + o.Steps, Step: func(step int) (float64, error) {
 		rows := make([]core.Encoded, o.Batch)
-		longest := 0
+		longest = 0
 		for i := range rows {
 			n := o.Seq
 			if dynamic {
@@ -118,25 +119,24 @@ func benchOne(bb core.Backbone, name, mode string, dynamic bool, o BenchOptions)
 			rows[i] = core.Encoded{Source: row(n), Target: row(o.TargetLen)}
 			longest = max(longest, n)
 		}
-		t0 := time.Now()
 		b, err := bb.Collate(rows, core.CollateOptions{Train: true, Step: step, TaskNames: []string{"bench"}})
 		if err != nil {
-			return res, err
+			return 0, err
 		}
-		_, err = sess.Step(b, 1e-3, 1.0)
-		b.Close()
-		if err != nil {
-			return res, err
-		}
-		if step > o.Warmup {
-			times = append(times, time.Since(t0).Seconds())
-			positions += float64(prompt + longest)
-		}
-		for _, at := range o.RSSAt {
-			if step == at {
-				res.RSSAt[at] = core.CurrentRSS()
+		defer b.Close()
+		return sess.Step(b, 1e-3, 1.0)
+	}, Callbacks: []core.Callback{
+		{Name: "time", OnStep: func(s core.StepInfo) error {
+			if s.Step > o.Warmup {
+				times = append(times, s.Seconds)
+				positions += float64(prompt + longest)
 			}
-		}
+			return nil
+		}},
+		core.RSSCallback(o.RSSAt, res.RSSAt),
+	}}
+	if err := loop.Run(); err != nil {
+		return res, err
 	}
 	res.MeanStepSec, res.MedianStepSec = core.MeanMedian(times)
 	res.EncoderPositions = positions / float64(max(len(times), 1))
