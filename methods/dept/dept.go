@@ -3,7 +3,7 @@
 // A short prompt P_s ∈ R^{m×d} is prepended, and a low-rank pair A ∈ R^{s×r}, B ∈ R^{r×d}
 // updates the frozen input embeddings position by position:
 //
-//	E' = E + (α/√r)·(A B)[0:L]        (L = the batch's padded length, α = 8)
+//	E'_t = E_t + (α/√r)·(A B)[pos(t)]   (pos(t): token t's position in its source, α = 8)
 //	H0 = [P_s ; E']
 //
 // Init: P_s as PT; A Kaiming-uniform (a = √5), B zeros, so training starts from PT with the
@@ -11,8 +11,11 @@
 // m·d + s·r + r·d = l·d the budget equals PT's: (m, r) = (60, 30), (40, 45), (80, 15) at
 // s = 256, d = 768 all give 76,800.
 //
-// Dynamic padding is exact: a batch padded to L < s gets the first L rows of A B, which is
-// what every real token gets when padded to s (pad keys are masked, so pad rows never reach
+// Positions come from the backbone's batch (core.Input.Positions), so the offset row of a
+// token does not depend on the padding side: a right-padded T5 batch gets rows 0..L-1, a
+// left-padded decoder-only batch the same rows for its real tokens. Dynamic padding is exact:
+// a batch padded to L < s gets the first L rows of A B, which is what every real token gets
+// when padded to s (pad keys are masked, so pad rows never reach
 // the loss) — see the padding tests in methods/ept.
 package dept
 
@@ -127,7 +130,7 @@ func (m *Method) Transform(in core.Input, train bool) (core.Input, error) {
 	return ApplyDecomposition(m, in, m.Prompt)
 }
 
-// ApplyDecomposition is E' = E + offset[0:L], H0 = [prompt ; E'] — shared with EPT, whose
+// ApplyDecomposition is E' = E + offset[pos], H0 = [prompt ; E'] — shared with EPT, whose
 // prompt is the reconstructed P*.
 func ApplyDecomposition(m *Method, in core.Input, prompt *ts.Tensor) (core.Input, error) {
 	off, err := m.Offset(in.Embeds.MustSize()[1])

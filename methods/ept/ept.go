@@ -3,7 +3,7 @@
 // code; leaderboards label it "EPT (reimpl.)". Four stages (shared/spec/methods.md):
 //
 //  1. Decomposition (exactly DePT): short prompt P_s ∈ R^{m×d}, A ∈ R^{s×r}, B ∈ R^{r×d};
-//     E' = E + (α/√r)·(A B)[0:L].
+//     E' = E + (α/√r)·(A B)[pos]   (each token's row by its position in the source).
 //  2. Fusion: P_s attends over the low-rank knowledge K = V = (α/√r)·A B ∈ R^{s×d}:
 //     F = softmax(P_s Kᵀ / √d) V,  P_f = P_s + F.
 //     Options (fusion_kv): "ab" (default), "b" (K = V = B), "prompt_ab" (K = V = [P_s ; A B]).
