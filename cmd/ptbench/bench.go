@@ -40,7 +40,13 @@ func newBenchCmd() *cobra.Command {
 				if _, err := fmt.Sscan(s, &n); err != nil {
 					return usageError{fmt.Errorf("--rss-at %q: %v", s, err)}
 				}
+				if n < 1 {
+					return usageError{fmt.Errorf("--rss-at must list steps ≥ 1, got %d", n)}
+				}
 				o.RSSAt = append(o.RSSAt, n)
+			}
+			if err := validateBenchFlags(o); err != nil { // preflight.go
+				return err
 			}
 			bb, err := core.OpenBackbone(backbone, core.BackboneOptions{Seed: o.Seed, Tokenizer: tokenizer})
 			if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -20,9 +21,15 @@ func newLeaderboardCmd() *cobra.Command {
 		Short: "Render the leaderboard (markdown, or -o json) from RUNS_DIR/results.jsonl",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rows, err := core.ReadResults(filepath.Join(args[0], "results.jsonl"))
+			// Read-only: a torn last line (a write cut short) is skipped with a warning; the
+			// next `ptbench run` on the folder moves it aside.
+			rows, torn, err := core.ReadResultsLenient(filepath.Join(args[0], core.ResultsFile))
 			if err != nil {
 				return err
+			}
+			if torn != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s: skipped a last line cut short (%d bytes, an interrupted write); the next run on this folder moves it to %s.corrupt\n",
+					filepath.Join(args[0], core.ResultsFile), len(torn), core.ResultsFile)
 			}
 			if len(rows) == 0 {
 				return fmt.Errorf("%s: no results yet", filepath.Join(args[0], "results.jsonl"))
@@ -47,9 +54,21 @@ func newLeaderboardCmd() *cobra.Command {
 	return cmd
 }
 
-// writeLeaderboard renders out/leaderboard.md atomically and prints it.
+// writeLeaderboard renders out/leaderboard.md atomically and prints it. It writes under the
+// folder's lock; when another run holds it, that run will write leaderboard.md when it ends,
+// and this one only prints.
 func writeLeaderboard(cmd *cobra.Command, out string) error {
-	rows, err := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	store, err := core.OpenResults(out, core.ResultsOptions{Log: cmd.ErrOrStderr()})
+	var locked *core.LockedError
+	switch {
+	case errors.As(err, &locked):
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s is in use by another run (pid %d), which writes leaderboard.md when it ends\n", locked.Path, locked.PID)
+	case err != nil:
+		return err
+	default:
+		defer store.Close()
+	}
+	rows, _, err := core.ReadResultsLenient(filepath.Join(out, core.ResultsFile)) // torn: only if not ours to repair
 	if err != nil {
 		return err
 	}
@@ -61,8 +80,10 @@ func writeLeaderboard(cmd *cobra.Command, out string) error {
 	if err := renderAll(&buf, benchmarks.BuildBoard(rows), bench); err != nil {
 		return err
 	}
-	if err := core.WriteFileAtomic(filepath.Join(out, "leaderboard.md"), buf.Bytes()); err != nil {
-		return err
+	if store != nil {
+		if err := core.WriteFileAtomic(filepath.Join(out, "leaderboard.md"), buf.Bytes()); err != nil {
+			return err
+		}
 	}
 	_, err = cmd.OutOrStdout().Write(buf.Bytes())
 	return err

@@ -46,11 +46,15 @@ func newRoot() *cobra.Command {
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if threads < 0 {
+				return usageError{fmt.Errorf("--threads must be ≥ 0 (0 = number of cores), got %d", threads)}
+			}
 			core.InitTorch(threads)
 			if w := core.BLASWarning(); w != "" {
 				fmt.Fprintln(os.Stderr, w)
 			}
+			return nil
 		},
 	}
 	root.PersistentFlags().IntVar(&threads, "threads", 0, "libtorch intra-op threads (0 = number of cores)")

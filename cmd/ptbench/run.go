@@ -24,6 +24,7 @@ func newRunCmd() *cobra.Command {
 		sets                                                                  []string
 		g                                                                     benchmarks.Grid
 	)
+	var retryFailed bool // --retry-failed; the grid's KeepFailed is its negation
 	cmd := &cobra.Command{
 		Use:   "run --methods M1,M2 --tasks T1,T2",
 		Short: "Train and evaluate the grid methods × tasks × seeds; append results and render the leaderboard",
@@ -60,6 +61,10 @@ func newRunCmd() *cobra.Command {
 			if g.Seeds, err = benchmarks.ParseSeeds(seeds); err != nil {
 				return usageError{err}
 			}
+			if err := validateRunFlags(&g); err != nil { // preflight.go
+				return err
+			}
+			builtin := builtinMethods()
 			g.Methods, g.Tasks, g.Backbone = splitList(methods), splitList(tasks), backbone
 			// Plugins: plugin:PATH[@sha256:HEX], or ptbench-method-<name> found by name.
 			if err := host.RegisterPlugins(g.Methods); err != nil {
@@ -72,6 +77,10 @@ func newRunCmd() *cobra.Command {
 			g.OutDir, g.Log, g.Terminal, g.CodeVersion = out, cmd.ErrOrStderr(), isTerminal(os.Stderr), version
 			if g.Data.CacheDir == "" {
 				g.Data.CacheDir = defaultCacheDir()
+			}
+			g.KeepFailed = !retryFailed
+			if err := preflight(&g, builtin); err != nil { // before the backbone or data load
+				return err
 			}
 			sum, err := g.Run()
 			if err != nil {
@@ -108,9 +117,11 @@ func newRunCmd() *cobra.Command {
 	f.BoolVar(&g.MultiTask, "multi-task", false, "train each method once over all --tasks (one result row per task)")
 	f.Float64Var(&g.Temperature, "temperature", 1, "multi-task sampling temperature T: p_i ∝ n_i^(1/T) (1 = proportional to size, large = uniform)")
 	f.Var(&dropoutFlag{&g.BackboneOpts.Dropout}, "dropout", "training dropout rate (default: the checkpoint's dropout_rate; presets 0; 0 turns it off)")
+	f.BoolVar(&g.NoWait, "no-wait", false, "fail at once when another run writes to --out (default: wait for it)")
+	f.BoolVar(&retryFailed, "retry-failed", true, "run again the runs results.jsonl records as failed (their rows stay as history); false counts them as done")
 	cmd.PreRun = func(cmd *cobra.Command, _ []string) {
-		if g.Train.Warmup < 0 {
-			g.Train.Warmup = 0 // Defaults() picks min(500, steps/10)
+		if g.Train.Warmup == -1 {
+			g.Train.Warmup = 0 // Defaults() picks min(500, steps/10); other negatives fail validation
 		}
 	}
 	return cmd
@@ -183,6 +194,9 @@ func loadMethodConfigs(path string, sets []string, methods []string) (map[string
 		var v any
 		if err := yaml.Unmarshal([]byte(kv[1]), &v); err != nil {
 			return nil, fmt.Errorf("--set %q: %w", s, err)
+		}
+		if nonFinite(v) {
+			return nil, fmt.Errorf("--set %q: %s is not a finite number (settings must be finite)", s, kv[1])
 		}
 		m, key := kv[0][:dot], kv[0][dot+1:]
 		for _, name := range methods { // a method name may contain dots (plugin:./bin/x)

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/ptbench/ptbench/benchmarks"
+	"github.com/ptbench/ptbench/core"
+)
+
+// Up-front checks of `ptbench run`: every number and setting is checked before the backbone
+// or any data loads, so a bad flag is an error in a second, not a silently wrong row or a
+// grid that stops after hours.
+
+// validateRunFlags checks the numeric flags (usage errors).
+func validateRunFlags(g *benchmarks.Grid) error {
+	if err := g.Train.Validate(); err != nil {
+		return usageError{err}
+	}
+	if err := core.ValidateKShot(g.Data.KShot); err != nil {
+		return usageError{err}
+	}
+	seen := map[int64]bool{}
+	for _, s := range g.Seeds {
+		if seen[s] {
+			return usageError{fmt.Errorf("--seeds: seed %d is given twice", s)}
+		}
+		seen[s] = true
+	}
+	return nil
+}
+
+// builtinMethods are the methods registered before plugins are (plugins are checked by the
+// plugin itself when its run starts: building one here would start its process).
+func builtinMethods() map[string]bool {
+	out := map[string]bool{}
+	for _, r := range core.Methods() {
+		out[r.Name] = true
+	}
+	return out
+}
+
+// preflight checks what the grid will need, short of the backbone: each built-in method is
+// built once from its settings (its own validation) and its resolved config must be finite
+// (a NaN learning rate trains nonsense and cannot be recorded); every task must exist; with
+// --k-shot, each task's training data is read once to check k against its class counts.
+func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
+	for _, name := range g.Methods {
+		raw := g.MethodConfigs[name]
+		if err := core.CheckFiniteConfig(raw); err != nil {
+			return fmt.Errorf("method %s: %w", name, err)
+		}
+		if !builtin[name] || strings.HasPrefix(name, "plugin:") {
+			continue
+		}
+		if err := checkMethod(name, raw); err != nil {
+			return err
+		}
+	}
+	for _, name := range g.Tasks {
+		task, err := core.NewTask(name)
+		if err != nil {
+			return err
+		}
+		if g.Data.KShot == 0 {
+			continue
+		}
+		if _, err := task.Load(g.Data); err != nil {
+			return fmt.Errorf("task %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// checkMethod builds one method without setting it up, checks its resolved config, and
+// closes it.
+func checkMethod(name string, raw map[string]any) (err error) {
+	m, err := core.NewMethod(name, raw)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil && err == nil {
+			err = fmt.Errorf("method %s: checking its settings: %v", name, p)
+		}
+	}()
+	defer m.Close()
+	if err := core.CheckFiniteConfig(m.Config()); err != nil {
+		return fmt.Errorf("method %s: %w", name, err)
+	}
+	return nil
+}
+
+// nonFinite reports a --set value that is NaN or infinite: a YAML .nan/.inf, or a word such
+// as nan or inf that a number field would otherwise reject with a type error.
+func nonFinite(v any) bool {
+	switch x := v.(type) {
+	case float64:
+		return math.IsNaN(x) || math.IsInf(x, 0)
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		return err == nil && (math.IsNaN(f) || math.IsInf(f, 0))
+	}
+	return false
+}
+
+// validateBenchFlags checks `ptbench bench`'s numbers and method settings before the
+// backbone loads.
+func validateBenchFlags(o benchmarks.BenchOptions) error {
+	for _, c := range []struct {
+		flag     string
+		v, least int
+	}{{"--seq", o.Seq, 1}, {"--batch", o.Batch, 1}, {"--steps", o.Steps, 1}, {"--warmup", o.Warmup, 0}} {
+		if c.v < c.least {
+			return usageError{fmt.Errorf("%s must be ≥ %d, got %d", c.flag, c.least, c.v)}
+		}
+	}
+	for _, name := range o.Methods {
+		if err := core.CheckFiniteConfig(o.MethodConfigs[name]); err != nil {
+			return fmt.Errorf("method %s: %w", name, err)
+		}
+	}
+	return nil
+}
