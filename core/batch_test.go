@@ -259,3 +259,44 @@ func TestDropoutTrainingOnlyAndSeeded(t *testing.T) {
 		t.Errorf("training losses with dropout: seeded %v and %v, next draw %v, eval %v", a, b, c, evalDropped)
 	}
 }
+
+// A position-indexed offset gives every real token the same row whatever the padding side.
+func TestAddOffsetFollowsPositions(t *testing.T) {
+	coretest.LockThread(t)
+	ts.ManualSeed(3)
+	const d = 4
+	offset := ts.MustRandn([]int64{6, d}, gotch.Float, gotch.CPU)
+	defer offset.MustDrop()
+	rows := []core.Encoded{{Source: []int64{1, 2, 3, 4}}, {Source: []int64{5, 6}}}
+	tokenRows := func(side core.PadSide) [][]float32 {
+		b, err := core.CollateWith(rows, core.CollateOptions{NoLabels: true}, side, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		zeros := ts.MustZeros([]int64{2, 4, d}, gotch.Float, gotch.CPU)
+		out, err := core.AddOffset(core.Input{Embeds: zeros, Mask: b.Mask, Positions: b.Positions}, offset)
+		zeros.MustDrop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals := core.Float32s(out.Embeds)
+		out.Drop()
+		mask := b.Mask.Float64Values()
+		var real [][]float32
+		for i := 0; i < 8; i++ {
+			if mask[i] == 1 {
+				real = append(real, vals[i*d:(i+1)*d])
+			}
+		}
+		return real
+	}
+	right, left := tokenRows(core.PadRight), tokenRows(core.PadLeft)
+	if len(right) != 6 || !slices.EqualFunc(right, left, slices.Equal) {
+		t.Fatalf("right-padded rows %v, left-padded %v", right, left)
+	}
+	first := core.Float32s(offset)[:d]
+	if !slices.Equal(right[4], first) { // the second example's first token gets row 0
+		t.Fatalf("second example's first token got %v, want offset row 0 %v", right[4], first)
+	}
+}
