@@ -87,21 +87,9 @@ func OpenResults(dir string, opts ResultsOptions) (*ResultStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: opening the lock: %w", path, err)
 	}
-	if err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("%s: locking %s: %w", path, f.Name(), err)
-		}
-		le := lockHolder(f, path)
-		if !opts.Wait {
-			f.Close()
-			return nil, le
-		}
-		fmt.Fprintf(logw, "%s; waiting — pass --no-wait to fail instead\n", le.holder())
-		if err := flock(f, syscall.LOCK_EX); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("%s: locking %s: %w", path, f.Name(), err)
-		}
+	if err := acquire(f, path, opts.Wait, logw); err != nil {
+		f.Close()
+		return nil, err
 	}
 	// Name the holder for whoever waits next. Best effort: only the flock is the lock.
 	note := fmt.Sprintf("pid %d\nstarted %s\n", os.Getpid(), processStart.Format(time.RFC3339))
@@ -114,6 +102,30 @@ func OpenResults(dir string, opts ResultsOptions) (*ResultStore, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// acquire takes the flock on f, waiting (after saying so) or failing with a *LockedError.
+func acquire(f *os.File, path string, wait bool, logw io.Writer) error {
+	err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.ENOLCK), errors.Is(err, syscall.EOPNOTSUPP), errors.Is(err, syscall.ENOSYS):
+		// A file system without flock (some network mounts): go on, but say what is lost.
+		fmt.Fprintf(logw, "warning: %s: this file system cannot lock %s (%v); nothing stops a second run from writing this folder at the same time\n", path, f.Name(), err)
+		return nil
+	case !errors.Is(err, syscall.EWOULDBLOCK):
+		return fmt.Errorf("%s: locking %s: %w", path, f.Name(), err)
+	}
+	le := lockHolder(f, path)
+	if !wait {
+		return le
+	}
+	fmt.Fprintf(logw, "%s; waiting — pass --no-wait to fail instead\n", le.holder())
+	if err := flock(f, syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("%s: locking %s: %w", path, f.Name(), err)
+	}
+	return nil
 }
 
 func flock(f *os.File, how int) error {
