@@ -210,8 +210,18 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 		Seed: seed, Backbone: bb.Info(), Train: train, KShot: g.Data.KShot, CodeVersion: g.CodeVersion,
 	}
 	base.Backbone.Name = g.Backbone
+	base.Extra = map[string]any{}
 	if len(tasks) > 1 {
-		base.Extra = map[string]any{"multi_task": names, "run": key, "temperature": g.Temperature}
+		base.Extra["multi_task"], base.Extra["run"], base.Extra["temperature"] = names, key, g.Temperature
+	}
+	if g.Data.KShot > 0 { // the examples per class actually drawn (a class may have fewer than k)
+		for _, td := range tasks {
+			counts := map[string]int{}
+			for _, ex := range td.Data.Train {
+				counts[ex.Target]++
+			}
+			base.Extra["k_shot_drawn."+td.Task.Name()] = counts
+		}
 	}
 	tr := &core.Trainer{Backbone: bb, Method: m, Tasks: tasks, Opts: train, Temperature: g.Temperature, Artefacts: arts}
 	res, err := safeRun(tr)
