@@ -209,3 +209,24 @@ func TestDropoutRunsRepeat(t *testing.T) {
 		t.Fatalf("dropout runs %v and %v, without dropout %v", runs[0], runs[1], plain)
 	}
 }
+
+// A k-shot run records how many examples of each class it actually drew.
+func TestKShotRecordsDrawnCounts(t *testing.T) {
+	coretest.LockThread(t)
+	out := t.TempDir()
+	g := smallGrid(out, []string{"pt"}, []int64{1})
+	g.Data.KShot = 4
+	if _, err := g.Run(); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	drawn, ok := rows[0].Extra["k_shot_drawn.syn-keyword"].(map[string]any)
+	if !ok || len(drawn) < 2 || rows[0].KShot != 4 {
+		t.Fatalf("row extra %v, k %d", rows[0].Extra, rows[0].KShot)
+	}
+	for label, n := range drawn {
+		if n.(float64) != 4 {
+			t.Errorf("class %s: %v drawn, want 4", label, n)
+		}
+	}
+}
