@@ -2,6 +2,7 @@ package tokenizers
 
 import (
 	"fmt"
+	"strings"
 
 	hftokenizer "github.com/sugarme/tokenizer"
 	"github.com/sugarme/tokenizer/pretrained"
@@ -68,9 +69,16 @@ func (hf *HuggingFace) Path() string { return hf.path }
 func (hf *HuggingFace) Library() *hftokenizer.Tokenizer { return hf.tok }
 
 // EncodeChecked returns the ids for text (no special tokens added), or the
-// library's error.
-func (hf *HuggingFace) EncodeChecked(text string) ([]int, error) {
-	encoding, err := hf.tok.EncodeSingle(text, false)
+// library's error. Invalid UTF-8 is replaced by U+FFFD first (Hugging Face
+// tokenizers only ever see valid strings; this library panics on the rest),
+// and a panic of the library on a malformed tokenizer.json is an error.
+func (hf *HuggingFace) EncodeChecked(text string) (ids []int, err error) {
+	defer func() {
+		if recovered := recover(); recovered != nil {
+			ids, err = nil, fmt.Errorf("tokenizer.json %s: encoding %q: unsupported or malformed content: %v", hf.path, text, recovered)
+		}
+	}()
+	encoding, err := hf.tok.EncodeSingle(strings.ToValidUTF8(text, "\uFFFD"), false)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer.json %s: encoding %q: %w", hf.path, text, err)
 	}

@@ -101,7 +101,11 @@ func NewSentencePiece(proto *ModelProto) (*SentencePiece, error) {
 		return nil, fmt.Errorf("model defines no <unk> piece")
 	}
 	for b := range sp.byteIDs {
-		sp.byteIDs[b] = sp.PieceID(bytePiece(byte(b)))
+		id := sp.PieceID(bytePiece(byte(b)))
+		if id < 0 { // as SentencePiece's PieceToId: a missing byte piece is <unk>
+			id = sp.unk
+		}
+		sp.byteIDs[b] = id
 	}
 
 	var userDefinedTrie *pieceTrie
