@@ -86,6 +86,7 @@ func FuzzSentencePieceModel(f *testing.F) {
 			f.Add(shrinkModel(f, b, 8), "a")
 		}
 	}
+	f.Add(byteFallbackModel(), "ab\u00e9") // byte fallback, but only <0x61> among the byte pieces
 	f.Add([]byte{}, "")
 	f.Add([]byte{0x0a, 0x05, 0x0a, 0x03, 'a', 'b', 'c'}, "abc") // one piece, no specs
 	f.Fuzz(func(t *testing.T, model []byte, text string) {
@@ -137,4 +138,33 @@ func FuzzTokenizerJSON(f *testing.F) {
 			tok.Decode(ids)
 		}
 	})
+}
+
+// byteFallbackModel is a BPE model with byte_fallback whose only byte piece is <0x61>: bytes
+// without a piece must encode as <unk>, as SentencePiece does, never as an invalid id.
+func byteFallbackModel() []byte {
+	piece := func(text string, typ uint64) []byte {
+		var p []byte
+		p = protowire.AppendTag(p, fieldPiecePiece, protowire.BytesType)
+		p = protowire.AppendString(p, text)
+		p = protowire.AppendTag(p, fieldPieceType, protowire.VarintType)
+		return protowire.AppendVarint(p, typ)
+	}
+	var m []byte
+	for _, p := range [][]byte{piece("<unk>", uint64(PieceUnknown)), piece("<0x61>", uint64(PieceByte)), piece("b", uint64(PieceNormal))} {
+		m = protowire.AppendTag(m, fieldModelPieces, protowire.BytesType)
+		m = protowire.AppendBytes(m, p)
+	}
+	var trainer []byte
+	trainer = protowire.AppendTag(trainer, fieldTrainerModelType, protowire.VarintType)
+	trainer = protowire.AppendVarint(trainer, uint64(ModelBPE))
+	trainer = protowire.AppendTag(trainer, fieldTrainerByteFallback, protowire.VarintType)
+	trainer = protowire.AppendVarint(trainer, 1)
+	m = protowire.AppendTag(m, fieldModelTrainerSpec, protowire.BytesType)
+	m = protowire.AppendBytes(m, trainer)
+	var norm []byte
+	norm = protowire.AppendTag(norm, fieldNormName, protowire.BytesType)
+	norm = protowire.AppendString(norm, "identity")
+	m = protowire.AppendTag(m, fieldModelNormalizer, protowire.BytesType)
+	return protowire.AppendBytes(m, norm)
 }
