@@ -79,6 +79,9 @@ func convertMRPC(dir string) error {
 	if err != nil {
 		return err
 	}
+	if len(lines) == 0 {
+		return fmt.Errorf("%s:1: empty file, expected the MSR header", testPath)
+	}
 	var test strings.Builder
 	test.WriteString("index\t#1 ID\t#2 ID\t#1 String\t#2 String\n")
 	for n, l := range lines[1:] {
