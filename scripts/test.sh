@@ -7,3 +7,6 @@ go vet ./...
 go test -p 1 -count=1 -timeout 30m ./... 2>&1 | tee /tmp/ptbench-test.log
 # The task readers and metrics must build and test without cgo (no libtorch).
 CGO_ENABLED=0 go test -count=1 ./tasks/... ./core/data/... ./core/registry/...
+# Every fuzz target (parsers of outside input) for a short bounded time, one at a time:
+# 10 targets x 10 s (README "Fuzzing" says how to run them longer).
+FUZZTIME=${FUZZTIME:-10s} scripts/fuzz.sh

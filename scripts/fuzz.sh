@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# fuzz.sh — run every Go fuzz target (the parsers of outside input) for a bounded time, one at
+# a time (the machine has 2 cores; each target already uses them all).
+#
+#   scripts/fuzz.sh                 # each target for $FUZZTIME (default 10s), as CI does
+#   FUZZTIME=10m scripts/fuzz.sh    # longer
+#   scripts/fuzz.sh Tokenizer       # only targets whose name matches (grep -E)
+#
+# A crash stops the script; go test writes the failing input under the package's
+# testdata/fuzz/<Target>/, where plain `go test` then replays it as a regression test.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+FUZZTIME=${FUZZTIME:-10s}
+# The fuzzer minimises each new interesting input before going on; bound that too.
+MINIMIZE=${FUZZMINIMIZETIME:-5s}
+only=${1:-.}
+
+targets=(
+  "FuzzParse ./core/safetensors"
+  "FuzzReadResults ./core"
+  "FuzzGLUEFiles ./tasks"
+  "FuzzJSONTaskFiles ./tasks"
+  "FuzzMRPCConvert ./tasks"
+  "FuzzMethodConfig ./cmd/ptbench"
+  "FuzzSentencePieceModel ./backbones/tokenizers"
+  "FuzzTokenizerJSON ./backbones/tokenizers"
+  "FuzzParseT5Config ./backbones/hf"
+  "FuzzDecode ./plugins/wire"
+)
+for t in "${targets[@]}"; do
+  read -r name pkg <<<"$t"
+  grep -qE -- "$only" <<<"$name" || continue
+  echo "fuzz: $name ($pkg) for $FUZZTIME" >&2
+  go test -p 1 -count=1 -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$MINIMIZE" "$pkg"
+done
