@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -241,6 +242,9 @@ func parsePiece(data []byte) (ModelPiece, error) {
 			if typ != protowire.BytesType {
 				return wrongWireType("SentencePiece.piece", typ)
 			}
+			if !utf8.Valid(value) { // a proto string; decoding would emit it verbatim
+				return fmt.Errorf("piece %q is not valid UTF-8", value)
+			}
 			piece.Piece = string(value)
 		case fieldPieceScore:
 			if typ != protowire.Fixed32Type {
@@ -271,9 +275,12 @@ func parseTrainerSpec(data []byte, spec *TrainerSpec) error {
 			}
 			return nil
 		}
-		wantBytes := func(name string) error {
+		wantBytes := func(name string) error { // every length-delimited field read here is a string
 			if typ != protowire.BytesType {
 				return wrongWireType(name, typ)
+			}
+			if !utf8.Valid(value) {
+				return fmt.Errorf("%s %q is not valid UTF-8", name, value)
 			}
 			return nil
 		}
