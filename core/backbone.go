@@ -103,6 +103,9 @@ const (
 	// HookSublayer is the output of a self-attention, cross-attention or FFN sublayer
 	// before it is added to the residual stream (adapters attach here).
 	HookSublayer HookKind = "sublayer"
+	// HookNorm is the output of a layer norm (x̂ · w): each block's sublayer norms and each
+	// stack's final norm (BitFit's norm biases attach here).
+	HookNorm HookKind = "norm"
 )
 
 // HookRole says what a site is for, independent of one model's tensor names, so a method's
@@ -120,6 +123,7 @@ const (
 	RoleCrossAttn HookRole = "cross_attention"
 	RoleFFN       HookRole = "ffn"
 	RoleLMHead    HookRole = "lm_head"
+	RoleNorm      HookRole = "norm" // a layer norm (T5 layer_norm, final_layer_norm; Llama RMSNorm)
 )
 
 // HookSite names one attachment point, e.g. "encoder.block.3.layer.0.SelfAttention.q".
@@ -151,6 +155,8 @@ type Hooks struct {
 	Linear func(c HookCall, x, y *ts.Tensor) *ts.Tensor
 	// Sublayer receives the sublayer output h.
 	Sublayer func(c HookCall, h *ts.Tensor) *ts.Tensor
+	// Norm receives a layer norm's output (after its weight) at a HookNorm site.
+	Norm func(c HookCall, h *ts.Tensor) *ts.Tensor
 	// EncoderOutput receives an encoder–decoder's final encoder states [B, L, d] and the
 	// encoder mask [B, L] once per batch, before the decoder runs (HyperDecoder conditions
 	// the decoder on it); its result is what the decoder attends to. Site is "encoder".

@@ -212,7 +212,8 @@ func (b *Backbone) Weights() []core.NamedTensor {
 	return out
 }
 
-// HookSites lists every linear layer and sublayer output of both stacks.
+// HookSites lists every linear layer, sublayer output and layer norm of both stacks (a
+// stack's final norm has Layer = its number of blocks, as the LM head does).
 func (b *Backbone) HookSites() []core.HookSite {
 	c := b.model.Cfg
 	var sites []core.HookSite
@@ -223,7 +224,11 @@ func (b *Backbone) HookSites() []core.HookSite {
 	sub := func(stack string, layer int, name string, role core.HookRole) {
 		sites = append(sites, core.HookSite{Name: name, Kind: core.HookSublayer, Role: role, Stack: stack, Layer: layer, In: c.DModel, Out: c.DModel})
 	}
+	norm := func(stack string, layer int, name string) {
+		sites = append(sites, core.HookSite{Name: name, Kind: core.HookNorm, Role: core.RoleNorm, Stack: stack, Layer: layer, In: c.DModel, Out: c.DModel})
+	}
 	addAttn := func(stack string, layer int, a attention, role core.HookRole) {
+		norm(stack, layer, normSite(a.prefix))
 		for _, p := range []core.HookRole{core.RoleQ, core.RoleK, core.RoleV} {
 			lin(stack, layer, a.prefix+"."+string(p), p, c.DModel, inner)
 		}
@@ -231,6 +236,7 @@ func (b *Backbone) HookSites() []core.HookSite {
 		sub(stack, layer, a.prefix, role)
 	}
 	addFF := func(stack string, layer int, f feedForward) {
+		norm(stack, layer, normSite(f.prefix))
 		if c.GatedGELU {
 			lin(stack, layer, f.prefix+".wi_0", core.RoleFFNIn, c.DModel, c.DFF)
 			lin(stack, layer, f.prefix+".wi_1", core.RoleFFNIn, c.DModel, c.DFF)
@@ -244,11 +250,13 @@ func (b *Backbone) HookSites() []core.HookSite {
 		addAttn("encoder", i, blk.self, core.RoleSelfAttn)
 		addFF("encoder", i, blk.ff)
 	}
+	norm("encoder", len(b.model.encoder), "encoder.final_layer_norm")
 	for i, blk := range b.model.decoder {
 		addAttn("decoder", i, blk.self, core.RoleSelfAttn)
 		addAttn("decoder", i, blk.cross, core.RoleCrossAttn)
 		addFF("decoder", i, blk.ff)
 	}
+	norm("decoder", len(b.model.decoder), "decoder.final_layer_norm")
 	lin("decoder", len(b.model.decoder), "lm_head", core.RoleLMHead, c.DModel, c.Vocab)
 	return sites
 }

@@ -222,7 +222,8 @@ func TestLinearHookChangesTheOutput(t *testing.T) {
 	}
 	defer bb.Close()
 	sites := bb.HookSites()
-	if len(sites) != 2*(4+1+2+1)+2*(4+1+4+1+2+1)+1 { // + lm_head
+	// + lm_head; layer norms: 2 per encoder block, 3 per decoder block, a final one per stack.
+	if len(sites) != 2*(4+1+2+1)+2*(4+1+4+1+2+1)+1+(2*2+2*3+2) {
 		t.Fatalf("%d hook sites", len(sites))
 	}
 	roles := map[core.HookRole]int{}
@@ -230,7 +231,7 @@ func TestLinearHookChangesTheOutput(t *testing.T) {
 		roles[s.Role]++
 	}
 	// q and v on every attention (2 encoder self, 2 decoder self, 2 cross); one lm_head.
-	if roles[core.RoleQ] != 6 || roles[core.RoleV] != 6 || roles[core.RoleCrossAttn] != 2 || roles[core.RoleLMHead] != 1 || roles[""] != 0 {
+	if roles[core.RoleQ] != 6 || roles[core.RoleV] != 6 || roles[core.RoleCrossAttn] != 2 || roles[core.RoleLMHead] != 1 || roles[core.RoleNorm] != 12 || roles[""] != 0 {
 		t.Errorf("roles %v", roles)
 	}
 	lossWith := func(h *core.Hooks) float64 {
@@ -263,6 +264,54 @@ func TestLinearHookChangesTheOutput(t *testing.T) {
 	}
 	if base == scaled {
 		t.Errorf("scaling v in block 0 did not change the loss")
+	}
+}
+
+// The norm hook is called at every listed norm site, once per teacher-forced pass, and an
+// identity hook leaves the loss as it was.
+func TestNormHookSites(t *testing.T) {
+	lockThread(t)
+	bb, err := core.OpenBackbone("t5-tiny", core.BackboneOptions{Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	want := map[string]bool{}
+	for _, s := range bb.HookSites() {
+		if s.Kind == core.HookNorm {
+			want[s.Name] = true
+		}
+	}
+	loss := func(h *core.Hooks) float64 {
+		bb.SetHooks(h)
+		defer bb.SetHooks(nil)
+		ids, mask := core.PadBatch([][]int64{bb.EncodeSource("abc", 16)}, 0)
+		in := core.Input{Embeds: bb.Embed(ids), Mask: mask}
+		labels := core.PadLabels([][]int64{bb.EncodeTarget("1", 4)})
+		l, err := bb.Loss(in, labels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := l.Float64Values()[0]
+		for _, x := range []*ts.Tensor{ids, labels, l} {
+			x.MustDrop()
+		}
+		in.Drop()
+		return v
+	}
+	calls := map[string]int{}
+	base := loss(nil)
+	got := loss(&core.Hooks{Norm: func(c core.HookCall, h *ts.Tensor) *ts.Tensor { calls[c.Site]++; return h }})
+	if base != got {
+		t.Errorf("identity norm hook changed the loss: %v vs %v", base, got)
+	}
+	if len(calls) != len(want) || !want["encoder.final_layer_norm"] || !want["decoder.block.1.layer.1.layer_norm"] {
+		t.Fatalf("called %v, listed %v", calls, want)
+	}
+	for site, n := range calls {
+		if !want[site] || n != 1 {
+			t.Errorf("site %s called %d times (listed %v)", site, n, want[site])
+		}
 	}
 }
 

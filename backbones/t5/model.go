@@ -30,6 +30,7 @@ package t5
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
@@ -91,13 +92,28 @@ type Model struct {
 func scalar(v float64) *ts.Scalar { return ts.FloatScalar(v) }
 
 // rmsNorm is T5LayerNorm: x · rsqrt(mean(x²) + eps) · w, with no mean subtraction and no bias.
-func (m *Model) rmsNorm(x, w *ts.Tensor) *ts.Tensor {
+// Its output passes through the norm hook of site (e.g. "encoder.block.0.layer.0.layer_norm",
+// "encoder.final_layer_norm"), if any.
+func (m *Model) rmsNorm(site string, x, w *ts.Tensor) *ts.Tensor {
 	sq := x.MustPowTensorScalar(scalar(2), false)
 	variance := sq.MustMeanDim([]int64{-1}, true, gotch.Float, true)
 	inv := variance.MustAddScalar(scalar(m.Cfg.Eps), true).MustRsqrt(true)
 	normed := x.MustMul(inv, false)
 	inv.MustDrop()
-	return normed.MustMul(w, true)
+	out := normed.MustMul(w, true)
+	if m.hooks != nil && m.hooks.Norm != nil {
+		if o2 := m.hooks.Norm(core.HookCall{Site: site, Batch: m.batch}, out); o2 != out {
+			out.MustDrop()
+			out = o2
+		}
+	}
+	return out
+}
+
+// normSite names the layer norm in front of a sublayer: "encoder.block.0.layer.0.SelfAttention"
+// → "encoder.block.0.layer.0.layer_norm" (HF's layout).
+func normSite(sublayer string) string {
+	return sublayer[:strings.LastIndexByte(sublayer, '.')] + ".layer_norm"
 }
 
 // linear is y = x Wᵀ for HF's [out, in] weights, passing y through a linear hook if any.
@@ -248,19 +264,19 @@ func (m *Model) residual(h, delta *ts.Tensor) *ts.Tensor {
 //
 // each sublayer's output passing through its hook and dropout. Consumes h.
 func (m *Model) block(b block, h, selfBias, enc, crossBias *ts.Tensor, c *kvCache) *ts.Tensor {
-	n := m.rmsNorm(h, b.selfNorm)
+	n := m.rmsNorm(normSite(b.self.prefix), h, b.selfNorm)
 	a := m.sublayerOut(b.self.prefix, m.attention(b.self, n, n, selfBias, c, false))
 	n.MustDrop()
 	h = m.residual(h, a)
 
 	if enc != nil || (c != nil && c.crossK != nil) {
-		n = m.rmsNorm(h, b.crossNorm)
+		n = m.rmsNorm(normSite(b.cross.prefix), h, b.crossNorm)
 		x := m.sublayerOut(b.cross.prefix, m.attention(b.cross, n, enc, crossBias, c, true))
 		n.MustDrop()
 		h = m.residual(h, x)
 	}
 
-	n = m.rmsNorm(h, b.ffNorm)
+	n = m.rmsNorm(normSite(b.ff.prefix), h, b.ffNorm)
 	f := m.sublayerOut(b.ff.prefix, m.feedForward(b.ff, n))
 	n.MustDrop()
 	return m.residual(h, f)
@@ -366,7 +382,7 @@ func (m *Model) Encode(embeds, mask *ts.Tensor) *ts.Tensor {
 		h = m.block(b, h, bias, nil, nil, nil)
 	}
 	bias.MustDrop()
-	out := m.rmsNorm(h, m.encFinal)
+	out := m.rmsNorm("encoder.final_layer_norm", h, m.encFinal)
 	h.MustDrop()
 	return m.dropout(out)
 }
@@ -426,7 +442,7 @@ func (m *Model) Decode(decIDs, enc, encMask *ts.Tensor) *ts.Tensor {
 	}
 	selfBias.MustDrop()
 	crossBias.MustDrop()
-	out := m.rmsNorm(g, m.decFinal)
+	out := m.rmsNorm("decoder.final_layer_norm", g, m.decFinal)
 	g.MustDrop()
 	return m.dropout(out)
 }
@@ -528,7 +544,7 @@ func (m *Model) Greedy(embeds, mask *ts.Tensor, steps int, stopAtEOS bool, stepL
 			enc = nil
 		}
 		pos.MustDrop()
-		final := m.dropout(m.rmsNorm(g, m.decFinal))
+		final := m.dropout(m.rmsNorm("decoder.final_layer_norm", g, m.decFinal))
 		g.MustDrop()
 		logits := m.LMHead(final).MustView([]int64{B, m.Cfg.Vocab}, true)
 		final.MustDrop()
