@@ -94,6 +94,26 @@ type Backbone interface {
 	Close()
 }
 
+// Outputs are a teacher-forced pass's loss with the logits [B, T, V] and the final encoder
+// states [B, L, d] (encoder–decoders; nil otherwise). Drop frees them.
+type Outputs struct {
+	Loss, Logits, Encoder *ts.Tensor
+}
+
+// Drop frees every non-nil output.
+func (o Outputs) Drop() {
+	for _, t := range []*ts.Tensor{o.Loss, o.Logits, o.Encoder} {
+		if t != nil {
+			t.MustDrop()
+		}
+	}
+}
+
+// OutputsBackbone is a backbone that also returns logits and encoder states (distillation).
+type OutputsBackbone interface {
+	ForwardOutputs(in Input, labels *ts.Tensor) (Outputs, error)
+}
+
 // HookKind says what a hook site wraps.
 type HookKind string
 

@@ -69,6 +69,19 @@ type BackboneMethod interface {
 	Hooks() *Hooks
 }
 
+// LossMethod computes its own training loss instead of the backbone's cross-entropy (MPT's
+// distillation from teacher prompts). in is the method's transformed input for b; the loss
+// must be a scalar with gradients into the method's parameters.
+type LossMethod interface {
+	TrainingLoss(bb Backbone, in Input, b *Batch) (*ts.Tensor, error)
+}
+
+// ArtefactUser lists the artefacts a configured method will ask for in Setup, so the harness
+// (`ptbench sources train`, `ptbench run`) can train or find them before the run.
+type ArtefactUser interface {
+	NeededArtefacts() []ArtefactSpec
+}
+
 // BatchBeginner is told about every batch before the backbone's forward pass (training and
 // evaluation), e.g. to generate this batch's adapter weights from its task ids.
 type BatchBeginner interface {

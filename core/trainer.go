@@ -463,6 +463,9 @@ func forwardLoss(bb Backbone, m Method, b *Batch) (*ts.Tensor, error) {
 		return nil, err
 	}
 	defer x.Drop()
+	if lm, ok := m.(LossMethod); ok && b.Train {
+		return lm.TrainingLoss(bb, x, b)
+	}
 	return bb.Loss(x, b.Labels)
 }
 

@@ -187,6 +187,21 @@ func (b *Backbone) Loss(in core.Input, labels *ts.Tensor) (loss *ts.Tensor, err 
 	return loss, err
 }
 
+// ForwardOutputs is Loss that also returns the logits and the final encoder states.
+func (b *Backbone) ForwardOutputs(in core.Input, labels *ts.Tensor) (out core.Outputs, err error) {
+	rows, err := core.Labels2D(labels)
+	if err != nil {
+		return core.Outputs{}, fmt.Errorf("t5: %w", err)
+	}
+	b.model.Within(in.Batch, func() {
+		var o Outputs
+		if o, err = b.model.Forward(in.Embeds, in.Mask, rows, true, true); err == nil {
+			out = core.Outputs{Loss: o.Loss, Logits: o.Logits, Encoder: o.EncoderHidden}
+		}
+	})
+	return out, err
+}
+
 // Generate decodes greedily with the key/value cache, without gradients or dropout.
 func (b *Backbone) Generate(in core.Input, opts core.GenerateOptions) ([][]int64, error) {
 	var out [][]int64

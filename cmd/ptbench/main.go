@@ -15,9 +15,12 @@ import (
 
 	// Built-in backbones, tasks and methods: one import line each.
 	_ "github.com/ptbench/ptbench/backbones/t5"
+	_ "github.com/ptbench/ptbench/methods/attempt"
 	_ "github.com/ptbench/ptbench/methods/dept"
 	_ "github.com/ptbench/ptbench/methods/ept"
+	_ "github.com/ptbench/ptbench/methods/mpt"
 	_ "github.com/ptbench/ptbench/methods/pt"
+	_ "github.com/ptbench/ptbench/methods/spot"
 	_ "github.com/ptbench/ptbench/tasks"
 )
 
