@@ -1,0 +1,606 @@
+// Package llama is the Llama-2 decoder-only transformer on gotch, following Hugging Face's
+// modeling_llama.py (and computing the same numbers as llama2.c's run.c):
+//
+//	h = embed(ids)                      (or a method's transformed embeddings)
+//	for each block: h += o_proj(Attn(RoPE(q_proj(n)), RoPE(k_proj(n)), v_proj(n)))   n = RMSNorm(h)
+//	                h += down_proj(silu(gate_proj(n)) · up_proj(n))                    n = RMSNorm(h)
+//	logits = lm_head(RMSNorm(h))        (lm_head tied to the embedding or its own matrix)
+//
+// Rotary embeddings use HF's rotate-half convention (θ 10000) with positions counted over
+// real tokens (cumsum(mask) − 1, as HF's position_ids); grouped-query attention repeats each
+// key/value head for n_heads/n_kv_heads query heads. One forward function (run) serves
+// training, scoring and greedy generation with a per-layer key/value cache, as run.c does.
+//
+// Weights live in float32 or bfloat16 (compute dtype); linear weights may instead be stored
+// as NF4 codes (QLoRA) and dequantised one layer at a time inside the forward pass.
+// Every intermediate is dropped as soon as it is consumed.
+package llama
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/ptbench/ptbench/core"
+)
+
+// Config is the architecture (HF LlamaConfig fields that change the computation).
+type Config struct {
+	Vocab, Dim, Hidden int64
+	Layers             int64
+	Heads, KVHeads     int64
+	MaxSeq             int64
+	Eps, Theta         float64
+	Tied               bool
+	BOS, EOS, Pad      int64
+}
+
+// HeadSize is Dim / Heads.
+func (c Config) HeadSize() int64 { return c.Dim / c.Heads }
+
+// Validate checks the shapes fit together.
+func (c Config) Validate() error {
+	switch {
+	case c.Vocab <= 0 || c.Dim <= 0 || c.Hidden <= 0 || c.Layers <= 0 || c.Heads <= 0 || c.KVHeads <= 0:
+		return fmt.Errorf("llama config: every size must be positive: %+v", c)
+	case c.Dim%c.Heads != 0:
+		return fmt.Errorf("llama config: dim %d is not a multiple of n_heads %d", c.Dim, c.Heads)
+	case c.Heads%c.KVHeads != 0:
+		return fmt.Errorf("llama config: n_heads %d is not a multiple of n_kv_heads %d", c.Heads, c.KVHeads)
+	case c.HeadSize()%2 != 0:
+		return fmt.Errorf("llama config: head size %d is odd (rotary needs pairs)", c.HeadSize())
+	}
+	return nil
+}
+
+// linear is one frozen [out, in] weight: full precision (w) or NF4 (q).
+type linear struct {
+	name    string // HF module name, e.g. "model.layers.0.self_attn.q_proj"
+	out, in int64
+	w       *ts.Tensor
+	q       *NF4
+}
+
+type layer struct {
+	attnNorm, ffnNorm          *ts.Tensor
+	q, k, v, o, gate, up, down linear
+	attnSite, mlpSite          string
+}
+
+// Model is a Llama with its frozen weights.
+type Model struct {
+	Cfg    Config
+	DType  gotch.DType // compute dtype: Float or BFloat16
+	embed  *ts.Tensor  // [vocab, dim] in DType
+	layers []layer
+	norm   *ts.Tensor
+	head   linear // w == embed when tied
+	hooks  *core.Hooks
+	batch  *core.Batch
+}
+
+// Close frees every tensor the model owns.
+func (m *Model) Close() {
+	drop := func(t *ts.Tensor) {
+		if t != nil {
+			t.MustDrop()
+		}
+	}
+	dropLin := func(l *linear) {
+		drop(l.w)
+		l.w = nil
+		if l.q != nil {
+			l.q.Drop()
+			l.q = nil
+		}
+	}
+	for i := range m.layers {
+		L := &m.layers[i]
+		drop(L.attnNorm)
+		drop(L.ffnNorm)
+		for _, l := range []*linear{&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down} {
+			dropLin(l)
+		}
+	}
+	m.layers = nil
+	if !m.Cfg.Tied {
+		dropLin(&m.head)
+	}
+	drop(m.embed)
+	drop(m.norm)
+	m.embed, m.norm = nil, nil
+}
+
+// NumParams counts the frozen parameters (a tied head counted once).
+func (m *Model) NumParams() int64 {
+	c := m.Cfg
+	kv := c.KVHeads * c.HeadSize()
+	perLayer := 2*c.Dim + c.Dim*c.Dim*2 + 2*c.Dim*kv + 3*c.Dim*c.Hidden
+	n := c.Vocab*c.Dim + c.Layers*perLayer + c.Dim
+	if !c.Tied {
+		n += c.Vocab * c.Dim
+	}
+	return n
+}
+
+// Quantized reports whether the linear layers are NF4.
+func (m *Model) Quantized() bool { return len(m.layers) > 0 && m.layers[0].q.q != nil }
+
+// SetHooks installs backbone-method hooks (nil removes them).
+func (m *Model) SetHooks(h *core.Hooks) { m.hooks = h }
+
+// Within runs f with batch as the hooks' context.
+func (m *Model) Within(batch *core.Batch, f func()) {
+	prev := m.batch
+	m.batch = batch
+	defer func() { m.batch = prev }()
+	f()
+}
+
+// ---- small ops -------------------------------------------------------------------------------
+
+func scalar(v float64) *ts.Scalar { return ts.FloatScalar(v) }
+
+// rmsNorm is LlamaRMSNorm: computed in float32, cast back to the compute dtype, times w.
+func (m *Model) rmsNorm(x, w *ts.Tensor) *ts.Tensor {
+	x32 := x
+	if x.DType() != gotch.Float {
+		x32 = x.MustTotype(gotch.Float, false)
+	}
+	sq := x32.MustPowTensorScalar(scalar(2), false)
+	variance := sq.MustMeanDim([]int64{-1}, true, gotch.Float, true)
+	inv := variance.MustAddScalar(scalar(m.Cfg.Eps), true).MustRsqrt(true)
+	normed := x32.MustMul(inv, false)
+	inv.MustDrop()
+	if x32 != x {
+		x32.MustDrop()
+		normed = normed.MustTotype(m.DType, true)
+	}
+	return normed.MustMul(w, true)
+}
+
+// weight returns the full-precision weight of l in the compute dtype; owned reports whether
+// the caller must drop it (a dequantised NF4 layer lives only for this call).
+func (m *Model) weight(l *linear) (w *ts.Tensor, owned bool) {
+	if l.q == nil {
+		return l.w, false
+	}
+	w = l.q.Dequantize()
+	if m.DType != gotch.Float {
+		w = w.MustTotype(m.DType, true)
+	}
+	return w, true
+}
+
+// linear is y = x Wᵀ for HF's [out, in] weights, passing y through a linear hook if any.
+// Hooks always see float32 tensors (method parameters are float32).
+func (m *Model) linear(l *linear, x *ts.Tensor) *ts.Tensor {
+	w, owned := m.weight(l)
+	wt := w.MustTranspose(0, 1, false)
+	y := x.MustMatmul(wt, false)
+	wt.MustDrop()
+	if owned {
+		w.MustDrop()
+	}
+	if m.hooks != nil && m.hooks.Linear != nil {
+		c := core.HookCall{Site: l.name, Batch: m.batch}
+		if m.DType == gotch.Float {
+			if y2 := m.hooks.Linear(c, x, y); y2 != y {
+				y.MustDrop()
+				y = y2
+			}
+		} else {
+			x32, y32 := x.MustTotype(gotch.Float, false), y.MustTotype(gotch.Float, false)
+			if y2 := m.hooks.Linear(c, x32, y32); y2 != y32 {
+				y.MustDrop()
+				y = y2.MustTotype(m.DType, true)
+			}
+			x32.MustDrop()
+			y32.MustDrop()
+		}
+	}
+	return y
+}
+
+// sublayerOut passes a sublayer's output through the sublayer hook (adapters), if any.
+func (m *Model) sublayerOut(site string, h *ts.Tensor) *ts.Tensor {
+	if m.hooks == nil || m.hooks.Sublayer == nil {
+		return h
+	}
+	c := core.HookCall{Site: site, Batch: m.batch}
+	if m.DType == gotch.Float {
+		if h2 := m.hooks.Sublayer(c, h); h2 != h {
+			h.MustDrop()
+			return h2
+		}
+		return h
+	}
+	h32 := h.MustTotype(gotch.Float, false)
+	if h2 := m.hooks.Sublayer(c, h32); h2 != h32 {
+		h.MustDrop()
+		h = h2.MustTotype(m.DType, true)
+	}
+	h32.MustDrop()
+	return h
+}
+
+// rotateHalf is HF's rotate_half: [x1, x2] → [−x2, x1] along the last axis.
+func rotateHalf(x *ts.Tensor) *ts.Tensor {
+	hs := x.MustSize()[3]
+	x1 := x.MustNarrow(3, 0, hs/2, false)
+	x2 := x.MustNarrow(3, hs/2, hs/2, false).MustNeg(true)
+	out := ts.MustCat([]*ts.Tensor{x2, x1}, 3)
+	x1.MustDrop()
+	x2.MustDrop()
+	return out
+}
+
+// rope applies x·cos + rotate_half(x)·sin; consumes x.
+func rope(x, cos, sin *ts.Tensor) *ts.Tensor {
+	r := rotateHalf(x).MustMul(sin, true)
+	out := x.MustMul(cos, true).MustAdd(r, true)
+	r.MustDrop()
+	return out
+}
+
+// kvCache holds one layer's rotated keys and values [B, KV, Tk, hs] across calls.
+type kvCache struct{ k, v *ts.Tensor }
+
+func (c *kvCache) drop() {
+	if c.k != nil {
+		c.k.MustDrop()
+		c.v.MustDrop()
+	}
+	*c = kvCache{}
+}
+
+// heads: [B, T, n·hs] → [B, n, T, hs]; consumes x.
+func heads(x *ts.Tensor, n, hs int64) *ts.Tensor {
+	sz := x.MustSize()
+	return x.MustView([]int64{sz[0], sz[1], n, hs}, true).MustTranspose(1, 2, true)
+}
+
+// repeatKV expands [B, KV, T, hs] to [B, KV·rep, T, hs] (HF repeat_kv); consumes x.
+func repeatKV(x *ts.Tensor, rep int64) *ts.Tensor {
+	if rep == 1 {
+		return x
+	}
+	sz := x.MustSize()
+	e := x.MustUnsqueeze(2, true).MustExpand([]int64{sz[0], sz[1], rep, sz[2], sz[3]}, false, true)
+	return e.MustReshape([]int64{sz[0], sz[1] * rep, sz[2], sz[3]}, true)
+}
+
+// attention is one self-attention sublayer over n [B, T, D] with rotary tables cos/sin
+// [B, 1, T, hs] and additive float32 bias [B, 1, T, Tk]; c (when not nil) holds the
+// previous keys/values and receives this call's.
+func (m *Model) attention(L *layer, n, cos, sin, bias *ts.Tensor, c *kvCache) *ts.Tensor {
+	cfg := m.Cfg
+	hs := cfg.HeadSize()
+	sz := n.MustSize()
+	q := rope(heads(m.linear(&L.q, n), cfg.Heads, hs), cos, sin)
+	k := rope(heads(m.linear(&L.k, n), cfg.KVHeads, hs), cos, sin)
+	v := heads(m.linear(&L.v, n), cfg.KVHeads, hs)
+	if c != nil {
+		if c.k != nil {
+			nk := ts.MustCat([]*ts.Tensor{c.k, k}, 2)
+			nv := ts.MustCat([]*ts.Tensor{c.v, v}, 2)
+			for _, t := range []*ts.Tensor{c.k, c.v, k, v} {
+				t.MustDrop()
+			}
+			k, v = nk, nv
+		}
+		c.k, c.v = k, v
+		k, v = k.MustShallowClone(), v.MustShallowClone()
+	}
+	rep := cfg.Heads / cfg.KVHeads
+	k = repeatKV(k, rep)
+	v = repeatKV(v, rep)
+	kt := k.MustTranspose(-1, -2, true)
+	scores := q.MustMatmul(kt, false).MustMulScalar(scalar(1/math.Sqrt(float64(hs))), true)
+	q.MustDrop()
+	kt.MustDrop()
+	if scores.DType() != gotch.Float {
+		scores = scores.MustTotype(gotch.Float, true)
+	}
+	scores = scores.MustAdd(bias, true)
+	weights := scores.MustSoftmax(-1, gotch.Float, true)
+	if m.DType != gotch.Float {
+		weights = weights.MustTotype(m.DType, true)
+	}
+	ctx := weights.MustMatmul(v, true)
+	v.MustDrop()
+	merged := ctx.MustTranspose(1, 2, true).MustContiguous(true).MustView([]int64{sz[0], sz[1], cfg.Dim}, true)
+	out := m.linear(&L.o, merged)
+	merged.MustDrop()
+	return out
+}
+
+// mlp is down_proj(silu(gate_proj(n)) · up_proj(n)).
+func (m *Model) mlp(L *layer, n *ts.Tensor) *ts.Tensor {
+	gate := m.linear(&L.gate, n).MustSilu(true)
+	up := m.linear(&L.up, n)
+	hidden := gate.MustMul(up, true)
+	up.MustDrop()
+	out := m.linear(&L.down, hidden)
+	hidden.MustDrop()
+	return out
+}
+
+// block is one decoder layer; consumes h.
+func (m *Model) block(L *layer, h, cos, sin, bias *ts.Tensor, c *kvCache) *ts.Tensor {
+	n := m.rmsNorm(h, L.attnNorm)
+	a := m.sublayerOut(L.attnSite, m.attention(L, n, cos, sin, bias, c))
+	n.MustDrop()
+	h2 := h.MustAdd(a, true)
+	a.MustDrop()
+	n = m.rmsNorm(h2, L.ffnNorm)
+	f := m.sublayerOut(L.mlpSite, m.mlp(L, n))
+	n.MustDrop()
+	out := h2.MustAdd(f, true)
+	f.MustDrop()
+	return out
+}
+
+// Positions are HF's position_ids for a 1/0 mask row: cumsum(mask) − 1 over real tokens,
+// 1 on padding (never read: padding is masked out of every real query).
+func Positions(mask []float32) []int64 {
+	out := make([]int64, len(mask))
+	n := int64(0)
+	for j, v := range mask {
+		if v > 0 {
+			out[j] = n
+			n++
+		} else {
+			out[j] = 1
+		}
+	}
+	return out
+}
+
+// rotary returns cos and sin [B, 1, T, hs] in the compute dtype for positions [B][T], with
+// frequencies θ^(−2i/hs) as float32 and the angle pos·freq rounded to float32 (as both HF
+// and run.c compute them).
+func (m *Model) rotary(pos [][]int64) (cos, sin *ts.Tensor) {
+	hs := m.Cfg.HeadSize()
+	half := hs / 2
+	freq := make([]float32, half)
+	for i := range freq {
+		freq[i] = float32(1 / math.Pow(m.Cfg.Theta, float64(2*i)/float64(hs)))
+	}
+	B, T := int64(len(pos)), int64(len(pos[0]))
+	cv := make([]float32, 0, B*T*hs)
+	sv := make([]float32, 0, B*T*hs)
+	for _, row := range pos {
+		for _, p := range row {
+			for r := 0; r < 2; r++ {
+				for i := int64(0); i < half; i++ {
+					a := float64(float32(p) * freq[i])
+					cv = append(cv, float32(math.Cos(a)))
+					sv = append(sv, float32(math.Sin(a)))
+				}
+			}
+		}
+	}
+	shape := []int64{B, 1, T, hs}
+	cos = ts.MustOfSlice(cv).MustView(shape, true)
+	sin = ts.MustOfSlice(sv).MustView(shape, true)
+	if m.DType != gotch.Float {
+		cos = cos.MustTotype(m.DType, true)
+		sin = sin.MustTotype(m.DType, true)
+	}
+	return cos, sin
+}
+
+// attnBias is the float32 [B, 1, T, Tk] additive bias for queries at columns Tk−T..Tk−1 of
+// a mask [B][Tk]: 0 where the key is real and not in the future, float32's lowest otherwise.
+func attnBias(mask [][]float32, T int64) *ts.Tensor {
+	B, Tk := int64(len(mask)), int64(len(mask[0]))
+	q0 := Tk - T
+	vals := make([]float32, 0, B*T*Tk)
+	for _, row := range mask {
+		for i := int64(0); i < T; i++ {
+			for j := int64(0); j < Tk; j++ {
+				if row[j] > 0 && j <= q0+i {
+					vals = append(vals, 0)
+				} else {
+					vals = append(vals, -math.MaxFloat32)
+				}
+			}
+		}
+	}
+	return ts.MustOfSlice(vals).MustView([]int64{B, 1, T, Tk}, true)
+}
+
+// maskRows reads a [B, Tk] mask into Go rows.
+func maskRows(mask *ts.Tensor) [][]float32 {
+	sz := mask.MustSize()
+	flat := mask.MustTotype(gotch.Float, false)
+	vals := make([]float32, sz[0]*sz[1])
+	flat.MustCopyData(vals, uint(len(vals)))
+	flat.MustDrop()
+	rows := make([][]float32, sz[0])
+	for i := range rows {
+		rows[i] = vals[int64(i)*sz[1] : int64(i+1)*sz[1]]
+	}
+	return rows
+}
+
+// run is the one forward function: embeds [B, T, D] (any float dtype; not consumed) are the
+// newest T columns of a sequence whose full mask is mask [B, Tk] (Tk = T without a cache;
+// the cache holds the first Tk − T columns). It returns the final RMSNorm'd hidden states
+// [B, T, D] in the compute dtype.
+func (m *Model) run(embeds, mask *ts.Tensor, caches []kvCache) *ts.Tensor {
+	T := embeds.MustSize()[1]
+	rows := maskRows(mask)
+	pos := make([][]int64, len(rows))
+	for i, r := range rows {
+		p := Positions(r)
+		pos[i] = p[int64(len(p))-T:]
+	}
+	cos, sin := m.rotary(pos)
+	bias := attnBias(rows, T)
+	var h *ts.Tensor
+	if embeds.DType() != m.DType {
+		h = embeds.MustTotype(m.DType, false)
+	} else {
+		h = embeds.MustShallowClone()
+	}
+	for i := range m.layers {
+		var c *kvCache
+		if caches != nil {
+			c = &caches[i]
+		}
+		h = m.block(&m.layers[i], h, cos, sin, bias, c)
+	}
+	cos.MustDrop()
+	sin.MustDrop()
+	bias.MustDrop()
+	out := m.rmsNorm(h, m.norm)
+	h.MustDrop()
+	return out
+}
+
+// logits maps hidden states to float32 vocabulary logits.
+func (m *Model) logits(h *ts.Tensor) *ts.Tensor {
+	l := m.linear(&m.head, h)
+	if l.DType() != gotch.Float {
+		l = l.MustTotype(gotch.Float, true)
+	}
+	return l
+}
+
+// EmbedIDs looks up token embeddings of ids [B, L] as float32 (methods work in float32).
+func (m *Model) EmbedIDs(ids *ts.Tensor) *ts.Tensor {
+	e := ts.MustEmbedding(m.embed, ids, -1, false, false)
+	if e.DType() != gotch.Float {
+		e = e.MustTotype(gotch.Float, true)
+	}
+	return e
+}
+
+// Forward runs ids-free embeddings with a mask and returns the float32 logits [B, T, V] and
+// the final hidden states [B, T, D] (verification and scoring).
+func (m *Model) Forward(embeds, mask *ts.Tensor) (logits, hidden *ts.Tensor) {
+	hidden = m.run(embeds, mask, nil)
+	return m.logits(hidden), hidden
+}
+
+// Loss appends the target tokens (labels [B][T], −100 = none) after the source embeddings
+// [B, L, D] (mask [B, L]), runs the causal model and returns the mean cross-entropy of the
+// target tokens, each predicted from the position before it (the last source column
+// predicts the first target token). The loss is float32.
+func (m *Model) Loss(embeds, mask *ts.Tensor, labels [][]int64) (*ts.Tensor, error) {
+	if len(labels) == 0 || len(labels[0]) == 0 {
+		return nil, fmt.Errorf("llama: loss without labels")
+	}
+	es := embeds.MustSize()
+	B, L, T := es[0], es[1], int64(len(labels[0]))
+	if int64(len(labels)) != B {
+		return nil, fmt.Errorf("llama: %d label rows for %d inputs", len(labels), B)
+	}
+	ids := make([]int64, 0, B*T)
+	tm := make([]float32, 0, B*T)
+	flat := make([]int64, 0, B*T)
+	for _, r := range labels {
+		for _, v := range r {
+			flat = append(flat, v)
+			if v < 0 {
+				ids, tm = append(ids, m.Cfg.Pad), append(tm, 0)
+			} else {
+				ids, tm = append(ids, v), append(tm, 1)
+			}
+		}
+	}
+	idT := ts.MustOfSlice(ids).MustView([]int64{B, T}, true)
+	tgt := ts.MustEmbedding(m.embed, idT, -1, false, false)
+	idT.MustDrop()
+	src := embeds
+	if src.DType() != m.DType {
+		src = embeds.MustTotype(m.DType, false)
+	}
+	full := ts.MustCat([]*ts.Tensor{src, tgt}, 1)
+	if src != embeds {
+		src.MustDrop()
+	}
+	tgt.MustDrop()
+	tmT := ts.MustOfSlice(tm).MustView([]int64{B, T}, true)
+	srcMask := mask.MustTotype(gotch.Float, false)
+	fullMask := ts.MustCat([]*ts.Tensor{srcMask, tmT}, 1)
+	srcMask.MustDrop()
+	tmT.MustDrop()
+	h := m.run(full, fullMask, nil)
+	full.MustDrop()
+	fullMask.MustDrop()
+	sel := h.MustNarrow(1, L-1, T, true)
+	logits := m.logits(sel)
+	sel.MustDrop()
+	lf := logits.MustView([]int64{-1, m.Cfg.Vocab}, true)
+	target := ts.MustOfSlice(flat)
+	loss := lf.MustCrossEntropyLoss(target, ts.None, 1, -100, 0, true)
+	target.MustDrop()
+	return loss, nil
+}
+
+// Greedy runs the prompt (embeds [B, L, D], mask [B, L], left-padded) once, then appends the
+// argmax token step by step through the key/value cache. With stopAtEOS, tokens after a
+// row's EOS become pad and decoding ends once every row has emitted EOS. stepLogits, if not
+// nil, receives each step's float32 logits [B, V] (owned by the caller).
+func (m *Model) Greedy(embeds, mask *ts.Tensor, steps int, stopAtEOS bool, stepLogits *[]*ts.Tensor) [][]int64 {
+	B := embeds.MustSize()[0]
+	caches := make([]kvCache, len(m.layers))
+	cur := mask.MustTotype(gotch.Float, false)
+	defer func() {
+		for i := range caches {
+			caches[i].drop()
+		}
+		cur.MustDrop()
+	}()
+	out := make([][]int64, B)
+	done := make([]bool, B)
+	x := embeds.MustShallowClone()
+	for step := 0; step < steps; step++ {
+		h := m.run(x, cur, caches)
+		x.MustDrop()
+		T := h.MustSize()[1]
+		last := h.MustNarrow(1, T-1, 1, true)
+		logits := m.logits(last).MustView([]int64{B, m.Cfg.Vocab}, true)
+		last.MustDrop()
+		best := logits.MustArgmax([]int64{-1}, false, false).Int64Values(true)
+		if stepLogits != nil {
+			*stepLogits = append(*stepLogits, logits)
+		} else {
+			logits.MustDrop()
+		}
+		allDone := true
+		next := make([]int64, B)
+		for i, tok := range best {
+			if stopAtEOS && done[i] {
+				tok = m.Cfg.Pad
+			}
+			out[i] = append(out[i], tok)
+			if tok == m.Cfg.EOS {
+				done[i] = true
+			}
+			next[i] = tok
+			allDone = allDone && done[i]
+		}
+		if (stopAtEOS && allDone) || step == steps-1 {
+			x = nil
+			break
+		}
+		ids := ts.MustOfSlice(next).MustView([]int64{B, 1}, true)
+		x = ts.MustEmbedding(m.embed, ids, -1, false, false)
+		ids.MustDrop()
+		ones := ts.MustOnes([]int64{B, 1}, gotch.Float, gotch.CPU)
+		nm := ts.MustCat([]*ts.Tensor{cur, ones}, 1)
+		ones.MustDrop()
+		cur.MustDrop()
+		cur = nm
+	}
+	if x != nil {
+		x.MustDrop()
+	}
+	return out
+}
