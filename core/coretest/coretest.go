@@ -4,6 +4,7 @@
 package coretest
 
 import (
+	"fmt"
 	"runtime"
 	"testing"
 
@@ -67,3 +68,47 @@ func (byteTok) Encode(s string) []int {
 }
 func (byteTok) Decode(ids []int) string { return "" }
 func (byteTok) VocabSize() int          { return 259 }
+
+// Artefacts is an in-memory core.ArtefactStore for method tests: every spec gets random
+// tensors of the shapes its method stores (PT: "prompt" [length, D]; mpt-source:
+// "prompt_shared" [length, D]), the same values for the same spec. Asked counts calls.
+type Artefacts struct {
+	D     int64
+	Asked int
+	made  map[string][]core.NamedTensor
+}
+
+// Artefact returns copies of the spec's tensors (caller closes the artefact).
+func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
+	a.Asked++
+	if a.made == nil {
+		a.made = map[string][]core.NamedTensor{}
+	}
+	key := fmt.Sprintf("%s %v %v %d", spec.Method, spec.Config, spec.Tasks, spec.Seed)
+	if _, ok := a.made[key]; !ok {
+		length := int64(100)
+		if l, ok := spec.Config["length"].(int); ok {
+			length = int64(l)
+		}
+		name := map[string]string{"pt": "prompt", "mpt-source": "prompt_shared"}[spec.Method]
+		if name == "" {
+			return nil, fmt.Errorf("coretest.Artefacts: no shapes for method %q", spec.Method)
+		}
+		ts.ManualSeed(int64(len(a.made) + 11))
+		a.made[key] = []core.NamedTensor{{Name: name, Tensor: ts.MustRandn([]int64{length, a.D}, gotch.Float, gotch.CPU)}}
+	}
+	art := &core.Artefact{Name: key}
+	for _, t := range a.made[key] {
+		art.Tensors = append(art.Tensors, core.NamedTensor{Name: t.Name, Tensor: t.Tensor.MustShallowClone()})
+	}
+	return art, nil
+}
+
+// Stored returns the tensor the store made for spec (not a copy).
+func (a *Artefacts) Stored(spec core.ArtefactSpec) *ts.Tensor {
+	key := fmt.Sprintf("%s %v %v %d", spec.Method, spec.Config, spec.Tasks, spec.Seed)
+	if ts := a.made[key]; len(ts) > 0 {
+		return ts[0].Tensor
+	}
+	return nil
+}
