@@ -224,7 +224,11 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 		}
 	}
 	tr := &core.Trainer{Backbone: bb, Method: m, Tasks: tasks, Opts: train, Temperature: g.Temperature, Artefacts: arts}
+	arts.begin()
 	res, err := safeRun(tr)
+	if used := arts.end(); len(used) > 0 {
+		base.Extra["artefacts"] = used // source cost: the leaderboard adds these runs' time
+	}
 	var out []core.ResultRow
 	status := "failed"
 	if err != nil {
@@ -244,7 +248,7 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 		ckpt := filepath.Join(g.OutDir, "checkpoints", key+".safetensors")
 		ckRow := base
 		ckRow.Task, ckRow.RunKey = taskLabel, key
-		if err := saveCheckpoint(ckpt, m, res.Best, ckRow); err != nil {
+		if ckpt, err = saveCheckpoint(ckpt, m, res.Best, ckRow); err != nil {
 			return "", err
 		}
 		rel, _ := filepath.Rel(g.OutDir, ckpt)
@@ -296,9 +300,27 @@ func safeRun(tr *core.Trainer) (res *core.TrainResult, err error) {
 	return tr.Run()
 }
 
+// dirCheckpointer is a method whose checkpoint is a directory (FT: a Hugging Face model
+// directory that --backbone opens).
+type dirCheckpointer interface {
+	SaveCheckpointDir(dir string, tensors []core.NamedTensor, meta map[string]string) error
+}
+
 // saveCheckpoint writes the trained tensors (or the method's own state) with the resolved
-// config as metadata, so a checkpoint is self-describing.
-func saveCheckpoint(path string, m core.Method, best []core.NamedTensor, row core.ResultRow) error {
+// config as metadata, so a checkpoint is self-describing. It returns the path written: path
+// itself, or for a dirCheckpointer the directory path without its .safetensors suffix.
+func saveCheckpoint(path string, m core.Method, best []core.NamedTensor, row core.ResultRow) (string, error) {
+	cfg, _ := json.Marshal(row.MethodConfig)
+	meta := map[string]string{"method": row.Method, "config": string(cfg), "task": row.Task,
+		"seed": fmt.Sprint(row.Seed), "backbone": row.Backbone.Name}
+	if d, ok := m.(dirCheckpointer); ok {
+		dir := strings.TrimSuffix(path, ".safetensors")
+		return dir, d.SaveCheckpointDir(dir, best, meta)
+	}
+	return path, saveCheckpointFile(path, m, best, meta)
+}
+
+func saveCheckpointFile(path string, m core.Method, best []core.NamedTensor, meta map[string]string) error {
 	tensors := best
 	if s, ok := m.(core.StateSaver); ok {
 		st, err := s.SaveState()
@@ -308,9 +330,6 @@ func saveCheckpoint(path string, m core.Method, best []core.NamedTensor, row cor
 		defer core.DropNamed(st)
 		tensors = st
 	}
-	cfg, _ := json.Marshal(row.MethodConfig)
-	meta := map[string]string{"method": row.Method, "config": string(cfg), "task": row.Task,
-		"seed": fmt.Sprint(row.Seed), "backbone": row.Backbone.Name}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}

@@ -15,9 +15,14 @@ import (
 
 	// Built-in backbones, tasks and methods: one import line each.
 	_ "github.com/ptbench/ptbench/backbones/t5"
+	_ "github.com/ptbench/ptbench/methods/adapter"
+	_ "github.com/ptbench/ptbench/methods/adapterdrop"
 	_ "github.com/ptbench/ptbench/methods/attempt"
+	_ "github.com/ptbench/ptbench/methods/bitfit"
 	_ "github.com/ptbench/ptbench/methods/dept"
 	_ "github.com/ptbench/ptbench/methods/ept"
+	_ "github.com/ptbench/ptbench/methods/ft"
+	_ "github.com/ptbench/ptbench/methods/lora"
 	_ "github.com/ptbench/ptbench/methods/mpt"
 	_ "github.com/ptbench/ptbench/methods/pt"
 	_ "github.com/ptbench/ptbench/methods/spot"
@@ -66,7 +71,7 @@ func newRoot() *cobra.Command {
 		newListCmd("backbones", "List backbone presets and loaders", core.Backbones),
 		newListCmd("tasks", "List registered tasks", core.Tasks),
 		newVerifyCmd(), newRunCmd(), newLeaderboardCmd(), newBenchCmd(), newScoreCmd(), newDataCmd(),
-		newArtefactsCmd())
+		newArtefactsCmd(), newParamsCmd())
 	return root
 }
 

@@ -1,0 +1,48 @@
+// Package adapterdrop is AdapterDrop (Rücklé et al., 2021): the Houlsby adapter of
+// methods/adapter with the adapters of the lowest k blocks of each stack removed, in training
+// and evaluation alike (default k = 5). The layer norms stay trainable.
+//
+//	h' = h                                               (block < k)
+//	h' = h + W_up · ReLU(W_down · h + b_down) + b_up     (block ≥ k)
+//
+// On t5-base (12 + 12 blocks): 28 adapters × 37,656 + 62 norms × 768 = 1,101,984 trainable
+// parameters.
+package adapterdrop
+
+import (
+	"fmt"
+
+	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/methods/adapter"
+)
+
+// Config is the adapter's settings plus k.
+type Config struct {
+	adapter.Config
+	K int `json:"k"` // blocks 0..k-1 of each stack get no adapter
+}
+
+// DefaultConfig is the adapter's defaults with k = 5.
+func DefaultConfig() Config { return Config{Config: adapter.DefaultConfig(), K: 5} }
+
+// Validate checks the adapter settings and k.
+func (c Config) Validate() error {
+	if c.K < 0 {
+		return fmt.Errorf("k must be >= 0, got %d", c.K)
+	}
+	return c.Config.Validate()
+}
+
+func init() {
+	core.RegisterConfigured("adapterdrop", "AdapterDrop: the Houlsby adapter without the adapters of the lowest k blocks of each stack",
+		DefaultConfig, func(c Config) core.Method { return &Method{Method: adapter.New(c.Config, c.K), cfg: c} })
+}
+
+// Method is an adapter.Method that drops the lowest k blocks' adapters.
+type Method struct {
+	*adapter.Method
+	cfg Config
+}
+
+func (m *Method) Config() any   { return m.cfg }
+func (m *Method) Label() string { return "AdapterDrop" }

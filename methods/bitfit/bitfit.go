@@ -1,0 +1,103 @@
+// Package bitfit is BitFit (Ben Zaken et al., 2022) for backbones without biases.
+//
+// T5 has no bias terms, so BitFit adds one, zero-initialised, at every attention and FFN
+// linear (roles q, k, v, o, ffn_in, ffn_out), every layer norm (norm sites) and the LM head,
+// and trains only those:
+//
+//	y = W x + b          (linear sites)
+//	n = RMSNorm(x)·w + b (norm sites)
+//
+// b ∈ R^{out} starts at 0, so at initialisation the model is exactly the frozen backbone. No
+// backbone weight changes. On t5-base: 48 attentions × 4 × 768 + 24 FFNs × (3072 + 768)
+// + 62 norms × 768 + 32,128 (LM head) = 282,496 trainable parameters.
+package bitfit
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/ptbench/ptbench/core"
+)
+
+// Config is BitFit's hyperparameters.
+type Config struct {
+	LR          float64 `json:"lr"`
+	WeightDecay float64 `json:"weight_decay"`
+}
+
+// DefaultConfig is lr 1e-3.
+func DefaultConfig() Config { return Config{LR: 1e-3} }
+
+// Validate rejects settings that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case math.IsNaN(c.LR) || math.IsInf(c.LR, 0) || c.LR <= 0:
+		return fmt.Errorf("lr must be a finite number > 0, got %g", c.LR)
+	case math.IsNaN(c.WeightDecay) || math.IsInf(c.WeightDecay, 0) || c.WeightDecay < 0:
+		return fmt.Errorf("weight_decay must be a finite number >= 0, got %g", c.WeightDecay)
+	}
+	return nil
+}
+
+func init() {
+	core.RegisterConfigured("bitfit", "BitFit: zero-initialised biases on every attention/FFN linear, layer norm and the LM head; only they train",
+		DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
+}
+
+// roles are the linear sites that get a bias.
+var roles = map[core.HookRole]bool{core.RoleQ: true, core.RoleK: true, core.RoleV: true, core.RoleO: true,
+	core.RoleFFNIn: true, core.RoleFFNOut: true, core.RoleLMHead: true}
+
+// Method is BitFit.
+type Method struct {
+	cfg    Config
+	biases []core.NamedTensor
+	bySite map[string]*ts.Tensor
+}
+
+func (m *Method) Config() any   { return m.cfg }
+func (m *Method) Label() string { return "BitFit" }
+
+// Setup makes a zero bias for every biased site.
+func (m *Method) Setup(env core.SetupEnv) error {
+	m.bySite = map[string]*ts.Tensor{}
+	for _, s := range env.Backbone.HookSites() {
+		if !(s.Kind == core.HookLinear && roles[s.Role]) && s.Kind != core.HookNorm {
+			continue
+		}
+		b := ts.MustZeros([]int64{s.Out}, gotch.Float, gotch.CPU)
+		b.MustRequiresGrad_(true)
+		m.biases = append(m.biases, core.NamedTensor{Name: s.Name + ".bias", Tensor: b})
+		m.bySite[s.Name] = b
+	}
+	if len(m.biases) == 0 {
+		return fmt.Errorf("bitfit: the backbone lists no linear or norm hook sites")
+	}
+	return nil
+}
+
+func (m *Method) ParamGroups() []core.ParamGroup {
+	return []core.ParamGroup{{Name: "biases", LR: m.cfg.LR, WeightDecay: m.cfg.WeightDecay, Params: m.biases}}
+}
+
+// Hooks adds each site's bias to its output.
+func (m *Method) Hooks() *core.Hooks {
+	add := func(c core.HookCall, y *ts.Tensor) *ts.Tensor {
+		if b, ok := m.bySite[c.Site]; ok {
+			return y.MustAdd(b, false)
+		}
+		return y
+	}
+	return &core.Hooks{
+		Linear: func(c core.HookCall, x, y *ts.Tensor) *ts.Tensor { return add(c, y) },
+		Norm:   add,
+	}
+}
+
+func (m *Method) Close() {
+	core.DropNamed(m.biases)
+	m.biases, m.bySite = nil, nil
+}

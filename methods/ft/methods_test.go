@@ -1,0 +1,309 @@
+package ft_test
+
+// Table-driven tests shared by the five backbone-family methods (ft, lora, adapter,
+// adapterdrop, bitfit): exact identity at initialisation, what one step changes, parameter
+// counts on t5-base, config validation. Method-specific tests live in each package.
+
+import (
+	"math"
+	"testing"
+
+	"github.com/sugarme/gotch/ts"
+
+	_ "github.com/ptbench/ptbench/backbones/t5"
+	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/coretest"
+	_ "github.com/ptbench/ptbench/methods/adapter"
+	_ "github.com/ptbench/ptbench/methods/adapterdrop"
+	_ "github.com/ptbench/ptbench/methods/bitfit"
+	_ "github.com/ptbench/ptbench/methods/ft"
+	_ "github.com/ptbench/ptbench/methods/lora"
+)
+
+// zoo is every method with the settings the tiny tests use (AdapterDrop's k = 1: t5-tiny has
+// two blocks per stack).
+var zoo = []struct {
+	label, name string
+	raw         map[string]any
+}{
+	{"ft", "ft", nil},
+	{"lora", "lora", nil},
+	{"lora-merge", "lora", map[string]any{"merge": true}},
+	{"lora-all-linear-dropout", "lora", map[string]any{"targets": []string{"q", "k", "v", "o", "ffn_in", "ffn_out"}, "dropout": 0.1}},
+	{"adapter", "adapter", nil},
+	{"adapterdrop-k1", "adapterdrop", map[string]any{"k": 1}},
+	{"bitfit", "bitfit", nil},
+}
+
+func openTiny(t *testing.T) core.Backbone {
+	t.Helper()
+	bb, err := core.OpenBackbone("t5-tiny", core.BackboneOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bb
+}
+
+func batch(t *testing.T, bb core.Backbone, train bool) *core.Batch {
+	t.Helper()
+	var rows []core.Encoded
+	for _, p := range [][2]string{{"the cat sat on the mat", "yes"}, {"a b", "no"}, {"keyword here", "maybe so"}} {
+		rows = append(rows, core.Encoded{Source: bb.EncodeSource(p[0], 32), Target: bb.EncodeTarget(p[1], 8)})
+	}
+	b, err := bb.Collate(rows, core.CollateOptions{Train: train})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// evalLoss is the loss of b under the installed method (Begin, Transform, Loss), no grad.
+func evalLoss(t *testing.T, bb core.Backbone, m core.Method, b *core.Batch) float64 {
+	t.Helper()
+	var v float64
+	ts.NoGrad(func() {
+		var in core.Input
+		var err error
+		if m != nil {
+			in, err = core.MethodInput(bb, m, b)
+		} else {
+			in = core.EmbedBatch(bb, b)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Drop()
+		l, err := bb.Loss(in, b.Labels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v = l.Float64Values()[0]
+		l.MustDrop()
+	})
+	return v
+}
+
+func generate(t *testing.T, bb core.Backbone, m core.Method, b *core.Batch) [][]int64 {
+	t.Helper()
+	var out [][]int64
+	ts.NoGrad(func() {
+		in, err := core.MethodInput(bb, m, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Drop()
+		if out, err = bb.Generate(in, core.GenerateOptions{MaxNewTokens: 6}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return out
+}
+
+func equal(a, b *ts.Tensor) bool {
+	return a.MustEqual(b, false)
+}
+
+func anyNonZero(t *ts.Tensor) bool {
+	if !t.MustDefined() {
+		return false
+	}
+	return t.MustAbs(false).MustSum(t.DType(), true).Float64Values(true)[0] != 0
+}
+
+// At initialisation the model under each method computes exactly what the frozen backbone
+// computes: the same loss (train and eval batches) and the same greedy outputs.
+func TestInitialisationIsTheFrozenBackbone(t *testing.T) {
+	coretest.LockThread(t)
+	bb := openTiny(t)
+	defer bb.Close()
+	train, eval := batch(t, bb, true), batch(t, bb, false)
+	defer train.Close()
+	defer eval.Close()
+	wantTrain, wantEval := evalLoss(t, bb, nil, train), evalLoss(t, bb, nil, eval)
+	in := core.EmbedBatch(bb, eval)
+	wantGen, _ := bb.Generate(in, core.GenerateOptions{MaxNewTokens: 6})
+	in.Drop()
+	for _, c := range zoo {
+		t.Run(c.label, func(t *testing.T) {
+			coretest.LockThread(t)
+			m, err := core.NewMethod(c.name, c.raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			core.SeedAll(3)
+			sess, err := core.StartSession(bb, m, core.SetupEnv{Backbone: bb, Seed: 3, MaxSourceLen: 32, Task: "t", Tasks: []string{"t"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sess.Close()
+			if core.TrainableParams(m) == 0 {
+				t.Fatal("no trainable parameters")
+			}
+			// Dropout is off in the preset, so a training batch must give the same loss too.
+			if got := evalLoss(t, bb, m, train); got != wantTrain {
+				t.Errorf("train-batch loss %v, frozen %v", got, wantTrain)
+			}
+			if got := evalLoss(t, bb, m, eval); got != wantEval {
+				t.Errorf("eval-batch loss %v, frozen %v", got, wantEval)
+			}
+			got := generate(t, bb, m, eval)
+			for i := range got {
+				if len(got[i]) != len(wantGen[i]) {
+					t.Fatalf("row %d generated %v, frozen %v", i, got[i], wantGen[i])
+				}
+				for j := range got[i] {
+					if got[i][j] != wantGen[i][j] {
+						t.Fatalf("row %d generated %v, frozen %v", i, got[i], wantGen[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+// After one step only the method's tensors changed: every trainable tensor that received a
+// non-zero gradient changed (for FT: every backbone weight with a gradient), one with a zero
+// gradient did not, and every other backbone weight is untouched. Closing the session
+// restores and refreezes the backbone.
+func TestOneStepChangesOnlyTheMethodsTensors(t *testing.T) {
+	coretest.LockThread(t)
+	bb := openTiny(t)
+	defer bb.Close()
+	b := batch(t, bb, true)
+	defer b.Close()
+	orig := core.SnapshotWeights(bb)
+	defer core.DropNamed(orig)
+	for _, c := range zoo {
+		t.Run(c.label, func(t *testing.T) {
+			coretest.LockThread(t)
+			m, err := core.NewMethod(c.name, c.raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			core.SeedAll(3)
+			sess, err := core.StartSession(bb, m, core.SetupEnv{Backbone: bb, Seed: 3, MaxSourceLen: 32, Task: "t", Tasks: []string{"t"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			own := map[*ts.Tensor]string{}
+			var before []core.NamedTensor
+			for _, g := range m.ParamGroups() {
+				for _, p := range g.Params {
+					own[p.Tensor] = p.Name
+					before = append(before, core.NamedTensor{Name: p.Name, Tensor: p.Tensor.MustDetachCopy(false)})
+				}
+			}
+			defer core.DropNamed(before)
+			loss, err := sess.Step(b, 1, 0)
+			if err != nil || math.IsNaN(loss) {
+				t.Fatalf("step: %v, %v", loss, err)
+			}
+			changed, withGrad := 0, 0
+			i := 0
+			for _, g := range m.ParamGroups() {
+				for _, p := range g.Params {
+					grad := p.Tensor.MustGrad(false)
+					hasGrad := anyNonZero(grad)
+					grad.MustDrop()
+					diff := !equal(p.Tensor, before[i].Tensor)
+					i++
+					if hasGrad {
+						withGrad++
+					}
+					if hasGrad != diff {
+						t.Errorf("%s: gradient %v but changed %v", p.Name, hasGrad, diff)
+					}
+					if diff {
+						changed++
+					}
+				}
+			}
+			if changed == 0 || withGrad == 0 {
+				t.Fatalf("nothing changed (%d tensors with a gradient)", withGrad)
+			}
+			for j, w := range bb.Weights() {
+				if _, mine := own[w.Tensor]; mine {
+					continue
+				}
+				if !equal(w.Tensor, orig[j].Tensor) {
+					t.Errorf("backbone weight %s changed but is not the method's", w.Name)
+				}
+			}
+			t.Logf("%d of %d tensors changed", changed, len(before))
+			sess.Close()
+			for j, w := range bb.Weights() {
+				if w.Tensor.MustRequiresGrad() || !equal(w.Tensor, orig[j].Tensor) {
+					t.Fatalf("after Close, backbone weight %s is not the original (requires grad %v)", w.Name, w.Tensor.MustRequiresGrad())
+				}
+			}
+		})
+	}
+}
+
+// The trainable counts on t5-base are the table (random init is enough: counts
+// depend only on the shapes).
+func TestParamCountsOnT5Base(t *testing.T) {
+	coretest.LockThread(t)
+	if testing.Short() {
+		t.Skip("opens t5-base (220M parameters)")
+	}
+	bb, err := core.OpenBackbone("t5-base", core.BackboneOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	want := map[string]int64{"ft": 222_903_552, "lora": 884_736, "adapter": 1_855_104, "adapterdrop": 1_101_984, "bitfit": 282_496}
+	for name, n := range want {
+		m, err := core.NewMethod(name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Setup(core.SetupEnv{Backbone: bb, Seed: 1, MaxSourceLen: 256}); err != nil {
+			t.Fatal(err)
+		}
+		if got := core.TrainableParams(m); got != n {
+			t.Errorf("%s: %d trainable parameters, want %d", name, got, n)
+		}
+		m.Close()
+	}
+	if n := bb.Info().NumParams; n != want["ft"] {
+		t.Errorf("t5-base has %d parameters", n)
+	}
+}
+
+// Every setting is validated: non-finite and non-positive rates, bad ranks and unknown keys
+// are errors.
+func TestConfigValidation(t *testing.T) {
+	bad := []struct {
+		name string
+		raw  map[string]any
+	}{
+		{"ft", map[string]any{"lr": 0}}, {"ft", map[string]any{"lr": -1e-4}}, {"ft", map[string]any{"lr": math.Inf(1)}},
+		{"ft", map[string]any{"max_shard_bytes": 0}}, {"ft", map[string]any{"rank": 8}},
+		{"lora", map[string]any{"rank": 0}}, {"lora", map[string]any{"alpha": math.NaN()}}, {"lora", map[string]any{"lr": 0}},
+		{"lora", map[string]any{"dropout": 1}}, {"lora", map[string]any{"targets": []string{}}},
+		{"lora", map[string]any{"targets": []string{"q", "attention"}}}, {"lora", map[string]any{"targets": []string{"q", "q"}}},
+		{"lora", map[string]any{"bottleneck": 3}},
+		{"adapter", map[string]any{"bottleneck": 0}}, {"adapter", map[string]any{"lr": -1}}, {"adapter", map[string]any{"norm_lr": 0}},
+		{"adapter", map[string]any{"k": 2}},
+		{"adapterdrop", map[string]any{"k": -1}}, {"adapterdrop", map[string]any{"lr": 0}}, {"adapterdrop", map[string]any{"bottleneck": -3}},
+		{"bitfit", map[string]any{"lr": 0}}, {"bitfit", map[string]any{"lr": math.Inf(-1)}}, {"bitfit", map[string]any{"weight_decay": -1}},
+		{"bitfit", map[string]any{"bias": true}},
+	}
+	for _, c := range bad {
+		if m, err := core.NewMethod(c.name, c.raw); err == nil {
+			m.Close()
+			t.Errorf("%s %v: accepted", c.name, c.raw)
+		}
+	}
+	for _, c := range zoo {
+		m, err := core.NewMethod(c.name, c.raw)
+		if err != nil {
+			t.Errorf("%s %v: %v", c.name, c.raw, err)
+			continue
+		}
+		m.Close()
+	}
+}

@@ -1,0 +1,252 @@
+// Package lora is low-rank adaptation (Hu et al., 2022) of the backbone's linear maps.
+//
+// On every linear hook site whose role is one of Config.Targets (default q and v, on every
+// attention of both stacks, self and cross, as PEFT's default for T5), the frozen map
+// y = W x becomes
+//
+//	y = W x + (α/r) · B A dropout(x)      A ∈ R^{r×in}, B ∈ R^{out×r}
+//
+// with dropout on x only in training steps (rate Config.Dropout, default 0). Init as PEFT:
+// A Kaiming-uniform(a = √5), i.e. U(±1/√in), B zeros — so at initialisation the model is
+// exactly the frozen backbone. Trainable parameters: r·(in + out) per site; with r = 8 on q
+// and v of t5-base: 48 attentions × 2 × 8·(768 + 768) = 884,736.
+//
+// Merging (Config.Merge): evaluation batches run with W' = W + (α/r)·B A written into the
+// backbone's weights (the site's weight is the backbone weight named site + ".weight") and
+// the hook passes y through; training batches restore W first. Outputs equal the unmerged
+// model's within float32 rounding (1e-5). A merged LoRA edits the backbone, so it declares
+// core.WeightEditor and the harness restores the weights after the run; unmerged it does
+// not.
+package lora
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/ptbench/ptbench/core"
+)
+
+// Config is LoRA's hyperparameters.
+type Config struct {
+	Rank        int      `json:"rank"`    // r
+	Alpha       float64  `json:"alpha"`   // α; the update is scaled by α/r
+	Dropout     float64  `json:"dropout"` // dropout on x in training steps
+	Targets     []string `json:"targets"` // roles of the linear sites to adapt
+	LR          float64  `json:"lr"`
+	WeightDecay float64  `json:"weight_decay"`
+	Merge       bool     `json:"merge"` // evaluate with B A merged into W
+}
+
+// DefaultConfig is r 8, α 16 on q and v.
+func DefaultConfig() Config {
+	return Config{Rank: 8, Alpha: 16, Targets: []string{string(core.RoleQ), string(core.RoleV)}, LR: 5e-4}
+}
+
+var linearRoles = []core.HookRole{core.RoleQ, core.RoleK, core.RoleV, core.RoleO, core.RoleFFNIn, core.RoleFFNOut, core.RoleLMHead}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// Validate rejects settings that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Rank <= 0:
+		return fmt.Errorf("rank must be > 0, got %d", c.Rank)
+	case !finite(c.Alpha) || c.Alpha <= 0:
+		return fmt.Errorf("alpha must be a finite number > 0, got %g", c.Alpha)
+	case !finite(c.Dropout) || c.Dropout < 0 || c.Dropout >= 1:
+		return fmt.Errorf("dropout must be in [0, 1), got %g", c.Dropout)
+	case !finite(c.LR) || c.LR <= 0:
+		return fmt.Errorf("lr must be a finite number > 0, got %g", c.LR)
+	case !finite(c.WeightDecay) || c.WeightDecay < 0:
+		return fmt.Errorf("weight_decay must be a finite number >= 0, got %g", c.WeightDecay)
+	case len(c.Targets) == 0:
+		return fmt.Errorf("targets is empty; name linear roles such as %v", linearRoles)
+	}
+	seen := map[string]bool{}
+	for _, t := range c.Targets {
+		if !slices.Contains(linearRoles, core.HookRole(t)) {
+			return fmt.Errorf("targets: %q is not a linear role (%v)", t, linearRoles)
+		}
+		if seen[t] {
+			return fmt.Errorf("targets: %q listed twice", t)
+		}
+		seen[t] = true
+	}
+	return nil
+}
+
+func init() {
+	core.RegisterConfigured("lora", "LoRA (Hu et al. 2022): W x + (α/r)·B A x on the q and v projections of every attention",
+		DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
+}
+
+// pair is one adapted site.
+type pair struct {
+	site   string
+	a, b   *ts.Tensor // [r, in], [out, r]
+	weight *ts.Tensor // the backbone's W [out, in] (merge only; borrowed)
+	orig   *ts.Tensor // a copy of W before merging (merge only; owned)
+}
+
+// Method is LoRA.
+type Method struct {
+	cfg    Config
+	pairs  []*pair
+	bySite map[string]*pair
+	merged bool
+}
+
+func (m *Method) Config() any        { return m.cfg }
+func (m *Method) Label() string      { return "LoRA" }
+func (m *Method) EditsWeights() bool { return m.cfg.Merge }
+
+// Sites lists the adapted site names in backbone order.
+func (m *Method) Sites() []string {
+	out := make([]string, len(m.pairs))
+	for i, p := range m.pairs {
+		out[i] = p.site
+	}
+	return out
+}
+
+// Setup makes A and B for every linear site whose role is a target.
+func (m *Method) Setup(env core.SetupEnv) error {
+	targets := map[core.HookRole]bool{}
+	for _, t := range m.cfg.Targets {
+		targets[core.HookRole(t)] = true
+	}
+	var weights map[string]*ts.Tensor
+	if m.cfg.Merge {
+		weights = map[string]*ts.Tensor{}
+		for _, w := range env.Backbone.Weights() {
+			weights[w.Name] = w.Tensor
+		}
+	}
+	m.bySite = map[string]*pair{}
+	r := int64(m.cfg.Rank)
+	for _, s := range env.Backbone.HookSites() {
+		if s.Kind != core.HookLinear || !targets[s.Role] {
+			continue
+		}
+		p := &pair{site: s.Name}
+		bound := 1 / math.Sqrt(float64(s.In)) // kaiming_uniform_(a=√5) on an [r, in] weight
+		p.a = ts.MustZeros([]int64{r, s.In}, gotch.Float, gotch.CPU)
+		p.a.MustUniform_(-bound, bound)
+		p.a.MustRequiresGrad_(true)
+		p.b = ts.MustZeros([]int64{s.Out, r}, gotch.Float, gotch.CPU)
+		p.b.MustRequiresGrad_(true)
+		m.pairs = append(m.pairs, p)
+		m.bySite[s.Name] = p
+		if m.cfg.Merge {
+			w, ok := weights[s.Name+".weight"]
+			if !ok {
+				return fmt.Errorf("lora: merge: site %s has no backbone weight %s.weight", s.Name, s.Name)
+			}
+			p.weight, p.orig = w, w.MustDetachCopy(false)
+		}
+	}
+	if len(m.pairs) == 0 {
+		return fmt.Errorf("lora: the backbone has no linear site with a role in %v", m.cfg.Targets)
+	}
+	return nil
+}
+
+func (m *Method) ParamGroups() []core.ParamGroup {
+	g := core.ParamGroup{Name: "lora", LR: m.cfg.LR, WeightDecay: m.cfg.WeightDecay}
+	for _, p := range m.pairs {
+		g.Params = append(g.Params, core.NamedTensor{Name: p.site + ".lora_A", Tensor: p.a},
+			core.NamedTensor{Name: p.site + ".lora_B", Tensor: p.b})
+	}
+	return []core.ParamGroup{g}
+}
+
+func (m *Method) scale() float64 { return m.cfg.Alpha / float64(m.cfg.Rank) }
+
+// Hooks adds (α/r)·B A x to y at the adapted sites, unless B A is merged into W.
+func (m *Method) Hooks() *core.Hooks {
+	return &core.Hooks{Linear: func(c core.HookCall, x, y *ts.Tensor) *ts.Tensor {
+		p, ok := m.bySite[c.Site]
+		if !ok || m.merged {
+			return y
+		}
+		in := x
+		if m.cfg.Dropout > 0 && c.Train() {
+			in = ts.MustDropout(x, m.cfg.Dropout, true)
+		}
+		at := p.a.MustTranspose(0, 1, false)
+		h := in.MustMatmul(at, false)
+		at.MustDrop()
+		if in != x {
+			in.MustDrop()
+		}
+		bt := p.b.MustTranspose(0, 1, false)
+		d := h.MustMatmul(bt, true)
+		bt.MustDrop()
+		d = d.MustMulScalar(ts.FloatScalar(m.scale()), true)
+		out := y.MustAdd(d, false)
+		d.MustDrop()
+		return out
+	}}
+}
+
+// Begin merges B A into W before an evaluation batch (recomputed from the original W every
+// time, so restored or updated A and B are always what is merged) and unmerges before a
+// training batch. Without Merge it does nothing.
+func (m *Method) Begin(b *core.Batch) error {
+	if !m.cfg.Merge {
+		return nil
+	}
+	if b.Train {
+		m.Unmerge()
+		return nil
+	}
+	m.Merge()
+	return nil
+}
+
+// Merge writes W + (α/r)·B A into every adapted weight (requires Config.Merge).
+func (m *Method) Merge() {
+	ts.NoGrad(func() {
+		for _, p := range m.pairs {
+			if p.orig == nil {
+				continue
+			}
+			ba := p.b.MustMatmul(p.a, false).MustMulScalar(ts.FloatScalar(m.scale()), true)
+			w := p.orig.MustAdd(ba, false)
+			ba.MustDrop()
+			p.weight.Copy_(w)
+			w.MustDrop()
+		}
+	})
+	m.merged = true
+}
+
+// Unmerge restores the original weights.
+func (m *Method) Unmerge() {
+	if !m.merged {
+		return
+	}
+	ts.NoGrad(func() {
+		for _, p := range m.pairs {
+			if p.orig != nil {
+				p.weight.Copy_(p.orig)
+			}
+		}
+	})
+	m.merged = false
+}
+
+func (m *Method) Close() {
+	for _, p := range m.pairs {
+		for _, t := range []*ts.Tensor{p.a, p.b, p.orig} {
+			if t != nil {
+				t.MustDrop()
+			}
+		}
+	}
+	m.pairs, m.bySite, m.merged = nil, nil, false
+}
