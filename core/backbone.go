@@ -191,6 +191,22 @@ type BackboneOptions struct {
 	// Dropout overrides the checkpoint's training dropout rate (nil: the checkpoint's, e.g.
 	// T5's dropout_rate; 0 turns it off). Evaluation never drops.
 	Dropout *float64
+	// Quant stores the frozen linear weights quantised: "" or "none" (full precision) or
+	// "nf4" (QLoRA's 4-bit NormalFloat with double quantisation; backbones that support it).
+	Quant string
+}
+
+// ErrEncoderDecoderOnly is wrapped by RequireEncoderDecoder's error.
+var ErrEncoderDecoderOnly = fmt.Errorf("defined only for encoder–decoder backbones")
+
+// RequireEncoderDecoder is how a method defined only for encoder–decoders (one that hooks
+// the encoder output, e.g. HyperDecoder) refuses a decoder-only backbone (Llama): call it
+// from Setup with the backbone.
+func RequireEncoderDecoder(bb Backbone, method string) error {
+	if info := bb.Info(); !info.EncoderDecoder {
+		return fmt.Errorf("%s is %w; %s (%s) is decoder-only", method, ErrEncoderDecoderOnly, info.Name, info.Arch)
+	}
+	return nil
 }
 
 // BackboneFactory opens a backbone from a spec: a preset name, or a path for loaders.

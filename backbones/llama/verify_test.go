@@ -11,6 +11,7 @@ import (
 // argmax, greedy ids through the KV cache) on the .bin and on the same weights written as an
 // HF directory.
 func TestVerifyStories260K(t *testing.T) {
+	lockThread(t)
 	bin := sharedfix.Path(t, "models/stories260K/stories260K.bin")
 	cases := sharedfix.Path(t, "fixtures/llama/stories260K-reference.json")
 	if bin == "" || cases == "" {
