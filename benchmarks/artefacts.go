@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ type Artefacts struct {
 	backbone core.Backbone
 	store    *core.ResultStore
 	training map[string]bool // names being trained now (a cycle is an error)
+	frames   [][]string      // per run being set up: the artefacts it used (innermost last)
 	// Trained counts the artefacts this store trained (not found on disk).
 	Trained int
 }
@@ -74,6 +76,9 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 		return nil, err
 	}
 	path := filepath.Join(g.OutDir, artefactDir, name+".safetensors")
+	if n := len(a.frames); n > 0 && !slices.Contains(a.frames[n-1], name) {
+		a.frames[n-1] = append(a.frames[n-1], name)
+	}
 	if _, err := os.Stat(path); err == nil {
 		return loadArtefact(name, path)
 	}
@@ -91,10 +96,15 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 	fmt.Fprintf(log, "%s missing: training %s on %s (seed %d, %d steps)\n", prefix, spec.Method, strings.Join(spec.Tasks, "+"), spec.Seed, train.Steps)
 	train.Progress = core.NewProgress(log, g.Terminal, prefix, 50)
 	tr := &core.Trainer{Backbone: a.backbone, Method: m, Tasks: tasks, Opts: train, Temperature: g.Temperature, Artefacts: a}
+	a.begin()
 	res, err := safeRun(tr)
+	used := a.end()
 	row := core.ResultRow{RunKey: "artefact." + name, Method: spec.Method, Label: core.MethodLabel(spec.Method, m),
 		MethodConfig: m.Config(), Task: strings.Join(spec.Tasks, "+"), Seed: spec.Seed, Backbone: a.backbone.Info(),
-		Train: train, CodeVersion: g.CodeVersion, Extra: map[string]any{"artefact": name, "data_hash": id.DataHash}}
+		Train: train, CodeVersion: g.CodeVersion, Extra: map[string]any{"artefact": name, "source": true, "data_hash": id.DataHash}}
+	if len(used) > 0 {
+		row.Extra["artefacts"] = used
+	}
 	row.Backbone.Name = g.Backbone
 	if err != nil {
 		row.Status, row.Error = "failed", err.Error()
@@ -135,6 +145,35 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 	a.Trained++
 	fmt.Fprintf(log, "%s stored (dev %.2f)\n", prefix, row.DevScore)
 	return loadArtefact(name, path)
+}
+
+// begin opens a frame that records the artefacts the next run's Setup asks for; end closes it.
+func (a *Artefacts) begin() { a.frames = append(a.frames, nil) }
+
+func (a *Artefacts) end() []string {
+	n := len(a.frames)
+	used := a.frames[n-1]
+	a.frames = a.frames[:n-1]
+	return used
+}
+
+// Prepare trains (or finds) every artefact a configured method declares it needs
+// (core.ArtefactUser) before its run: `ptbench sources train`.
+func (a *Artefacts) Prepare(m core.Method) ([]string, error) {
+	u, ok := m.(core.ArtefactUser)
+	if !ok {
+		return nil, nil
+	}
+	a.begin()
+	defer a.end()
+	for _, spec := range u.NeededArtefacts() {
+		art, err := a.Artefact(spec)
+		if err != nil {
+			return nil, err
+		}
+		art.Close()
+	}
+	return append([]string(nil), a.frames[len(a.frames)-1]...), nil
 }
 
 func (a *Artefacts) appendRow(row core.ResultRow) error {
@@ -209,4 +248,47 @@ func RenderArtefacts(w io.Writer, arts []ArtefactInfo) error {
 				fmt.Sprint(a.Identity.Train.Steps), a.Identity.DataHash, strings.Join(ts, ", "))
 		}
 	})
+}
+
+// MethodSpec is a method by registered name with its raw settings.
+type MethodSpec struct {
+	Name   string
+	Config map[string]any
+}
+
+// TrainSources trains (or finds) the artefacts each method declares it needs, without
+// training the methods themselves: `ptbench sources train`. It returns the artefact names.
+func (g *Grid) TrainSources(methods []MethodSpec) ([]string, error) {
+	if g.Log == nil {
+		g.Log = io.Discard
+	}
+	store, err := g.openStore()
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	bb, err := core.OpenBackbone(g.Backbone, g.BackboneOpts)
+	if err != nil {
+		return nil, err
+	}
+	defer bb.Close()
+	arts := g.NewArtefacts(bb, store)
+	var names []string
+	for _, spec := range methods {
+		m, err := core.NewMethod(spec.Name, spec.Config)
+		if err != nil {
+			return names, err
+		}
+		if _, ok := m.(core.ArtefactUser); !ok {
+			m.Close()
+			return names, fmt.Errorf("method %s uses no source artefacts", spec.Name)
+		}
+		got, err := arts.Prepare(m)
+		m.Close()
+		if err != nil {
+			return names, err
+		}
+		names = append(names, got...)
+	}
+	return names, nil
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -33,14 +34,51 @@ type MethodRow struct {
 	MedianStepSec   float64         `json:"median_step_seconds"`
 	PeakRSSBytes    int64           `json:"peak_rss_bytes"`
 	TotalTrainSec   float64         `json:"total_train_seconds"`
-	Diverged        int             `json:"diverged"`
-	Failed          int             `json:"failed"`
+	// SourceTrainSec is the training time of the source artefacts the method's runs used
+	// (SPoT's source prompt, ATTEMPT's six, MPT's teachers and distillation), counted once.
+	SourceTrainSec float64 `json:"source_train_seconds"`
+	Diverged       int     `json:"diverged"`
+	Failed         int     `json:"failed"`
+}
+
+// SourceRow is one trained source artefact (its own run, reused by target runs).
+type SourceRow struct {
+	Artefact      string  `json:"artefact"`
+	Label         string  `json:"label"`
+	Tasks         string  `json:"tasks"`
+	Backbone      string  `json:"backbone"`
+	Status        string  `json:"status"`
+	Steps         int     `json:"steps"`
+	DevScore      float64 `json:"dev_score"`
+	MeanStepSec   float64 `json:"mean_step_seconds"`
+	TotalTrainSec float64 `json:"total_train_seconds"`
 }
 
 // Board is the leaderboard as data (`-o json`).
 type Board struct {
-	Tasks []string    `json:"tasks"`
-	Rows  []MethodRow `json:"rows"`
+	Tasks   []string    `json:"tasks"`
+	Rows    []MethodRow `json:"rows"`
+	Sources []SourceRow `json:"sources,omitempty"`
+}
+
+// isSource tells the rows of source artefacts (trained for reuse) from target runs.
+func isSource(r core.ResultRow) bool {
+	return strings.HasPrefix(r.RunKey, "artefact.") || r.Extra["source"] == true
+}
+
+// usedArtefacts reads the artefact names a row's run used.
+func usedArtefacts(r core.ResultRow) []string {
+	raw, _ := r.Extra["artefacts"].([]any)
+	var out []string
+	for _, v := range raw {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	if s, ok := r.Extra["artefacts"].([]string); ok { // rows not yet round-tripped through JSON
+		out = append(out, s...)
+	}
+	return out
 }
 
 // BuildBoard aggregates rows: test score per (method, backbone, task) over seeds. Only the
@@ -48,6 +86,40 @@ type Board struct {
 // history, and a run recorded twice is one seed, not two.
 func BuildBoard(rows []core.ResultRow) Board {
 	rows = LatestPerKey(rows)
+	var b Board
+	sourceRows := map[string]core.ResultRow{}
+	var targets []core.ResultRow
+	for _, r := range rows {
+		if !isSource(r) {
+			targets = append(targets, r)
+			continue
+		}
+		name, _ := r.Extra["artefact"].(string)
+		if name == "" {
+			name = strings.TrimPrefix(r.RunKey, "artefact.")
+		}
+		sourceRows[name] = r
+		b.Sources = append(b.Sources, SourceRow{Artefact: name, Label: r.Label, Tasks: r.Task, Backbone: r.Backbone.Name,
+			Status: r.Status, Steps: r.Steps, DevScore: r.DevScore, MeanStepSec: r.MeanStepSec, TotalTrainSec: r.MeanStepSec * float64(r.Steps)})
+	}
+	// sourceCost adds the training time of an artefact and of everything it was built from.
+	var sourceCost func(name string, seen map[string]bool) float64
+	sourceCost = func(name string, seen map[string]bool) float64 {
+		if seen[name] {
+			return 0
+		}
+		seen[name] = true
+		r, ok := sourceRows[name]
+		if !ok {
+			return 0
+		}
+		cost := r.MeanStepSec * float64(r.Steps)
+		for _, dep := range usedArtefacts(r) {
+			cost += sourceCost(dep, seen)
+		}
+		return cost
+	}
+	rows = targets
 	type key struct{ method, label, backbone string }
 	byKey := map[key][]core.ResultRow{}
 	var order []key
@@ -62,7 +134,6 @@ func BuildBoard(rows []core.ResultRow) Board {
 			taskSet[r.Task] = r.Benchmark
 		}
 	}
-	var b Board
 	for t := range taskSet {
 		b.Tasks = append(b.Tasks, t)
 	}
@@ -78,7 +149,11 @@ func BuildBoard(rows []core.ResultRow) Board {
 		perTask := map[string][]float64{}
 		bench := map[string]string{}
 		var stepTimes, medians []float64
+		seenSources := map[string]bool{}
 		for _, r := range byKey[k] {
+			for _, name := range usedArtefacts(r) {
+				mr.SourceTrainSec += sourceCost(name, seenSources)
+			}
 			switch r.Status {
 			case "diverged":
 				mr.Diverged++
@@ -181,12 +256,27 @@ func RenderMarkdown(w io.Writer, b Board) error {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "### Training time and memory")
 	fmt.Fprintln(w)
-	return table(w, []any{"Method", "Backbone", "Mean step (s)", "Median step (s)", "Total train (s)", "Peak RSS (MiB)", "Diverged", "Failed"},
+	if err := table(w, []any{"Method", "Backbone", "Mean step (s)", "Median step (s)", "Total train (s)", "Source train (s)", "Peak RSS (MiB)", "Diverged", "Failed"},
 		func(add func(...any)) {
 			for _, r := range b.Rows {
 				add(r.Label, r.Backbone, fmt.Sprintf("%.4f", r.MeanStepSec), fmt.Sprintf("%.4f", r.MedianStepSec),
-					fmt.Sprintf("%.1f", r.TotalTrainSec), fmt.Sprintf("%.0f", float64(r.PeakRSSBytes)/(1<<20)),
+					fmt.Sprintf("%.1f", r.TotalTrainSec), fmt.Sprintf("%.1f", r.SourceTrainSec), fmt.Sprintf("%.0f", float64(r.PeakRSSBytes)/(1<<20)),
 					fmt.Sprint(r.Diverged), fmt.Sprint(r.Failed))
+			}
+		}); err != nil {
+		return err
+	}
+	if len(b.Sources) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "### Source artefacts (trained once, reused by SPoT / ATTEMPT / MPT runs)")
+	fmt.Fprintln(w)
+	return table(w, []any{"Artefact", "Method", "Tasks", "Backbone", "Status", "Steps", "Dev score", "Mean step (s)", "Train (s)"},
+		func(add func(...any)) {
+			for _, s := range b.Sources {
+				add(s.Artefact, s.Label, s.Tasks, s.Backbone, s.Status, fmt.Sprint(s.Steps), fmt.Sprintf("%.1f", s.DevScore),
+					fmt.Sprintf("%.4f", s.MeanStepSec), fmt.Sprintf("%.1f", s.TotalTrainSec))
 			}
 		})
 }

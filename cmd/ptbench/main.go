@@ -14,6 +14,7 @@ import (
 	"github.com/ptbench/ptbench/core"
 
 	// Built-in backbones, tasks and methods: one import line each.
+	_ "github.com/ptbench/ptbench/backbones/llama"
 	_ "github.com/ptbench/ptbench/backbones/t5"
 	_ "github.com/ptbench/ptbench/methods/adapter"
 	_ "github.com/ptbench/ptbench/methods/adapterdrop"

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ptbench/ptbench/benchmarks"
+)
+
+// newSourcesCmd is `ptbench sources`: the source-task artefacts of SPoT, ATTEMPT and MPT.
+func newSourcesCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sources",
+		Short: "Train or list the source-task artefacts SPoT, ATTEMPT and MPT start from",
+		Long: `SPoT starts from a PT prompt trained on a source task, ATTEMPT mixes frozen PT prompts of
+several source tasks, MPT distils one shared prompt from per-source teachers. These source
+artefacts are trained once per backbone, settings and data, stored under stable names in
+OUT/artefacts/, recorded in OUT/results.jsonl as source rows, and reused by every target run.
+` + "`ptbench run`" + ` trains missing ones by itself; this command trains them ahead of time.`,
+	}
+	var (
+		method, sources, backbone, tokenizer, out, methodConfig string
+		sets                                                    []string
+		g                                                       benchmarks.Grid
+	)
+	train := &cobra.Command{
+		Use:   "train --method spot|attempt|mpt --sources a,b,c",
+		Short: "Train (or find) the source artefacts of a method",
+		Example: `  ptbench sources train --method attempt --sources sst2,qnli --backbone t5-base-dir/ --data-dir data/
+  ptbench sources train --method spot --sources mnli,qqp --steps 30000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if method == "" {
+				return usageError{fmt.Errorf("--method is required (spot, attempt or mpt)")}
+			}
+			srcs := splitList(sources)
+			cfgs, err := loadMethodConfigs(methodConfig, sets, []string{method})
+			if err != nil {
+				return usageError{err}
+			}
+			raw := cfgs[method]
+			if raw == nil {
+				raw = map[string]any{}
+			}
+			// SPoT transfers from one source: one SPoT configuration per source given.
+			var specs []benchmarks.MethodSpec
+			withSources := func(key string, v any) map[string]any {
+				c := map[string]any{}
+				for k, x := range raw {
+					c[k] = x
+				}
+				c[key] = v
+				return c
+			}
+			switch {
+			case len(srcs) == 0:
+				specs = append(specs, benchmarks.MethodSpec{Name: method, Config: raw})
+			case method == "spot":
+				for _, s := range srcs {
+					specs = append(specs, benchmarks.MethodSpec{Name: method, Config: withSources("source", s)})
+				}
+			default:
+				list := make([]any, len(srcs))
+				for i, s := range srcs {
+					list[i] = s
+				}
+				specs = append(specs, benchmarks.MethodSpec{Name: method, Config: withSources("sources", list)})
+			}
+			if err := g.Train.Validate(); err != nil {
+				return usageError{err}
+			}
+			g.Backbone, g.BackboneOpts.Tokenizer, g.OutDir = backbone, tokenizer, out
+			g.Log, g.Terminal, g.CodeVersion = cmd.ErrOrStderr(), isTerminal(os.Stderr), version
+			if g.Data.CacheDir == "" {
+				g.Data.CacheDir = defaultCacheDir()
+			}
+			names, err := g.TrainSources(specs)
+			if err != nil {
+				return err
+			}
+			for _, n := range names {
+				fmt.Fprintln(cmd.OutOrStdout(), n)
+			}
+			return nil
+		},
+	}
+	f := train.Flags()
+	f.StringVar(&method, "method", "", "spot, attempt or mpt")
+	f.StringVar(&sources, "sources", "", "comma-separated source tasks (default: the method's own, e.g. mnli for SPoT)")
+	f.StringVar(&backbone, "backbone", "t5-tiny", "preset or checkpoint directory / HF cache id")
+	f.StringVar(&tokenizer, "tokenizer", "", "override the backbone's tokenizer")
+	f.StringVar(&out, "out", "runs", "results folder (artefacts go to OUT/artefacts)")
+	f.StringVar(&methodConfig, "method-config", "", "YAML/JSON file: {method: {key: value}}")
+	f.StringArrayVar(&sets, "set", nil, "method setting method.key=value (repeatable)")
+	f.StringVar(&g.Data.DataDir, "data-dir", "", "folder laid out like glue/RTE/train.tsv")
+	f.StringVar(&g.Data.CacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/ptbench)")
+	f.BoolVar(&g.Data.Offline, "offline", false, "never download")
+	f.IntVar(&g.Train.Steps, "steps", 30000, "training steps of each source run (a method's source_steps setting overrides)")
+	f.IntVar(&g.Train.BatchSize, "batch-size", 16, "batch size")
+	f.IntVar(&g.Train.EvalLimit, "eval-limit", 0, "evaluate on at most N dev examples (0 = all)")
+	f.IntVar(&g.Train.TestLimit, "test-limit", 0, "evaluate on at most N test examples (0 = all)")
+	f.Float64Var(&g.Train.MaxGradNorm, "max-grad-norm", 1.0, "gradient clipping (0 = off)")
+	f.Float64Var(&g.Temperature, "temperature", 1, "multi-task sampling temperature (MPT's distillation)")
+	f.BoolVar(&g.NoWait, "no-wait", false, "fail at once if another process writes OUT")
+
+	var listOut, format string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the source artefacts of a results folder, with the backbone and config each belongs to",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			arts, err := benchmarks.ListArtefacts(listOut)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(arts)
+			}
+			if len(arts) == 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "no source artefacts in %s\n", listOut)
+				return nil
+			}
+			return benchmarks.RenderArtefacts(cmd.OutOrStdout(), arts)
+		},
+	}
+	list.Flags().StringVar(&listOut, "out", "runs", "results folder")
+	list.Flags().StringVarP(&format, "output", "o", "markdown", "markdown or json")
+	cmd.AddCommand(train, list)
+	return cmd
+}
