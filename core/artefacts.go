@@ -92,3 +92,31 @@ func DataHash(examples ...[]Example) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
+
+// UntrainedArtefacts is an ArtefactStore that trains nothing: it sets the artefact's method up
+// on the backbone and hands out its freshly initialised parameters. Counting parameters or
+// checking shapes (`ptbench params`) needs the artefacts' shapes, not their training.
+type UntrainedArtefacts struct {
+	Backbone Backbone
+	Seed     int64
+}
+
+// Artefact returns the untrained parameters of spec's method (caller closes).
+func (u *UntrainedArtefacts) Artefact(spec ArtefactSpec) (*Artefact, error) {
+	m, err := NewMethod(spec.Method, spec.Config)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	if err := m.Setup(SetupEnv{Backbone: u.Backbone, Seed: spec.Seed, MaxSourceLen: 256, Task: strings.Join(spec.Tasks, "+"),
+		Tasks: spec.Tasks, Artefacts: u}); err != nil {
+		return nil, err
+	}
+	art := &Artefact{Name: "untrained." + spec.Method}
+	for _, g := range m.ParamGroups() {
+		for _, p := range g.Params {
+			art.Tensors = append(art.Tensors, NamedTensor{Name: p.Name, Tensor: p.Tensor.MustDetachCopy(false)})
+		}
+	}
+	return art, nil
+}

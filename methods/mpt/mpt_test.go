@@ -6,6 +6,8 @@ import (
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
 	"github.com/ptbench/ptbench/methods/mpt"
+	_ "github.com/ptbench/ptbench/methods/attempt"
+	_ "github.com/ptbench/ptbench/methods/spot"
 )
 
 // At step 0 MPT's prompt equals P*, and it trains l·d + l + d parameters.
@@ -56,5 +58,25 @@ func TestSourceStageNeedsItsSourcesAsTasks(t *testing.T) {
 	// P* (l·d) + u_k (K·l) + v_k (K·d).
 	if n := core.TrainableParams(m); n != 4*64+2*4+2*64 {
 		t.Errorf("stage 1 trains %d", n)
+	}
+}
+
+// With an untrained store (what `ptbench params` uses) the counts come out without training.
+func TestCountsWithUntrainedArtefacts(t *testing.T) {
+	coretest.LockThread(t)
+	bb := coretest.NewEmbeddingOnly(5000, 768)
+	defer bb.Close()
+	for name, want := range map[string]int64{"mpt": 77668, "attempt": 231936, "spot": 76800} {
+		m, err := core.NewMethod(name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Setup(core.SetupEnv{Backbone: bb, Seed: 1, Artefacts: &core.UntrainedArtefacts{Backbone: bb}}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if n := core.TrainableParams(m); n != want {
+			t.Errorf("%s: %d trainable, want %d", name, n, want)
+		}
+		m.Close()
 	}
 }
