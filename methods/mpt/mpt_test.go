@@ -5,8 +5,8 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
-	"github.com/ptbench/ptbench/methods/mpt"
 	_ "github.com/ptbench/ptbench/methods/attempt"
+	"github.com/ptbench/ptbench/methods/mpt"
 	_ "github.com/ptbench/ptbench/methods/spot"
 )
 
