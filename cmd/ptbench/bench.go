@@ -13,7 +13,7 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	var (
-		methods, backbone, initMode, output, rssAt, lengthsTask, dataDir, methodConfig, outDir, tokenizer string
+		methods, backbone, initMode, output, rssAt, lengthsTask, dataDir, methodConfig, outDir, tokenizer, quant, dtype string
 		sets                                                                                              []string
 		o                                                                                                 benchmarks.BenchOptions
 	)
@@ -48,7 +48,7 @@ func newBenchCmd() *cobra.Command {
 			if err := validateBenchFlags(o); err != nil { // preflight.go
 				return err
 			}
-			bb, err := core.OpenBackbone(backbone, core.BackboneOptions{Seed: o.Seed, Tokenizer: tokenizer})
+			bb, err := core.OpenBackbone(backbone, core.BackboneOptions{Seed: o.Seed, Tokenizer: tokenizer, Quant: quant, DType: dtype})
 			if err != nil {
 				return err
 			}
@@ -83,6 +83,8 @@ func newBenchCmd() *cobra.Command {
 	f.StringVar(&methods, "methods", "pt", "comma-separated methods")
 	f.StringVar(&backbone, "backbone", "t5-small", "backbone preset or directory")
 	f.StringVar(&initMode, "init", "random", "random (preset weights from --seed)")
+	f.StringVar(&quant, "quant", "", "store the frozen linear weights quantised: nf4 (Llama backbones)")
+	f.StringVar(&dtype, "dtype", "", "compute dtype: float32 (default) or bfloat16 (Llama)")
 	f.IntVar(&o.Seq, "seq", 256, "source length")
 	f.IntVar(&o.Batch, "batch", 16, "batch size")
 	f.IntVar(&o.Steps, "steps", 20, "timed steps per method and mode")

@@ -116,6 +116,8 @@ func newRunCmd() *cobra.Command {
 	f.IntVar(&g.Train.TestLimit, "test-limit", 0, "evaluate on at most N test examples (0 = all)")
 	f.BoolVar(&g.MultiTask, "multi-task", false, "train each method once over all --tasks (one result row per task)")
 	f.Float64Var(&g.Temperature, "temperature", 1, "multi-task sampling temperature T: p_i ∝ n_i^(1/T) (1 = proportional to size, large = uniform)")
+	f.StringVar(&g.BackboneOpts.Quant, "quant", "", "store the frozen linear weights quantised: nf4 (QLoRA 4-bit NormalFloat, double-quantised; Llama backbones)")
+	f.StringVar(&g.BackboneOpts.DType, "dtype", "", "compute dtype: float32 (default) or bfloat16 (Llama: weights and activations bf16, method parameters and loss fp32)")
 	f.Var(&dropoutFlag{&g.BackboneOpts.Dropout}, "dropout", "training dropout rate (default: the checkpoint's dropout_rate; presets 0; 0 turns it off)")
 	f.BoolVar(&g.NoWait, "no-wait", false, "fail at once when another run writes to --out (default: wait for it)")
 	f.BoolVar(&retryFailed, "retry-failed", true, "run again the runs results.jsonl records as failed (their rows stay as history); false counts them as done")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ptbench/ptbench/backbones/llama"
 	"github.com/ptbench/ptbench/backbones/t5"
 	"github.com/ptbench/ptbench/backbones/tokenizers"
 )
@@ -19,19 +20,35 @@ func newVerifyCmd() *cobra.Command {
 func newVerifyBackboneCmd() *cobra.Command {
 	var model, cases, output string
 	tol := t5.DefaultTolerances
+	ltol := llama.DefaultTolerances
 	cmd := &cobra.Command{
-		Use:   "backbone --model DIR --cases FILE",
+		Use:   "backbone --model DIR|FILE --cases FILE",
 		Short: "Run every case of a reference file and report the max error per output",
 		Long: `Runs every case of a reference file (format of shared/fixtures/t5/*/cases.json, with
 expected.safetensors beside it) on the model in DIR and prints the max absolute error per output
-(relative for losses). Exits 1 when any output exceeds its tolerance.`,
+(relative for losses). Exits 1 when any output exceeds its tolerance.
+
+A llama2.c reference file (shared/fixtures/llama/stories260K-reference.json: "forced" and
+"greedy" runs) is recognised by its content; --model is then a llama2.c .bin or an HF
+LlamaForCausalLM directory, and every forced case's logits (|Δ| ≤ --logit-tol), final
+RMSNorm'd hidden state (≤ --hidden-tol), argmax where the reference margin > 1e-3, and the
+greedy ids are checked.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if model == "" || cases == "" {
 				return usageError{fmt.Errorf("--model and --cases are required")}
 			}
-			checks, err := t5.VerifyCases(model, cases, tol)
-			if err != nil {
+			var checks []t5.Check
+			var err error
+			if llama.IsReference(cases) {
+				var lc []llama.Check
+				if lc, err = llama.VerifyCases(model, cases, ltol); err != nil {
+					return err
+				}
+				for _, c := range lc {
+					checks = append(checks, t5.Check(c))
+				}
+			} else if checks, err = t5.VerifyCases(model, cases, tol); err != nil {
 				return err
 			}
 			failed := 0
@@ -48,13 +65,13 @@ expected.safetensors beside it) on the model in DIR and prints the max absolute 
 					return err
 				}
 			} else {
-				fmt.Fprintf(out, "%-14s %-28s %12s %10s\n", "case", "output", "error", "tolerance")
+				fmt.Fprintf(out, "%-16s %-28s %12s %10s\n", "case", "output", "error", "tolerance")
 				for _, c := range checks {
 					mark := "ok"
 					if !c.Pass {
 						mark = "FAIL"
 					}
-					fmt.Fprintf(out, "%-14s %-28s %12.3g %10.0e %s\n", c.Case, c.Output, c.Error, c.Tol, mark)
+					fmt.Fprintf(out, "%-16s %-28s %12.3g %10.0e %s\n", c.Case, c.Output, c.Error, c.Tol, mark)
 				}
 				fmt.Fprintf(out, "%d checks, %d failed\n", len(checks), failed)
 			}
@@ -64,10 +81,12 @@ expected.safetensors beside it) on the model in DIR and prints the max absolute 
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&model, "model", "", "Hugging Face model directory")
+	cmd.Flags().StringVar(&model, "model", "", "Hugging Face model directory (or a llama2.c .bin for a llama reference)")
 	cmd.Flags().StringVar(&cases, "cases", "", "reference cases.json")
 	cmd.Flags().Float64Var(&tol.Abs, "tol", tol.Abs, "absolute tolerance on hidden states and logits")
 	cmd.Flags().Float64Var(&tol.LossRel, "loss-tol", tol.LossRel, "relative tolerance on losses")
+	cmd.Flags().Float64Var(&ltol.Logit, "logit-tol", ltol.Logit, "llama reference: absolute tolerance on logits")
+	cmd.Flags().Float64Var(&ltol.Hidden, "hidden-tol", ltol.Hidden, "llama reference: absolute tolerance on the final hidden state")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	return cmd
 }
