@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 	"github.com/ptbench/ptbench/core/safetensors"
 )
 
@@ -47,8 +48,8 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 		return nil, fmt.Errorf("artefact: %w", err)
 	}
 	defer m.Close()
-	data := g.Data
-	data.KShot = 0 // source artefacts train on the full training sets
+	dopts := g.Data
+	dopts.KShot = 0 // source artefacts train on the full training sets
 	var tasks []core.TaskData
 	var splits [][]core.Example
 	for _, name := range spec.Tasks {
@@ -56,7 +57,10 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 		if err != nil {
 			return nil, fmt.Errorf("artefact %s: %w", spec.Method, err)
 		}
-		ds, err := task.Load(data)
+		ds, err := task.Load(dopts)
+		if err != nil && g.SourcesFromDev {
+			ds, err = sourceFromValidation(task, dopts, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("artefact %s on %s: task data missing or unreadable (%w); obtain it with `ptbench data --task %s` or pass --data-dir", spec.Method, name, err, name)
 		}
@@ -145,6 +149,27 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 	a.Trained++
 	fmt.Fprintf(log, "%s stored (dev %.2f)\n", prefix, row.DevScore)
 	return loadArtefact(name, path)
+}
+
+// sourceFromValidation trains a source on its task's official validation set when the training
+// file is absent (--sources-from-dev, opt-in: the validation set is the target-side test split
+// of that task, so its scores must not be reported as that task's). The last 10% (at most 500)
+// are held out for the source's own best-checkpoint choice.
+func sourceFromValidation(task core.Task, opts core.DataOptions, loadErr error) (*core.Dataset, error) {
+	el, ok := task.(data.EvalOnlyLoader)
+	if !ok {
+		return nil, loadErr
+	}
+	ds, err := el.LoadEvalOnly(opts)
+	if err != nil {
+		return nil, loadErr
+	}
+	all := ds.Test
+	if len(all) < 20 {
+		return nil, fmt.Errorf("%w (and its validation set has only %d examples)", loadErr, len(all))
+	}
+	hold := min(500, len(all)/10)
+	return &core.Dataset{Train: all[:len(all)-hold], Dev: all[len(all)-hold:], Test: all[len(all)-hold:]}, nil
 }
 
 // begin opens a frame that records the artefacts the next run's Setup asks for; end closes it.

@@ -39,6 +39,9 @@ type Grid struct {
 	NoWait bool
 	// KeepFailed counts failed runs as done (else the next invocation retries them).
 	KeepFailed bool
+	// SourcesFromDev lets a source artefact train on its task's official validation set when
+	// the training file is absent (opt-in; recorded in the artefact's data fingerprint).
+	SourcesFromDev bool
 	// OnRun, if set, sees every finished training run (not skipped or failed ones) with its
 	// full result, e.g. every step's loss.
 	OnRun func(key string, res *core.TrainResult)

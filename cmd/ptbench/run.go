@@ -115,6 +115,7 @@ func newRunCmd() *cobra.Command {
 	f.IntVar(&g.Train.EvalLimit, "eval-limit", 0, "evaluate on at most N dev examples (0 = all)")
 	f.IntVar(&g.Train.TestLimit, "test-limit", 0, "evaluate on at most N test examples (0 = all)")
 	f.BoolVar(&g.MultiTask, "multi-task", false, "train each method once over all --tasks (one result row per task)")
+	f.BoolVar(&g.SourcesFromDev, "sources-from-dev", false, "SPoT/ATTEMPT/MPT: train a source task whose training file is absent on its official validation set (opt-in)")
 	f.Float64Var(&g.Temperature, "temperature", 1, "multi-task sampling temperature T: p_i ∝ n_i^(1/T) (1 = proportional to size, large = uniform)")
 	f.StringVar(&g.BackboneOpts.Quant, "quant", "", "store the frozen linear weights quantised: nf4 (QLoRA 4-bit NormalFloat, double-quantised; Llama backbones)")
 	f.StringVar(&g.BackboneOpts.DType, "dtype", "", "compute dtype: float32 (default) or bfloat16 (Llama: weights and activations bf16, method parameters and loss fp32)")

@@ -105,6 +105,7 @@ OUT/artefacts/, recorded in OUT/results.jsonl as source rows, and reused by ever
 	f.Float64Var(&g.Train.MaxGradNorm, "max-grad-norm", 1.0, "gradient clipping (0 = off)")
 	f.Float64Var(&g.Temperature, "temperature", 1, "multi-task sampling temperature (MPT's distillation)")
 	f.BoolVar(&g.NoWait, "no-wait", false, "fail at once if another process writes OUT")
+	f.BoolVar(&g.SourcesFromDev, "sources-from-dev", false, "train a source whose training file is absent on its official validation set (opt-in)")
 
 	var listOut, format string
 	list := &cobra.Command{

@@ -53,6 +53,12 @@ type Task interface {
 	Score(predictions []string, gold []Example) (Scores, error)
 }
 
+// EvalOnlyLoader is a task that can load just its evaluation files (the official validation
+// set) when its training file is absent.
+type EvalOnlyLoader interface {
+	LoadEvalOnly(opts DataOptions) (*Dataset, error)
+}
+
 // TaskFactory builds a task.
 type TaskFactory func() Task
 
