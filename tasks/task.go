@@ -251,7 +251,9 @@ func LoadEval(t data.Task, opts data.DataOptions) (*data.Dataset, error) {
 
 // LoadEvalOnly is LoadEval as a method (data.EvalOnlyLoader), for packages that cannot import
 // this one: just the official files dev and test come from, Train empty when absent.
-func (t *fileTask) LoadEvalOnly(opts data.DataOptions) (*data.Dataset, error) { return t.load(opts, false) }
+func (t *fileTask) LoadEvalOnly(opts data.DataOptions) (*data.Dataset, error) {
+	return t.load(opts, false)
+}
 
 // registered holds this package's tasks by name, for the downloader and LoadEval.
 var registered = map[string]data.Task{}
