@@ -23,6 +23,8 @@ import (
 	_ "github.com/ptbench/ptbench/methods/dept"
 	_ "github.com/ptbench/ptbench/methods/ept"
 	_ "github.com/ptbench/ptbench/methods/ft"
+	_ "github.com/ptbench/ptbench/methods/hyperdecoder"
+	_ "github.com/ptbench/ptbench/methods/hyperformer"
 	_ "github.com/ptbench/ptbench/methods/lora"
 	_ "github.com/ptbench/ptbench/methods/mpt"
 	_ "github.com/ptbench/ptbench/methods/pt"
