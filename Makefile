@@ -7,7 +7,7 @@ setup:
 build: setup
 
 smoke: setup
-	bin/ptbench run --methods ept,dept,pt --preset smoke --out runs/smoke
+	bin/ptbench run --methods ept,dept,pt,lora,adapter --preset smoke --tasks syn-keyword,syn-parity --out runs/smoke
 
 test: setup
 	scripts/test.sh
