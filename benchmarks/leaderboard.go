@@ -150,6 +150,7 @@ func BuildBoard(rows []core.ResultRow) Board {
 		bench := map[string]string{}
 		var stepTimes, medians []float64
 		seenSources := map[string]bool{}
+		seenRuns := map[string]bool{} // a multi-task run writes a row per task: count its time once
 		for _, r := range byKey[k] {
 			for _, name := range usedArtefacts(r) {
 				mr.SourceTrainSec += sourceCost(name, seenSources)
@@ -168,7 +169,14 @@ func BuildBoard(rows []core.ResultRow) Board {
 			stepTimes = append(stepTimes, r.MeanStepSec)
 			medians = append(medians, r.MedianStepSec)
 			mr.PeakRSSBytes = max(mr.PeakRSSBytes, r.PeakRSSBytes)
-			mr.TotalTrainSec += r.MeanStepSec * float64(r.Steps)
+			run, _ := r.Extra["run"].(string)
+			if run == "" {
+				run = r.RunKey
+			}
+			if !seenRuns[run] {
+				seenRuns[run] = true
+				mr.TotalTrainSec += r.MeanStepSec * float64(r.Steps)
+			}
 		}
 		for t, xs := range perTask {
 			m, s := meanStd(xs)
