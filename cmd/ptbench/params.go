@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -28,6 +29,7 @@ func newParamsCmd() *cobra.Command {
 	var sets []string
 	var seed int64
 	var maxSourceLen int
+	var taskList string
 	cmd := &cobra.Command{
 		Use:     "params --methods M1,M2 --backbone B",
 		Short:   "Print each method's trainable parameter count and share of the backbone, without training",
@@ -63,7 +65,7 @@ func newParamsCmd() *cobra.Command {
 			var rows []paramsRow
 			failed := 0
 			for _, name := range names {
-				row := countParams(bb, name, cfgs[name], seed, maxSourceLen)
+				row := countParams(bb, name, cfgs[name], seed, maxSourceLen, splitList(taskList))
 				if row.Error != "" {
 					failed++
 				}
@@ -95,6 +97,7 @@ func newParamsCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&methods, "methods", "", "comma-separated methods (built-in or plugins)")
+	f.StringVar(&taskList, "tasks", "", "the run's tasks, for methods whose size depends on them (HyperFormer: one task embedding each; default one task)")
 	f.StringVar(&backbone, "backbone", "t5-base", "preset (random init is fine) or checkpoint directory")
 	f.StringVar(&tokenizer, "tokenizer", "", "override the backbone's tokenizer")
 	f.StringVarP(&output, "output", "o", "text", "text or json")
@@ -107,7 +110,7 @@ func newParamsCmd() *cobra.Command {
 
 // countParams sets one method up on bb and counts its trainable parameters. A method that
 // edits the backbone's weights gets them restored (and refrozen) afterwards.
-func countParams(bb core.Backbone, name string, raw map[string]any, seed int64, maxSourceLen int) (row paramsRow) {
+func countParams(bb core.Backbone, name string, raw map[string]any, seed int64, maxSourceLen int, tasks []string) (row paramsRow) {
 	row = paramsRow{Method: name, Label: name, BackboneParams: bb.Info().NumParams}
 	defer func() {
 		if p := recover(); p != nil {
@@ -130,7 +133,12 @@ func countParams(bb core.Backbone, name string, raw map[string]any, seed int64, 
 		}()
 	}
 	core.SeedAll(seed)
-	if err := m.Setup(core.SetupEnv{Backbone: bb, Seed: seed, MaxSourceLen: maxSourceLen, Task: "params", Tasks: []string{"params"}}); err != nil {
+	// Source artefacts (SPoT, ATTEMPT, MPT) are set up untrained: their shapes, not their training.
+	if len(tasks) == 0 {
+		tasks = []string{"params"}
+	}
+	if err := m.Setup(core.SetupEnv{Backbone: bb, Seed: seed, MaxSourceLen: maxSourceLen, Task: strings.Join(tasks, "+"), Tasks: tasks,
+		Artefacts: &core.UntrainedArtefacts{Backbone: bb, Seed: seed}}); err != nil {
 		row.Error = err.Error()
 		return row
 	}
