@@ -86,7 +86,9 @@ func benchOne(bb core.Backbone, name, mode string, dynamic bool, o BenchOptions)
 	core.ResetPeakRSS()
 	// The same setup path as a training run: hooks, optimiser, backbone snapshot for
 	// methods that edit weights.
-	sess, err := core.StartSession(bb, m, core.SetupEnv{Backbone: bb, Seed: o.Seed, MaxSourceLen: o.Seq, Task: "bench", Tasks: []string{"bench"}})
+	// Source artefacts (SPoT, ATTEMPT, MPT) are untrained: a step costs the same.
+	sess, err := core.StartSession(bb, m, core.SetupEnv{Backbone: bb, Seed: o.Seed, MaxSourceLen: o.Seq, Task: "bench", Tasks: []string{"bench"},
+		Artefacts: &core.UntrainedArtefacts{Backbone: bb, Seed: o.Seed}})
 	if err != nil {
 		return BenchResult{}, err
 	}
