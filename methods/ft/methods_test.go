@@ -5,7 +5,10 @@ package ft_test
 // counts on t5-base, config validation. Method-specific tests live in each package.
 
 import (
+	"fmt"
 	"math"
+	"runtime"
+	"runtime/debug"
 	"testing"
 
 	"github.com/sugarme/gotch/ts"
@@ -305,5 +308,72 @@ func TestConfigValidation(t *testing.T) {
 			continue
 		}
 		m.Close()
+	}
+}
+
+// The hooks hold memory flat: every intermediate they make is dropped. With the Go GC off
+// (so gotch's finalizers cannot tidy up after a missing MustDrop), the number of live tensors
+// is the same before and after ten forward passes on training and evaluation batches (LoRA
+// with merge: unmerging and merging in turn). Training steps run before and between them to
+// show the loop keeps working; the optimiser's own tensors are core's business.
+func TestHooksHoldMemoryFlat(t *testing.T) {
+	coretest.LockThread(t)
+	bb := openTiny(t)
+	defer bb.Close()
+	var rows []core.Encoded
+	for i := 0; i < 8; i++ {
+		rows = append(rows, core.Encoded{Source: bb.EncodeSource(fmt.Sprintf("source sentence %d of the batch", i), 64),
+			Target: bb.EncodeTarget("target", 8)})
+	}
+	b, err := bb.Collate(rows, core.CollateOptions{Train: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	eval, err := bb.Collate(rows, core.CollateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eval.Close()
+	for _, c := range zoo {
+		t.Run(c.label, func(t *testing.T) {
+			coretest.LockThread(t)
+			m, err := core.NewMethod(c.name, c.raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			sess, err := core.StartSession(bb, m, core.SetupEnv{Backbone: bb, Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sess.Close()
+			for i := 0; i < 3; i++ {
+				if _, err := sess.Step(b, 0.01, 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runtime.GC()
+			runtime.GC()
+			defer debug.SetGCPercent(debug.SetGCPercent(-1))
+			// The frozen backbone's own count over the same passes (hooks off) is the baseline.
+			passes := func(m core.Method) int {
+				before := len(ts.ExistingTensors)
+				for i := 0; i < 10; i++ {
+					evalLoss(t, bb, m, b)
+					evalLoss(t, bb, m, eval)
+				}
+				return len(ts.ExistingTensors) - before
+			}
+			bb.SetHooks(nil)
+			base := passes(nil)
+			bb.SetHooks(m.(core.BackboneMethod).Hooks())
+			if grew := passes(m); grew != base {
+				t.Errorf("ten forward passes left %d more live tensors (the frozen backbone's baseline: %d)", grew, base)
+			}
+			if _, err := sess.Step(b, 0.01, 1); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
