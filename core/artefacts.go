@@ -115,7 +115,7 @@ func (u *UntrainedArtefacts) Artefact(spec ArtefactSpec) (*Artefact, error) {
 	art := &Artefact{Name: "untrained." + spec.Method}
 	for _, g := range m.ParamGroups() {
 		for _, p := range g.Params {
-			art.Tensors = append(art.Tensors, NamedTensor{Name: p.Name, Tensor: p.Tensor.MustDetachCopy(false)})
+			art.Tensors = append(art.Tensors, NamedTensor{Name: p.Name, Tensor: DetachedCopy(p.Tensor)})
 		}
 	}
 	return art, nil

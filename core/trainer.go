@@ -342,7 +342,7 @@ func (s *Session) Close() {
 func SnapshotWeights(bb Backbone) []NamedTensor {
 	var out []NamedTensor
 	for _, w := range bb.Weights() {
-		out = append(out, NamedTensor{Name: w.Name, Tensor: w.Tensor.MustDetachCopy(false)})
+		out = append(out, NamedTensor{Name: w.Name, Tensor: DetachedCopy(w.Tensor)})
 	}
 	return out
 }
@@ -590,12 +590,21 @@ func limit(xs []Example, n int) []Example {
 	return xs
 }
 
+// DetachedCopy is a copy of t's values with no autograd history and no requires-grad, made
+// outside grad mode (libtorch 1.13 records detach_copy on a tensor that requires grad, and
+// then has no derivative for it).
+func DetachedCopy(t *ts.Tensor) *ts.Tensor {
+	var out *ts.Tensor
+	ts.NoGrad(func() { out = t.MustDetachCopy(false) })
+	return out
+}
+
 // snapshot copies every trainable tensor (detached).
 func snapshot(groups []ParamGroup) []NamedTensor {
 	var out []NamedTensor
 	for _, g := range groups {
 		for _, p := range g.Params {
-			out = append(out, NamedTensor{Name: p.Name, Tensor: p.Tensor.MustDetachCopy(false)})
+			out = append(out, NamedTensor{Name: p.Name, Tensor: DetachedCopy(p.Tensor)})
 		}
 	}
 	return out

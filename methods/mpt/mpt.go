@@ -156,7 +156,7 @@ func (m *Method) Setup(env core.SetupEnv) error {
 	if sz := p.Tensor.MustSize(); len(sz) != 2 || sz[0] != int64(m.cfg.Length) || sz[1] != d {
 		return fmt.Errorf("artefact %s: prompt_shared has shape %v, want [%d %d]", art.Name, sz, m.cfg.Length, d)
 	}
-	m.shared = p.Tensor.MustDetachCopy(false)
+	m.shared = core.DetachedCopy(p.Tensor)
 	m.u = ts.MustOnes([]int64{int64(m.cfg.Length)}, gotch.Float, gotch.CPU)
 	m.v = ts.MustOnes([]int64{d}, gotch.Float, gotch.CPU)
 	for _, t := range []*ts.Tensor{m.shared, m.u, m.v} {

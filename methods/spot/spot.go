@@ -91,7 +91,7 @@ func LoadSourcePrompt(env core.SetupEnv, spec core.ArtefactSpec) (*ts.Tensor, er
 	if sz := p.Tensor.MustSize(); len(sz) != 2 || sz[1] != env.Backbone.Info().DModel {
 		return nil, fmt.Errorf("artefact %s: prompt has shape %v, want [l, %d]", art.Name, sz, env.Backbone.Info().DModel)
 	}
-	return p.Tensor.MustDetachCopy(false), nil
+	return core.DetachedCopy(p.Tensor), nil
 }
 
 // Setup starts P from the source prompt.
