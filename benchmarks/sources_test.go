@@ -105,3 +105,24 @@ func TestTrainSourcesAheadOfTime(t *testing.T) {
 		t.Errorf("missing source: %v", err)
 	}
 }
+
+// `ptbench bench` times SPoT, ATTEMPT and MPT on untrained source artefacts (no training of
+// sources; the step costs the same).
+func TestBenchMethodsWithSources(t *testing.T) {
+	coretest.LockThread(t)
+	bb, err := core.OpenBackbone("t5-tiny", core.BackboneOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	res, err := Bench(bb, BenchOptions{Methods: []string{"spot", "attempt", "mpt"}, Seq: 8, Batch: 2, Steps: 2, Warmup: 1, TargetLen: 2, Seed: 1,
+		MethodConfigs: map[string]map[string]any{"spot": {"length": 3}, "attempt": {"length": 3}, "mpt": {"length": 3}}})
+	if err != nil || len(res) != 3 {
+		t.Fatalf("bench: %v, %+v", err, res)
+	}
+	for _, r := range res {
+		if r.MeanStepSec <= 0 || r.TrainableParams == 0 {
+			t.Errorf("%s: %+v", r.Method, r)
+		}
+	}
+}
