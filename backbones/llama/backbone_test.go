@@ -9,6 +9,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/internal/sharedfix"
 )
 
 func tinyBackbone(t *testing.T, opts core.BackboneOptions) *Backbone {
@@ -246,5 +247,27 @@ func TestBF16LossAndGradients(t *testing.T) {
 	defer g.MustDrop()
 	if g.DType() != gotch.Float || g.MustAbs(false).MustSum(gotch.Float, true).Float64Values(true)[0] == 0 {
 		t.Fatalf("prompt gradient dtype %v or zero", g.DType())
+	}
+}
+
+// With the Llama-2 SentencePiece tokenizer the preset takes its specials: BOS 1 first, EOS 2
+// last, pad 0 (<unk>, as HF pads a tokenizer without pad), vocab 32000.
+func TestLlama2TokenizerSpecials(t *testing.T) {
+	tokPath := sharedfix.Path(t, "models/llama2-tokenizer/tokenizer.model")
+	if tokPath == "" {
+		return
+	}
+	bb := tinyBackbone(t, core.BackboneOptions{Tokenizer: tokPath})
+	c := bb.Model().Cfg
+	if c.BOS != 1 || c.EOS != 2 || c.Pad != 0 || c.Vocab != 32000 {
+		t.Fatalf("specials BOS %d EOS %d pad %d vocab %d", c.BOS, c.EOS, c.Pad, c.Vocab)
+	}
+	src := bb.EncodeSource("Is the sky blue?", 64)
+	tgt := bb.EncodeTarget("yes", 8)
+	if src[0] != 1 || tgt[len(tgt)-1] != 2 || bb.DecodeTarget(tgt) != "yes" {
+		t.Fatalf("source %v target %v (%q)", src, tgt, bb.DecodeTarget(tgt))
+	}
+	if got := bb.Tokenizer().Decode(toInts(src[1:])); got != "Is the sky blue?"+Separator {
+		t.Fatalf("source decodes to %q", got)
 	}
 }
