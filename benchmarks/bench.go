@@ -28,6 +28,9 @@ type BenchOptions struct {
 	// (a real task's tokenized source lengths) and each batch is padded to its longest row.
 	Lengths     []int
 	LengthsName string
+	// GroupByLength adds a "grouped" mode: batches of an epoch of length-grouped batches over
+	// Lengths (core.LengthGroupedBatches), each padded to its longest row.
+	GroupByLength bool
 	Seed        int64
 	Log         io.Writer
 }
@@ -60,11 +63,14 @@ func Bench(bb core.Backbone, o BenchOptions) ([]BenchResult, error) {
 	modes := []string{fmt.Sprintf("fixed-%d", o.Seq)}
 	if len(o.Lengths) > 0 {
 		modes = append(modes, "dynamic-"+o.LengthsName)
+		if o.GroupByLength {
+			modes = append(modes, "grouped-"+o.LengthsName)
+		}
 	}
 	var out []BenchResult
 	for _, name := range o.Methods {
 		for mi, mode := range modes {
-			r, err := benchOne(bb, name, mode, mi == 1, o)
+			r, err := benchOne(bb, name, mode, mi, o)
 			if err != nil {
 				return out, fmt.Errorf("bench %s (%s): %w", name, mode, err)
 			}
@@ -76,7 +82,9 @@ func Bench(bb core.Backbone, o BenchOptions) ([]BenchResult, error) {
 	return out, nil
 }
 
-func benchOne(bb core.Backbone, name, mode string, dynamic bool, o BenchOptions) (BenchResult, error) {
+// benchOne times one method in one mode: 0 every row Seq long, 1 rows of random task
+// lengths, 2 the batches of a length-grouped epoch over the task lengths.
+func benchOne(bb core.Backbone, name, mode string, kind int, o BenchOptions) (BenchResult, error) {
 	m, err := core.NewMethod(name, o.MethodConfigs[name])
 	if err != nil {
 		return BenchResult{}, err
@@ -110,14 +118,29 @@ func benchOne(bb core.Backbone, name, mode string, dynamic bool, o BenchOptions)
 	var positions float64
 	// The training loop's own Loop and callbacks: timing after the warm-up steps, RSS samples.
 	longest := 0
+	var grouped [][]int
+	if kind == 2 {
+		grouped = core.LengthGroupedBatches(o.Lengths, o.Batch, rand.New(rand.NewPCG(uint64(o.Seed), 3)))
+	}
 	loop := &core.Loop{Steps: o.Warmup + o.Steps, Step: func(step int) (float64, error) {
-		rows := make([]core.Encoded, o.Batch)
-		longest = 0
-		for i := range rows {
-			n := o.Seq
-			if dynamic {
-				n = min(o.Lengths[rng.IntN(len(o.Lengths))], o.Seq)
+		var lens []int
+		switch kind {
+		case 0:
+			for range o.Batch {
+				lens = append(lens, o.Seq)
 			}
+		case 1:
+			for range o.Batch {
+				lens = append(lens, min(o.Lengths[rng.IntN(len(o.Lengths))], o.Seq))
+			}
+		case 2:
+			for _, i := range grouped[(step-1)%len(grouped)] {
+				lens = append(lens, min(o.Lengths[i], o.Seq))
+			}
+		}
+		rows := make([]core.Encoded, len(lens))
+		longest = 0
+		for i, n := range lens {
 			rows[i] = core.Encoded{Source: row(n), Target: row(o.TargetLen)}
 			longest = max(longest, n)
 		}

@@ -230,3 +230,21 @@ func TestKShotRecordsDrawnCounts(t *testing.T) {
 		}
 	}
 }
+
+// --group-by-length trains (single- and multi-task) and records the option in the row.
+func TestGroupByLengthRuns(t *testing.T) {
+	coretest.LockThread(t)
+	for _, multi := range []bool{false, true} {
+		out := t.TempDir()
+		g := smallGrid(out, []string{"pt"}, []int64{1})
+		g.Train.GroupByLength = true
+		if multi {
+			g.Tasks, g.MultiTask = []string{"syn-keyword", "syn-parity"}, true
+		}
+		losses := gridLosses(t, g)["pt"]
+		rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+		if len(losses) != 4 || !rows[0].Train.GroupByLength || rows[0].Status != "ok" {
+			t.Fatalf("multi %v: losses %v, row %+v", multi, losses, rows[0])
+		}
+	}
+}

@@ -23,6 +23,9 @@ type TrainOptions struct {
 	MaxTargetLen  int      `json:"max_target_len"`
 	MaxNewTokens  int      `json:"max_new_tokens"`
 	PadToMax      bool     `json:"pad_to_max"` // pad every batch to MaxSourceLen (DePT's reference code)
+	// GroupByLength draws each epoch's batches from windows of similar-length examples
+	// (LengthGroupedBatches): less padding, the same per-row losses.
+	GroupByLength bool `json:"group_by_length,omitempty"`
 	EvalLimit     int      `json:"eval_limit"` // evaluate on at most this many dev examples (0 = all)
 	TestLimit     int      `json:"test_limit"` // likewise for the final test evaluation
 	Progress      Progress `json:"-"`
@@ -168,6 +171,31 @@ func (tr *Trainer) Run() (*TrainResult, error) {
 	if len(tasks) > 1 {
 		sampler = NewTaskSampler(sizes, tr.Temperature, o.Seed)
 	}
+	// newEpoch refills a task's example order: a seeded permutation, or with --group-by-length
+	// its length-grouped batches back to back (batch boundaries kept in groups).
+	var grouped [][][]int
+	newEpoch := func(t int) {
+		cursors[t] = 0
+		if !o.GroupByLength {
+			orders[t] = rng.Perm(sizes[t])
+			return
+		}
+		lengths := make([]int, sizes[t])
+		for i, e := range train[t] {
+			lengths[i] = len(e.Source)
+		}
+		grouped[t] = LengthGroupedBatches(lengths, o.BatchSize, rng)
+		orders[t] = orders[t][:0]
+		for _, b := range grouped[t] {
+			orders[t] = append(orders[t], b...)
+		}
+	}
+	if o.GroupByLength {
+		grouped = make([][][]int, len(tasks))
+		for t := range tasks {
+			newEpoch(t)
+		}
+	}
 	nextBatch := func() []Encoded {
 		b := make([]Encoded, 0, o.BatchSize)
 		for len(b) < o.BatchSize {
@@ -176,12 +204,29 @@ func (tr *Trainer) Run() (*TrainResult, error) {
 				t = sampler.Next()
 			}
 			if cursors[t] == len(orders[t]) {
-				orders[t], cursors[t] = rng.Perm(sizes[t]), 0
+				newEpoch(t)
 			}
 			b = append(b, train[t][orders[t][cursors[t]]])
 			cursors[t]++
 		}
 		return b
+	}
+	if o.GroupByLength && len(tasks) == 1 {
+		// One task: take its grouped batches whole (a window's last batch may be smaller).
+		next := 0
+		nextBatch = func() []Encoded {
+			if next == len(grouped[0]) {
+				newEpoch(0)
+				next = 0
+			}
+			g := grouped[0][next]
+			next++
+			rows := make([]Encoded, len(g))
+			for i, k := range g {
+				rows[i] = train[0][k]
+			}
+			return rows
+		}
 	}
 	padTo := 0
 	if o.PadToMax {

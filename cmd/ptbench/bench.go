@@ -93,6 +93,7 @@ func newBenchCmd() *cobra.Command {
 	f.StringVar(&rssAt, "rss-at", "", "record RSS after these steps, e.g. 50,500")
 	f.StringVar(&lengthsTask, "dynamic-task", "", "also time dynamic padding on this task's source lengths (e.g. rte)")
 	f.StringVar(&dataDir, "data-dir", "", "data folder for --dynamic-task")
+	f.BoolVar(&o.GroupByLength, "group-by-length", false, "with --dynamic-task, also time the batches of a length-grouped epoch")
 	f.StringVar(&tokenizer, "tokenizer", "", "tokenizer for --dynamic-task lengths (spiece.model, tokenizer.json; presets default to bytes)")
 	f.StringVar(&methodConfig, "method-config", "", "YAML/JSON file: {method: {key: value}}")
 	f.StringArrayVar(&sets, "set", nil, "method setting method.key=value (repeatable)")

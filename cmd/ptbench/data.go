@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ptbench/ptbench/backbones/tokenizers"
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/tasks"
 )
@@ -44,7 +45,8 @@ func (f *taskDataFlags) load() (core.Task, *core.Dataset, error) {
 
 func newDataCmd() *cobra.Command {
 	var f taskDataFlags
-	var output string
+	var output, tokenizer string
+	var batch int
 	cmd := &cobra.Command{
 		Use:   "data --task T",
 		Short: "Print a task's split sizes and label counts",
@@ -55,6 +57,13 @@ func newDataCmd() *cobra.Command {
 				return err
 			}
 			d := tasks.Describe(t, ds)
+			if tokenizer != "" {
+				pos, err := paddedPositions(t, ds, tokenizer, batch)
+				if err != nil {
+					return err
+				}
+				d["padded_positions_per_epoch"] = pos
+			}
 			if output == "json" {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -74,7 +83,30 @@ func newDataCmd() *cobra.Command {
 	}
 	f.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	cmd.Flags().StringVar(&tokenizer, "tokenizer", "", "with a tokenizer (spiece.model, tokenizer.json or byte): padded source positions per training epoch for pad-to-max, dynamic and length-grouped batches")
+	cmd.Flags().IntVar(&batch, "batch-size", 16, "batch size for --tokenizer's epoch counts")
 	return cmd
+}
+
+// paddedPositions tokenizes the training sources (+ EOS, at most the task's s) and counts one
+// epoch's padded positions under each batching.
+func paddedPositions(t core.Task, ds *core.Dataset, tokenizer string, batch int) (core.PaddedPositions, error) {
+	if batch < 1 {
+		return core.PaddedPositions{}, usageError{fmt.Errorf("--batch-size must be ≥ 1, got %d", batch)}
+	}
+	if len(ds.Train) == 0 {
+		return core.PaddedPositions{}, fmt.Errorf("task %s: no training examples to count", t.Name())
+	}
+	tok, err := tokenizers.Load(tokenizer)
+	if err != nil {
+		return core.PaddedPositions{}, err
+	}
+	s := t.MaxSourceLen()
+	lengths := make([]int, len(ds.Train))
+	for i, ex := range ds.Train {
+		lengths[i] = min(len(tok.Encode(ex.Source))+1, s)
+	}
+	return core.CountPaddedPositions(lengths, batch, s, 42), nil
 }
 
 func newScoreCmd() *cobra.Command {

@@ -111,6 +111,7 @@ func newRunCmd() *cobra.Command {
 	f.IntVar(&g.Train.Warmup, "warmup", -1, "linear warmup steps (-1 = min(500, steps/10))")
 	f.Float64Var(&g.Train.MaxGradNorm, "max-grad-norm", 1.0, "gradient clipping (0 = off)")
 	f.BoolVar(&g.Train.PadToMax, "pad-to-max", false, "pad every batch to the max source length instead of the batch's longest")
+	f.BoolVar(&g.Train.GroupByLength, "group-by-length", false, "draw each epoch's batches from windows of similar-length examples (less padding; same per-row losses)")
 	f.IntVar(&g.Train.MaxSourceLen, "max-source-len", 0, "max source tokens (0 = the task's: 256, MultiRC 348)")
 	f.IntVar(&g.Train.EvalLimit, "eval-limit", 0, "evaluate on at most N dev examples (0 = all)")
 	f.IntVar(&g.Train.TestLimit, "test-limit", 0, "evaluate on at most N test examples (0 = all)")
