@@ -31,8 +31,8 @@ type BenchOptions struct {
 	// GroupByLength adds a "grouped" mode: batches of an epoch of length-grouped batches over
 	// Lengths (core.LengthGroupedBatches), each padded to its longest row.
 	GroupByLength bool
-	Seed        int64
-	Log         io.Writer
+	Seed          int64
+	Log           io.Writer
 }
 
 // BenchResult is one method in one padding mode.

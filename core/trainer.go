@@ -12,20 +12,20 @@ import (
 
 // TrainOptions are the trainer's knobs. Zero values take the defaults in Defaults().
 type TrainOptions struct {
-	Steps         int      `json:"steps"`
-	BatchSize     int      `json:"batch_size"`
-	EvalBatchSize int      `json:"eval_batch_size"`
-	EvalEvery     int      `json:"eval_every"`
-	Warmup        int      `json:"warmup"`
-	MaxGradNorm   float64  `json:"max_grad_norm"` // 0 = no clipping
-	Seed          int64    `json:"seed"`
-	MaxSourceLen  int      `json:"max_source_len"` // 0 = the task's
-	MaxTargetLen  int      `json:"max_target_len"`
-	MaxNewTokens  int      `json:"max_new_tokens"`
-	PadToMax      bool     `json:"pad_to_max"` // pad every batch to MaxSourceLen (DePT's reference code)
+	Steps         int     `json:"steps"`
+	BatchSize     int     `json:"batch_size"`
+	EvalBatchSize int     `json:"eval_batch_size"`
+	EvalEvery     int     `json:"eval_every"`
+	Warmup        int     `json:"warmup"`
+	MaxGradNorm   float64 `json:"max_grad_norm"` // 0 = no clipping
+	Seed          int64   `json:"seed"`
+	MaxSourceLen  int     `json:"max_source_len"` // 0 = the task's
+	MaxTargetLen  int     `json:"max_target_len"`
+	MaxNewTokens  int     `json:"max_new_tokens"`
+	PadToMax      bool    `json:"pad_to_max"` // pad every batch to MaxSourceLen (DePT's reference code)
 	// GroupByLength draws each epoch's batches from windows of similar-length examples
 	// (LengthGroupedBatches): less padding, the same per-row losses.
-	GroupByLength bool `json:"group_by_length,omitempty"`
+	GroupByLength bool     `json:"group_by_length,omitempty"`
 	EvalLimit     int      `json:"eval_limit"` // evaluate on at most this many dev examples (0 = all)
 	TestLimit     int      `json:"test_limit"` // likewise for the final test evaluation
 	Progress      Progress `json:"-"`

@@ -14,8 +14,8 @@ import (
 func newBenchCmd() *cobra.Command {
 	var (
 		methods, backbone, initMode, output, rssAt, lengthsTask, dataDir, methodConfig, outDir, tokenizer, quant, dtype string
-		sets                                                                                              []string
-		o                                                                                                 benchmarks.BenchOptions
+		sets                                                                                                            []string
+		o                                                                                                               benchmarks.BenchOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "bench --methods pt,dept,ept --backbone t5-base",
