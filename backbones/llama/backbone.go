@@ -320,22 +320,29 @@ func (b *Backbone) Generate(in core.Input, opts core.GenerateOptions) ([][]int64
 // Weights lists the full-precision parameters by HF name (NF4 linears are not listed).
 func (b *Backbone) Weights() []core.NamedTensor { return b.model.Weights() }
 
-// HookSites lists every linear layer (q/k/v/o_proj, gate/up/down_proj, lm_head) and the
-// attention and MLP sublayer outputs of the decoder stack.
+// HookSites lists every linear layer (q/k/v/o_proj, gate/up/down_proj, lm_head), the
+// attention and MLP sublayer outputs and the RMSNorms (input_layernorm,
+// post_attention_layernorm, and model.norm with Layer = the number of layers) of the decoder.
 func (b *Backbone) HookSites() []core.HookSite {
 	c := b.model.Cfg
 	var sites []core.HookSite
+	norm := func(name string, layer int) {
+		sites = append(sites, core.HookSite{Name: name, Kind: core.HookNorm, Role: core.RoleNorm, Stack: "decoder", Layer: layer, In: c.Dim, Out: c.Dim})
+	}
 	roles := []core.HookRole{core.RoleQ, core.RoleK, core.RoleV, core.RoleO, core.RoleFFNIn, core.RoleFFNIn, core.RoleFFNOut}
 	for i := range b.model.layers {
 		L := &b.model.layers[i]
+		norm(L.attnNormSite, i)
 		for j, l := range []*linear{&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down} {
 			sites = append(sites, core.HookSite{Name: l.name, Kind: core.HookLinear, Role: roles[j], Stack: "decoder", Layer: i, In: l.in, Out: l.out})
 			if j == 3 {
 				sites = append(sites, core.HookSite{Name: L.attnSite, Kind: core.HookSublayer, Role: core.RoleSelfAttn, Stack: "decoder", Layer: i, In: c.Dim, Out: c.Dim})
+				norm(L.ffnNormSite, i)
 			}
 		}
 		sites = append(sites, core.HookSite{Name: L.mlpSite, Kind: core.HookSublayer, Role: core.RoleFFN, Stack: "decoder", Layer: i, In: c.Dim, Out: c.Dim})
 	}
+	norm("model.norm", len(b.model.layers))
 	sites = append(sites, core.HookSite{Name: "lm_head", Kind: core.HookLinear, Role: core.RoleLMHead, Stack: "decoder", Layer: len(b.model.layers), In: c.Dim, Out: c.Vocab})
 	return sites
 }

@@ -161,14 +161,15 @@ func TestHookSitesRolesAndLinearHook(t *testing.T) {
 	}
 	L := int(bb.Model().Cfg.Layers)
 	for r, n := range map[core.HookRole]int{core.RoleQ: L, core.RoleK: L, core.RoleV: L, core.RoleO: L, core.RoleFFNIn: 2 * L,
-		core.RoleFFNOut: L, core.RoleSelfAttn: L, core.RoleFFN: L, core.RoleLMHead: 1} {
+		core.RoleFFNOut: L, core.RoleSelfAttn: L, core.RoleFFN: L, core.RoleLMHead: 1, core.RoleNorm: 2*L + 1} {
 		if roles[r] != n {
 			t.Errorf("role %s: %d sites, want %d", r, roles[r], n)
 		}
 	}
 	seen := map[string]bool{}
 	bb.SetHooks(&core.Hooks{Linear: func(c core.HookCall, x, y *ts.Tensor) *ts.Tensor { seen[c.Site] = true; return y },
-		Sublayer: func(c core.HookCall, h *ts.Tensor) *ts.Tensor { seen[c.Site] = true; return h }})
+		Sublayer: func(c core.HookCall, h *ts.Tensor) *ts.Tensor { seen[c.Site] = true; return h },
+		Norm:     func(c core.HookCall, h *ts.Tensor) *ts.Tensor { seen[c.Site] = true; return h }})
 	defer bb.SetHooks(nil)
 	lossOf(t, bb, []core.Encoded{{Source: bb.EncodeSource("x", 16), Target: bb.EncodeTarget("y", 4)}})
 	for _, s := range sites {

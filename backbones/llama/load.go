@@ -108,7 +108,7 @@ func build(cfg Config, src source, o LoadOptions) (m *Model, err error) {
 	}
 	for i := int64(0); i < cfg.Layers; i++ {
 		p := fmt.Sprintf("model.layers.%d.", i)
-		L := layer{attnSite: p + "self_attn", mlpSite: p + "mlp"}
+		L := layer{attnSite: p + "self_attn", mlpSite: p + "mlp", attnNormSite: p + "input_layernorm", ffnNormSite: p + "post_attention_layernorm"}
 		m.layers = append(m.layers, L)
 		Lp := &m.layers[len(m.layers)-1]
 		if Lp.attnNorm, err = get(p+"input_layernorm.weight", []int64{cfg.Dim}); err != nil {

@@ -67,6 +67,7 @@ type layer struct {
 	attnNorm, ffnNorm          *ts.Tensor
 	q, k, v, o, gate, up, down linear
 	attnSite, mlpSite          string
+	attnNormSite, ffnNormSite  string
 }
 
 // Model is a Llama with its frozen weights.
@@ -145,8 +146,32 @@ func (m *Model) Within(batch *core.Batch, f func()) {
 
 func scalar(v float64) *ts.Scalar { return ts.FloatScalar(v) }
 
-// rmsNorm is LlamaRMSNorm: computed in float32, cast back to the compute dtype, times w.
-func (m *Model) rmsNorm(x, w *ts.Tensor) *ts.Tensor {
+// rmsNorm is LlamaRMSNorm: computed in float32, cast back to the compute dtype, times w;
+// the output passes through the norm hook of site ("model.layers.0.input_layernorm",
+// "model.norm"), if any.
+func (m *Model) rmsNorm(site string, x, w *ts.Tensor) *ts.Tensor {
+	out := m.rmsNormRaw(x, w)
+	if m.hooks == nil || m.hooks.Norm == nil {
+		return out
+	}
+	c := core.HookCall{Site: site, Batch: m.batch}
+	if m.DType == gotch.Float {
+		if o2 := m.hooks.Norm(c, out); o2 != out {
+			out.MustDrop()
+			out = o2
+		}
+		return out
+	}
+	o32 := out.MustTotype(gotch.Float, false)
+	if o2 := m.hooks.Norm(c, o32); o2 != o32 {
+		out.MustDrop()
+		out = o2.MustTotype(m.DType, true)
+	}
+	o32.MustDrop()
+	return out
+}
+
+func (m *Model) rmsNormRaw(x, w *ts.Tensor) *ts.Tensor {
 	x32 := x
 	if x.DType() != gotch.Float {
 		x32 = x.MustTotype(gotch.Float, false)
@@ -332,12 +357,12 @@ func (m *Model) mlp(L *layer, n *ts.Tensor) *ts.Tensor {
 
 // block is one decoder layer; consumes h.
 func (m *Model) block(L *layer, h, cos, sin, bias *ts.Tensor, c *kvCache) *ts.Tensor {
-	n := m.rmsNorm(h, L.attnNorm)
+	n := m.rmsNorm(L.attnNormSite, h, L.attnNorm)
 	a := m.sublayerOut(L.attnSite, m.attention(L, n, cos, sin, bias, c))
 	n.MustDrop()
 	h2 := h.MustAdd(a, true)
 	a.MustDrop()
-	n = m.rmsNorm(h2, L.ffnNorm)
+	n = m.rmsNorm(L.ffnNormSite, h2, L.ffnNorm)
 	f := m.sublayerOut(L.mlpSite, m.mlp(L, n))
 	n.MustDrop()
 	out := h2.MustAdd(f, true)
@@ -459,7 +484,7 @@ func (m *Model) run(embeds, mask *ts.Tensor, caches []kvCache) *ts.Tensor {
 	cos.MustDrop()
 	sin.MustDrop()
 	bias.MustDrop()
-	out := m.rmsNorm(h, m.norm)
+	out := m.rmsNorm("model.norm", h, m.norm)
 	h.MustDrop()
 	return out
 }
@@ -594,7 +619,7 @@ func (m *Model) recomputeLoss(full, mask *ts.Tensor, L, T int64, target *ts.Tens
 	})
 	// Head: loss and its gradient with respect to the last layer's output.
 	leaf := inputs[len(m.layers)].MustDetach(false).MustSetRequiresGrad(true, true)
-	n := m.rmsNorm(leaf, m.norm)
+	n := m.rmsNorm("model.norm", leaf, m.norm)
 	loss := m.headLoss(n, L, T, target)
 	value := loss.MustDetach(false)
 	loss.MustBackward()
