@@ -287,6 +287,7 @@ func fillRow(row *core.ResultRow, res *core.TrainResult, task core.Task) {
 	row.TrainableParams = res.TrainableParams
 	row.MeanStepSec, row.MedianStepSec = res.MeanStepSeconds, res.MedianStepSeconds
 	row.PeakRSSBytes, row.Steps, row.BestStep = res.PeakRSSBytes, res.Steps, res.BestStep
+	row.EvalSeconds = res.EvalSeconds
 	if n := len(res.Losses); n > 0 {
 		row.FinalLoss = res.Losses[n-1]
 	}

@@ -37,6 +37,7 @@ type MethodRow struct {
 	// SourceTrainSec is the training time of the source artefacts the method's runs used
 	// (SPoT's source prompt, ATTEMPT's six, MPT's teachers and distillation), counted once.
 	SourceTrainSec float64 `json:"source_train_seconds"`
+	EvalSec        float64 `json:"eval_seconds"` // evaluation time of the method's runs (dev during training + test)
 	Diverged       int     `json:"diverged"`
 	Failed         int     `json:"failed"`
 }
@@ -176,6 +177,7 @@ func BuildBoard(rows []core.ResultRow) Board {
 			if !seenRuns[run] {
 				seenRuns[run] = true
 				mr.TotalTrainSec += r.MeanStepSec * float64(r.Steps)
+				mr.EvalSec += r.EvalSeconds
 			}
 		}
 		for t, xs := range perTask {
@@ -264,11 +266,11 @@ func RenderMarkdown(w io.Writer, b Board) error {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "### Training time and memory")
 	fmt.Fprintln(w)
-	if err := table(w, []any{"Method", "Backbone", "Mean step (s)", "Median step (s)", "Total train (s)", "Source train (s)", "Peak RSS (MiB)", "Diverged", "Failed"},
+	if err := table(w, []any{"Method", "Backbone", "Mean step (s)", "Median step (s)", "Total train (s)", "Eval (s)", "Source train (s)", "Peak RSS (MiB)", "Diverged", "Failed"},
 		func(add func(...any)) {
 			for _, r := range b.Rows {
 				add(r.Label, r.Backbone, fmt.Sprintf("%.4f", r.MeanStepSec), fmt.Sprintf("%.4f", r.MedianStepSec),
-					fmt.Sprintf("%.1f", r.TotalTrainSec), fmt.Sprintf("%.1f", r.SourceTrainSec), fmt.Sprintf("%.0f", float64(r.PeakRSSBytes)/(1<<20)),
+					fmt.Sprintf("%.1f", r.TotalTrainSec), fmt.Sprintf("%.1f", r.EvalSec), fmt.Sprintf("%.1f", r.SourceTrainSec), fmt.Sprintf("%.0f", float64(r.PeakRSSBytes)/(1<<20)),
 					fmt.Sprint(r.Diverged), fmt.Sprint(r.Failed))
 			}
 		}); err != nil {

@@ -33,6 +33,7 @@ type ResultRow struct {
 	MeanStepSec     float64        `json:"mean_step_seconds"`
 	MedianStepSec   float64        `json:"median_step_seconds"`
 	PeakRSSBytes    int64          `json:"peak_rss_bytes"`
+	EvalSeconds     float64        `json:"eval_seconds,omitempty"` // evaluation's share of the run's wall time
 	Steps           int            `json:"steps"`
 	BestStep        int            `json:"best_step"`
 	FinalLoss       float64        `json:"final_loss"` // NaN/Inf are stored as null (see MarshalJSON)

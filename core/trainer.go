@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sugarme/gotch/ts"
 )
@@ -72,7 +73,8 @@ type TrainResult struct {
 	MeanStepSeconds   float64   `json:"mean_step_seconds"`
 	MedianStepSeconds float64   `json:"median_step_seconds"`
 	PeakRSSBytes      int64     `json:"peak_rss_bytes"`
-	Losses            []float64 `json:"-"` // every step's training loss
+	EvalSeconds       float64   `json:"eval_seconds"` // dev evaluations during training and the final test
+	Losses            []float64 `json:"-"`            // every step's training loss
 	// PerTask holds every task's dev and test scores at the best checkpoint.
 	PerTask map[string]TaskScores `json:"per_task,omitempty"`
 	// Best holds copies of the trainable tensors at the best dev evaluation (caller drops).
@@ -268,6 +270,8 @@ func (tr *Trainer) Run() (*TrainResult, error) {
 	res.MeanStepSeconds, res.MedianStepSeconds = MeanMedian(stepTimes)
 	groups := tr.Method.ParamGroups()
 	if res.Status == "ok" && res.Best != nil {
+		t0 := time.Now()
+		defer func() { res.EvalSeconds += time.Since(t0).Seconds() }()
 		restore(groups, res.Best)
 		for _, td := range tasks {
 			test, err := tr.evaluate(td, limit(td.Data.Test, o.TestLimit), o, names)
@@ -301,6 +305,8 @@ func (tr *Trainer) bestCheckpoint(o TrainOptions, tasks []TaskData, sess *Sessio
 		if s.Step%o.EvalEvery != 0 && s.Step != o.Steps {
 			return nil
 		}
+		t0 := time.Now()
+		defer func() { res.EvalSeconds += time.Since(t0).Seconds() }()
 		per := map[string]TaskScores{}
 		mean := 0.0
 		var parts []string
