@@ -299,6 +299,20 @@ func (b *Backbone) Loss(in core.Input, labels *ts.Tensor) (loss *ts.Tensor, err 
 	return loss, err
 }
 
+// ForwardOutputs is Loss that also returns the target logits and the source columns' final
+// hidden states (core.OutputsBackbone; MPT's distillation).
+func (b *Backbone) ForwardOutputs(in core.Input, labels *ts.Tensor) (out core.Outputs, err error) {
+	if err := b.decoderOnly(); err != nil {
+		return out, err
+	}
+	rows, err := core.Labels2D(labels)
+	if err != nil {
+		return out, fmt.Errorf("llama: %w", err)
+	}
+	b.model.Within(in.Batch, func() { out, err = b.model.ForwardOutputs(in.Embeds, in.Mask, rows) })
+	return out, err
+}
+
 // Generate runs the source once and appends greedy tokens through the KV cache.
 func (b *Backbone) Generate(in core.Input, opts core.GenerateOptions) ([][]int64, error) {
 	if err := b.decoderOnly(); err != nil {

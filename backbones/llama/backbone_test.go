@@ -1,6 +1,7 @@
 package llama
 
 import (
+	"fmt"
 	"math"
 	"runtime"
 	"testing"
@@ -86,6 +87,18 @@ func TestLossTargetsOnlyAndLeftPadding(t *testing.T) {
 	if math.Abs(a-manual) > 1e-5 {
 		t.Fatalf("loss %v, manual target-only cross-entropy %v", a, manual)
 	}
+	// ForwardOutputs: the same loss, target logits [B, T, V], source states [B, L, D].
+	b, _ := bb.Collate([]core.Encoded{{Source: src, Target: tgt}}, core.CollateOptions{})
+	in := core.EmbedBatch(bb, b)
+	var o core.Outputs
+	ts.NoGrad(func() { o, _ = bb.ForwardOutputs(in, b.Labels) })
+	if v := o.Loss.Float64Values()[0]; math.Abs(v-a) > 1e-6 || fmt.Sprint(o.Logits.MustSize()) != fmt.Sprint([]int64{1, int64(len(tgt)), bb.Info().Vocab}) ||
+		fmt.Sprint(o.Encoder.MustSize()) != fmt.Sprint([]int64{1, int64(len(src)), bb.Info().DModel}) {
+		t.Fatalf("ForwardOutputs loss %v (Loss %v), logits %v, states %v", v, a, o.Logits.MustSize(), o.Encoder.MustSize())
+	}
+	o.Drop()
+	in.Drop()
+	b.Close()
 	// Batch: the short row is left-padded, and its targets padded with -100.
 	both := lossOf(t, bb, []core.Encoded{{Source: src, Target: tgt}, {Source: short, Target: tgt2}})
 	want := (a*float64(len(tgt)) + bAlone*float64(len(tgt2))) / float64(len(tgt)+len(tgt2))

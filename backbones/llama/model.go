@@ -519,13 +519,25 @@ func (m *Model) Forward(embeds, mask *ts.Tensor) (logits, hidden *ts.Tensor) {
 // target tokens, each predicted from the position before it (the last source column
 // predicts the first target token). The loss is float32.
 func (m *Model) Loss(embeds, mask *ts.Tensor, labels [][]int64) (*ts.Tensor, error) {
+	o, err := m.forwardTargets(embeds, mask, labels, false)
+	return o.Loss, err
+}
+
+// ForwardOutputs is Loss that also returns the target logits [B, T, V] (float32) and, as the
+// decoder-only counterpart of encoder states, the final hidden states of the source
+// columns [B, L, D] (distillation).
+func (m *Model) ForwardOutputs(embeds, mask *ts.Tensor, labels [][]int64) (core.Outputs, error) {
+	return m.forwardTargets(embeds, mask, labels, true)
+}
+
+func (m *Model) forwardTargets(embeds, mask *ts.Tensor, labels [][]int64, keep bool) (core.Outputs, error) {
 	if len(labels) == 0 || len(labels[0]) == 0 {
-		return nil, fmt.Errorf("llama: loss without labels")
+		return core.Outputs{}, fmt.Errorf("llama: loss without labels")
 	}
 	es := embeds.MustSize()
 	B, L, T := es[0], es[1], int64(len(labels[0]))
 	if int64(len(labels)) != B {
-		return nil, fmt.Errorf("llama: %d label rows for %d inputs", len(labels), B)
+		return core.Outputs{}, fmt.Errorf("llama: %d label rows for %d inputs", len(labels), B)
 	}
 	ids := make([]int64, 0, B*T)
 	tm := make([]float32, 0, B*T)
@@ -559,16 +571,28 @@ func (m *Model) Loss(embeds, mask *ts.Tensor, labels [][]int64) (*ts.Tensor, err
 	tmT.MustDrop()
 	target := ts.MustOfSlice(flat)
 	defer target.MustDrop()
-	if m.Quantized() && m.hooks == nil && !m.plainBackward && full.MustRequiresGrad() {
+	if !keep && m.Quantized() && m.hooks == nil && !m.plainBackward && full.MustRequiresGrad() {
 		loss := m.recomputeLoss(full, fullMask, L, T, target)
 		full.MustDrop()
 		fullMask.MustDrop()
-		return loss, nil
+		return core.Outputs{Loss: loss}, nil
 	}
 	h := m.run(full, fullMask, nil)
 	full.MustDrop()
 	fullMask.MustDrop()
-	return m.headLoss(h, L, T, target), nil
+	if !keep {
+		return core.Outputs{Loss: m.headLoss(h, L, T, target)}, nil
+	}
+	srcH := h.MustNarrow(1, 0, L, false)
+	if srcH.DType() != gotch.Float {
+		srcH = srcH.MustTotype(gotch.Float, true)
+	}
+	sel := h.MustNarrow(1, L-1, T, true)
+	logits := m.logits(sel)
+	sel.MustDrop()
+	lf := logits.MustView([]int64{-1, m.Cfg.Vocab}, false)
+	loss := lf.MustCrossEntropyLoss(target, ts.None, 1, -100, 0, true)
+	return core.Outputs{Loss: loss, Logits: logits, Encoder: srcH}, nil
 }
 
 // recomputed counts recomputeLoss calls (tests).
