@@ -11,6 +11,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	_ "github.com/ptbench/ptbench/methods/ft"
 )
 
 // fullFT unfreezes every backbone weight and trains it: the shape of FT, enough to prove that
@@ -119,6 +120,10 @@ func TestGridRestoresTheBackboneAfterFineTuning(t *testing.T) {
 	rows, _ := core.ReadResults(filepath.Join(g.OutDir, "results.jsonl"))
 	if rows[0].TrainableParams != rows[0].Backbone.NumParams {
 		t.Errorf("FT trained %d of %d parameters", rows[0].TrainableParams, rows[0].Backbone.NumParams)
+	}
+	// The real FT method (methods/ft), as `ptbench run --methods ft,pt` runs it.
+	if after := gridLosses(t, smallGrid(t.TempDir(), []string{"ft", "pt"}, []int64{3})); !slices.Equal(alone, after["pt"]) || len(after["ft"]) != 4 {
+		t.Fatalf("PT alone %v, PT after ft %v (ft %v)", alone, after["pt"], after["ft"])
 	}
 	// A method that edits weights without declaring it: the grid reopens the backbone.
 	var log strings.Builder
