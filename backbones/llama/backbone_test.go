@@ -285,3 +285,43 @@ func TestLlama2TokenizerSpecials(t *testing.T) {
 		t.Fatalf("source decodes to %q", got)
 	}
 }
+
+// Teacher forcing and generation agree on where the target starts and on positions behind a
+// prompt and left padding: with the greedy continuation as labels, the argmax of Loss's
+// teacher-forced logits (ForwardOutputs) at every target position is the generated token.
+func TestTeacherForcedArgmaxIsGenerated(t *testing.T) {
+	bb := tinyBackbone(t, core.BackboneOptions{Seed: 11})
+	rows := []core.Encoded{{Source: bb.EncodeSource("first question, a longer one", 64)}, {Source: bb.EncodeSource("second", 64)}}
+	ts.ManualSeed(3)
+	prompt := ts.MustRandn([]int64{5, bb.Info().DModel}, gotch.Float, gotch.CPU)
+	defer prompt.MustDrop()
+	b, _ := bb.Collate(rows, core.CollateOptions{NoLabels: true})
+	defer b.Close()
+	in := core.EmbedBatch(bb, b)
+	x, err := core.PrependPrompt(in, prompt)
+	in.Drop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Drop()
+	const n = 6
+	gen, err := bb.Generate(x, core.GenerateOptions{MaxNewTokens: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := append(append([]int64{}, gen[0]...), gen[1]...)
+	labels := ts.MustOfSlice(flat).MustView([]int64{2, n}, true)
+	defer labels.MustDrop()
+	var o core.Outputs
+	ts.NoGrad(func() { o, err = bb.ForwardOutputs(x, labels) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Drop()
+	am := o.Logits.MustArgmax([]int64{-1}, false, false).Int64Values(true)
+	for i := range flat {
+		if am[i] != flat[i] {
+			t.Fatalf("row %d target %d: teacher-forced argmax %d, generated %d (generated %v)", i/n, i%n, am[i], flat[i], gen)
+		}
+	}
+}
