@@ -16,6 +16,7 @@ import (
 
 	"github.com/ptbench/ptbench/backbones/hf"
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/safetensors"
 )
 
 // LoadOptions say how weights are stored once loaded.
@@ -382,8 +383,10 @@ func LoadHFConfig(dir string) (Config, error) {
 }
 
 // OpenDir loads an HF LlamaForCausalLM directory (model.safetensors, a sharded index, or
-// pytorch_model.bin), one shard at a time: each tensor is converted or quantised as soon as
-// the builder asks for it and its shard's other tensors wait in memory only until taken.
+// pytorch_model.bin). Safetensors are read tensor by tensor from their headers' offsets, so
+// each tensor is converted or quantised as soon as the builder asks for it and nothing else
+// of its shard is in memory (a 7B model is never in full precision); a pickled .bin is
+// loaded one file at a time.
 func OpenDir(dir string, o LoadOptions) (*Model, error) {
 	cfg, err := LoadHFConfig(dir)
 	if err != nil {
@@ -393,6 +396,21 @@ func OpenDir(dir string, o LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	where := map[string]*safetensors.Header{}
+	var pickled []string
+	for _, f := range files {
+		if !strings.HasSuffix(f, ".safetensors") {
+			pickled = append(pickled, f)
+			continue
+		}
+		h, err := safetensors.ReadHeader(f)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range h.Names() {
+			where[n] = h
+		}
+	}
 	pending := map[string]*ts.Tensor{}
 	next := 0
 	defer func() {
@@ -401,15 +419,18 @@ func OpenDir(dir string, o LoadOptions) (*Model, error) {
 		}
 	}()
 	src := func(name string, _ []int64) (*ts.Tensor, error) {
+		if h, ok := where[name]; ok {
+			return readTensor(h, name)
+		}
 		for {
 			if t, ok := pending[name]; ok {
 				delete(pending, name)
 				return t, nil
 			}
-			if next >= len(files) {
+			if next >= len(pickled) {
 				return nil, fmt.Errorf("%s: no tensor %s in the weight files", dir, name)
 			}
-			part, err := loadWeightFile(files[next])
+			part, err := loadWeightFile(pickled[next])
 			next++
 			if err != nil {
 				return nil, err
@@ -424,6 +445,21 @@ func OpenDir(dir string, o LoadOptions) (*Model, error) {
 		}
 	}
 	return build(cfg, src, o)
+}
+
+// readTensor reads one tensor's bytes from a safetensors file at its header offsets.
+func readTensor(h *safetensors.Header, name string) (*ts.Tensor, error) {
+	info, _ := h.Info(name)
+	f, err := os.Open(h.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data := make([]byte, info.End-info.Begin)
+	if _, err := f.ReadAt(data, h.DataStart()+info.Begin); err != nil {
+		return nil, fmt.Errorf("%s: tensor %s: %w", h.Path, name, err)
+	}
+	return core.ToTorch(&safetensors.Tensor{Name: name, DType: info.DType, Shape: info.Shape, Data: data})
 }
 
 func loadWeightFile(path string) (map[string]*ts.Tensor, error) {
