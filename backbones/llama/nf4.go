@@ -133,7 +133,7 @@ func (q *NF4) Absmax() *ts.Tensor {
 func (q *NF4) Dequantize() *ts.Tensor {
 	var out *ts.Tensor
 	ts.NoGrad(func() {
-		idx := q.Codes.MustTotype(gotch.Int64, false)
+		idx := q.Codes.MustTotype(gotch.Int, false) // int32 indices: half the bytes of int64
 		vals := nf4PairTable().MustIndexSelect(0, idx, false).MustView([]int64{q.blocks, NF4Block}, true)
 		idx.MustDrop()
 		a := q.Absmax().MustView([]int64{q.blocks, 1}, true)
