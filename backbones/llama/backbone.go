@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/sugarme/gotch"
@@ -248,9 +249,18 @@ func (b *Backbone) EncodeSource(text string, maxLen int) []int64 {
 	return out
 }
 
-// EncodeTarget is the target's tokens then EOS (truncated to keep EOS).
+// EncodeTarget is the target's tokens then EOS (truncated to keep EOS). The tokens are those
+// the target gets in the joint text "{source} Label : {target}": the encoding of
+// Separator + " " + target after the separator's own tokens (SentencePiece: "▁yes", not
+// "▁", "yes"; bytes: " yes").
 func (b *Backbone) EncodeTarget(text string, maxLen int) []int64 {
-	ids := b.tok.Encode(" " + strings.TrimSpace(text))
+	text = strings.TrimSpace(text)
+	sep := b.tok.Encode(Separator)
+	joint := b.tok.Encode(Separator + " " + text)
+	ids := b.tok.Encode(text)
+	if len(joint) >= len(sep) && slices.Equal(joint[:len(sep)], sep) {
+		ids = joint[len(sep):]
+	}
 	if maxLen > 0 && len(ids) > maxLen-1 {
 		ids = ids[:max(maxLen-1, 0)]
 	}

@@ -214,7 +214,7 @@ func TestEncodeSourceKeepsSeparatorAndTargetEndsWithEOS(t *testing.T) {
 		t.Fatalf("truncated source %q lost the separator", got)
 	}
 	tgt := bb.EncodeTarget("yes", 8)
-	if tgt[len(tgt)-1] != bb.Model().Cfg.EOS || bb.DecodeTarget(append(tgt, 50, 60)) != "yes" {
+	if len(tgt) != 5 || tgt[len(tgt)-1] != bb.Model().Cfg.EOS || bb.DecodeTarget(append(tgt, 50, 60)) != "yes" {
 		t.Fatalf("target %v decodes to %q", tgt, bb.DecodeTarget(tgt))
 	}
 }
@@ -278,7 +278,7 @@ func TestLlama2TokenizerSpecials(t *testing.T) {
 	}
 	src := bb.EncodeSource("Is the sky blue?", 64)
 	tgt := bb.EncodeTarget("yes", 8)
-	if src[0] != 1 || tgt[len(tgt)-1] != 2 || bb.DecodeTarget(tgt) != "yes" {
+	if len(tgt) != 2 || src[0] != 1 || tgt[len(tgt)-1] != 2 || bb.DecodeTarget(tgt) != "yes" {
 		t.Fatalf("source %v target %v (%q)", src, tgt, bb.DecodeTarget(tgt))
 	}
 	if got := bb.Tokenizer().Decode(toInts(src[1:])); got != "Is the sky blue?"+Separator {
