@@ -79,7 +79,11 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(g.OutDir, artefactDir, name+".safetensors")
+	dir := filepath.Join(g.OutDir, artefactDir)
+	if g.ArtefactDir != "" {
+		dir = g.ArtefactDir
+	}
+	path := filepath.Join(dir, name+".safetensors")
 	if n := len(a.frames); n > 0 && !slices.Contains(a.frames[n-1], name) {
 		a.frames[n-1] = append(a.frames[n-1], name)
 	}

@@ -39,6 +39,15 @@ type Grid struct {
 	NoWait bool
 	// KeepFailed counts failed runs as done (else the next invocation retries them).
 	KeepFailed bool
+	// Worker and Workers make this grid one worker process of a `--jobs N` grid: it runs the
+	// runs whose index in the grid's order is Worker mod Workers (Workers ≤ 1: all).
+	Worker, Workers int
+	// ArtefactDir, if set, is where artefacts live instead of OutDir/artefacts (a worker uses
+	// its parent's, pre-trained there).
+	ArtefactDir string
+	// ResumeFrom, if set, is another results.jsonl whose finished runs count as done too (a
+	// worker resumes from its parent's results).
+	ResumeFrom string
 	// SourcesFromDev lets a source artefact train on its task's official validation set when
 	// the training file is absent (opt-in; recorded in the artefact's data fingerprint).
 	SourcesFromDev bool
@@ -90,6 +99,15 @@ func (g *Grid) Run() (Summary, error) {
 		return sum, err
 	}
 	done := g.finishedKeys(rows)
+	if g.ResumeFrom != "" {
+		parent, _, err := core.ReadResultsLenient(g.ResumeFrom)
+		if err != nil {
+			return sum, err
+		}
+		for k := range FinishedKeys(parent, !g.KeepFailed) {
+			done[k] = true
+		}
+	}
 	bb, err := core.OpenBackbone(g.Backbone, g.BackboneOpts)
 	if err != nil {
 		return sum, err
@@ -118,9 +136,13 @@ func (g *Grid) Run() (Summary, error) {
 		}
 		runs = append(runs, []core.TaskData{td})
 	}
+	index := -1
 	for _, tasks := range runs {
 		for _, methodName := range g.Methods {
 			for _, seed := range g.Seeds {
+				if index++; g.Workers > 1 && index%g.Workers != g.Worker {
+					continue // another worker's run
+				}
 				status, err := g.runOne(bb, tasks, methodName, seed, done, store, arts)
 				if err != nil {
 					return sum, err

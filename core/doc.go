@@ -19,8 +19,8 @@
 //     (ATTEMPT). Examples: pt, dept, ept, plugins.
 //   - BackboneMethod (family): Hooks() is installed on the backbone for the whole run and
 //     removed after it. Each hook receives a HookCall (site, batch context); Linear wraps
-//     y = W x, Sublayer rewrites a sublayer's output, EncoderOutput rewrites the encoder's
-//     states before the decoder attends to them.
+//     y = W x, Sublayer rewrites a sublayer's output, Norm a layer norm's output (BitFit's
+//     norm biases), EncoderOutput the encoder's states before the decoder attends to them.
 //   - BatchBeginner: Begin(batch) before every forward pass (per-batch generated weights).
 //   - WeightEditor: the method changes the backbone's own weights; the harness snapshots
 //     and restores them around its run.

@@ -3,15 +3,19 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
 	"github.com/ptbench/ptbench/benchmarks"
+	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/plugins/host"
 )
 
@@ -20,6 +24,8 @@ var smokeTasks = []string{"syn-keyword", "syn-parity", "syn-copy"}
 
 func newRunCmd() *cobra.Command {
 	var (
+		jobs                                                                  int
+		worker                                                                string
 		methods, tasks, seeds, backbone, tokenizer, preset, out, methodConfig string
 		sets                                                                  []string
 		g                                                                     benchmarks.Grid
@@ -79,10 +85,23 @@ func newRunCmd() *cobra.Command {
 				g.Data.CacheDir = defaultCacheDir()
 			}
 			g.KeepFailed = !retryFailed
+			if jobs < 1 {
+				return usageError{fmt.Errorf("--jobs must be ≥ 1, got %d", jobs)}
+			}
+			if worker != "" {
+				if _, err := fmt.Sscanf(worker, "%d/%d", &g.Worker, &g.Workers); err != nil || g.Workers < 1 || g.Worker < 0 || g.Worker >= g.Workers {
+					return usageError{fmt.Errorf("--worker %q: want i/N with 0 ≤ i < N", worker)}
+				}
+			}
 			if err := preflight(&g, builtin); err != nil { // before the backbone or data load
 				return err
 			}
-			sum, err := g.Run()
+			var sum benchmarks.Summary
+			if jobs > 1 && worker == "" {
+				sum, err = g.RunParallel(jobs, startWorker(cmd, &g, jobs))
+			} else {
+				sum, err = g.Run()
+			}
 			if err != nil {
 				return err
 			}
@@ -115,6 +134,13 @@ func newRunCmd() *cobra.Command {
 	f.IntVar(&g.Train.MaxSourceLen, "max-source-len", 0, "max source tokens (0 = the task's: 256, MultiRC 348)")
 	f.IntVar(&g.Train.EvalLimit, "eval-limit", 0, "evaluate on at most N dev examples (0 = all)")
 	f.IntVar(&g.Train.TestLimit, "test-limit", 0, "evaluate on at most N test examples (0 = all)")
+	f.IntVar(&jobs, "jobs", 1, "run N runs at once as worker processes (cores split between them; results merged into --out)")
+	f.StringVar(&worker, "worker", "", "internal: run as worker i/N of a --jobs grid")
+	f.StringVar(&g.ArtefactDir, "artefact-dir", "", "internal: the parent's artefacts folder (workers)")
+	f.StringVar(&g.ResumeFrom, "resume-from", "", "internal: the parent's results.jsonl (workers)")
+	for _, hidden := range []string{"worker", "artefact-dir", "resume-from"} {
+		_ = f.MarkHidden(hidden)
+	}
 	f.BoolVar(&g.MultiTask, "multi-task", false, "train each method once over all --tasks (one result row per task)")
 	f.BoolVar(&g.SourcesFromDev, "sources-from-dev", false, "SPoT/ATTEMPT/MPT: train a source task whose training file is absent on its official validation set (opt-in)")
 	f.Float64Var(&g.Temperature, "temperature", 1, "multi-task sampling temperature T: p_i ∝ n_i^(1/T) (1 = proportional to size, large = uniform)")
@@ -223,4 +249,27 @@ func loadMethodConfigs(path string, sets []string, methods []string) (map[string
 		}
 	}
 	return cfgs, nil
+}
+
+// startWorker launches worker i of a --jobs grid: this same binary and command line, writing
+// its own folder, resuming from and reusing the parent's results and artefacts, with the
+// machine's cores split between the workers. Its log lines reach the parent's, prefixed.
+func startWorker(cmd *cobra.Command, g *benchmarks.Grid, jobs int) func(int, string) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	threads := max(1, runtime.NumCPU()/jobs)
+	return func(i int, dir string) (*exec.Cmd, error) {
+		if err != nil {
+			return nil, err
+		}
+		args := append(append([]string(nil), os.Args[1:]...),
+			"--jobs", "1", "--worker", fmt.Sprintf("%d/%d", i, jobs), "--out", dir, "--no-wait",
+			"--artefact-dir", filepath.Join(g.OutDir, "artefacts"),
+			"--resume-from", filepath.Join(g.OutDir, core.ResultsFile),
+			"--threads", fmt.Sprint(threads))
+		c := exec.Command(exe, args...)
+		c.Env = append(os.Environ(), "PTBENCH_WORKER=1")
+		c.Stdout = io.Discard // the worker's leaderboard: the parent renders the merged one
+		c.Stderr = &benchmarks.PrefixWriter{W: cmd.ErrOrStderr(), Prefix: fmt.Sprintf("[worker %d] ", i)}
+		return c, c.Start()
+	}
 }
