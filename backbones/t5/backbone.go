@@ -31,12 +31,15 @@ func init() {
 		core.RegisterBackbone(name, fmt.Sprintf("T5 v1.0 shape (d %d, %d+%d layers), random init from --seed, byte-level tokenizer",
 			cfg.DModel, cfg.EncoderLayers, cfg.DecoderLayers),
 			func(spec string, opts core.BackboneOptions) (core.Backbone, error) {
+				if err := checkOptions(spec, opts); err != nil {
+					return nil, err
+				}
 				m, _, err := NewModel(cfg, RandomWeights(cfg, opts.Seed), spec)
 				if err != nil {
 					return nil, err
 				}
 				applyDropout(m, opts)
-				return newBackbone(spec, m, "t5-v1.0", "float32 (random init)", opts.Tokenizer, "")
+				return newBackbone(spec, m, "t5-v1.0", dtypeLabel(opts, "float32 (random init)"), opts.Tokenizer, "")
 			})
 	}
 	core.RegisterBackboneLoader("t5", "Hugging Face T5 directory (config.json + safetensors/bin), HF cache id org/name, or hub download",
@@ -55,6 +58,9 @@ func probe(spec string) bool {
 }
 
 func openDir(spec string, opts core.BackboneOptions) (core.Backbone, error) {
+	if err := checkOptions(spec, opts); err != nil {
+		return nil, err
+	}
 	dir, err := hf.ResolveModelDir(spec)
 	if err != nil && looksLikeHubID(spec) {
 		dir, err = FetchFromHub(context.Background(), spec)
@@ -72,13 +78,30 @@ func openDir(spec string, opts core.BackboneOptions) (core.Backbone, error) {
 	if m.Cfg.GatedGELU {
 		arch = "t5-v1.1"
 	}
-	return newBackbone(spec, m, arch, "float32", opts.Tokenizer, dir)
+	return newBackbone(spec, m, arch, dtypeLabel(opts, "float32"), opts.Tokenizer, dir)
 }
 
-// applyDropout sets --dropout when given (it overrides config.json's dropout_rate).
+// checkOptions refuses what T5 does not do: NF4 storage (Llama backbones only) and compute
+// types other than float32 and bfloat16.
+func checkOptions(spec string, opts core.BackboneOptions) error {
+	if opts.Quant != "" {
+		return fmt.Errorf("backbone %s: --quant %s is implemented for Llama backbones only; T5 runs unquantised (--dtype bfloat16 halves its weights)", spec, opts.Quant)
+	}
+	switch opts.DType {
+	case "", "float32", "bfloat16":
+		return nil
+	}
+	return fmt.Errorf("backbone %s: --dtype %q: want float32 or bfloat16", spec, opts.DType)
+}
+
+// applyDropout sets --dropout when given (it overrides config.json's dropout_rate), and
+// --dtype bfloat16's bf16 matmuls.
 func applyDropout(m *Model, opts core.BackboneOptions) {
 	if opts.Dropout != nil {
 		m.Cfg.Dropout = *opts.Dropout
+	}
+	if opts.DType == "bfloat16" {
+		m.ToBF16()
 	}
 }
 
@@ -168,7 +191,7 @@ func (b *Backbone) Collate(rows []core.Encoded, opts core.CollateOptions) (*core
 
 // Embed looks up frozen token embeddings.
 func (b *Backbone) Embed(ids *ts.Tensor) *ts.Tensor {
-	return ts.MustEmbedding(b.model.shared, ids, -1, false, false)
+	return b.model.embed(ids)
 }
 
 // Loss is the teacher-forced cross-entropy; in.Batch is the hooks' context and says whether
@@ -290,4 +313,12 @@ func MaskFromLengths(lengths []int, L int) *ts.Tensor {
 		}
 	}
 	return ts.MustOfSlice(vals).MustView([]int64{int64(len(lengths)), int64(L)}, true).MustTotype(gotch.Float, true)
+}
+
+// dtypeLabel is how results name the weights' precision.
+func dtypeLabel(opts core.BackboneOptions, fp32 string) string {
+	if opts.DType == "bfloat16" {
+		return "bfloat16 (matmuls; norms, softmax and loss fp32)"
+	}
+	return fp32
 }

@@ -83,6 +83,7 @@ type Model struct {
 	lmHead             *ts.Tensor // nil when tied
 	hooks              *core.Hooks
 	batch              *core.Batch // the batch being computed: hooks' context, train flag
+	bf16               bool        // matmuls in bf16 (ToBF16)
 	bucketCache        map[[3]int64]*ts.Tensor
 	weights            map[string]*ts.Tensor // every parameter by HF name
 }
@@ -119,7 +120,13 @@ func normSite(sublayer string) string {
 // linear is y = x Wᵀ for HF's [out, in] weights, passing y through a linear hook if any.
 func (m *Model) linear(site string, x, w *ts.Tensor) *ts.Tensor {
 	wt := w.MustTranspose(0, 1, false)
-	y := x.MustMatmul(wt, false)
+	var y *ts.Tensor
+	if m.bf16 { // the matmul in bf16 against bf16 weights; its output back in fp32
+		xb := x.MustTotype(gotch.BFloat16, false)
+		y = xb.MustMatmul(wt, true).MustTotype(gotch.Float, true)
+	} else {
+		y = x.MustMatmul(wt, false)
+	}
 	wt.MustDrop()
 	if m.hooks != nil && m.hooks.Linear != nil {
 		if y2 := m.hooks.Linear(core.HookCall{Site: site, Batch: m.batch}, x, y); y2 != y {
@@ -156,6 +163,17 @@ func (m *Model) mergeHeads(x *ts.Tensor) *ts.Tensor {
 // attend computes dropout(softmax(q kᵀ + bias)) v for [B, H, *, dkv] q, k, v (no 1/√d
 // scaling in T5). bias broadcasts to [B, H, Tq, Tk]. Consumes nothing.
 func (m *Model) attend(q, k, v, bias *ts.Tensor) *ts.Tensor {
+	if m.bf16 { // both matmuls in bf16; the bias, mask and softmax in fp32
+		qb, kb, vb := q.MustTotype(gotch.BFloat16, false), k.MustTotype(gotch.BFloat16, false), v.MustTotype(gotch.BFloat16, false)
+		kt := kb.MustTranspose(-1, -2, true)
+		scores := qb.MustMatmul(kt, true).MustTotype(gotch.Float, true)
+		kt.MustDrop()
+		scores = scores.MustAdd(bias, true)
+		weights := m.dropout(scores.MustSoftmax(-1, gotch.Float, true)).MustTotype(gotch.BFloat16, true)
+		ctx := weights.MustMatmul(vb, true).MustTotype(gotch.Float, true)
+		vb.MustDrop()
+		return ctx
+	}
 	kt := k.MustTranspose(-1, -2, false)
 	scores := q.MustMatmul(kt, false)
 	kt.MustDrop()
@@ -163,6 +181,52 @@ func (m *Model) attend(q, k, v, bias *ts.Tensor) *ts.Tensor {
 	weights := m.dropout(scores.MustSoftmax(-1, gotch.Float, true))
 	ctx := weights.MustMatmul(v, true)
 	return ctx
+}
+
+// embed looks up token embeddings, in fp32 whatever the table's dtype.
+func (m *Model) embed(ids *ts.Tensor) *ts.Tensor {
+	e := ts.MustEmbedding(m.shared, ids, -1, false, false)
+	if m.bf16 {
+		return e.MustTotype(gotch.Float, true)
+	}
+	return e
+}
+
+// ToBF16 stores the matmul weights (attention, FFN, embedding/LM head) in bf16 and computes
+// the matmuls in bf16 from then on; layer norms, the position biases, softmax, the residual
+// stream, hooks and the loss stay fp32 (--dtype bfloat16). Methods' parameters stay fp32.
+func (m *Model) ToBF16() {
+	conv := func(t **ts.Tensor) {
+		if *t == nil || (*t).DType() == gotch.BFloat16 {
+			return
+		}
+		for n, w := range m.weights {
+			if w == *t {
+				m.weights[n] = w.MustTotype(gotch.BFloat16, false)
+				w.MustDrop()
+				*t = m.weights[n]
+				return
+			}
+		}
+	}
+	conv(&m.shared)
+	conv(&m.lmHead)
+	for _, stack := range [][]block{m.encoder, m.decoder} {
+		for i := range stack {
+			b := &stack[i]
+			for _, a := range []*attention{&b.self, &b.cross} {
+				conv(&a.q)
+				conv(&a.k)
+				conv(&a.v)
+				conv(&a.o)
+			}
+			conv(&b.ff.wi)
+			conv(&b.ff.wi0)
+			conv(&b.ff.wi1)
+			conv(&b.ff.wo)
+		}
+	}
+	m.bf16 = true
 }
 
 // training reports whether the current call is a training step (dropout on).
@@ -436,7 +500,7 @@ func (m *Model) Decode(decIDs, enc, encMask *ts.Tensor) *ts.Tensor {
 	causal.MustDrop()
 	crossBias := maskBias(encMask)
 
-	g := m.dropout(ts.MustEmbedding(m.shared, decIDs, -1, false, false))
+	g := m.dropout(m.embed(decIDs))
 	for _, b := range m.decoder {
 		g = m.block(b, g, selfBias, enc, crossBias, nil)
 	}
@@ -532,7 +596,7 @@ func (m *Model) Greedy(embeds, mask *ts.Tensor, steps int, stopAtEOS bool, stepL
 	}
 	for step := int64(0); step < int64(steps); step++ {
 		ids := ts.MustOfSlice(next).MustView([]int64{B, 1}, true)
-		g := m.dropout(ts.MustEmbedding(m.shared, ids, -1, false, false))
+		g := m.dropout(m.embed(ids))
 		ids.MustDrop()
 		pos := m.positionBias(m.decBias, step, 1, step+1, false) // [1, H, 1, step+1]
 		for i, b := range m.decoder {
