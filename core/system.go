@@ -93,3 +93,28 @@ func Threads() int { return ts.GetNumThreads() }
 // ResetPeakRSS restarts the kernel's high-water mark (VmHWM) so PeakRSS measures from now —
 // each run of a grid reports its own peak, not the process's. Linux only; best effort.
 func ResetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// BF16Support reports whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX-BF16,
+// which libtorch's oneDNN uses) and says so in words; elsewhere bf16 is emulated and slower.
+func BF16Support() (bool, string) {
+	raw, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return false, "unknown (no /proc/cpuinfo)"
+	}
+	flags := map[string]bool{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "flags") {
+			for _, f := range strings.Fields(line) {
+				flags[f] = true
+			}
+			break
+		}
+	}
+	switch {
+	case flags["amx_bf16"]:
+		return true, "native (AMX-BF16)"
+	case flags["avx512_bf16"]:
+		return true, "native (AVX512-BF16)"
+	}
+	return false, "emulated (no AVX512-BF16 or AMX-BF16)"
+}

@@ -60,6 +60,11 @@ func newBenchCmd() *cobra.Command {
 				o.LengthsName = lengthsTask
 			}
 			o.Log = cmd.ErrOrStderr()
+			bf16, how := core.BF16Support()
+			fmt.Fprintf(o.Log, "bench: CPU bf16 matmul: %s\n", how)
+			if dtype == "bfloat16" && !bf16 {
+				fmt.Fprintln(o.Log, "WARNING: --dtype bfloat16 on a CPU without native bf16 instructions: libtorch emulates it, usually slower than float32")
+			}
 			fmt.Fprintf(o.Log, "bench: backbone %s (d %d, %d params), batch %d, seq %d, %d+%d steps, %d threads\n",
 				backbone, bb.Info().DModel, bb.Info().NumParams, o.Batch, o.Seq, o.Warmup, o.Steps, core.Threads())
 			res, err := benchmarks.Bench(bb, o)
