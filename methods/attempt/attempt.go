@@ -98,39 +98,20 @@ func (m *Method) PromptLength() int { return m.cfg.Length }
 
 // NeededArtefacts are the source PT prompts.
 func (m *Method) NeededArtefacts() []core.ArtefactSpec {
-	var out []core.ArtefactSpec
-	for _, s := range m.cfg.Sources {
-		out = append(out, spot.SourcePrompt(s, m.cfg.Length, m.cfg.SourceSeed, m.cfg.SourceSteps))
-	}
-	return out
+	return spot.SourcePrompts(m.cfg.Sources, m.cfg.Length, m.cfg.SourceSeed, m.cfg.SourceSteps)
 }
 
 // Setup fetches the source prompts and creates P_t and the attention module.
 func (m *Method) Setup(env core.SetupEnv) error {
 	d := env.Backbone.Info().DModel
 	m.d = d
-	var rows []*ts.Tensor
-	defer func() {
-		for _, r := range rows {
-			r.MustDrop()
-		}
-	}()
-	var missing []string
-	for _, spec := range m.NeededArtefacts() {
-		p, err := spot.LoadSourcePrompt(env, spec)
-		if err != nil {
-			missing = append(missing, fmt.Sprintf("%s: %v", spec.Tasks[0], err))
-			continue
-		}
-		rows = append(rows, p)
+	stack, err := spot.LoadSourcePromptStack(env, m.NeededArtefacts()) // [n, l, d]
+	if err != nil {
+		return fmt.Errorf("ATTEMPT needs a PT prompt per source task: %w\n(obtain the data with `ptbench data --task T`, then `ptbench sources train --method attempt --sources %s`)",
+			err, strings.Join(m.cfg.Sources, ","))
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("ATTEMPT needs a PT prompt per source task; missing:\n  %s\n(obtain the data with `ptbench data --task T`, then `ptbench sources train --method attempt --sources %s`)",
-			strings.Join(missing, "\n  "), strings.Join(m.cfg.Sources, ","))
-	}
-	stack := ts.MustStack(rows, 0) // [n, l, d]
 	m.sourceKeys = stack.MustAmax([]int64{1}, false, false)
-	n := int64(len(rows))
+	n := int64(len(m.cfg.Sources))
 	m.sources = stack.MustView([]int64{n, int64(m.cfg.Length) * d}, true)
 
 	target, err := pt.InitPrompt(env.Backbone, m.cfg.Length, "vocab", "", 5000, env.Seed)

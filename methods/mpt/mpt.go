@@ -212,11 +212,7 @@ func (s *Source) PromptLength() int { return s.cfg.Length }
 
 // NeededArtefacts are the teachers.
 func (s *Source) NeededArtefacts() []core.ArtefactSpec {
-	var out []core.ArtefactSpec
-	for _, t := range s.cfg.Sources {
-		out = append(out, spot.SourcePrompt(t, s.cfg.Length, s.cfg.SourceSeed, s.cfg.SourceSteps))
-	}
-	return out
+	return spot.SourcePrompts(s.cfg.Sources, s.cfg.Length, s.cfg.SourceSeed, s.cfg.SourceSteps)
 }
 
 // Setup fetches one teacher per task and starts P* at their mean.
@@ -229,23 +225,13 @@ func (s *Source) Setup(env core.SetupEnv) error {
 			return fmt.Errorf("mpt-source: run task %d is %s, want the sources in order %v", i, t, s.cfg.Sources)
 		}
 	}
-	var rows []*ts.Tensor
-	defer func() {
-		for _, r := range rows {
-			r.MustDrop()
-		}
-	}()
-	for _, spec := range s.NeededArtefacts() {
-		p, err := spot.LoadSourcePrompt(env, spec)
-		if err != nil {
-			return fmt.Errorf("MPT teacher: %w", err)
-		}
-		rows = append(rows, p)
+	stack, err := spot.LoadSourcePromptStack(env, s.NeededArtefacts()) // [K, l, d]
+	if err != nil {
+		return fmt.Errorf("MPT teachers: %w", err)
 	}
 	d := env.Backbone.Info().DModel
 	s.d = d
-	K, l := int64(len(rows)), int64(s.cfg.Length)
-	stack := ts.MustStack(rows, 0) // [K, l, d]
+	K, l := int64(len(s.cfg.Sources)), int64(s.cfg.Length)
 	s.shared = stack.MustMeanDim([]int64{0}, false, gotch.Float, false)
 	s.teachers = stack.MustView([]int64{K, l * d}, true)
 	s.u = ts.MustOnes([]int64{K, l}, gotch.Float, gotch.CPU)

@@ -12,6 +12,7 @@ package spot
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/sugarme/gotch/ts"
 
@@ -71,6 +72,40 @@ func (m *Method) NeededArtefacts() []core.ArtefactSpec {
 // SPoT, ATTEMPT and MPT's teachers, so they reuse one another's source prompts.
 func SourcePrompt(task string, length int, seed int64, steps int) core.ArtefactSpec {
 	return core.ArtefactSpec{Method: "pt", Config: map[string]any{"length": length}, Tasks: []string{task}, Seed: seed, Steps: steps}
+}
+
+// SourcePrompts are the specs of one PT prompt per source task (ATTEMPT's sources, MPT's
+// teachers).
+func SourcePrompts(tasks []string, length int, seed int64, steps int) []core.ArtefactSpec {
+	out := make([]core.ArtefactSpec, len(tasks))
+	for i, t := range tasks {
+		out[i] = SourcePrompt(t, length, seed, steps)
+	}
+	return out
+}
+
+// LoadSourcePromptStack fetches every spec's prompt and stacks them: [n, l, d] (caller owns
+// it). The error lists every source that could not be had, not just the first.
+func LoadSourcePromptStack(env core.SetupEnv, specs []core.ArtefactSpec) (*ts.Tensor, error) {
+	var rows []*ts.Tensor
+	defer func() {
+		for _, r := range rows {
+			r.MustDrop()
+		}
+	}()
+	var missing []string
+	for _, spec := range specs {
+		p, err := LoadSourcePrompt(env, spec)
+		if err != nil {
+			missing = append(missing, fmt.Sprintf("%s: %v", spec.Tasks[0], err))
+			continue
+		}
+		rows = append(rows, p)
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("missing source prompts:\n  %s", strings.Join(missing, "\n  "))
+	}
+	return ts.MustStack(rows, 0), nil
 }
 
 // LoadSourcePrompt fetches (training it first if missing) a source PT prompt and returns a
