@@ -74,7 +74,7 @@ type Method struct {
 	encOrder         []string
 	dec              map[string]hyperformer.Site
 	e1, ce1, e2, ce2 *ts.Tensor // input MLP
-	w1, c1, w2, c2   *ts.Tensor // projector
+	proj             *hyperformer.Projector
 	layers, pos      *ts.Tensor // [decoder blocks, t], [2, t]
 	net              *hyperformer.Hypernet
 	pooled           *ts.Tensor // e of the current batch [B, t], set by the encoder-output hook
@@ -121,12 +121,12 @@ func (m *Method) Setup(env core.SetupEnv) error {
 		decBlocks = max(decBlocks, s.Block+1)
 	}
 	m.e1, m.ce1, m.e2, m.ce2 = uniform(h, d), zeros(h), uniform(t, h), zeros(t)
-	m.w1, m.c1, m.w2, m.c2 = uniform(h, 3*t), zeros(h), uniform(t, h), zeros(t)
 	m.layers = ts.MustRandn([]int64{int64(decBlocks), t}, gotch.Float, gotch.CPU).MustMulScalar(ts.FloatScalar(0.5), true)
 	m.pos = ts.MustRandn([]int64{2, t}, gotch.Float, gotch.CPU).MustMulScalar(ts.FloatScalar(0.5), true)
 	for _, p := range m.own() {
 		p.Tensor.MustRequiresGrad_(true)
 	}
+	m.proj = hyperformer.NewProjector(t, h)
 	m.net = hyperformer.NewHypernet(d, b, t)
 	return nil
 }
@@ -143,13 +143,12 @@ func (m *Method) own() []core.NamedTensor {
 	return append(out,
 		core.NamedTensor{Name: "input_mlp.0.weight", Tensor: m.e1}, core.NamedTensor{Name: "input_mlp.0.bias", Tensor: m.ce1},
 		core.NamedTensor{Name: "input_mlp.2.weight", Tensor: m.e2}, core.NamedTensor{Name: "input_mlp.2.bias", Tensor: m.ce2},
-		core.NamedTensor{Name: "projector.0.weight", Tensor: m.w1}, core.NamedTensor{Name: "projector.0.bias", Tensor: m.c1},
-		core.NamedTensor{Name: "projector.2.weight", Tensor: m.w2}, core.NamedTensor{Name: "projector.2.bias", Tensor: m.c2},
 		core.NamedTensor{Name: "layer_embeddings", Tensor: m.layers}, core.NamedTensor{Name: "position_embeddings", Tensor: m.pos})
 }
 
 func (m *Method) ParamGroups() []core.ParamGroup {
-	return []core.ParamGroup{{Name: "hyperdecoder", LR: m.cfg.LR, Params: append(m.own(), m.net.Params()...)}}
+	params := append(m.own(), m.proj.Params()...)
+	return []core.ParamGroup{{Name: "hyperdecoder", LR: m.cfg.LR, Params: append(params, m.net.Params()...)}}
 }
 
 // encode is the input MLP on the masked mean of the encoder output: e [B, t].
@@ -179,16 +178,7 @@ func (m *Method) generate(site string, e *ts.Tensor) (hyperformer.Generated, err
 	if !ok {
 		return hyperformer.Generated{}, fmt.Errorf("hyperdecoder: no decoder adapter at %s", site)
 	}
-	sz := e.MustSize()
-	l := m.layers.MustNarrow(0, int64(s.Block), 1, false).MustExpand(sz, false, true)
-	p := m.pos.MustNarrow(0, int64(s.Position), 1, false).MustExpand(sz, false, true)
-	cat := ts.MustCat([]*ts.Tensor{e, l, p}, 1)
-	l.MustDrop()
-	p.MustDrop()
-	hid := ts.MustLinear(cat, m.w1, m.c1).MustRelu(true)
-	cat.MustDrop()
-	src := ts.MustLinear(hid, m.w2, m.c2)
-	hid.MustDrop()
+	src := m.proj.Project(e, m.layers, m.pos, s.Block, s.Position)
 	defer src.MustDrop()
 	return m.net.Generate(src), nil
 }
@@ -246,6 +236,9 @@ func (m *Method) Close() {
 	}
 	if m.net != nil {
 		m.net.Close()
+	}
+	if m.proj != nil {
+		m.proj.Close()
 	}
 	if m.pooled != nil {
 		m.pooled.MustDrop()

@@ -109,7 +109,7 @@ func AdapterSites(bb core.Backbone, stacks ...string) ([]Site, int) {
 type Method struct {
 	cfg                      Config
 	tasks, layers, positions *ts.Tensor // [K, t], [blocks, t], [2, t]
-	w1, c1, w2, c2           *ts.Tensor // task projector
+	proj                     *Projector // task projector
 	net                      *Hypernet
 	sites                    map[string]Site
 	nTasks                   int
@@ -134,29 +134,20 @@ func (m *Method) Setup(env core.SetupEnv) error {
 		return ts.MustRandn(shape, gotch.Float, gotch.CPU).MustMulScalar(ts.FloatScalar(0.5), true)
 	}
 	m.tasks, m.layers, m.positions = randn(int64(m.nTasks), t), randn(int64(blocks), t), randn(2, t)
-	m.w1, m.c1 = linearInit(h, 3*t), ts.MustZeros([]int64{h}, gotch.Float, gotch.CPU)
-	m.w2, m.c2 = linearInit(t, h), ts.MustZeros([]int64{t}, gotch.Float, gotch.CPU)
-	for _, x := range []*ts.Tensor{m.tasks, m.layers, m.positions, m.w1, m.c1, m.w2, m.c2} {
+	m.proj = NewProjector(t, h)
+	for _, x := range []*ts.Tensor{m.tasks, m.layers, m.positions} {
 		x.MustRequiresGrad_(true)
 	}
 	m.net = NewHypernet(sites[0].Out, int64(m.cfg.Bottleneck), t)
 	return nil
 }
 
-// linearInit is a Linear's default uniform(−1/√in, 1/√in) weight [out, in].
-func linearInit(out, in int64) *ts.Tensor {
-	b := 1 / math.Sqrt(float64(in))
-	r := ts.MustRand([]int64{out, in}, gotch.Float, gotch.CPU)
-	return r.MustMulScalar(ts.FloatScalar(2*b), true).MustSubScalar(ts.FloatScalar(b), true)
-}
-
 func (m *Method) ParamGroups() []core.ParamGroup {
 	g := core.ParamGroup{Name: "hypernetwork", LR: m.cfg.LR, Params: []core.NamedTensor{
 		{Name: "task_embeddings", Tensor: m.tasks}, {Name: "layer_embeddings", Tensor: m.layers},
 		{Name: "position_embeddings", Tensor: m.positions},
-		{Name: "projector.0.weight", Tensor: m.w1}, {Name: "projector.0.bias", Tensor: m.c1},
-		{Name: "projector.2.weight", Tensor: m.w2}, {Name: "projector.2.bias", Tensor: m.c2},
 	}}
+	g.Params = append(g.Params, m.proj.Params()...)
 	g.Params = append(g.Params, m.net.Params()...)
 	return []core.ParamGroup{g}
 }
@@ -168,21 +159,11 @@ func (m *Method) sourceEmbeddings(taskIdx []int64, s Site) (*ts.Tensor, error) {
 			return nil, fmt.Errorf("hyperformer: row task %d outside the %d task embeddings", k, m.nTasks)
 		}
 	}
-	R := int64(len(taskIdx))
 	idx := ts.MustOfSlice(taskIdx)
 	z := m.tasks.MustIndexSelect(0, idx, false) // [R, t]
 	idx.MustDrop()
-	l := m.layers.MustNarrow(0, int64(s.Block), 1, false).MustExpand([]int64{R, int64(m.cfg.TaskDim)}, false, true)
-	p := m.positions.MustNarrow(0, int64(s.Position), 1, false).MustExpand([]int64{R, int64(m.cfg.TaskDim)}, false, true)
-	cat := ts.MustCat([]*ts.Tensor{z, l, p}, 1)
-	for _, x := range []*ts.Tensor{z, l, p} {
-		x.MustDrop()
-	}
-	hid := ts.MustLinear(cat, m.w1, m.c1).MustRelu(true)
-	cat.MustDrop()
-	out := ts.MustLinear(hid, m.w2, m.c2)
-	hid.MustDrop()
-	return out, nil
+	defer z.MustDrop()
+	return m.proj.Project(z, m.layers, m.positions, s.Block, s.Position), nil
 }
 
 // rowTasks is each row's task index (task 0 without a batch).
@@ -238,10 +219,13 @@ func (m *Method) Hooks() *core.Hooks {
 }
 
 func (m *Method) Close() {
-	for _, x := range []*ts.Tensor{m.tasks, m.layers, m.positions, m.w1, m.c1, m.w2, m.c2} {
+	for _, x := range []*ts.Tensor{m.tasks, m.layers, m.positions} {
 		if x != nil {
 			x.MustDrop()
 		}
+	}
+	if m.proj != nil {
+		m.proj.Close()
 	}
 	if m.net != nil {
 		m.net.Close()

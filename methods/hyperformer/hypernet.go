@@ -120,3 +120,54 @@ func (g Generated) Apply(x *ts.Tensor) *ts.Tensor {
 	scaled.MustDrop()
 	return out
 }
+
+// Projector is the task projector both hypernetwork methods use: the source embedding
+// I = W_2 ReLU(W_1 [e ; l_block ; p_position] + c_1) + c_2 of each row's embedding e (a task's,
+// or an input's encoding), the adapter's block embedding and its position embedding.
+type Projector struct {
+	W1, C1, W2, C2 *ts.Tensor
+}
+
+// NewProjector makes a projector from 3·t inputs through h hidden units to t outputs.
+func NewProjector(t, h int64) *Projector {
+	uniform := func(out, in int64) *ts.Tensor {
+		b := 1 / math.Sqrt(float64(in))
+		r := ts.MustRand([]int64{out, in}, gotch.Float, gotch.CPU)
+		return r.MustMulScalar(ts.FloatScalar(2*b), true).MustSubScalar(ts.FloatScalar(b), true)
+	}
+	p := &Projector{W1: uniform(h, 3*t), C1: ts.MustZeros([]int64{h}, gotch.Float, gotch.CPU),
+		W2: uniform(t, h), C2: ts.MustZeros([]int64{t}, gotch.Float, gotch.CPU)}
+	for _, x := range p.Params() {
+		x.Tensor.MustRequiresGrad_(true)
+	}
+	return p
+}
+
+// Params names the projector's tensors as a two-layer MLP's.
+func (p *Projector) Params() []core.NamedTensor {
+	return []core.NamedTensor{{Name: "projector.0.weight", Tensor: p.W1}, {Name: "projector.0.bias", Tensor: p.C1},
+		{Name: "projector.2.weight", Tensor: p.W2}, {Name: "projector.2.bias", Tensor: p.C2}}
+}
+
+// Project maps row embeddings e [R, t] at one adapter (block row of layers, position row of
+// positions) to source embeddings [R, t] (caller drops).
+func (p *Projector) Project(e, layers, positions *ts.Tensor, block, position int) *ts.Tensor {
+	sz := e.MustSize()
+	l := layers.MustNarrow(0, int64(block), 1, false).MustExpand(sz, false, true)
+	q := positions.MustNarrow(0, int64(position), 1, false).MustExpand(sz, false, true)
+	cat := ts.MustCat([]*ts.Tensor{e, l, q}, 1)
+	l.MustDrop()
+	q.MustDrop()
+	hid := ts.MustLinear(cat, p.W1, p.C1).MustRelu(true)
+	cat.MustDrop()
+	out := ts.MustLinear(hid, p.W2, p.C2)
+	hid.MustDrop()
+	return out
+}
+
+// Close frees the projector.
+func (p *Projector) Close() {
+	for _, x := range p.Params() {
+		x.Tensor.MustDrop()
+	}
+}
