@@ -453,6 +453,11 @@ func TrainBatch(bb Backbone, m Method, opt *AdamW, b *Batch, lrFactor, maxGradNo
 	if b.Labels == nil {
 		return 0, fmt.Errorf("training batch without labels")
 	}
+	// Grad mode is per OS thread: make sure this thread records the step, whatever an earlier
+	// NoGrad on it left behind (callers pin their goroutine with core.InitTorch/LockOSThread).
+	if _, err := ts.GradSetEnabled(true); err != nil {
+		return 0, err
+	}
 	loss, err := forwardLoss(bb, m, b)
 	if err != nil {
 		return 0, err

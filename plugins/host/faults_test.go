@@ -68,6 +68,9 @@ func TestPluginFaultsGiveClearErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.fault, func(t *testing.T) {
+			// A subtest runs on its own goroutine: pin it too (grad mode is per OS thread).
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
 			start := time.Now()
 			err, m := faultRun(t, c.fault, "2", c.timeout) // step 1 passes, step 2 fails
 			wantErr(t, err, c.want...)
