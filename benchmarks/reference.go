@@ -5,7 +5,7 @@ import (
 	"io"
 )
 
-// paperRow is a published result on T5-Base (shared/spec/protocol.md), shown beside the
+// paperRow is a published result on T5-Base (DePT's comparison tables), shown beside the
 // measured board so a reader can see how far a run is from the papers. nil = not published.
 type paperRow struct {
 	Label  string

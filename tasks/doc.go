@@ -1,4 +1,5 @@
-// Package tasks provides the protocol's tasks (/work/shared/spec/protocol.md): the GLUE and
+// Package tasks provides the evaluation protocol's tasks (templates, splits and metrics as
+// documented on each task and in the README): the GLUE and
 // SuperGLUE tasks of the main tables, SQuAD v1.1 and ReCoRD as source / few-shot tasks, and
 // offline synthetic smoke tasks. Every task registers itself with data.RegisterTask from this
 // package's init function, so a program enables all of them with one blank import.

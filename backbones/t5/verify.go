@@ -57,8 +57,8 @@ type referenceCase struct {
 	Labels        [][]int64 `json:"labels"`
 }
 
-// VerifyCases runs every case of a reference file (the format of shared/fixtures/t5/*/cases.json,
-// with expected.safetensors beside it) on the model in dir and compares encoder states,
+// VerifyCases runs every case of a reference file (a cases.json of reference inputs with an
+// expected.safetensors of reference outputs beside it, made with HF transformers) on the model in dir and compares encoder states,
 // logits, loss, greedy ids and step logits; prompt cases also compare the prompt gradient and
 // 20 Adam steps; the bf16 case reloads model.bf16.safetensors.
 func VerifyCases(dir, casesPath string, tol Tolerances) ([]Check, error) {

@@ -1,6 +1,6 @@
 // Package ept is this project's reconstruction of EPT — efficient prompt tuning by
 // multi-space projection and prompt fusion (Lan et al., AAAI 2025). The paper released no
-// code; leaderboards label it "EPT (reimpl.)". Four stages (shared/spec/methods.md):
+// code; leaderboards label it "EPT (reimpl.)". Four stages, as this package reads the paper:
 //
 //  1. Decomposition (exactly DePT): short prompt P_s ∈ R^{m×d}, A ∈ R^{s×r}, B ∈ R^{r×d};
 //     E' = E + (α/√r)·(A B)[pos]   (each token's row by its position in the source).
