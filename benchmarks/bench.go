@@ -70,7 +70,7 @@ func Bench(bb core.Backbone, o BenchOptions) ([]BenchResult, error) {
 	var out []BenchResult
 	for _, name := range o.Methods {
 		for mi, mode := range modes {
-			r, err := benchOne(bb, name, mode, mi, o)
+			r, err := safeBenchOne(bb, name, mode, mi, o)
 			if err != nil {
 				return out, fmt.Errorf("bench %s (%s): %w", name, mode, err)
 			}
@@ -80,6 +80,16 @@ func Bench(bb core.Backbone, o BenchOptions) ([]BenchResult, error) {
 		}
 	}
 	return out, nil
+}
+
+// safeBenchOne is benchOne with a libtorch panic (gotch's patched Must*) as its error.
+func safeBenchOne(bb core.Backbone, name, mode string, kind int, o BenchOptions) (r BenchResult, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = panicError(p)
+		}
+	}()
+	return benchOne(bb, name, mode, kind, o)
 }
 
 // benchOne times one method in one mode: 0 every row Seq long, 1 rows of random task

@@ -273,8 +273,22 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 		ckpt := filepath.Join(g.OutDir, "checkpoints", key+".safetensors")
 		ckRow := base
 		ckRow.Task, ckRow.RunKey = taskLabel, key
-		if ckpt, err = saveCheckpoint(ckpt, m, res.Best, ckRow); err != nil {
-			return "", err
+		if ckpt, err = safeSave(ckpt, m, res.Best, ckRow); err != nil {
+			// The run trained but its checkpoint could not be written (libtorch or disk):
+			// record it failed, with the reason, and go on.
+			fmt.Fprintf(g.Log, "%s failed: %v\n", prefix, err)
+			for _, td := range tasks {
+				row := base
+				row.RunKey, row.Task, row.Benchmark = rowKey(td.Task.Name()), td.Task.Name(), td.Task.Benchmark()
+				fillRow(&row, res, td.Task)
+				row.Status, row.Error = "failed", err.Error()
+				row.FinishedAt = time.Now().UTC().Format(time.RFC3339)
+				if aerr := store.Append(row); aerr != nil {
+					return "", aerr
+				}
+				done[row.RunKey] = true
+			}
+			return "failed", nil
 		}
 		rel, _ := filepath.Rel(g.OutDir, ckpt)
 		for _, td := range tasks {
@@ -315,12 +329,33 @@ func fillRow(row *core.ResultRow, res *core.TrainResult, task core.Task) {
 	}
 }
 
+// panicError is a recovered panic as an error: libtorch's message without the C++ frames and
+// Go stack gotch appends (its first line says what failed, e.g. "can't allocate memory").
+func panicError(p any) error {
+	msg := fmt.Sprint(p)
+	if i := strings.Index(msg, "\n"); i >= 0 {
+		msg = msg[:i]
+	}
+	return fmt.Errorf("panic: %s", msg)
+}
+
+// safeSave is saveCheckpoint with a libtorch panic (gotch's Must* panic on a torch error, see
+// scripts/setup-gotch.sh) turned into the save's error.
+func safeSave(path string, m core.Method, best []core.NamedTensor, row core.ResultRow) (out string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("saving checkpoint %s: %w", path, panicError(p))
+		}
+	}()
+	return saveCheckpoint(path, m, best, row)
+}
+
 // safeRun turns a panic inside a run (gotch's Must* functions panic on torch errors) into
 // that run's error, so the rest of the grid goes on.
 func safeRun(tr *core.Trainer) (res *core.TrainResult, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v", p)
+			err = panicError(p)
 		}
 	}()
 	return tr.Run()

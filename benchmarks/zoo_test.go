@@ -253,3 +253,34 @@ func TestGroupByLengthRuns(t *testing.T) {
 		}
 	}
 }
+
+// badSave is PT whose state cannot be saved.
+type badSave struct{ core.Method }
+
+func (badSave) SaveState() ([]core.NamedTensor, error) { return nil, fmt.Errorf("disk on fire") }
+func (badSave) LoadState([]core.NamedTensor) error     { return nil }
+func (b badSave) Transform(in core.Input, train bool) (core.Input, error) {
+	return b.Method.(core.InputMethod).Transform(in, train)
+}
+
+func init() {
+	core.RegisterMethod("test-badsave", "test only: PT whose checkpoint fails", func(raw map[string]any) (core.Method, error) {
+		m, err := core.NewMethod("pt", map[string]any{"length": 4})
+		return badSave{m}, err
+	})
+}
+
+// A run whose checkpoint cannot be written is recorded failed (with the reason) and the grid
+// goes on; nothing exits the process.
+func TestCheckpointFailureFailsOnlyItsRun(t *testing.T) {
+	coretest.LockThread(t)
+	out := t.TempDir()
+	sum, err := smallGrid(out, []string{"test-badsave", "pt"}, []int64{1}).Run()
+	if err != nil || sum.Failed != 1 || sum.Ran != 1 {
+		t.Fatalf("summary %+v, %v", sum, err)
+	}
+	rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	if len(rows) != 2 || rows[0].Status != "failed" || !strings.Contains(rows[0].Error, "disk on fire") || rows[0].Steps != 4 || rows[1].Status != "ok" {
+		t.Fatalf("rows %+v", rows)
+	}
+}

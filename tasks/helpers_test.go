@@ -9,8 +9,8 @@ import (
 	"github.com/ptbench/ptbench/core/data"
 )
 
-// sharedDataDir is the workplace's copy of the official files: tests run in
-// /work/main/tasks and the data lives in /work/shared/data.
+// sharedDataDir is the official files' copy beside the repository (tests run in the tasks
+// folder; the shared test data sits next to the checkout).
 const sharedDataDir = "../../shared/data"
 
 // requireShared skips a test when the shared official files are not present (a checkout
