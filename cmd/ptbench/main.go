@@ -74,7 +74,7 @@ func newRoot() *cobra.Command {
 		newListCmd("backbones", "List backbone presets and loaders", core.Backbones),
 		newListCmd("tasks", "List registered tasks", core.Tasks),
 		newVerifyCmd(), newRunCmd(), newLeaderboardCmd(), newBenchCmd(), newScoreCmd(), newDataCmd(),
-		newArtefactsCmd(), newParamsCmd())
+		newArtefactsCmd(), newParamsCmd(), newSourcesCmd())
 	return root
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
 	"github.com/ptbench/ptbench/benchmarks"
@@ -120,20 +121,13 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&out, "out", "runs", "output folder (results.jsonl, checkpoints/, leaderboard.md)")
 	f.StringVar(&methodConfig, "method-config", "", "YAML/JSON file: {method: {key: value}}")
 	f.StringArrayVar(&sets, "set", nil, "method setting method.key=value (repeatable)")
-	f.StringVar(&g.Data.DataDir, "data-dir", "", "folder laid out like glue/RTE/train.tsv, superglue/CB/val.jsonl")
-	f.StringVar(&g.Data.CacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/ptbench)")
-	f.BoolVar(&g.Data.Offline, "offline", false, "never download")
+	registerGridFlags(f, &g)
 	f.IntVar(&g.Data.KShot, "k-shot", 0, "train on k examples per class (4, 16, 32)")
-	f.IntVar(&g.Train.Steps, "steps", 30000, "training steps")
-	f.IntVar(&g.Train.BatchSize, "batch-size", 16, "batch size")
 	f.IntVar(&g.Train.EvalEvery, "eval-every", 0, "evaluate on dev every N steps (0 = min(1000, steps/4))")
 	f.IntVar(&g.Train.Warmup, "warmup", -1, "linear warmup steps (-1 = min(500, steps/10))")
-	f.Float64Var(&g.Train.MaxGradNorm, "max-grad-norm", 1.0, "gradient clipping (0 = off)")
 	f.BoolVar(&g.Train.PadToMax, "pad-to-max", false, "pad every batch to the max source length instead of the batch's longest")
 	f.BoolVar(&g.Train.GroupByLength, "group-by-length", false, "draw each epoch's batches from windows of similar-length examples (less padding; same per-row losses)")
 	f.IntVar(&g.Train.MaxSourceLen, "max-source-len", 0, "max source tokens (0 = the task's: 256, MultiRC 348)")
-	f.IntVar(&g.Train.EvalLimit, "eval-limit", 0, "evaluate on at most N dev examples (0 = all)")
-	f.IntVar(&g.Train.TestLimit, "test-limit", 0, "evaluate on at most N test examples (0 = all)")
 	f.IntVar(&jobs, "jobs", 1, "run N runs at once as worker processes (cores split between them; results merged into --out)")
 	f.StringVar(&worker, "worker", "", "internal: run as worker i/N of a --jobs grid")
 	f.StringVar(&g.ArtefactDir, "artefact-dir", "", "internal: the parent's artefacts folder (workers)")
@@ -142,12 +136,9 @@ func newRunCmd() *cobra.Command {
 		_ = f.MarkHidden(hidden)
 	}
 	f.BoolVar(&g.MultiTask, "multi-task", false, "train each method once over all --tasks (one result row per task)")
-	f.BoolVar(&g.SourcesFromDev, "sources-from-dev", false, "SPoT/ATTEMPT/MPT: train a source task whose training file is absent on its official validation set (opt-in)")
-	f.Float64Var(&g.Temperature, "temperature", 1, "multi-task sampling temperature T: p_i ∝ n_i^(1/T) (1 = proportional to size, large = uniform)")
 	f.StringVar(&g.BackboneOpts.Quant, "quant", "", "store the frozen linear weights quantised: nf4 (QLoRA 4-bit NormalFloat, double-quantised; Llama backbones)")
 	f.StringVar(&g.BackboneOpts.DType, "dtype", "", "compute dtype: float32 (default) or bfloat16 (Llama: weights and activations bf16, method parameters and loss fp32)")
 	f.Var(&dropoutFlag{&g.BackboneOpts.Dropout}, "dropout", "training dropout rate (default: the checkpoint's dropout_rate; presets 0; 0 turns it off)")
-	f.BoolVar(&g.NoWait, "no-wait", false, "fail at once when another run writes to --out (default: wait for it)")
 	f.BoolVar(&retryFailed, "retry-failed", true, "run again the runs results.jsonl records as failed (their rows stay as history); false counts them as done")
 	cmd.PreRun = func(cmd *cobra.Command, _ []string) {
 		if g.Train.Warmup == -1 {
@@ -272,4 +263,20 @@ func startWorker(cmd *cobra.Command, g *benchmarks.Grid, jobs int) func(int, str
 		c.Stderr = &benchmarks.PrefixWriter{W: cmd.ErrOrStderr(), Prefix: fmt.Sprintf("[worker %d] ", i)}
 		return c, c.Start()
 	}
+}
+
+// registerGridFlags adds the flags every grid-running command shares (run, sources train): data,
+// schedule, evaluation limits, multi-task temperature and the results folder's lock.
+func registerGridFlags(f *pflag.FlagSet, g *benchmarks.Grid) {
+	f.StringVar(&g.Data.DataDir, "data-dir", "", "folder laid out like glue/RTE/train.tsv, superglue/CB/val.jsonl")
+	f.StringVar(&g.Data.CacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/ptbench)")
+	f.BoolVar(&g.Data.Offline, "offline", false, "never download")
+	f.IntVar(&g.Train.Steps, "steps", 30000, "training steps (a source method's source_steps setting overrides it for its sources)")
+	f.IntVar(&g.Train.BatchSize, "batch-size", 16, "batch size")
+	f.Float64Var(&g.Train.MaxGradNorm, "max-grad-norm", 1.0, "gradient clipping (0 = off)")
+	f.IntVar(&g.Train.EvalLimit, "eval-limit", 0, "evaluate on at most N dev examples (0 = all)")
+	f.IntVar(&g.Train.TestLimit, "test-limit", 0, "evaluate on at most N test examples (0 = all)")
+	f.Float64Var(&g.Temperature, "temperature", 1, "multi-task sampling temperature T: p_i ∝ n_i^(1/T) (1 = proportional to size, large = uniform)")
+	f.BoolVar(&g.NoWait, "no-wait", false, "fail at once when another run writes to --out (default: wait for it)")
+	f.BoolVar(&g.SourcesFromDev, "sources-from-dev", false, "SPoT/ATTEMPT/MPT: train a source task whose training file is absent on its official validation set (opt-in)")
 }

@@ -95,17 +95,7 @@ OUT/artefacts/, recorded in OUT/results.jsonl as source rows, and reused by ever
 	f.StringVar(&out, "out", "runs", "results folder (artefacts go to OUT/artefacts)")
 	f.StringVar(&methodConfig, "method-config", "", "YAML/JSON file: {method: {key: value}}")
 	f.StringArrayVar(&sets, "set", nil, "method setting method.key=value (repeatable)")
-	f.StringVar(&g.Data.DataDir, "data-dir", "", "folder laid out like glue/RTE/train.tsv")
-	f.StringVar(&g.Data.CacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/ptbench)")
-	f.BoolVar(&g.Data.Offline, "offline", false, "never download")
-	f.IntVar(&g.Train.Steps, "steps", 30000, "training steps of each source run (a method's source_steps setting overrides)")
-	f.IntVar(&g.Train.BatchSize, "batch-size", 16, "batch size")
-	f.IntVar(&g.Train.EvalLimit, "eval-limit", 0, "evaluate on at most N dev examples (0 = all)")
-	f.IntVar(&g.Train.TestLimit, "test-limit", 0, "evaluate on at most N test examples (0 = all)")
-	f.Float64Var(&g.Train.MaxGradNorm, "max-grad-norm", 1.0, "gradient clipping (0 = off)")
-	f.Float64Var(&g.Temperature, "temperature", 1, "multi-task sampling temperature (MPT's distillation)")
-	f.BoolVar(&g.NoWait, "no-wait", false, "fail at once if another process writes OUT")
-	f.BoolVar(&g.SourcesFromDev, "sources-from-dev", false, "train a source whose training file is absent on its official validation set (opt-in)")
+	registerGridFlags(f, &g)
 
 	var listOut, format string
 	list := &cobra.Command{
