@@ -205,6 +205,9 @@ func loadMethodConfigs(path string, sets []string, methods []string) (map[string
 		if err := dec.Decode(&cfgs); err != nil {
 			return nil, fmt.Errorf("%s: want {method: {key: value}}: %w", path, err)
 		}
+		if cfgs == nil { // a file holding only "null" or "~" decodes to a nil map
+			cfgs = map[string]map[string]any{}
+		}
 	}
 	for _, s := range sets {
 		kv := strings.SplitN(s, "=", 2)
