@@ -74,7 +74,8 @@ func newRoot() *cobra.Command {
 		newListCmd("backbones", "List backbone presets and loaders", core.Backbones),
 		newListCmd("tasks", "List registered tasks", core.Tasks),
 		newVerifyCmd(), newRunCmd(), newLeaderboardCmd(), newBenchCmd(), newScoreCmd(), newDataCmd(),
-		newArtefactsCmd(), newParamsCmd(), newSourcesCmd())
+		newArtefactsCmd(), newParamsCmd(), newSourcesCmd(),
+		newReproduceCmd(), newPlotCmd(), newExportCmd(), newMergeCmd(), newSlurmCmd(), newK8sCmd())
 	return root
 }
 
