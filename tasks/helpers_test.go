@@ -14,11 +14,14 @@ import (
 const sharedDataDir = "../../shared/data"
 
 // requireShared skips a test when the shared official files are not present (a checkout
-// outside the workplace); inside it they are, so the test runs.
+// outside the workplace), except under CI=true, where they must be: there it fails.
 func requireShared(t *testing.T, rel string) string {
 	t.Helper()
 	p := filepath.Join(sharedDataDir, filepath.FromSlash(rel))
 	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("shared data %s not available under CI=true: %v", p, err)
+		}
 		t.Skipf("shared data %s not available: %v", p, err)
 	}
 	return p
