@@ -24,10 +24,14 @@ const (
 )
 
 // requireFile skips when the shared fixtures are not checked out next to the
-// repository, so the package's other tests still run.
+// repository, so the package's other tests still run — except under CI=true, where they
+// must be there: it fails.
 func requireFile(t *testing.T, path string) {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("fixture not available under CI=true: %v", err)
+		}
 		t.Skipf("fixture not available: %v", err)
 	}
 }
