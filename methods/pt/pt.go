@@ -3,7 +3,9 @@
 // Only P is trained (l·d parameters: 76,800 for l = 100 on t5-base).
 //
 // Initialisation: rows of the vocabulary embedding sampled (seeded) from the first 5,000
-// ids, or the embeddings of an instruction text tiled/truncated to l.
+// ids, or the embeddings of an instruction text tiled/truncated to l, or (InitFromPEFT,
+// `ptbench run --init-from`) a PEFT PROMPT_TUNING adapter's prompt_embeddings. PT exports
+// to and imports from PEFT as PROMPT_TUNING with num_transformer_submodules 1 (package peft).
 package pt
 
 import (
@@ -13,6 +15,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/peft"
 )
 
 // Config is PT's hyperparameters.
@@ -54,6 +57,7 @@ func init() {
 type Method struct {
 	cfg    Config
 	prompt *ts.Tensor
+	init   *peft.Adapter // loaded at the end of Setup (InitFromPEFT)
 }
 
 func (m *Method) Config() any   { return m.cfg }
@@ -69,6 +73,9 @@ func (m *Method) Setup(env core.SetupEnv) error {
 		return err
 	}
 	m.prompt = p
+	if m.init != nil {
+		return peft.Load(m, m.init, env.Backbone.Info())
+	}
 	return nil
 }
 

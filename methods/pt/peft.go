@@ -1,0 +1,86 @@
+package pt
+
+import (
+	"fmt"
+
+	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/safetensors"
+	"github.com/ptbench/ptbench/peft"
+)
+
+// PT is PEFT's PROMPT_TUNING with num_transformer_submodules 1 (see package peft for the
+// behaviour this matches): the checkpoint's "prompt" [l, d] is "prompt_embeddings".
+
+func (m *Method) PEFTType() string { return peft.PromptTuning }
+
+// ExportPEFT maps the checkpoint's prompt to PEFT's prompt_embeddings.
+func (m *Method) ExportPEFT(ck map[string]*safetensors.Tensor, bb core.BackboneInfo) (map[string]any, []*safetensors.Tensor, error) {
+	p, ok := ck["prompt"]
+	if !ok {
+		return nil, nil, fmt.Errorf(`no tensor "prompt" (is this a pt checkpoint?)`)
+	}
+	if len(p.Shape) != 2 || p.Shape[0] != int64(m.cfg.Length) || (bb.DModel > 0 && p.Shape[1] != bb.DModel) {
+		return nil, nil, fmt.Errorf(`tensor "prompt" has shape %v, want [%d %d] (length, d_model)`, p.Shape, m.cfg.Length, bb.DModel)
+	}
+	fields := map[string]any{
+		"num_virtual_tokens": m.cfg.Length, "token_dim": p.Shape[1], "num_transformer_submodules": 1,
+		"num_attention_heads": nil, "num_layers": nil, "modules_to_save": nil,
+		"prompt_tuning_init": "RANDOM", "prompt_tuning_init_text": nil,
+		"tokenizer_name_or_path": nil, "tokenizer_kwargs": nil,
+	}
+	out := *p
+	out.Name = "prompt_embeddings"
+	return fields, []*safetensors.Tensor{&out}, nil
+}
+
+// ImportPEFT copies prompt_embeddings into the prompt after checking num_virtual_tokens,
+// token_dim and num_transformer_submodules against the method and the backbone.
+func (m *Method) ImportPEFT(a *peft.Adapter, bb core.BackboneInfo) error {
+	if m.prompt == nil {
+		return fmt.Errorf("pt: ImportPEFT before Setup")
+	}
+	n, err := a.Int("num_virtual_tokens")
+	if err != nil {
+		return err
+	}
+	if n != m.cfg.Length {
+		return a.Errorf("num_virtual_tokens is %d but the pt method's length is %d (set pt.length=%d)", n, m.cfg.Length, n)
+	}
+	if d, ok, err := a.OptInt("token_dim"); err != nil {
+		return err
+	} else if ok && int64(d) != bb.DModel {
+		return a.Errorf("token_dim is %d but backbone %s has d_model %d", d, bb.Name, bb.DModel)
+	}
+	k, ok, err := a.OptInt("num_transformer_submodules")
+	if err != nil {
+		return err
+	}
+	if !ok { // PEFT's default (peft_model.py, _setup_prompt_encoder)
+		k = 1
+		if tt, _ := a.OptString("task_type"); tt == peft.Seq2SeqLM {
+			k = 2
+		}
+	}
+	if k != 1 {
+		return a.Errorf("num_transformer_submodules is %d (resolved from PEFT's default when null): the adapter also prompts the decoder, which ptbench's pt does not; only 1 (encoder only) loads", k)
+	}
+	t, err := a.Tensor("prompt_embeddings", []int64{int64(n), bb.DModel}, "num_virtual_tokens × token_dim")
+	if err != nil {
+		return err
+	}
+	if err := peft.CopyInto(m.prompt, t); err != nil {
+		return fmt.Errorf("%s: %w", a.WeightsPath(), err)
+	}
+	return nil
+}
+
+// InitFromPEFT makes Setup end by loading a (`ptbench run --init-from`).
+func (m *Method) InitFromPEFT(a *peft.Adapter) { m.init = a }
+
+// DescribeTensors is PT's equation for the native export.
+func (m *Method) DescribeTensors() peft.Description {
+	return peft.Description{
+		Equation: "H0 = [P ; E], attention mask extended by ones   (prompt tuning, Lester et al. 2021)",
+		Tensors:  []peft.TensorRole{{Pattern: "prompt", Role: "P ∈ R^{l×d}: the soft prompt prepended to the frozen input embeddings E"}},
+	}
+}
