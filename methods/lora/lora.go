@@ -17,6 +17,11 @@
 // model's within float32 rounding (1e-5). A merged LoRA edits the backbone, so it declares
 // core.WeightEditor and the harness restores the weights after the run; unmerged it does
 // not.
+//
+// PEFT: LoRA exports to and imports from Hugging Face PEFT's LORA (ExportPEFT, ImportPEFT,
+// InitFromPEFT for `ptbench run --init-from`): A and B under
+// base_model.model.<site>.lora_A.weight / .lora_B.weight, lora_alpha = α, r = rank,
+// target_modules the adapted modules' names (["q", "v"] by default) — see package peft.
 package lora
 
 import (
@@ -28,6 +33,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/peft"
 )
 
 // Config is LoRA's hyperparameters.
@@ -98,6 +104,7 @@ type Method struct {
 	pairs  []*pair
 	bySite map[string]*pair
 	merged bool
+	init   *peft.Adapter // loaded at the end of Setup (InitFromPEFT)
 }
 
 func (m *Method) Config() any        { return m.cfg }
@@ -151,6 +158,9 @@ func (m *Method) Setup(env core.SetupEnv) error {
 	}
 	if len(m.pairs) == 0 {
 		return fmt.Errorf("lora: the backbone has no linear site with a role in %v", m.cfg.Targets)
+	}
+	if m.init != nil {
+		return peft.Load(m, m.init, env.Backbone.Info())
 	}
 	return nil
 }
