@@ -45,7 +45,8 @@ func newLeaderboardCmd() *cobra.Command {
 				return enc.Encode(struct {
 					benchmarks.Board
 					Bench []benchmarks.BenchResult `json:"bench,omitempty"`
-				}{b, bench})
+					Paper []benchmarks.Comparison  `json:"paper_comparison,omitempty"`
+				}{b, bench, benchmarks.Compare(b)})
 			}
 			return renderAll(cmd.OutOrStdout(), b, bench)
 		},
@@ -80,6 +81,10 @@ func writeLeaderboard(cmd *cobra.Command, out string) error {
 	if err := renderAll(&buf, benchmarks.BuildBoard(rows), bench); err != nil {
 		return err
 	}
+	// Plots: link the figures of `ptbench plot` while out/plots holds them.
+	if err := benchmarks.RenderPlotLinks(&buf, out); err != nil {
+		return err
+	}
 	if store != nil {
 		if err := core.WriteFileAtomic(filepath.Join(out, "leaderboard.md"), buf.Bytes()); err != nil {
 			return err
@@ -95,6 +100,9 @@ func renderAll(w io.Writer, b benchmarks.Board, bench []benchmarks.BenchResult) 
 		return err
 	}
 	if err := benchmarks.RenderReference(w, b.Tasks); err != nil {
+		return err
+	}
+	if err := benchmarks.RenderComparison(w, b); err != nil {
 		return err
 	}
 	if len(bench) == 0 {
