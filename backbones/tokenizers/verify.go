@@ -30,15 +30,13 @@ type EncoderDecoder interface {
 
 // Mismatch is one failing line of a cases file.
 type Mismatch struct {
-	Line int    `json:"line"` // 1-based line number in the cases file
-	Kind string `json:"kind"` // "encode" or "decode"
-	Text string `json:"text"` // the case's input text
+	Line int    // 1-based line number in the cases file
+	Kind string // "encode" or "decode"
+	Text string // the case's input text
 	// For "encode": the reference ids and ours.
-	WantIDs []int `json:"want_ids,omitempty"`
-	GotIDs  []int `json:"got_ids,omitempty"`
+	WantIDs, GotIDs []int
 	// For "decode": the normalised text and what decoding the reference ids gave.
-	WantText string `json:"want_text,omitempty"`
-	GotText  string `json:"got_text,omitempty"`
+	WantText, GotText string
 }
 
 func (m Mismatch) String() string {
@@ -50,21 +48,21 @@ func (m Mismatch) String() string {
 
 // Report summarises a VerifyCases run.
 type Report struct {
-	CasesPath string `json:"cases_path"`
-	Field     string `json:"field"`
-	Cases     int    `json:"cases"` // lines checked
+	CasesPath string
+	Field     string
+	Cases     int // lines checked
 
-	EncodeMismatches int `json:"encode_mismatches"`
+	EncodeMismatches int
 
-	DecodeChecked    int `json:"decode_checked"` // lines whose round trip was checked
-	DecodeMismatches int `json:"decode_mismatches"`
+	DecodeChecked    int // lines whose round trip was checked
+	DecodeMismatches int
 	// DecodeSkipped counts lines whose round trip cannot be checked: the
 	// reference ids contain <unk> (the original characters are lost), or
 	// the tokenizer does not implement ExpectedDecoder.
-	DecodeSkipped int `json:"decode_skipped"`
+	DecodeSkipped int
 
 	// Mismatches holds the first few failures of each kind, in file order.
-	Mismatches []Mismatch `json:"mismatches"`
+	Mismatches []Mismatch
 }
 
 // Passed reports whether at least one case ran and none failed.

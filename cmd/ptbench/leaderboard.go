@@ -45,8 +45,7 @@ func newLeaderboardCmd() *cobra.Command {
 				return enc.Encode(struct {
 					benchmarks.Board
 					Bench []benchmarks.BenchResult `json:"bench,omitempty"`
-					Paper []benchmarks.Comparison  `json:"paper_comparison,omitempty"`
-				}{b, bench, benchmarks.Compare(b)})
+				}{b, bench})
 			}
 			return renderAll(cmd.OutOrStdout(), b, bench)
 		},
@@ -81,10 +80,6 @@ func writeLeaderboard(cmd *cobra.Command, out string) error {
 	if err := renderAll(&buf, benchmarks.BuildBoard(rows), bench); err != nil {
 		return err
 	}
-	// Plots: link the figures of `ptbench plot` while out/plots holds them.
-	if err := benchmarks.RenderPlotLinks(&buf, out); err != nil {
-		return err
-	}
 	if store != nil {
 		if err := core.WriteFileAtomic(filepath.Join(out, "leaderboard.md"), buf.Bytes()); err != nil {
 			return err
@@ -100,9 +95,6 @@ func renderAll(w io.Writer, b benchmarks.Board, bench []benchmarks.BenchResult) 
 		return err
 	}
 	if err := benchmarks.RenderReference(w, b.Tasks); err != nil {
-		return err
-	}
-	if err := benchmarks.RenderComparison(w, b); err != nil {
 		return err
 	}
 	if len(bench) == 0 {
