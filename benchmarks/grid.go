@@ -54,10 +54,6 @@ type Grid struct {
 	// OnRun, if set, sees every finished training run (not skipped or failed ones) with its
 	// full result, e.g. every step's loss.
 	OnRun func(key string, res *core.TrainResult)
-
-	// InitFrom, if set, is a PEFT adapter folder every method's Setup loads (--init-from; see
-	// initfrom.go): part of each run's identity by its content hash.
-	InitFrom string
 }
 
 // Summary counts what a grid did.
@@ -203,10 +199,6 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 		return "", err // a configuration error stops the grid: every run would fail
 	}
 	defer m.Close()
-	keyConfig, initExtra, err := g.initFrom(m, methodName) // initfrom.go
-	if err != nil {
-		return "", err
-	}
 	train := g.Train
 	train.Seed = seed
 	names := make([]string, len(tasks))
@@ -216,7 +208,7 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 		splits = append(splits, td.Data.Train, td.Data.Dev, td.Data.Test)
 	}
 	taskLabel := strings.Join(names, "+")
-	key, err := RunKey(methodName, keyConfig, taskLabel, seed, g.Backbone, train, g.Data.KShot, core.DataHash(splits...))
+	key, err := RunKey(methodName, m.Config(), taskLabel, seed, g.Backbone, train, g.Data.KShot, core.DataHash(splits...))
 	if err != nil {
 		return "", err
 	}
@@ -244,9 +236,6 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 	}
 	base.Backbone.Name = g.Backbone
 	base.Extra = map[string]any{}
-	for k, v := range initExtra {
-		base.Extra[k] = v
-	}
 	if len(tasks) > 1 {
 		base.Extra["multi_task"], base.Extra["run"], base.Extra["temperature"] = names, key, g.Temperature
 	}
@@ -337,6 +326,18 @@ func fillRow(row *core.ResultRow, res *core.TrainResult, task core.Task) {
 	row.EvalSeconds = res.EvalSeconds
 	if n := len(res.Losses); n > 0 {
 		row.FinalLoss = res.Losses[n-1]
+	}
+	// Curves: the run's (shared) loss curve and this task's dev curve.
+	curves := &core.Curves{Loss: core.LossCurve(res.Losses, core.MaxLossPoints)}
+	for _, p := range res.DevCurve {
+		v, ok := p.PerTask[task.Name()]
+		if !ok {
+			v = p.Mean
+		}
+		curves.Dev = append(curves.Dev, core.CurvePoint{Step: p.Step, Value: v})
+	}
+	if len(curves.Loss) > 0 || len(curves.Dev) > 0 {
+		row.Curves = curves
 	}
 }
 

@@ -36,11 +36,79 @@ type ResultRow struct {
 	EvalSeconds     float64        `json:"eval_seconds,omitempty"` // evaluation's share of the run's wall time
 	Steps           int            `json:"steps"`
 	BestStep        int            `json:"best_step"`
-	FinalLoss       float64        `json:"final_loss"` // NaN/Inf are stored as null (see MarshalJSON)
+	FinalLoss       float64        `json:"final_loss"`       // NaN/Inf are stored as null (see MarshalJSON)
+	Curves          *Curves        `json:"curves,omitempty"` // training loss and dev score over steps (rows before curves: nil)
 	Checkpoint      string         `json:"checkpoint,omitempty"`
 	Extra           map[string]any `json:"extra,omitempty"`
 	CodeVersion     string         `json:"code_version,omitempty"`
 	FinishedAt      string         `json:"finished_at"`
+}
+
+// Curves are a run's training curves as data, for plots (`ptbench plot`).
+type Curves struct {
+	// Loss is the mean training loss over consecutive windows of steps (at most
+	// MaxLossPoints points), each at its window's last step.
+	Loss []CurvePoint `json:"loss,omitempty"`
+	// Dev is the row's task's primary dev score at every dev evaluation, in step order.
+	Dev []CurvePoint `json:"dev,omitempty"`
+}
+
+// CurvePoint is one point of a curve. A non-finite value (a diverged run's loss) is stored
+// as null and read back as NaN.
+type CurvePoint struct {
+	Step  int     `json:"step"`
+	Value float64 `json:"value"`
+}
+
+// MarshalJSON writes a non-finite value as null.
+func (p CurvePoint) MarshalJSON() ([]byte, error) {
+	out := struct {
+		Step  int      `json:"step"`
+		Value *float64 `json:"value"`
+	}{Step: p.Step}
+	if !math.IsNaN(p.Value) && !math.IsInf(p.Value, 0) {
+		out.Value = &p.Value
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads a null or missing value as NaN.
+func (p *CurvePoint) UnmarshalJSON(b []byte) error {
+	var in struct {
+		Step  int      `json:"step"`
+		Value *float64 `json:"value"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	p.Step, p.Value = in.Step, math.NaN()
+	if in.Value != nil {
+		p.Value = *in.Value
+	}
+	return nil
+}
+
+// MaxLossPoints bounds a stored loss curve's length (see LossCurve).
+const MaxLossPoints = 200
+
+// LossCurve compacts every step's loss (losses[i] is step i+1's) into at most maxPoints
+// means over equal windows of consecutive steps, each at its window's last step. A window
+// holding a non-finite loss has a non-finite mean.
+func LossCurve(losses []float64, maxPoints int) []CurvePoint {
+	if len(losses) == 0 || maxPoints <= 0 {
+		return nil
+	}
+	w := (len(losses) + maxPoints - 1) / maxPoints
+	out := make([]CurvePoint, 0, (len(losses)+w-1)/w)
+	for start := 0; start < len(losses); start += w {
+		end := min(start+w, len(losses))
+		sum := 0.0
+		for _, l := range losses[start:end] {
+			sum += l
+		}
+		out = append(out, CurvePoint{Step: end, Value: sum / float64(end-start)})
+	}
+	return out
 }
 
 // MarshalJSON stores a non-finite final loss (a diverged run) as null: JSON has no NaN, and

@@ -77,8 +77,18 @@ type TrainResult struct {
 	Losses            []float64 `json:"-"`            // every step's training loss
 	// PerTask holds every task's dev and test scores at the best checkpoint.
 	PerTask map[string]TaskScores `json:"per_task,omitempty"`
+	// DevCurve holds every dev evaluation, in step order (the rows' Curves.Dev).
+	DevCurve []DevPoint `json:"-"`
 	// Best holds copies of the trainable tensors at the best dev evaluation (caller drops).
 	Best []NamedTensor `json:"-"`
+}
+
+// DevPoint is one dev evaluation during training: the mean primary score over the run's
+// tasks (the one the best checkpoint is chosen by) and each task's primary score.
+type DevPoint struct {
+	Step    int
+	Mean    float64
+	PerTask map[string]float64
 }
 
 // TaskScores are one task's dev and test scores.
@@ -308,6 +318,7 @@ func (tr *Trainer) bestCheckpoint(o TrainOptions, tasks []TaskData, sess *Sessio
 		t0 := time.Now()
 		defer func() { res.EvalSeconds += time.Since(t0).Seconds() }()
 		per := map[string]TaskScores{}
+		point := DevPoint{Step: s.Step, PerTask: map[string]float64{}}
 		mean := 0.0
 		var parts []string
 		for _, td := range tasks {
@@ -320,9 +331,12 @@ func (tr *Trainer) bestCheckpoint(o TrainOptions, tasks []TaskData, sess *Sessio
 				return err
 			}
 			per[td.Task.Name()] = TaskScores{Dev: dev}
+			point.PerTask[td.Task.Name()] = score
 			mean += score / float64(len(tasks))
 			parts = append(parts, fmt.Sprintf("%s %s = %.2f", td.Task.Name(), td.Task.Metrics()[0], score))
 		}
+		point.Mean = mean
+		res.DevCurve = append(res.DevCurve, point)
 		if o.Progress != nil {
 			o.Progress.Log("step %d: dev %s (loss %.4f)", s.Step, strings.Join(parts, ", "), s.Loss)
 		}

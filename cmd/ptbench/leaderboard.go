@@ -80,6 +80,10 @@ func writeLeaderboard(cmd *cobra.Command, out string) error {
 	if err := renderAll(&buf, benchmarks.BuildBoard(rows), bench); err != nil {
 		return err
 	}
+	// Plots: link the figures of `ptbench plot` while out/plots holds them.
+	if err := benchmarks.RenderPlotLinks(&buf, out); err != nil {
+		return err
+	}
 	if store != nil {
 		if err := core.WriteFileAtomic(filepath.Join(out, "leaderboard.md"), buf.Bytes()); err != nil {
 			return err
