@@ -54,6 +54,10 @@ type Grid struct {
 	// OnRun, if set, sees every finished training run (not skipped or failed ones) with its
 	// full result, e.g. every step's loss.
 	OnRun func(key string, res *core.TrainResult)
+
+	// InitFrom, if set, is a PEFT adapter folder every method's Setup loads (--init-from; see
+	// initfrom.go): part of each run's identity by its content hash.
+	InitFrom string
 }
 
 // Summary counts what a grid did.
@@ -199,6 +203,10 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 		return "", err // a configuration error stops the grid: every run would fail
 	}
 	defer m.Close()
+	keyConfig, initExtra, err := g.initFrom(m, methodName) // initfrom.go
+	if err != nil {
+		return "", err
+	}
 	train := g.Train
 	train.Seed = seed
 	names := make([]string, len(tasks))
@@ -208,7 +216,7 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 		splits = append(splits, td.Data.Train, td.Data.Dev, td.Data.Test)
 	}
 	taskLabel := strings.Join(names, "+")
-	key, err := RunKey(methodName, m.Config(), taskLabel, seed, g.Backbone, train, g.Data.KShot, core.DataHash(splits...))
+	key, err := RunKey(methodName, keyConfig, taskLabel, seed, g.Backbone, train, g.Data.KShot, core.DataHash(splits...))
 	if err != nil {
 		return "", err
 	}
@@ -236,6 +244,9 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 	}
 	base.Backbone.Name = g.Backbone
 	base.Extra = map[string]any{}
+	for k, v := range initExtra {
+		base.Extra[k] = v
+	}
 	if len(tasks) > 1 {
 		base.Extra["multi_task"], base.Extra["run"], base.Extra["temperature"] = names, key, g.Temperature
 	}

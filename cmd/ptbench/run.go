@@ -120,6 +120,7 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&preset, "preset", "", "smoke: t5-tiny, byte tokenizer, synthetic tasks, 300 steps (offline)")
 	f.StringVar(&out, "out", "runs", "output folder (results.jsonl, checkpoints/, leaderboard.md)")
 	f.StringVar(&methodConfig, "method-config", "", "YAML/JSON file: {method: {key: value}}")
+	f.StringVar(&g.InitFrom, "init-from", "", "PEFT adapter folder (adapter_config.json + adapter_model.safetensors, e.g. written by ptbench export) loaded into pt or lora before training; part of the run key")
 	f.StringArrayVar(&sets, "set", nil, "method setting method.key=value (repeatable)")
 	registerGridFlags(f, &g)
 	f.IntVar(&g.Data.KShot, "k-shot", 0, "train on k examples per class (4, 16, 32)")

@@ -1,0 +1,190 @@
+package benchmarks
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The six built-in experiments parse, name the paper's tables, and hold the paper's grids.
+func TestBuiltinExperiments(t *testing.T) {
+	all, err := Experiments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, x := range all {
+		names = append(names, x.Name)
+		if x.Title == "" || x.Paper == "" {
+			t.Errorf("%s: no title or paper reference", x.Name)
+		}
+	}
+	want := []string{"ablation", "fewshot", "glue", "scaling", "superglue", "time"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("experiments %v, want %v", names, want)
+	}
+	glue, err := LoadExperiment("glue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := glue.Plan(ReproduceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	methods, tasks := map[string]bool{}, map[string]int{}
+	for _, p := range plan {
+		for _, m := range p.Methods {
+			methods[m] = true
+		}
+		for _, task := range p.Tasks {
+			if !p.MultiTask {
+				tasks[task] = max(tasks[task], p.Steps)
+			}
+		}
+		if p.BatchSize != 16 || p.Backbone != "google-t5/t5-base" || p.EvalEvery != 1000 {
+			t.Errorf("group %q: batch %d, backbone %s, eval every %d", p.Group, p.BatchSize, p.Backbone, p.EvalEvery)
+		}
+	}
+	if len(methods) != 13 || !methods["ept"] || !methods["hyperdecoder"] {
+		t.Errorf("glue methods %v: want EPT and its 12 comparisons", methods)
+	}
+	if tasks["rte"] != 30000 || tasks["mnli"] != 300000 || len(tasks) != 8 {
+		t.Errorf("glue step budgets %v: want 30,000 under 100k examples, 300,000 above", tasks)
+	}
+}
+
+func TestPlanScalesFiltersAndExpands(t *testing.T) {
+	x, err := ParseExperiment("x.yaml", []byte(`
+name: x
+backbone: t5-base
+seeds: [1, 2]
+batch_size: 16
+eval_every: 1000
+method_config: {pt: {lr: 0.3}}
+groups:
+  - name: a
+    methods: [pt, ept]
+    tasks: [rte, mrpc]
+    steps: 30000
+    k_shot: [4, 16]
+    method_config: {pt: {length: 8}}
+    labels: {ept: "EPT variant"}
+  - name: b
+    methods: [hyperformer]
+    tasks: [rte, cola]
+    steps: 300000
+    multi_task: true
+    backbone: t5-small
+    dtype: bfloat16
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		opts      ReproduceOptions
+		grids     int
+		steps     []int
+		evalEvery []int
+		runs      int
+		backbones []string
+	}{
+		{"as written", ReproduceOptions{}, 3, []int{30000, 30000, 300000}, []int{1000, 1000, 1000}, 8 + 8 + 2, []string{"t5-base", "t5-base", "t5-small"}},
+		{"scaled", ReproduceOptions{StepsScale: 0.001}, 3, []int{30, 30, 300}, []int{10, 10, 10}, 18, nil},
+		{"scaled a little", ReproduceOptions{StepsScale: 0.1}, 3, []int{3000, 3000, 30000}, []int{100, 100, 100}, 18, nil},
+		{"scaled below one step", ReproduceOptions{StepsScale: 1e-9}, 3, []int{1, 1, 1}, []int{1, 1, 1}, 18, nil},
+		{"one task", ReproduceOptions{Tasks: []string{"cola"}}, 1, []int{300000}, nil, 2, nil},
+		{"one method, one seed", ReproduceOptions{Methods: []string{"ept"}, Seeds: []int64{7}}, 2, []int{30000, 30000}, nil, 4, nil},
+		{"backbone replaced", ReproduceOptions{Backbone: "t5-tiny"}, 3, nil, nil, 18, []string{"t5-tiny", "t5-tiny", "t5-tiny"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plan, err := x.Plan(tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(plan) != tc.grids {
+				t.Fatalf("%d grids, want %d: %+v", len(plan), tc.grids, plan)
+			}
+			runs := 0
+			for i, p := range plan {
+				runs += p.Runs()
+				if tc.steps != nil && p.Steps != tc.steps[i] {
+					t.Errorf("grid %d: %d steps, want %d", i, p.Steps, tc.steps[i])
+				}
+				if tc.evalEvery != nil && p.EvalEvery != tc.evalEvery[i] {
+					t.Errorf("grid %d: eval every %d, want %d", i, p.EvalEvery, tc.evalEvery[i])
+				}
+				if tc.backbones != nil && p.Backbone != tc.backbones[i] {
+					t.Errorf("grid %d: backbone %s, want %s", i, p.Backbone, tc.backbones[i])
+				}
+			}
+			if runs != tc.runs {
+				t.Errorf("%d runs, want %d", runs, tc.runs)
+			}
+		})
+	}
+	plan, _ := x.Plan(ReproduceOptions{})
+	a := plan[1] // group a, k = 16
+	if a.KShot != 16 || a.MethodConfig["pt"]["lr"] != 0.3 || a.MethodConfig["pt"]["length"] != 8 {
+		t.Errorf("group a (k 16): k %d, config %v: want the experiment's and the group's settings merged", a.KShot, a.MethodConfig)
+	}
+	g := a.Grid(Grid{OutDir: "out"})
+	if g.OutDir != "out" || g.Data.KShot != 16 || g.LabelSuffix != " (k=16)" || g.Labels["ept"] != "EPT variant" || len(g.Seeds) != 2 {
+		t.Errorf("grid from plan: %+v", g)
+	}
+	if b := plan[2]; !b.MultiTask || b.DType != "bfloat16" || b.Runs() != 2 {
+		t.Errorf("group b: %+v", b)
+	}
+	for _, bad := range []ReproduceOptions{{Tasks: []string{"wsc"}}, {Methods: []string{"lora"}}, {StepsScale: -1}} {
+		if _, err := x.Plan(bad); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+func TestParseExperimentErrorsNameTheFileAndGroup(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"name: x\nbackbone: b\ngroups: []\n", "x.yaml: no groups"},
+		{"name: x\nbackbone: b\ngroups:\n  - {name: g, methods: [pt], tasks: [rte], steps: 0}\n", `group 1 ("g"): steps must be > 0`},
+		{"name: x\ngroups:\n  - {name: g, methods: [pt], tasks: [rte], steps: 5}\n", `group 1 ("g"): no backbone`},
+		{"name: x\nbackbone: b\ngroups:\n  - {name: g, methods: [], tasks: [rte], steps: 5}\n", "no methods"},
+		{"name: x\nbackbone: b\ngroups:\n  - {name: g, methods: [pt], tasks: [rte], steps: 5, k_shot: [-4]}\n", "k_shot must be ≥ 0"},
+		{"name: x\nbackbone: b\ngroups:\n  - {name: g, methods: [pt], tasks: [rte], steps: 5, labels: {ept: E}}\n", `label for "ept"`},
+		{"name: x\nbackbone: b\nstep: 4\ngroups:\n  - {name: g, methods: [pt], tasks: [rte], steps: 5}\n", "field step not found"},
+	} {
+		_, err := ParseExperiment("x.yaml", []byte(tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "x.yaml") {
+			t.Errorf("%q: error %v, want it to name x.yaml and say %q", tc.yaml, err, tc.want)
+		}
+	}
+	if _, err := LoadExperiment("gleu"); err == nil || !strings.Contains(err.Error(), "glue") {
+		t.Errorf("unknown experiment: %v, want the list of known ones", err)
+	}
+}
+
+func TestStepSecondsAndCost(t *testing.T) {
+	for _, tc := range []struct {
+		backbone, method, dtype string
+		batch                   int
+		want                    float64
+		source                  string
+	}{
+		{"t5-small", "pt", "", 16, 3.07, "measured"},
+		{"t5-small", "pt", "bfloat16", 16, 1.31, "measured"},
+		{"/models/t5-small/", "pt", "", 32, 6.14, "measured"},
+		{"google-t5/t5-base", "ept", "", 16, 13.0 * 0.87, "measured"},
+		{"google-t5/t5-11b", "pt", "bfloat16", 16, 315, "extrapolated"},
+		{"meta-llama/Llama-2-7b-hf", "pt", "bfloat16", 16, 1560, "extrapolated"},
+		{"some/unknown", "pt", "", 16, 13.0, "assumed t5-base"},
+	} {
+		got, src := StepSeconds(tc.backbone, tc.method, tc.batch, tc.dtype)
+		if d := got - tc.want; d > 1e-9 || d < -1e-9 || src != tc.source {
+			t.Errorf("StepSeconds(%s, %s, %d, %q) = %v (%s), want %v (%s)", tc.backbone, tc.method, tc.batch, tc.dtype, got, src, tc.want, tc.source)
+		}
+	}
+	plan := []PlannedGrid{{Methods: []string{"pt", "ept"}, Tasks: []string{"rte", "mrpc"}, Seeds: []int64{1}, Backbone: "t5-small", Steps: 10, BatchSize: 16}}
+	c := EstimateCost(plan, nil)
+	if c.Runs != 4 || c.Steps != 40 || c.Seconds < 20*3.07+20*3.07*0.87-1e-6 || c.Seconds > 20*3.07+20*3.07*0.87+1e-6 {
+		t.Errorf("cost %+v", c)
+	}
+}

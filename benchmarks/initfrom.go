@@ -1,0 +1,33 @@
+package benchmarks
+
+import (
+	"fmt"
+
+	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/peft"
+)
+
+// initFrom attaches the PEFT adapter folder g.InitFrom (`ptbench run --init-from`) to m, so
+// that m's Setup loads it (peft.Attach; a method that cannot load it, or an adapter of
+// another peft_type, is refused here). It returns what the run key hashes as the method's
+// config — the config alone without an init; with one, the config and the folder's content
+// hash, so a different init is a different run and a moved folder the same — and the row's
+// extra fields naming the init.
+func (g *Grid) initFrom(m core.Method, method string) (keyConfig any, extra map[string]any, err error) {
+	if g.InitFrom == "" {
+		return m.Config(), nil, nil
+	}
+	a, err := peft.Read(g.InitFrom)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--init-from: %w", err)
+	}
+	if err := peft.Attach(m, a); err != nil {
+		return nil, nil, fmt.Errorf("method %s: %w", method, err)
+	}
+	keyConfig = struct {
+		Config   any    `json:"config"`
+		InitFrom string `json:"init_from"`
+	}{m.Config(), "sha256:" + a.SHA256}
+	extra = map[string]any{"init_from": map[string]any{"path": g.InitFrom, "peft_type": a.PeftType(), "sha256": a.SHA256}}
+	return keyConfig, extra, nil
+}
