@@ -36,6 +36,9 @@ type Experiment struct {
 	Seeds     []int64 `yaml:"seeds" json:"seeds"`
 	BatchSize int     `yaml:"batch_size" json:"batch_size"`
 	EvalEvery int     `yaml:"eval_every" json:"eval_every"`
+	// GroupByLength draws batches from windows of similar-length examples (less padding, the
+	// same per-row losses; see core.LengthGroupedBatches).
+	GroupByLength bool `yaml:"group_by_length" json:"group_by_length"`
 	// MethodConfig applies to every group (a group's own method_config overrides it key by key).
 	MethodConfig map[string]map[string]any `yaml:"method_config" json:"method_config,omitempty"`
 	Groups       []ExperimentGroup         `yaml:"groups" json:"groups"`
@@ -183,6 +186,7 @@ type PlannedGrid struct {
 	EvalEvery    int                       `json:"eval_every"`
 	KShot        int                       `json:"k_shot,omitempty"`
 	MultiTask    bool                      `json:"multi_task,omitempty"`
+	GroupByLen   bool                      `json:"group_by_length,omitempty"`
 	MethodConfig map[string]map[string]any `json:"method_config,omitempty"`
 	Labels       map[string]string         `json:"labels,omitempty"`
 }
@@ -235,7 +239,7 @@ func (x *Experiment) Plan(o ReproduceOptions) ([]PlannedGrid, error) {
 		}
 		p := PlannedGrid{Group: g.Name, Methods: methods, Tasks: tasks, MultiTask: g.MultiTask, Labels: g.Labels,
 			Backbone: cmpOr(o.Backbone, x.backbone(g)), Quant: cmpOr(g.Quant, x.Quant), DType: cmpOr(g.DType, x.DType),
-			Seeds: g.Seeds, BatchSize: g.BatchSize, EvalEvery: g.EvalEvery}
+			Seeds: g.Seeds, BatchSize: g.BatchSize, EvalEvery: g.EvalEvery, GroupByLen: x.GroupByLength}
 		if o.Backbone != "" { // a replaced backbone keeps the group's number format only if asked again
 			p.Quant, p.DType = "", ""
 		}
@@ -320,6 +324,7 @@ func (p PlannedGrid) Grid(base Grid) Grid {
 	g.Backbone, g.BackboneOpts.Quant, g.BackboneOpts.DType = p.Backbone, p.Quant, p.DType
 	g.Train.Steps, g.Train.BatchSize, g.Train.EvalEvery = p.Steps, p.BatchSize, p.EvalEvery
 	g.Data.KShot, g.MultiTask = p.KShot, p.MultiTask
+	g.Train.GroupByLength = g.Train.GroupByLength || p.GroupByLen
 	g.MethodConfigs = p.MethodConfig
 	g.Labels = map[string]string{}
 	for m, l := range p.Labels {

@@ -41,8 +41,8 @@ func TestBuiltinExperiments(t *testing.T) {
 				tasks[task] = max(tasks[task], p.Steps)
 			}
 		}
-		if p.BatchSize != 16 || p.Backbone != "google-t5/t5-base" || p.EvalEvery != 1000 {
-			t.Errorf("group %q: batch %d, backbone %s, eval every %d", p.Group, p.BatchSize, p.Backbone, p.EvalEvery)
+		if p.BatchSize != 16 || p.Backbone != "google-t5/t5-base" || p.EvalEvery != 1000 || !p.GroupByLen {
+			t.Errorf("group %q: batch %d, backbone %s, eval every %d, grouped %v", p.Group, p.BatchSize, p.Backbone, p.EvalEvery, p.GroupByLen)
 		}
 	}
 	if len(methods) != 13 || !methods["ept"] || !methods["hyperdecoder"] {

@@ -42,6 +42,9 @@ type Grid struct {
 	// Worker and Workers make this grid one worker process of a `--jobs N` grid: it runs the
 	// runs whose index in the grid's order is Worker mod Workers (Workers ≤ 1: all).
 	Worker, Workers int
+	// Shard and Shards make this grid shard Shard (1-based) of Shards: it runs only the runs
+	// ShardPlan gives that shard (Shards ≤ 1: all). Its Workers then split the shard's runs.
+	Shard, Shards int
 	// ArtefactDir, if set, is where artefacts live instead of OutDir/artefacts (a worker uses
 	// its parent's, pre-trained there).
 	ArtefactDir string
@@ -58,6 +61,11 @@ type Grid struct {
 	// InitFrom, if set, is a PEFT adapter folder every method's Setup loads (--init-from; see
 	// initfrom.go): part of each run's identity by its content hash.
 	InitFrom string
+
+	// Labels name a method's leaderboard row instead of its own label (an ablation variant
+	// of a method is a row of its own); LabelSuffix is appended to every label (" (k=16)").
+	Labels      map[string]string
+	LabelSuffix string
 }
 
 // Summary counts what a grid did.
@@ -140,11 +148,14 @@ func (g *Grid) Run() (Summary, error) {
 		}
 		runs = append(runs, []core.TaskData{td})
 	}
-	index := -1
+	index, mine, inShard := -1, -1, g.inShard() // shard.go
 	for _, tasks := range runs {
 		for _, methodName := range g.Methods {
 			for _, seed := range g.Seeds {
-				if index++; g.Workers > 1 && index%g.Workers != g.Worker {
+				if index++; !inShard(index) {
+					continue // another shard's run
+				}
+				if mine++; g.Workers > 1 && mine%g.Workers != g.Worker {
 					continue // another worker's run
 				}
 				status, err := g.runOne(bb, tasks, methodName, seed, done, store, arts)
@@ -239,7 +250,7 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 	prefix := fmt.Sprintf("[%s %s seed %d]", methodName, taskLabel, seed)
 	train.Progress = core.NewProgress(g.Log, g.Terminal, prefix, 50)
 	base := core.ResultRow{
-		Method: methodName, Label: core.MethodLabel(methodName, m), MethodConfig: m.Config(),
+		Method: methodName, Label: g.label(methodName, m), MethodConfig: m.Config(),
 		Seed: seed, Backbone: bb.Info(), Train: train, KShot: g.Data.KShot, CodeVersion: g.CodeVersion,
 	}
 	base.Backbone.Name = g.Backbone
@@ -320,6 +331,14 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 		done[row.RunKey] = true
 	}
 	return status, nil
+}
+
+// label is the leaderboard label of the method's rows.
+func (g *Grid) label(name string, m core.Method) string {
+	if l := g.Labels[name]; l != "" {
+		return l + g.LabelSuffix
+	}
+	return core.MethodLabel(name, m) + g.LabelSuffix
 }
 
 // fillRow copies a finished run's outcome for one task into its row.

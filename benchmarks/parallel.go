@@ -116,7 +116,9 @@ func moveInto(src, dst string) error {
 	return os.Rename(src, dst)
 }
 
-// prepareArtefacts trains every artefact the grid's methods declare (core.ArtefactUser).
+// prepareArtefacts trains every artefact the grid's methods declare (core.ArtefactUser), for
+// the methods with a run in this grid's shard. The workers inherit the parent's --shard, so
+// they split the shard's runs (Grid.Run), not the whole grid's.
 func (g *Grid) prepareArtefacts(store *core.ResultStore) error {
 	var users []core.Method
 	defer func() {
@@ -124,7 +126,11 @@ func (g *Grid) prepareArtefacts(store *core.ResultStore) error {
 			m.Close()
 		}
 	}()
+	inShard := g.shardMethods() // a shard prepares only what its own runs use (shard.go)
 	for _, name := range g.Methods {
+		if !inShard[name] {
+			continue
+		}
 		m, err := core.NewMethod(name, g.MethodConfigs[name])
 		if err != nil {
 			return err

@@ -30,13 +30,15 @@ type EncoderDecoder interface {
 
 // Mismatch is one failing line of a cases file.
 type Mismatch struct {
-	Line int    // 1-based line number in the cases file
-	Kind string // "encode" or "decode"
-	Text string // the case's input text
+	Line int    `json:"line"` // 1-based line number in the cases file
+	Kind string `json:"kind"` // "encode" or "decode"
+	Text string `json:"text"` // the case's input text
 	// For "encode": the reference ids and ours.
-	WantIDs, GotIDs []int
+	WantIDs []int `json:"want_ids,omitempty"`
+	GotIDs  []int `json:"got_ids,omitempty"`
 	// For "decode": the normalised text and what decoding the reference ids gave.
-	WantText, GotText string
+	WantText string `json:"want_text,omitempty"`
+	GotText  string `json:"got_text,omitempty"`
 }
 
 func (m Mismatch) String() string {
@@ -48,21 +50,21 @@ func (m Mismatch) String() string {
 
 // Report summarises a VerifyCases run.
 type Report struct {
-	CasesPath string
-	Field     string
-	Cases     int // lines checked
+	CasesPath string `json:"cases_path"`
+	Field     string `json:"field"`
+	Cases     int    `json:"cases"` // lines checked
 
-	EncodeMismatches int
+	EncodeMismatches int `json:"encode_mismatches"`
 
-	DecodeChecked    int // lines whose round trip was checked
-	DecodeMismatches int
+	DecodeChecked    int `json:"decode_checked"` // lines whose round trip was checked
+	DecodeMismatches int `json:"decode_mismatches"`
 	// DecodeSkipped counts lines whose round trip cannot be checked: the
 	// reference ids contain <unk> (the original characters are lost), or
 	// the tokenizer does not implement ExpectedDecoder.
-	DecodeSkipped int
+	DecodeSkipped int `json:"decode_skipped"`
 
 	// Mismatches holds the first few failures of each kind, in file order.
-	Mismatches []Mismatch
+	Mismatches []Mismatch `json:"mismatches"`
 }
 
 // Passed reports whether at least one case ran and none failed.

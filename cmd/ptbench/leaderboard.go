@@ -45,7 +45,8 @@ func newLeaderboardCmd() *cobra.Command {
 				return enc.Encode(struct {
 					benchmarks.Board
 					Bench []benchmarks.BenchResult `json:"bench,omitempty"`
-				}{b, bench})
+					Paper []benchmarks.Comparison  `json:"paper_comparison,omitempty"`
+				}{b, bench, benchmarks.Compare(b)})
 			}
 			return renderAll(cmd.OutOrStdout(), b, bench)
 		},
@@ -99,6 +100,9 @@ func renderAll(w io.Writer, b benchmarks.Board, bench []benchmarks.BenchResult) 
 		return err
 	}
 	if err := benchmarks.RenderReference(w, b.Tasks); err != nil {
+		return err
+	}
+	if err := benchmarks.RenderComparison(w, b); err != nil {
 		return err
 	}
 	if len(bench) == 0 {

@@ -92,7 +92,7 @@ greedy ids are checked.`,
 }
 
 func newVerifyTokenizerCmd() *cobra.Command {
-	var model, cases, field string
+	var model, cases, field, output string
 	cmd := &cobra.Command{
 		Use:   "tokenizer --model FILE --cases FILE --field NAME",
 		Short: "Check a tokenizer against expected ids (one JSON object per line)",
@@ -100,6 +100,9 @@ func newVerifyTokenizerCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if model == "" || cases == "" || field == "" {
 				return usageError{fmt.Errorf("--model, --cases and --field are required")}
+			}
+			if output != "text" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: want text or json", output)}
 			}
 			tok, err := tokenizers.Load(model)
 			if err != nil {
@@ -109,7 +112,18 @@ func newVerifyTokenizerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), rep.String())
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(struct {
+					tokenizers.Report
+					Passed bool `json:"passed"`
+				}{rep, rep.Passed()}); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintln(cmd.OutOrStdout(), rep.String())
+			}
 			if !rep.Passed() {
 				return fmt.Errorf("%s: tokenizer %s does not reproduce field %q", cases, model, field)
 			}
@@ -119,5 +133,6 @@ func newVerifyTokenizerCmd() *cobra.Command {
 	cmd.Flags().StringVar(&model, "model", "", "tokenizer file (.model, tokenizer.json) or \"byte\"")
 	cmd.Flags().StringVar(&cases, "cases", "", "JSONL cases file")
 	cmd.Flags().StringVar(&field, "field", "", "field holding the expected ids")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	return cmd
 }
