@@ -29,6 +29,10 @@
 //   - StateSaver: the checkpoint is not just ParamGroups (plugins).
 //   - ParamCounter: the trainable count is not the sum of ParamGroups (plugins).
 //   - Labeler: the leaderboard name ("EPT (reimpl.)").
+//   - peft.Exporter, peft.Importer, peft.Describer (package peft, so core stays free of
+//     file formats): the method has a Hugging Face PEFT equivalent (pt: PROMPT_TUNING, lora:
+//     LORA) that `ptbench export --format peft` writes and `ptbench run --init-from` loads
+//     after Setup; Describer gives its tensors' roles for `--format native`.
 //
 // A method that needs a state trained elsewhere (a source-task prompt) asks
 // SetupEnv.Artefacts for it by ArtefactSpec; the harness trains it first when missing.
