@@ -8,6 +8,7 @@ import (
 // paperRow is a published result on T5-Base (DePT's comparison tables), shown beside the
 // measured board so a reader can see how far a run is from the papers. nil = not published.
 type paperRow struct {
+	Method string // the registered method the numbers are for
 	Label  string
 	Scores map[string]*float64
 	Note   string
@@ -18,11 +19,11 @@ func f(v float64) *float64 { return &v }
 // referenceRows: DePT from its released checkpoints ((m, r) = (60, 30) unless noted); EPT
 // published no per-task numbers.
 var referenceRows = []paperRow{
-	{Label: "DePT (paper, T5-Base)", Scores: map[string]*float64{
+	{Method: "dept", Label: "DePT (paper, T5-Base)", Scores: map[string]*float64{
 		"mnli": f(85.0), "qqp": f(90.4), "qnli": f(93.2), "sst2": f(94.2), "stsb": f(90.8), "mrpc": f(90.7),
 		"rte": f(79.1), "cola": f(63.8), "multirc": f(74.3), "boolq": f(79.3), "wic": f(68.7), "wsc": f(67.3), "cb": f(92.9),
 	}, Note: "CoLA with (m, r) = (80, 15), BoolQ (40, 45); GLUE avg 85.9, SuperGLUE avg 76.5"},
-	{Label: "EPT (paper, T5-Base)", Scores: map[string]*float64{}, Note: "per-task numbers not published; claims +12.9% max relative gain, −14% training time"},
+	{Method: "ept", Label: "EPT (paper, T5-Base)", Scores: map[string]*float64{}, Note: "per-task numbers not published; claims +12.9% max relative gain, −14% training time"},
 }
 
 // RenderReference writes the papers' numbers for the board's tasks.
@@ -55,6 +56,68 @@ func RenderReference(w io.Writer, tasks []string) error {
 				}
 			}
 			add(append(line, r.Note)...)
+		}
+	})
+}
+
+// Comparison is one measured leaderboard cell beside its published number.
+type Comparison struct {
+	Label     string   `json:"label"`
+	Method    string   `json:"method"`
+	Backbone  string   `json:"backbone"`
+	Task      string   `json:"task"`
+	Measured  *float64 `json:"measured"`  // mean test score over seeds (nil: no finished run)
+	Published *float64 `json:"published"` // nil: not published
+	Delta     *float64 `json:"delta"`     // measured − published
+	Source    string   `json:"source"`
+}
+
+// Compare pairs every board row of a method with published numbers (DePT; EPT's are not
+// published and show as n/a) with the paper, task by task.
+func Compare(b Board) []Comparison {
+	var out []Comparison
+	for _, r := range b.Rows {
+		for _, ref := range referenceRows {
+			if ref.Method != r.Method {
+				continue
+			}
+			for _, t := range b.Tasks {
+				c := Comparison{Label: r.Label, Method: r.Method, Backbone: r.Backbone, Task: t, Source: ref.Label}
+				if cell, ok := r.Tasks[t]; ok && cell.Seeds > 0 {
+					c.Measured = f(cell.Mean)
+				}
+				c.Published = ref.Scores[t]
+				if c.Measured != nil && c.Published != nil {
+					c.Delta = f(*c.Measured - *c.Published)
+				}
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// RenderComparison writes the measured-vs-published table (nothing if no board row has a
+// published counterpart).
+func RenderComparison(w io.Writer, b Board) error {
+	cs := Compare(b)
+	if len(cs) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "### Measured vs published (test score; published = T5-Base with the full step budget)")
+	fmt.Fprintln(w)
+	return table(w, []any{"Method", "Backbone", "Task", "Measured", "Paper", "Δ", "Paper source"}, func(add func(...any)) {
+		for _, c := range cs {
+			delta := "n/a"
+			if c.Delta != nil {
+				delta = fmt.Sprintf("%+.1f", *c.Delta)
+			}
+			src := c.Source
+			if c.Published == nil {
+				src += ": not published"
+			}
+			add(c.Label, c.Backbone, c.Task, optional(c.Measured), optional(c.Published), delta, src)
 		}
 	})
 }

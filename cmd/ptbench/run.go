@@ -27,11 +27,13 @@ func newRunCmd() *cobra.Command {
 	var (
 		jobs                                                                  int
 		worker                                                                string
+		shard                                                                 string // --shard i/n
 		methods, tasks, seeds, backbone, tokenizer, preset, out, methodConfig string
 		sets                                                                  []string
 		g                                                                     benchmarks.Grid
 	)
 	var retryFailed bool // --retry-failed; the grid's KeepFailed is its negation
+	var output string    // -o markdown|json
 	cmd := &cobra.Command{
 		Use:   "run --methods M1,M2 --tasks T1,T2",
 		Short: "Train and evaluate the grid methods × tasks × seeds; append results and render the leaderboard",
@@ -57,6 +59,9 @@ func newRunCmd() *cobra.Command {
 				g.Data.Offline = true
 			default:
 				return usageError{fmt.Errorf("unknown --preset %q (known: smoke)", preset)}
+			}
+			if output != "markdown" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: want markdown or json", output)}
 			}
 			if methods == "" || tasks == "" {
 				return usageError{fmt.Errorf("--methods and --tasks are required (or --preset smoke)")}
@@ -89,6 +94,11 @@ func newRunCmd() *cobra.Command {
 			if jobs < 1 {
 				return usageError{fmt.Errorf("--jobs must be ≥ 1, got %d", jobs)}
 			}
+			if shard != "" {
+				if g.Shard, g.Shards, err = benchmarks.ParseShard(shard); err != nil {
+					return usageError{err}
+				}
+			}
 			if worker != "" {
 				if _, err := fmt.Sscanf(worker, "%d/%d", &g.Worker, &g.Workers); err != nil || g.Workers < 1 || g.Worker < 0 || g.Worker >= g.Workers {
 					return usageError{fmt.Errorf("--worker %q: want i/N with 0 ≤ i < N", worker)}
@@ -108,10 +118,11 @@ func newRunCmd() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "grid: %d ran, %d skipped (already done), %d diverged, %d failed\n",
 				sum.Ran, sum.Skipped, sum.Diverged, sum.Failed)
-			return writeLeaderboard(cmd, out)
+			return renderResults(cmd, out, output) // reproduce.go
 		},
 	}
 	f := cmd.Flags()
+	f.StringVarP(&output, "output", "o", "markdown", "print the leaderboard as markdown or json")
 	f.StringVar(&methods, "methods", "", "comma-separated methods (see `ptbench methods`); plugin:PATH runs a plugin binary")
 	f.StringVar(&tasks, "tasks", "", "comma-separated tasks (see `ptbench tasks`)")
 	f.StringVar(&seeds, "seeds", "42", "comma-separated seeds")
@@ -130,6 +141,7 @@ func newRunCmd() *cobra.Command {
 	f.BoolVar(&g.Train.GroupByLength, "group-by-length", false, "draw each epoch's batches from windows of similar-length examples (less padding; same per-row losses)")
 	f.IntVar(&g.Train.MaxSourceLen, "max-source-len", 0, "max source tokens (0 = the task's: 256, MultiRC 348)")
 	f.IntVar(&jobs, "jobs", 1, "run N runs at once as worker processes (cores split between them; results merged into --out)")
+	f.StringVar(&shard, "shard", "", "run only shard i of n of the grid (i/n, 1-based; runs balanced by estimated cost, the same split in every process); combine the shards' --out folders with ptbench merge")
 	f.StringVar(&worker, "worker", "", "internal: run as worker i/N of a --jobs grid")
 	f.StringVar(&g.ArtefactDir, "artefact-dir", "", "internal: the parent's artefacts folder (workers)")
 	f.StringVar(&g.ResumeFrom, "resume-from", "", "internal: the parent's results.jsonl (workers)")
