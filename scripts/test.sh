@@ -3,6 +3,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 go vet ./...
+# The Slurm test (cmd/ptbench TestSlurmArrayOnLocalCluster) submits to a one-node cluster on
+# localhost; start one where Slurm is installed and we are root (CI), stop it however we exit.
+if command -v sbatch >/dev/null && [[ $(id -u) -eq 0 ]]; then
+  scripts/slurm-local.sh start
+  trap 'scripts/slurm-local.sh stop' EXIT
+  export PTBENCH_SLURM=1
+fi
 # -p 1: the machine has 2 cores and libtorch uses both; parallel test binaries would thrash.
 go test -p 1 -count=1 -timeout 30m ./... 2>&1 | tee /tmp/ptbench-test.log
 # The task readers and metrics must build and test without cgo (no libtorch).
