@@ -250,3 +250,35 @@ func TestMergeDedupAndConflicts(t *testing.T) {
 		t.Error("a missing folder was merged")
 	}
 }
+
+// --jobs inside a shard: the workers split the shard's runs between them (each runs one of
+// shard 1's two), never another shard's.
+func TestWorkersSplitTheShard(t *testing.T) {
+	coretest.LockThread(t)
+	root := t.TempDir()
+	var got []string
+	for w := 0; w < 2; w++ {
+		g := smallGrid(filepath.Join(root, fmt.Sprint(w)), []string{"pt"}, []int64{1, 2})
+		g.Tasks = []string{"syn-keyword", "syn-parity"}
+		g.Shard, g.Shards, g.Worker, g.Workers = 1, 2, w, 2
+		sum, err := g.Run()
+		if err != nil || sum.Ran != 1 {
+			t.Fatalf("worker %d: %+v, %v", w, sum, err)
+		}
+		rows, _ := core.ReadResults(filepath.Join(g.OutDir, core.ResultsFile))
+		for _, r := range rows {
+			got = append(got, fmt.Sprintf("%s seed %d", r.Task, r.Seed))
+		}
+	}
+	g := smallGrid("", []string{"pt"}, []int64{1, 2})
+	g.Tasks = []string{"syn-keyword", "syn-parity"}
+	g.Shards = 2
+	var want []string
+	for _, r := range g.ShardPlan()[0] {
+		want = append(want, fmt.Sprintf("%s seed %d", r.Tasks[0], r.Seed))
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("workers of shard 1 ran %v, the plan gives it %v", got, want)
+	}
+}
