@@ -123,8 +123,17 @@ func (g *Grid) inShard() func(index int) bool {
 	}
 	mine := map[int]bool{}
 	if g.Shard >= 1 && g.Shard <= g.Shards {
-		for _, r := range g.ShardPlan()[g.Shard-1] {
+		plan := g.ShardPlan()
+		for _, r := range plan[g.Shard-1] {
 			mine[r.Index] = true
+		}
+		if g.Log != nil {
+			var total float64
+			for _, p := range plan {
+				total += ShardCost(p)
+			}
+			fmt.Fprintf(g.Log, "shard %d/%d: %d of the grid's %d runs (%.0f%% of its estimated cost)\n", g.Shard, g.Shards,
+				len(plan[g.Shard-1]), len(g.Runs()), 100*ShardCost(plan[g.Shard-1])/max(total, 1e-9))
 		}
 	}
 	return func(index int) bool { return mine[index] }
