@@ -52,7 +52,7 @@ shards end.)`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.command = args
-			if err := o.validate(); err != nil {
+			if err := o.validate(cmd.Root()); err != nil {
 				return err
 			}
 			manifest, err := o.manifest()
@@ -90,7 +90,7 @@ shards end.)`,
 
 var k8sName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
-func (o *k8sOptions) validate() error {
+func (o *k8sOptions) validate(root *cobra.Command) error {
 	switch {
 	case o.shards < 1:
 		return usageError{fmt.Errorf("--shards must be ≥ 1, got %d", o.shards)}
@@ -121,7 +121,7 @@ func (o *k8sOptions) validate() error {
 		o.parallelism = o.shards
 	}
 	o.out = filepath.Clean(o.out)
-	return checkShardCommand(o.command)
+	return checkShardCommand(root, o.command)
 }
 
 // manifest is the shard Job and the suspended merge Job as one YAML stream.

@@ -46,7 +46,7 @@ ptbench merge --out OUT OUT/shards/*.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.command = args
-			if err := o.validate(); err != nil {
+			if err := o.validate(cmd.Root()); err != nil {
 				return err
 			}
 			files, err := o.write()
@@ -115,7 +115,7 @@ ptbench merge --out OUT OUT/shards/*.`,
 
 var slurmTime = regexp.MustCompile(`^(\d+-)?\d+(:\d+){0,2}$|^\d+-\d+$`)
 
-func (o *slurmOptions) validate() error {
+func (o *slurmOptions) validate(root *cobra.Command) error {
 	switch {
 	case o.shards < 1:
 		return usageError{fmt.Errorf("--shards must be ≥ 1, got %d", o.shards)}
@@ -128,7 +128,7 @@ func (o *slurmOptions) validate() error {
 	case o.output != "text" && o.output != "json":
 		return usageError{fmt.Errorf("-o %q: want text or json", o.output)}
 	}
-	if err := checkShardCommand(o.command); err != nil {
+	if err := checkShardCommand(root, o.command); err != nil {
 		return err
 	}
 	var err error
@@ -151,10 +151,14 @@ func (o *slurmOptions) validate() error {
 	return nil
 }
 
-// checkShardCommand refuses a command that sets what the cluster commands set per shard.
-func checkShardCommand(command []string) error {
+// checkShardCommand refuses a command that is not a ptbench command taking --shard, or that
+// sets what the cluster commands set per shard.
+func checkShardCommand(root *cobra.Command, command []string) error {
 	if len(command) == 0 {
 		return usageError{fmt.Errorf("give the command to shard after --, e.g. -- run --methods pt --tasks rte")}
+	}
+	if c, _, err := root.Find(command); err != nil || c == root || c.Flags().Lookup("shard") == nil {
+		return usageError{fmt.Errorf("%q after -- is not a ptbench command that takes --shard (run, reproduce)", command[0])}
 	}
 	for _, a := range command {
 		for _, own := range []string{"--out", "--shard", "--worker"} {

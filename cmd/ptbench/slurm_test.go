@@ -136,6 +136,8 @@ func TestSlurmScripts(t *testing.T) {
 		{"slurm", "--shards", "2", "--out", out, "--", "run", "--out", "x"},
 		{"slurm", "--shards", "2", "--out", out, "--", "run", "--shard=1/2"},
 		{"slurm", "--shards", "2", "--out", out, "--time", "soon", "--", "run"},
+		{"slurm", "--shards", "2", "--out", out, "--", "leaderboard", "x"}, // takes no --shard
+		{"slurm", "--shards", "2", "--out", out, "--", "rnu", "--methods", "pt"},
 	} {
 		if _, err := execute(bad...); err == nil {
 			t.Errorf("%v accepted", bad)
