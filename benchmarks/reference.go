@@ -38,7 +38,7 @@ func RenderReference(w io.Writer, tasks []string) error {
 		return nil
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "### Published reference (T5-Base, test split as in protocol.md)")
+	fmt.Fprintln(w, "### Published reference (T5-Base; protocol and splits in benchmarks/experiments/README.md)")
 	fmt.Fprintln(w)
 	header := []any{"Method"}
 	for _, t := range tasks {
