@@ -140,7 +140,7 @@ func WritePlots(dir string) (PlotReport, error) {
 	}
 	rep.Warnings = append(rep.Warnings, warn...)
 	if p != nil {
-		figs = append(figs, figure{name: "score-vs-params", p: p, w: 18 * vg.Centimeter, h: 12 * vg.Centimeter})
+		figs = append(figs, figure{name: "score-vs-params", p: p, w: 20 * vg.Centimeter, h: 12 * vg.Centimeter, legendOutside: true})
 	}
 	barW := vg.Length(max(14, 2.2*float64(len(series))+6)) * vg.Centimeter
 	for _, m := range []struct {
@@ -269,6 +269,10 @@ func scoreVsParams(series []plotSeries, tasks []string) (*plot.Plot, []string, e
 			means = append(means, m)
 		}
 		score, _ := meanStd(means)
+		if math.IsNaN(score) || math.IsInf(score, 0) {
+			warn = append(warn, fmt.Sprintf("score-vs-params: %s left out (its mean test score is not a number)", s.name))
+			continue
+		}
 		name := s.name
 		if len(perTask) < len(tasks) {
 			name = fmt.Sprintf("%s (%d/%d tasks)", name, len(perTask), len(tasks))
@@ -280,9 +284,9 @@ func scoreVsParams(series []plotSeries, tasks []string) (*plot.Plot, []string, e
 		return nil, warn, nil
 	}
 	p := plot.New()
-	p.Title.Text = "Test score vs trainable parameters (" + strings.Join(tasks, ", ") + ")"
+	p.Title.Text = "Test score vs trainable parameters (" + strings.Join(tasks, ", ") + "); red: Pareto front"
 	if len(tasks) > 4 {
-		p.Title.Text = fmt.Sprintf("Test score vs trainable parameters (mean over %d tasks)", len(tasks))
+		p.Title.Text = fmt.Sprintf("Test score vs trainable parameters (mean over %d tasks); red: Pareto front", len(tasks))
 	}
 	p.X.Label.Text = "trainable parameters (log scale)"
 	p.Y.Label.Text = "mean test score (over tasks and seeds)"
@@ -340,20 +344,29 @@ func scoreVsParams(series []plotSeries, tasks []string) (*plot.Plot, []string, e
 	lab.Offset = vg.Point{X: vg.Points(7), Y: vg.Points(3)} // above right: clear of the front's line
 	p.Add(line, all, ring, lab)
 	p.Legend.Add("method", all)
-	p.Legend.Add("Pareto front (best score for ≤ params)", line, ring)
-	p.Legend.Top, p.Legend.Left = false, false
+	p.Legend.Add("Pareto front", line, ring)
 	return p, warn, nil
 }
 
-// countLogTicks are log-axis ticks labelled as counts (1k, 10k, 1M, …).
+// countLogTicks are log-axis ticks labelled as counts (1k, 10k, 1M, …): the powers of ten,
+// and on an axis spanning less than three decades also their 2× and 5× multiples.
 type countLogTicks struct{}
 
 func (countLogTicks) Ticks(lo, hi float64) []plot.Tick {
-	ticks := plot.LogTicks{Prec: -1}.Ticks(lo, hi)
-	for i := range ticks {
-		if ticks[i].Label != "" {
-			ticks[i].Label = humanCount(ticks[i].Value)
+	narrow := hi/lo < 1000
+	var ticks []plot.Tick
+	seen := map[float64]bool{}
+	for _, t := range (plot.LogTicks{Prec: -1}).Ticks(lo, hi) {
+		if seen[t.Value] { // LogTicks gives each power of ten twice (labelled and not)
+			continue
 		}
+		seen[t.Value] = true
+		m := math.Round(t.Value / math.Pow10(int(math.Floor(math.Log10(t.Value)+1e-9))))
+		t.Label = ""
+		if m == 1 || (narrow && (m == 2 || m == 5)) {
+			t.Label = humanCount(t.Value)
+		}
+		ticks = append(ticks, t)
 	}
 	return ticks
 }
