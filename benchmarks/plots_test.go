@@ -52,6 +52,29 @@ func TestHumanCount(t *testing.T) {
 	}
 }
 
+func TestCountLogTicks(t *testing.T) {
+	labels := func(lo, hi float64) []string {
+		var out []string
+		seen := map[float64]bool{}
+		for _, tk := range (countLogTicks{}).Ticks(lo, hi) {
+			if seen[tk.Value] {
+				t.Fatalf("[%g, %g]: tick %g twice", lo, hi, tk.Value)
+			}
+			seen[tk.Value] = true
+			if tk.Label != "" && tk.Value >= lo && tk.Value <= hi {
+				out = append(out, tk.Label)
+			}
+		}
+		return out
+	}
+	if got, want := labels(2000, 60000), []string{"2k", "5k", "10k", "20k", "50k"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("narrow axis: %v, want %v", got, want)
+	}
+	if got, want := labels(300, 3e8), []string{"1k", "10k", "100k", "1M", "10M", "100M"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("wide axis: %v, want %v", got, want)
+	}
+}
+
 // syntheticRows is a results folder's rows without training: three methods on two tasks
 // over two seeds, with curves, plus a diverged run, a failed run, an old row without
 // curves, a zero-parameter method and a source artefact (never plotted).
