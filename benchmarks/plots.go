@@ -35,6 +35,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -542,6 +543,15 @@ func curvesFigure(rows []core.ResultRow, task, kind string) (*plot.Plot, int, er
 	})
 	p := plot.New()
 	p.X.Label.Text = "training step"
+	p.X.Tick.Marker = plot.TickerFunc(func(lo, hi float64) []plot.Tick {
+		ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+		for i := range ticks {
+			if ticks[i].Label != "" { // steps: 25, not 25.00
+				ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'f', -1, 64)
+			}
+		}
+		return ticks
+	})
 	if kind == "loss" {
 		p.Title.Text = task + ": training loss (mean over windows of steps)"
 		p.Y.Label.Text = "training loss"
@@ -595,7 +605,8 @@ func savePlot(f figure, file string) error {
 	default:
 		return fmt.Errorf("unknown plot format %q", filepath.Ext(file))
 	}
-	dc := draw.New(c)
+	pad := vg.Points(6) // a margin, so the title does not touch the edge
+	dc := draw.Crop(draw.New(c), pad, -pad, pad, -pad)
 	if f.legendOutside {
 		legend := f.p.Legend
 		f.p.Legend = plot.NewLegend()
