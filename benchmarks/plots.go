@@ -605,8 +605,10 @@ func savePlot(f figure, file string) error {
 	default:
 		return fmt.Errorf("unknown plot format %q", filepath.Ext(file))
 	}
+	full := draw.New(c)
+	full.FillPolygon(color.White, []vg.Point{full.Min, {X: full.Max.X, Y: full.Min.Y}, full.Max, {X: full.Min.X, Y: full.Max.Y}}) // SVG: no transparent margin or legend strip
 	pad := vg.Points(6) // a margin, so the title does not touch the edge
-	dc := draw.Crop(draw.New(c), pad, -pad, pad, -pad)
+	dc := draw.Crop(full, pad, -pad, pad, -pad)
 	if f.legendOutside {
 		legend := f.p.Legend
 		f.p.Legend = plot.NewLegend()
