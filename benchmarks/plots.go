@@ -605,8 +605,10 @@ func savePlot(f figure, file string) error {
 	default:
 		return fmt.Errorf("unknown plot format %q", filepath.Ext(file))
 	}
+	// A white background over the whole canvas: an SVG's margin and legend strip would
+	// otherwise be transparent.
 	full := draw.New(c)
-	full.FillPolygon(color.White, []vg.Point{full.Min, {X: full.Max.X, Y: full.Min.Y}, full.Max, {X: full.Min.X, Y: full.Max.Y}}) // SVG: no transparent margin or legend strip
+	full.FillPolygon(color.White, []vg.Point{full.Min, {X: full.Max.X, Y: full.Min.Y}, full.Max, {X: full.Min.X, Y: full.Max.Y}})
 	pad := vg.Points(6) // a margin, so the title does not touch the edge
 	dc := draw.Crop(full, pad, -pad, pad, -pad)
 	if f.legendOutside {
