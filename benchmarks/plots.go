@@ -338,12 +338,44 @@ func scoreVsParams(series []plotSeries, tasks []string) (*plot.Plot, []string, e
 		return nil, nil, err
 	}
 	ring.GlyphStyle = draw.GlyphStyle{Color: red, Radius: vg.Points(7), Shape: draw.RingGlyph{}}
-	lab, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels})
-	if err != nil {
-		return nil, nil, err
+	// Labels above right of their point (clear of the front's line); a point within a factor
+	// 1.6 in parameters of its left neighbour labelled above gets its label below instead, so
+	// close methods' names do not print over each other.
+	order := make([]int, len(xys))
+	for i := range order {
+		order[i] = i
 	}
-	lab.Offset = vg.Point{X: vg.Points(7), Y: vg.Points(3)} // above right: clear of the front's line
-	p.Add(line, all, ring, lab)
+	sort.SliceStable(order, func(a, b int) bool { return xys[order[a]].X < xys[order[b]].X })
+	var above, below plotter.XYLabels
+	prevAbove, prevX := false, 0.0
+	for _, i := range order {
+		if prevAbove && xys[i].X < prevX*1.6 {
+			below.XYs, below.Labels = append(below.XYs, xys[i]), append(below.Labels, labels[i])
+			prevAbove = false
+		} else {
+			above.XYs, above.Labels = append(above.XYs, xys[i]), append(above.Labels, labels[i])
+			prevAbove = true
+		}
+		prevX = xys[i].X
+	}
+	p.Add(line, all, ring)
+	for k, set := range []plotter.XYLabels{above, below} {
+		if len(set.XYs) == 0 {
+			continue
+		}
+		lab, err := plotter.NewLabels(set)
+		if err != nil {
+			return nil, nil, err
+		}
+		lab.Offset = vg.Point{X: vg.Points(7), Y: vg.Points(3)}
+		if k == 1 {
+			for j := range lab.TextStyle {
+				lab.TextStyle[j].YAlign = draw.YTop
+			}
+			lab.Offset.Y = -vg.Points(5)
+		}
+		p.Add(lab)
+	}
 	p.Legend.Add("method", all)
 	p.Legend.Add("Pareto front", line, ring)
 	return p, warn, nil
