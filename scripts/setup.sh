@@ -6,7 +6,8 @@
 #      libtorch's libblas.so.3 resolves to OpenBLAS (the reference BLAS is ~25x slower;
 #      the -pthread variant ignores torch's thread count and oversubscribes the cores).
 #      libtcmalloc-minimal4: ptbench preloads it (glibc's malloc lets RSS creep under libtorch).
-#      slurm-wlm and munge: the Slurm test's one-node cluster (scripts/slurm-local.sh).
+#      (The Slurm test's packages, slurm-wlm and munge, are the test script's business:
+#      scripts/test.sh installs them, so `make smoke` does not need them.)
 #   2. A patched copy of gotch v0.9.1 in third_party/gotch (git-ignored), made by
 #      scripts/setup-gotch.sh from the Go module proxy.
 #   3. Go modules, then the ptbench binary and the example plugin into bin/.
@@ -16,7 +17,7 @@ cd "$ROOT"
 log() { echo "setup: $*" >&2; }
 
 need_pkgs=()
-for p in libtorch-dev libopenblas0-openmp libtcmalloc-minimal4 g++ slurm-wlm munge; do
+for p in libtorch-dev libopenblas0-openmp libtcmalloc-minimal4 g++; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 if ((${#need_pkgs[@]})); then

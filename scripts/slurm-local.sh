@@ -6,7 +6,7 @@
 #   scripts/slurm-local.sh stop    # stops the three daemons it started
 #   scripts/slurm-local.sh status  # sinfo
 #
-# It installs nothing: it needs Debian's slurm-wlm and munge (scripts/setup.sh installs them)
+# It installs nothing: it needs Debian's slurm-wlm and munge (scripts/test.sh installs them)
 # and root (the daemons run as root; SlurmUser=root). Everything it writes lives under
 # $SLURM_LOCAL_DIR (default /tmp/ptbench-slurm): slurm.conf, the munge key and socket, state,
 # logs (slurmctld.log, slurmd.log) and pid files. /etc/slurm/slurm.conf is written too (a

@@ -4,7 +4,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 go vet ./...
 # The Slurm test (cmd/ptbench TestSlurmArrayOnLocalCluster) submits to a one-node cluster on
-# localhost; start one where Slurm is installed and we are root (CI), stop it however we exit.
+# localhost. As root (CI), install Debian's slurm-wlm and munge if missing, start the cluster,
+# and stop it however we exit; elsewhere the test skips with a message.
+if [[ $(id -u) -eq 0 ]] && ! command -v sbatch >/dev/null; then
+  echo "test: installing slurm-wlm munge (the Slurm test's one-node cluster)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+fi
 if command -v sbatch >/dev/null && [[ $(id -u) -eq 0 ]]; then
   scripts/slurm-local.sh start
   trap 'scripts/slurm-local.sh stop' EXIT
