@@ -9,6 +9,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	_ "github.com/ptbench/ptbench/methods/adapter"
 	_ "github.com/ptbench/ptbench/methods/lora"
 	_ "github.com/ptbench/ptbench/methods/pt"
 )
@@ -56,8 +57,15 @@ func TestBF16Compute(t *testing.T) {
 	if rel := math.Abs(a-b) / a; rel > 0.02 || a == b {
 		t.Errorf("loss fp32 %v, bf16 %v (relative %v)", a, b, rel)
 	}
-	for _, name := range []string{"pt", "lora"} {
-		m, err := core.NewMethod(name, map[string]any{})
+	// A linear hook on o or the FFN's output projection sees that projection's input, which
+	// bf16 compute keeps in bf16 (attention context, FFN hidden): it must reach the hook in fp32.
+	allLinears := map[string]any{"targets": []any{"q", "k", "v", "o", "ffn_in", "ffn_out"}}
+	for _, c := range []struct {
+		name string
+		cfg  map[string]any
+	}{{"pt", nil}, {"lora", nil}, {"lora", allLinears}, {"adapter", nil}} {
+		name := c.name
+		m, err := core.NewMethod(name, c.cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -118,18 +118,39 @@ func normSite(sublayer string) string {
 }
 
 // linear is y = x Wᵀ for HF's [out, in] weights, passing y through a linear hook if any.
+// In bf16 mode the matmul runs in bf16 and y comes back in fp32 (see linearBF16).
 func (m *Model) linear(site string, x, w *ts.Tensor) *ts.Tensor {
+	return m.linearTo(site, x, w, false)
+}
+
+// linearBF16 is linear for a projection whose output only feeds another bf16 matmul (q, k, v
+// into attention; the FFN's input projections into its output projection): in bf16 mode
+// without a linear hook its output stays bf16, as under PyTorch's autocast, sparing a cast to
+// fp32 and back (and the activation between runs in bf16). fp32 mode is unchanged.
+func (m *Model) linearBF16(site string, x, w *ts.Tensor) *ts.Tensor {
+	return m.linearTo(site, x, w, m.hooks == nil || m.hooks.Linear == nil)
+}
+
+func (m *Model) linearTo(site string, x, w *ts.Tensor, keepBF16 bool) *ts.Tensor {
 	wt := w.MustTranspose(0, 1, false)
 	var y *ts.Tensor
-	if m.bf16 { // the matmul in bf16 against bf16 weights; its output back in fp32
+	if m.bf16 { // the matmul in bf16 against bf16 weights
 		xb := x.MustTotype(gotch.BFloat16, false)
-		y = xb.MustMatmul(wt, true).MustTotype(gotch.Float, true)
+		y = xb.MustMatmul(wt, true)
+		if !keepBF16 {
+			y = y.MustTotype(gotch.Float, true)
+		}
 	} else {
 		y = x.MustMatmul(wt, false)
 	}
 	wt.MustDrop()
 	if m.hooks != nil && m.hooks.Linear != nil {
-		if y2 := m.hooks.Linear(core.HookCall{Site: site, Batch: m.batch}, x, y); y2 != y {
+		xh := x
+		if x.DType() != gotch.Float { // hooks see fp32 (an input kept in bf16 by linearBF16's caller)
+			xh = x.MustTotype(gotch.Float, false)
+			defer xh.MustDrop()
+		}
+		if y2 := m.hooks.Linear(core.HookCall{Site: site, Batch: m.batch}, xh, y); y2 != y {
 			y.MustDrop()
 			y = y2
 		}
@@ -163,14 +184,15 @@ func (m *Model) mergeHeads(x *ts.Tensor) *ts.Tensor {
 // attend computes dropout(softmax(q kᵀ + bias)) v for [B, H, *, dkv] q, k, v (no 1/√d
 // scaling in T5). bias broadcasts to [B, H, Tq, Tk]. Consumes nothing.
 func (m *Model) attend(q, k, v, bias *ts.Tensor) *ts.Tensor {
-	if m.bf16 { // both matmuls in bf16; the bias, mask and softmax in fp32
+	if m.bf16 { // both matmuls in bf16; the bias, mask and softmax in fp32; ctx stays bf16
+		// (it only feeds the output projection's bf16 matmul)
 		qb, kb, vb := q.MustTotype(gotch.BFloat16, false), k.MustTotype(gotch.BFloat16, false), v.MustTotype(gotch.BFloat16, false)
 		kt := kb.MustTranspose(-1, -2, true)
 		scores := qb.MustMatmul(kt, true).MustTotype(gotch.Float, true)
 		kt.MustDrop()
 		scores = scores.MustAdd(bias, true)
 		weights := m.dropout(scores.MustSoftmax(-1, gotch.Float, true)).MustTotype(gotch.BFloat16, true)
-		ctx := weights.MustMatmul(vb, true).MustTotype(gotch.Float, true)
+		ctx := weights.MustMatmul(vb, true)
 		vb.MustDrop()
 		return ctx
 	}
@@ -252,8 +274,8 @@ func (m *Model) attention(a attention, n, kv, bias *ts.Tensor, c *kvCache, cross
 	case cross && c != nil && c.crossK != nil:
 		k, v = c.crossK, c.crossV
 	default:
-		k = m.splitHeads(m.linear(a.prefix+".k", kv, a.k))
-		v = m.splitHeads(m.linear(a.prefix+".v", kv, a.v))
+		k = m.splitHeads(m.linearBF16(a.prefix+".k", kv, a.k))
+		v = m.splitHeads(m.linearBF16(a.prefix+".v", kv, a.v))
 		if c != nil && cross {
 			c.crossK, c.crossV = k, v
 		}
@@ -269,7 +291,7 @@ func (m *Model) attention(a attention, n, kv, bias *ts.Tensor, c *kvCache, cross
 			c.selfK, c.selfV = k, v
 		}
 	}
-	q := m.splitHeads(m.linear(a.prefix+".q", n, a.q))
+	q := m.splitHeads(m.linearBF16(a.prefix+".q", n, a.q))
 	ctx := m.attend(q, k, v, bias)
 	q.MustDrop()
 	if c == nil { // nothing keeps them
@@ -298,12 +320,12 @@ func (c *kvCache) drop() {
 func (m *Model) feedForward(f feedForward, n *ts.Tensor) *ts.Tensor {
 	var hidden *ts.Tensor
 	if m.Cfg.GatedGELU {
-		gate := m.linear(f.prefix+".wi_0", n, f.wi0).MustGelu("tanh", true)
-		lin := m.linear(f.prefix+".wi_1", n, f.wi1)
+		gate := m.linearBF16(f.prefix+".wi_0", n, f.wi0).MustGelu("tanh", true)
+		lin := m.linearBF16(f.prefix+".wi_1", n, f.wi1)
 		hidden = gate.MustMul(lin, true)
 		lin.MustDrop()
 	} else {
-		hidden = m.linear(f.prefix+".wi", n, f.wi).MustRelu(true)
+		hidden = m.linearBF16(f.prefix+".wi", n, f.wi).MustRelu(true)
 	}
 	hidden = m.dropout(hidden)
 	out := m.linear(f.prefix+".wo", hidden, f.wo)
