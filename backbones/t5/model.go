@@ -216,7 +216,9 @@ func (m *Model) embed(ids *ts.Tensor) *ts.Tensor {
 
 // ToBF16 stores the matmul weights (attention, FFN, embedding/LM head) in bf16 and computes
 // the matmuls in bf16 from then on; layer norms, the position biases, softmax, the residual
-// stream, hooks and the loss stay fp32 (--dtype bfloat16). Methods' parameters stay fp32.
+// stream, hooks and the loss stay fp32 (--dtype bfloat16), while an activation that only
+// feeds the next matmul (q, k, v, the attention context, the FFN hidden) stays bf16 as under
+// PyTorch's autocast. Methods' parameters stay fp32.
 func (m *Model) ToBF16() {
 	conv := func(t **ts.Tensor) {
 		if *t == nil || (*t).DType() == gotch.BFloat16 {
