@@ -50,7 +50,7 @@ func TestPEFTRoundTripLlama(t *testing.T) {
 			r.MustDrop()
 		}
 	})
-	want := logits(t, bb, m1, eval)
+	want := coretest.Logits(t, bb, m1, eval)
 	dir := t.TempDir()
 	ckpt := filepath.Join(dir, "lora.safetensors")
 	if err := core.SaveTorchFile(ckpt, m1.ParamGroups()[0].Params, nil); err != nil {
@@ -99,9 +99,9 @@ func TestPEFTRoundTripLlama(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := logits(t, bb, m2, eval)
+	got := coretest.Logits(t, bb, m2, eval)
 	sess2.Close()
-	if d := maxDiff(want, got); d != 0 {
+	if d := coretest.MaxDiff(want, got); d != 0 {
 		t.Fatalf("logits after export → import differ by %g", d)
 	}
 }

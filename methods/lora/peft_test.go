@@ -3,7 +3,6 @@ package lora
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,37 +15,6 @@ import (
 	"github.com/ptbench/ptbench/core/safetensors"
 	"github.com/ptbench/ptbench/peft"
 )
-
-// logits of batch b under the set-up method m (no gradients).
-func logits(t *testing.T, bb core.Backbone, m core.Method, b *core.Batch) []float32 {
-	t.Helper()
-	var out []float32
-	ts.NoGrad(func() {
-		in, err := core.MethodInput(bb, m, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer in.Drop()
-		o, err := bb.(core.OutputsBackbone).ForwardOutputs(in, b.Labels)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer o.Drop()
-		out = core.Float32s(o.Logits)
-	})
-	return out
-}
-
-func maxDiff(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	d := 0.0
-	for i := range a {
-		d = max(d, math.Abs(float64(a[i])-float64(b[i])))
-	}
-	return d
-}
 
 // LoRA → PEFT → LoRA: trained A and B exported as LORA under PEFT's key names and loaded
 // into a fresh lora method by the --init-from path (peft.Attach, then Setup) give identical
@@ -117,7 +85,7 @@ func TestPEFTRoundTrip(t *testing.T) {
 					r.MustDrop()
 				}
 			})
-			want := logits(t, bb, m1, eval)
+			want := coretest.Logits(t, bb, m1, eval)
 			dir := t.TempDir()
 			ckpt := filepath.Join(dir, "lora.safetensors")
 			if err := core.SaveTorchFile(ckpt, m1.ParamGroups()[0].Params, nil); err != nil {
@@ -191,9 +159,9 @@ func TestPEFTRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := logits(t, bb, m2, eval)
+			got := coretest.Logits(t, bb, m2, eval)
 			sess2.Close()
-			if diff := maxDiff(want, got); diff != 0 {
+			if diff := coretest.MaxDiff(want, got); diff != 0 {
 				t.Fatalf("logits after export → import differ by %g", diff)
 			}
 			// A fresh LoRA (B = 0) is the frozen model: different logits, so the check means something.
@@ -203,9 +171,9 @@ func TestPEFTRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fresh := logits(t, bb, m3, eval)
+			fresh := coretest.Logits(t, bb, m3, eval)
 			sess3.Close()
-			if maxDiff(want, fresh) < 1e-4 {
+			if coretest.MaxDiff(want, fresh) < 1e-4 {
 				t.Fatal("a fresh LoRA gives the trained logits: the round trip proves nothing")
 			}
 		})

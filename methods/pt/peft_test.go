@@ -2,13 +2,10 @@ package pt
 
 import (
 	"encoding/json"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/sugarme/gotch/ts"
 
 	_ "github.com/ptbench/ptbench/backbones/t5"
 	"github.com/ptbench/ptbench/core"
@@ -16,37 +13,6 @@ import (
 	"github.com/ptbench/ptbench/core/safetensors"
 	"github.com/ptbench/ptbench/peft"
 )
-
-// logits of batch b under the set-up method m (no gradients).
-func logits(t *testing.T, bb core.Backbone, m core.Method, b *core.Batch) []float32 {
-	t.Helper()
-	var out []float32
-	ts.NoGrad(func() {
-		in, err := core.MethodInput(bb, m, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer in.Drop()
-		o, err := bb.(core.OutputsBackbone).ForwardOutputs(in, b.Labels)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer o.Drop()
-		out = core.Float32s(o.Logits)
-	})
-	return out
-}
-
-func maxDiff(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	d := 0.0
-	for i := range a {
-		d = max(d, math.Abs(float64(a[i])-float64(b[i])))
-	}
-	return d
-}
 
 func rawConfig(t *testing.T, m core.Method) map[string]any {
 	t.Helper()
@@ -99,7 +65,7 @@ func TestPEFTRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := logits(t, bb, m1, eval)
+	want := coretest.Logits(t, bb, m1, eval)
 	dir := t.TempDir()
 	ckpt := filepath.Join(dir, "checkpoints", "pt.safetensors")
 	os.MkdirAll(filepath.Dir(ckpt), 0o755)
@@ -173,7 +139,7 @@ func TestPEFTRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sess2.Close()
-	if diff := maxDiff(want, logits(t, bb, m2, eval)); diff != 0 {
+	if diff := coretest.MaxDiff(want, coretest.Logits(t, bb, m2, eval)); diff != 0 {
 		t.Fatalf("logits after export → import differ by %g", diff)
 	}
 	// Without the import the fresh method's logits differ: the comparison means something.
@@ -182,7 +148,7 @@ func TestPEFTRoundTrip(t *testing.T) {
 	if err := m3.Setup(core.SetupEnv{Backbone: bb, Seed: 99}); err != nil {
 		t.Fatal(err)
 	}
-	if maxDiff(want, logits(t, bb, m3, eval)) < 1e-4 {
+	if coretest.MaxDiff(want, coretest.Logits(t, bb, m3, eval)) < 1e-4 {
 		t.Fatal("a fresh prompt gives the trained logits: the round trip proves nothing")
 	}
 }
