@@ -40,19 +40,25 @@ func newLeaderboardCmd() *cobra.Command {
 				return err
 			}
 			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(struct {
-					benchmarks.Board
-					Bench []benchmarks.BenchResult `json:"bench,omitempty"`
-					Paper []benchmarks.Comparison  `json:"paper_comparison,omitempty"`
-				}{b, bench, benchmarks.Compare(b)})
+				return encodeBoard(cmd.OutOrStdout(), b, bench)
 			}
 			return renderAll(cmd.OutOrStdout(), b, bench)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "markdown", "markdown or json")
 	return cmd
+}
+
+// encodeBoard writes the leaderboard as JSON (-o json of leaderboard, run and reproduce):
+// the board, the step-time benchmark and the paper comparison.
+func encodeBoard(w io.Writer, b benchmarks.Board, bench []benchmarks.BenchResult) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		benchmarks.Board
+		Bench []benchmarks.BenchResult `json:"bench,omitempty"`
+		Paper []benchmarks.Comparison  `json:"paper_comparison,omitempty"`
+	}{b, bench, benchmarks.Compare(b)})
 }
 
 // writeLeaderboard renders out/leaderboard.md atomically and prints it. It writes under the

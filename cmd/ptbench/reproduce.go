@@ -250,13 +250,11 @@ func printBoardJSON(cmd *cobra.Command, out string) error {
 	if err != nil {
 		return err
 	}
-	b := benchmarks.BuildBoard(rows)
-	enc := json.NewEncoder(cmd.OutOrStdout())
-	enc.SetIndent("", "  ")
-	return enc.Encode(struct {
-		benchmarks.Board
-		Paper []benchmarks.Comparison `json:"paper_comparison,omitempty"`
-	}{b, benchmarks.Compare(b)})
+	bench, err := benchmarks.ReadBench(out)
+	if err != nil {
+		return err
+	}
+	return encodeBoard(cmd.OutOrStdout(), benchmarks.BuildBoard(rows), bench)
 }
 
 // renderResults writes the folder's leaderboard.md and prints it: as markdown, or with
