@@ -86,6 +86,9 @@ type Model struct {
 	bf16               bool        // matmuls in bf16 (ToBF16)
 	bucketCache        map[[3]int64]*ts.Tensor
 	weights            map[string]*ts.Tensor // every parameter by HF name
+	// headBF16 is a bf16 copy of the frozen fp32 embedding table headSrc, the tied LM head's
+	// weight in bf16 mode: cast once, not at every forward and every generated token.
+	headBF16, headSrc *ts.Tensor
 }
 
 // ---- small ops ---------------------------------------------------------------------------
@@ -133,9 +136,10 @@ func (m *Model) linearBF16(site string, x, w *ts.Tensor) *ts.Tensor {
 
 func (m *Model) linearTo(site string, x, w *ts.Tensor, keepBF16 bool) *ts.Tensor {
 	if m.bf16 && w.DType() != gotch.BFloat16 { // the fp32 embedding table as a tied LM head
-		wb := w.MustTotype(gotch.BFloat16, false)
-		defer wb.MustDrop()
-		w = wb
+		w = m.bf16Head(w)
+		if w != m.headBF16 {
+			defer w.MustDrop()
+		}
 	}
 	wt := w.MustTranspose(0, 1, false)
 	var y *ts.Tensor
@@ -161,6 +165,29 @@ func (m *Model) linearTo(site string, x, w *ts.Tensor, keepBF16 bool) *ts.Tensor
 		}
 	}
 	return y
+}
+
+// bf16Head is w (the fp32 embedding table) in bf16: the cached copy while w is frozen, a
+// fresh cast (the caller drops it) while it trains (full fine-tuning edits it in place, so
+// the cache is dropped then and rebuilt from the restored table afterwards).
+func (m *Model) bf16Head(w *ts.Tensor) *ts.Tensor {
+	if w.MustRequiresGrad() || w != m.shared {
+		m.dropHeadCache()
+		return w.MustTotype(gotch.BFloat16, false)
+	}
+	if m.headBF16 == nil || m.headSrc != w {
+		m.dropHeadCache()
+		ts.NoGrad(func() { m.headBF16 = w.MustTotype(gotch.BFloat16, false) })
+		m.headSrc = w
+	}
+	return m.headBF16
+}
+
+func (m *Model) dropHeadCache() {
+	if m.headBF16 != nil {
+		m.headBF16.MustDrop()
+		m.headBF16, m.headSrc = nil, nil
+	}
 }
 
 // sublayerOut passes a sublayer's output through the sublayer hook (adapters), if any.

@@ -171,6 +171,7 @@ func (m *Model) Close() {
 	}
 	m.weights = nil
 	m.dropBucketCache()
+	m.dropHeadCache()
 }
 
 func sameShape(a, b []int64) bool {
