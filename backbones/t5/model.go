@@ -58,6 +58,9 @@ type Config struct {
 type attention struct {
 	prefix     string // HF name prefix, e.g. "encoder.block.0.layer.0.SelfAttention"
 	q, k, v, o *ts.Tensor
+	// qkv is [q; k; v] stacked (self-attention in bf16 mode, see ToBF16); q, k and v are then
+	// views of it, so one matmul projects all three.
+	qkv *ts.Tensor
 }
 
 // feedForward holds one FFN sublayer (wi for ReLU, wi0/wi1 for gated-GELU).
@@ -86,6 +89,7 @@ type Model struct {
 	bf16               bool        // matmuls in bf16 (ToBF16)
 	bucketCache        map[[3]int64]*ts.Tensor
 	weights            map[string]*ts.Tensor // every parameter by HF name
+	stacked            []*ts.Tensor          // stacked q/k/v weights (ToBF16) whose views are in weights
 	// headBF16 is a bf16 copy of the frozen fp32 embedding table headSrc, the tied LM head's
 	// weight in bf16 mode: cast once, not at every forward and every generated token.
 	headBF16, headSrc *ts.Tensor
@@ -214,15 +218,18 @@ func (m *Model) mergeHeads(x *ts.Tensor) *ts.Tensor {
 }
 
 // attend computes dropout(softmax(q kᵀ + bias)) v for [B, H, *, dkv] q, k, v (no 1/√d
-// scaling in T5). bias broadcasts to [B, H, Tq, Tk]. Consumes nothing.
+// scaling in T5). bias broadcasts to [B, H, Tq, Tk]; nil is no bias (cross-attention over a
+// batch without padding). Consumes nothing.
 func (m *Model) attend(q, k, v, bias *ts.Tensor) *ts.Tensor {
 	if m.bf16 { // both matmuls in bf16; the bias, mask and softmax in fp32; ctx stays bf16
 		// (it only feeds the output projection's bf16 matmul)
 		qb, kb, vb := q.MustTotype(gotch.BFloat16, false), k.MustTotype(gotch.BFloat16, false), v.MustTotype(gotch.BFloat16, false)
 		kt := kb.MustTranspose(-1, -2, true)
-		scores := qb.MustMatmul(kt, true).MustTotype(gotch.Float, true)
+		scores := qb.MustMatmul(kt, true) // bf16
 		kt.MustDrop()
-		scores = scores.MustAdd(bias, true)
+		if bias != nil { // bf16 + fp32 → fp32 in one pass (no separate cast of the scores)
+			scores = scores.MustAdd(bias, true)
+		}
 		weights := m.dropout(scores.MustSoftmax(-1, gotch.Float, true)).MustTotype(gotch.BFloat16, true)
 		ctx := weights.MustMatmul(vb, true)
 		vb.MustDrop()
@@ -231,7 +238,9 @@ func (m *Model) attend(q, k, v, bias *ts.Tensor) *ts.Tensor {
 	kt := k.MustTranspose(-1, -2, false)
 	scores := q.MustMatmul(kt, false)
 	kt.MustDrop()
-	scores = scores.MustAdd(bias, true)
+	if bias != nil {
+		scores = scores.MustAdd(bias, true)
+	}
 	weights := m.dropout(scores.MustSoftmax(-1, gotch.Float, true))
 	ctx := weights.MustMatmul(v, true)
 	return ctx
@@ -253,6 +262,12 @@ func (m *Model) embed(ids *ts.Tensor) *ts.Tensor {
 // stream, hooks and the loss stay fp32 (--dtype bfloat16), while an activation that only
 // feeds the next matmul (q, k, v, the attention context, the FFN hidden) stays bf16 as under
 // PyTorch's autocast. Methods' parameters stay fp32.
+//
+// Two changes of form, exact in algebra, make bf16 mode do less than autocast would on the same
+// network: each self-attention's q, k and v weights are stacked into one matrix (stackQKV: one
+// matmul, one cast of its input), and a short decoder's cross-attention never projects the
+// encoder states (crossAttentionAbsorbed). Both stand aside when a method hooks the linear
+// maps (a hook sees each projection), and the stacked projection while the weights train.
 func (m *Model) ToBF16() {
 	conv := func(t **ts.Tensor) {
 		if *t == nil || (*t).DType() == gotch.BFloat16 {
@@ -281,9 +296,50 @@ func (m *Model) ToBF16() {
 			conv(&b.ff.wi0)
 			conv(&b.ff.wi1)
 			conv(&b.ff.wo)
+			m.stackQKV(&b.self)
 		}
 	}
 	m.bf16 = true
+}
+
+// stackQKV stores a self-attention's q, k and v weights as one [3·inner, d] tensor and makes
+// q, k and v views of it (same names, same values; copies into them, as a weight restore
+// does, write through). The self-attention then projects q, k and v with one matmul from one
+// bf16 cast of its input, and the backward pass computes the input's gradient with one
+// matmul (its sum over q, k and v accumulated in fp32 inside it) instead of three and two adds.
+func (m *Model) stackQKV(a *attention) {
+	inner := m.Cfg.Heads * m.Cfg.DKV
+	qkv := ts.MustCat([]*ts.Tensor{a.q, a.k, a.v}, 0)
+	for i, t := range []**ts.Tensor{&a.q, &a.k, &a.v} {
+		view := qkv.MustNarrow(0, int64(i)*inner, inner, false)
+		for n, w := range m.weights {
+			if w == *t {
+				m.weights[n] = view
+			}
+		}
+		(*t).MustDrop()
+		*t = view
+	}
+	a.qkv = qkv
+	m.stacked = append(m.stacked, qkv)
+}
+
+// projectQKV is the self-attention's q, k, v projections as one bf16 matmul when they can
+// be (stacked weights, bf16 mode, no linear hook — a hook sees each projection — and no
+// weight training: full fine-tuning's gradients must reach q, k and v themselves); each
+// [B, T, inner] in bf16. ok is false otherwise.
+func (m *Model) projectQKV(a attention, n *ts.Tensor) (q, k, v *ts.Tensor, ok bool) {
+	if a.qkv == nil || !m.bf16 || (m.hooks != nil && m.hooks.Linear != nil) ||
+		a.q.MustRequiresGrad() || a.k.MustRequiresGrad() || a.v.MustRequiresGrad() {
+		return nil, nil, nil, false
+	}
+	y := m.linearBF16(a.prefix+".qkv", n, a.qkv)
+	parts, err := y.Split(m.Cfg.Heads*m.Cfg.DKV, -1)
+	y.MustDrop()
+	if err != nil {
+		panic(err)
+	}
+	return parts[0], parts[1], parts[2], true
 }
 
 // training reports whether the current call is a training step (dropout on).
@@ -304,13 +360,21 @@ func (m *Model) dropout(x *ts.Tensor) *ts.Tensor {
 // is given. Self-attention appends this call's keys/values to the cache (generation, one
 // position per step); cross-attention projects the encoder states once and reuses them.
 func (m *Model) attention(a attention, n, kv, bias *ts.Tensor, c *kvCache, cross bool) *ts.Tensor {
-	var k, v *ts.Tensor
+	var q, k, v *ts.Tensor
 	switch {
 	case cross && c != nil && c.crossK != nil:
 		k, v = c.crossK, c.crossV
 	default:
-		k = m.splitHeads(m.linearBF16(a.prefix+".k", kv, a.k))
-		v = m.splitHeads(m.linearBF16(a.prefix+".v", kv, a.v))
+		var fused bool
+		if !cross {
+			if qf, kf, vf, ok := m.projectQKV(a, n); ok {
+				q, k, v, fused = m.splitHeads(qf), m.splitHeads(kf), m.splitHeads(vf), true
+			}
+		}
+		if !fused {
+			k = m.splitHeads(m.linearBF16(a.prefix+".k", kv, a.k))
+			v = m.splitHeads(m.linearBF16(a.prefix+".v", kv, a.v))
+		}
 		if c != nil && cross {
 			c.crossK, c.crossV = k, v
 		}
@@ -326,7 +390,9 @@ func (m *Model) attention(a attention, n, kv, bias *ts.Tensor, c *kvCache, cross
 			c.selfK, c.selfV = k, v
 		}
 	}
-	q := m.splitHeads(m.linearBF16(a.prefix+".q", n, a.q))
+	if q == nil {
+		q = m.splitHeads(m.linearBF16(a.prefix+".q", n, a.q))
+	}
 	ctx := m.attend(q, k, v, bias)
 	q.MustDrop()
 	if c == nil { // nothing keeps them
@@ -334,6 +400,74 @@ func (m *Model) attention(a attention, n, kv, bias *ts.Tensor, c *kvCache, cross
 		v.MustDrop()
 	}
 	merged := m.mergeHeads(ctx)
+	out := m.linear(a.prefix+".o", merged, a.o)
+	merged.MustDrop()
+	return out
+}
+
+// absorbCross reports whether cross-attention should run absorbed (crossAttentionAbsorbed):
+// in bf16 mode (fp32 stays exactly HF's computation), with no linear hook (a hook must see
+// the keys and values), when it is cheaper — the decoder is short, as for classification
+// targets of a few tokens.
+func (m *Model) absorbCross(n, enc *ts.Tensor) bool {
+	if !m.bf16 || (m.hooks != nil && m.hooks.Linear != nil) {
+		return false
+	}
+	tq, tk := n.MustSize()[1], enc.MustSize()[1]
+	d, dkv := m.Cfg.DModel, m.Cfg.DKV
+	// per head and row: projecting keys and values costs Tk·d·dkv (×2) and attending Tq·Tk·dkv
+	// (×2); absorbed, scores and values against the encoder states cost Tq·Tk·d and the
+	// query/value projections Tq·d·dkv (each ×2).
+	return tq*d*(tk+dkv) < dkv*tk*(d+tq)
+}
+
+// crossAttentionAbsorbed is cross-attention with the key and value projections absorbed
+// into the queries and the context, so the encoder states are never projected:
+//
+//	scores_h = (q_h W^k_h) encᵀ        instead of  q_h (enc W^k_hᵀ)ᵀ
+//	ctx_h    = (softmax_h enc) W^v_hᵀ   instead of  softmax_h (enc W^v_hᵀ)
+//
+// Exact algebra (associativity); with a decoder of Tq positions against Tk encoder positions
+// it costs ~Tq/d_kv of projecting the keys and values of all Tk positions (each decoder layer
+// projects B·Tk rows twice in the plain form — for a 2-token target, 14% of a t5-small PT
+// step's matmul work). Every product runs in bf16 as in the plain form; the bias and softmax
+// in fp32; the encoder states are cast once per layer, so the layers' gradients sum in fp32.
+// Returns the output projection's result, as attention does.
+func (m *Model) crossAttentionAbsorbed(a attention, n, enc, bias *ts.Tensor) *ts.Tensor {
+	sz := n.MustSize()
+	B, Tq := sz[0], sz[1]
+	H, dkv, d := m.Cfg.Heads, m.Cfg.DKV, m.Cfg.DModel
+
+	// q W^k per head: [B·Tq, H, dkv] → [H, B·Tq, dkv] × [H, dkv, d] → [H, B·Tq, d]
+	q := m.linearBF16(a.prefix+".q", n, a.q)
+	qh := q.MustView([]int64{B * Tq, H, dkv}, true).MustTranspose(0, 1, true)
+	wk := a.k.MustView([]int64{H, dkv, d}, false)
+	qk := qh.MustBmm(wk, true)
+	wk.MustDrop()
+	// → [B, H·Tq, d], against encᵀ [B, d, Tk] → scores [B, H, Tq, Tk] (bias and softmax in fp32)
+	qk = qk.MustView([]int64{H, B, Tq, d}, true).MustTranspose(0, 1, true).MustContiguous(true).
+		MustView([]int64{B, H * Tq, d}, true)
+	encB := enc.MustTotype(gotch.BFloat16, false) // one cast per layer: the layers' gradients meet in fp32
+	defer encB.MustDrop()
+	encT := encB.MustTranspose(1, 2, false)
+	scores := qk.MustBmm(encT, true).MustView([]int64{B, H, Tq, -1}, true)
+	encT.MustDrop()
+	if bias != nil {
+		scores = scores.MustAdd(bias, true)
+	}
+	weights := m.dropout(scores.MustSoftmax(-1, gotch.Float, true)).MustTotype(gotch.BFloat16, true)
+
+	// softmax · enc: [B, H·Tq, Tk] × [B, Tk, d] → [H, B·Tq, d] × W^vᵀ [H, d, dkv]
+	we := weights.MustView([]int64{B, H * Tq, -1}, true).MustBmm(encB, true)
+	we = we.MustView([]int64{B, H, Tq, d}, true).MustTranspose(0, 1, true).MustContiguous(true).
+		MustView([]int64{H, B * Tq, d}, true)
+	wv := a.v.MustView([]int64{H, dkv, d}, false)
+	wvT := wv.MustTranspose(1, 2, true)
+	ctx := we.MustBmm(wvT, true) // [H, B·Tq, dkv]
+	wvT.MustDrop()
+	// → [B, Tq, H·dkv] (what mergeHeads gives)
+	merged := ctx.MustView([]int64{H, B, Tq, dkv}, true).MustPermute([]int64{1, 2, 0, 3}, true).
+		MustContiguous(true).MustView([]int64{B, Tq, H * dkv}, true)
 	out := m.linear(a.prefix+".o", merged, a.o)
 	merged.MustDrop()
 	return out
@@ -392,7 +526,13 @@ func (m *Model) block(b block, h, selfBias, enc, crossBias *ts.Tensor, c *kvCach
 
 	if enc != nil || (c != nil && c.crossK != nil) {
 		n = m.rmsNorm(normSite(b.cross.prefix), h, b.crossNorm)
-		x := m.sublayerOut(b.cross.prefix, m.attention(b.cross, n, enc, crossBias, c, true))
+		var x *ts.Tensor
+		if c == nil && m.absorbCross(n, enc) {
+			x = m.crossAttentionAbsorbed(b.cross, n, enc, crossBias)
+		} else {
+			x = m.attention(b.cross, n, enc, crossBias, c, true)
+		}
+		x = m.sublayerOut(b.cross.prefix, x)
 		n.MustDrop()
 		h = m.residual(h, x)
 	}
@@ -406,12 +546,24 @@ func (m *Model) block(b block, h, selfBias, enc, crossBias *ts.Tensor, c *kvCach
 // ---- masks and position biases -----------------------------------------------------------
 
 // maskBias turns a [B, Tk] 1/0 mask into an additive [B, 1, 1, Tk] bias: 0 for real keys,
-// float32's lowest value for padding (as HF does, so a fully masked row stays finite).
+// float32's lowest value for padding (as HF does, so a fully masked row stays finite). It is
+// nil when nothing is padded (fixed-length or length-grouped batches): adding zeros would
+// change no score, but it would cost a pass over every [B, H, Tq, Tk] score tensor.
 func maskBias(mask *ts.Tensor) *ts.Tensor {
+	if lowest := mask.MustMin(false); lowest.Float64Values(true)[0] == 1 {
+		return nil
+	}
 	sz := mask.MustSize()
 	inv := mask.MustRsubScalar(scalar(1), false) // 1 - mask
 	b := inv.MustMulScalar(scalar(-math.MaxFloat32), true)
 	return b.MustView([]int64{sz[0], 1, 1, sz[1]}, true)
+}
+
+// dropIfAny drops t unless it is nil.
+func dropIfAny(t *ts.Tensor) {
+	if t != nil {
+		t.MustDrop()
+	}
 }
 
 // positionBias is the learned relative bias [1, H, Tq, Tk] for queries at positions
@@ -494,9 +646,13 @@ func RelativePositionBucket(rel int64, bidirectional bool, numBuckets, maxDistan
 func (m *Model) Encode(embeds, mask *ts.Tensor) *ts.Tensor {
 	L := embeds.MustSize()[1]
 	pos := m.positionBias(m.encBias, 0, L, L, true)
-	mb := maskBias(mask)
-	bias := pos.MustAdd(mb, true) // [B, H, L, L]
-	mb.MustDrop()
+	var bias *ts.Tensor
+	if mb := maskBias(mask); mb != nil {
+		bias = pos.MustAdd(mb, true) // [B, H, L, L]
+		mb.MustDrop()
+	} else {
+		bias = pos.MustContiguous(true) // [1, H, L, L], broadcast over the batch
+	}
 
 	h := m.dropout(embeds.MustShallowClone())
 	for _, b := range m.encoder {
@@ -562,7 +718,7 @@ func (m *Model) Decode(decIDs, enc, encMask *ts.Tensor) *ts.Tensor {
 		g = m.block(b, g, selfBias, enc, crossBias, nil)
 	}
 	selfBias.MustDrop()
-	crossBias.MustDrop()
+	dropIfAny(crossBias)
 	out := m.rmsNorm("decoder.final_layer_norm", g, m.decFinal)
 	g.MustDrop()
 	return m.dropout(out)
@@ -642,7 +798,7 @@ func (m *Model) Greedy(embeds, mask *ts.Tensor, steps int, stopAtEOS bool, stepL
 		for i := range caches {
 			caches[i].drop()
 		}
-		crossBias.MustDrop()
+		dropIfAny(crossBias)
 	}()
 
 	out := make([][]int64, B)

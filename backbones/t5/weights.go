@@ -170,6 +170,10 @@ func (m *Model) Close() {
 		t.MustDrop()
 	}
 	m.weights = nil
+	for _, t := range m.stacked {
+		t.MustDrop()
+	}
+	m.stacked = nil
 	m.dropBucketCache()
 	m.dropHeadCache()
 }
