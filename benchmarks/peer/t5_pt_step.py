@@ -88,7 +88,8 @@ def forward(embeds, mask, labels):
     eb = pos_bias(enc_bias, Ls, Ls, True) + mbias
     h = embeds
     for b in enc:
-        h = h + attn(rms(h, b["n1"]), rms(h, b["n1"]), b["q"], b["k"], b["v"], b["o"], eb)
+        n = rms(h, b["n1"])
+        h = h + attn(n, n, b["q"], b["k"], b["v"], b["o"], eb)
         n = rms(h, b["n2"])
         h = h + F.relu(n @ b["wi"].t()) @ b["wo"].t()
     e = rms(h, torch.ones(D))
