@@ -214,6 +214,46 @@ func TestGenerateStopsAtEOSAndPads(t *testing.T) {
 	}
 }
 
+// Evaluation decodes classification labels greedily: once every row has emitted EOS,
+// decoding ends (rows are not padded out to MaxNewTokens). A hook makes the LM head emit EOS
+// from row 0 at the first step and row 1 at the third: three decoder steps run, not 20.
+func TestGenerateEndsOnceEveryRowEmittedEOS(t *testing.T) {
+	lockThread(t)
+	bb, err := core.OpenBackbone("t5-tiny", core.BackboneOptions{Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	steps := 0
+	bb.SetHooks(&core.Hooks{Linear: func(c core.HookCall, x, y *ts.Tensor) *ts.Tensor {
+		if c.Site != "lm_head" {
+			return y
+		}
+		steps++
+		// y is [B, 1, V]: +1000 on EOS (id 1) for the rows that should finish by now
+		boost := make([]float32, 2*259)
+		boost[1] = 1000
+		if steps >= 3 {
+			boost[259+1] = 1000
+		}
+		b := ts.MustOfSlice(boost).MustView([]int64{2, 1, 259}, true)
+		defer b.MustDrop()
+		return y.MustAdd(b, false)
+	}})
+	defer bb.SetHooks(nil)
+	ids, mask := core.PadBatch([][]int64{bb.EncodeSource("abc", 16), bb.EncodeSource("defgh", 16)}, 0)
+	in := core.Input{Embeds: bb.Embed(ids), Mask: mask}
+	defer in.Drop()
+	defer ids.MustDrop()
+	out, err := bb.Generate(in, core.GenerateOptions{MaxNewTokens: 20, StopAtEOS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if steps != 3 || len(out) != 2 || len(out[0]) != 3 || len(out[1]) != 3 || out[0][0] != 1 || out[0][1] != 0 || out[1][2] != 1 {
+		t.Fatalf("%d decoder steps, rows %v; want 3 steps, [[1 0 0] [x x 1]]", steps, out)
+	}
+}
+
 func TestLinearHookChangesTheOutput(t *testing.T) {
 	lockThread(t)
 	bb, err := core.OpenBackbone("t5-tiny", core.BackboneOptions{Seed: 5})

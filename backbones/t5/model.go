@@ -308,6 +308,9 @@ func (m *Model) ToBF16() {
 // bf16 cast of its input, and the backward pass computes the input's gradient with one
 // matmul (its sum over q, k and v accumulated in fp32 inside it) instead of three and two adds.
 func (m *Model) stackQKV(a *attention) {
+	if a.qkv != nil {
+		return
+	}
 	inner := m.Cfg.Heads * m.Cfg.DKV
 	qkv := ts.MustCat([]*ts.Tensor{a.q, a.k, a.v}, 0)
 	for i, t := range []**ts.Tensor{&a.q, &a.k, &a.v} {
