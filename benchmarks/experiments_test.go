@@ -170,10 +170,10 @@ func TestStepSecondsAndCost(t *testing.T) {
 		source                  string
 	}{
 		{"t5-small", "pt", "", 16, 3.07, "measured"},
-		{"t5-small", "pt", "bfloat16", 16, 1.31, "measured"},
+		{"t5-small", "pt", "bfloat16", 16, 1.79, "measured"},
 		{"/models/t5-small/", "pt", "", 32, 6.14, "measured"},
 		{"google-t5/t5-base", "ept", "", 16, 13.0 * 0.87, "measured"},
-		{"google-t5/t5-11b", "pt", "bfloat16", 16, 315, "extrapolated"},
+		{"google-t5/t5-11b", "pt", "bfloat16", 16, 385, "extrapolated"},
 		{"meta-llama/Llama-2-7b-hf", "pt", "bfloat16", 16, 1560, "extrapolated"},
 		{"some/unknown", "pt", "", 16, 13.0, "assumed t5-base"},
 	} {
