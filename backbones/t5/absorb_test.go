@@ -1,8 +1,9 @@
 package t5
 
 import (
+	"fmt"
 	"math"
-	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/sugarme/gotch"
@@ -19,8 +20,7 @@ import (
 // than that path is — with and without padding, whose bias the absorbed form adds as the
 // plain one does. While the q/k/v weights train (full fine-tuning), gradients reach them.
 func TestBF16FastFormsMatchThePlainForm(t *testing.T) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	lockThread(t)
 	cfg := Presets["t5-tiny"]
 	open := func(bf16 bool) *Model {
 		m, _, err := NewModel(cfg, RandomWeights(cfg, 5), "t5-tiny")
@@ -144,4 +144,52 @@ func TestBF16FastFormsMatchThePlainForm(t *testing.T) {
 		t.Error("absorbCross with a linear hook")
 	}
 	bf16.SetHooks(nil)
+}
+
+// A libtorch error inside the absorbed cross-attention (here an encoder-output hook returning
+// states of the wrong width) panics with the torch error, which the grid turns into that run's
+// error (benchmarks' safeRun); it never exits the process, and the model computes normally after.
+func TestAbsorbedCrossAttentionTorchErrorIsRecoverable(t *testing.T) {
+	lockThread(t)
+	cfg := Presets["t5-tiny"]
+	m, _, err := NewModel(cfg, RandomWeights(cfg, 5), "t5-tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.ToBF16()
+	embeds := ts.MustRandn([]int64{2, 12, cfg.DModel}, gotch.Float, gotch.CPU)
+	mask := ts.MustOnes([]int64{2, 12}, gotch.Float, gotch.CPU)
+	defer func() { embeds.MustDrop(); mask.MustDrop() }()
+	labels := [][]int64{{5, 1}, {7, 1}}
+	forward := func() (msg string) {
+		defer func() {
+			if p := recover(); p != nil {
+				msg = strings.SplitN(fmt.Sprint(p), "\n", 2)[0]
+			}
+		}()
+		out, err := m.Forward(embeds, mask, labels, false, false)
+		if err != nil {
+			return err.Error()
+		}
+		out.Drop()
+		return ""
+	}
+	m.SetHooks(&core.Hooks{EncoderOutput: func(_ core.HookCall, enc, _ *ts.Tensor) *ts.Tensor {
+		return enc.MustNarrow(2, 0, cfg.DModel/2, false) // half the model width
+	}})
+	short := ts.MustZeros([]int64{2, 2, cfg.DModel}, gotch.Float, gotch.CPU)
+	defer short.MustDrop()
+	if !m.absorbCross(short, embeds) {
+		t.Fatal("the absorbed form would not run")
+	}
+	msg := forward()
+	if msg == "" || !strings.Contains(msg, "size") && !strings.Contains(msg, "shape") {
+		t.Fatalf("wrong-width encoder states: %q, want libtorch's shape error", msg)
+	}
+	t.Logf("recovered: %.200s", msg)
+	m.SetHooks(nil)
+	if msg := forward(); msg != "" {
+		t.Fatalf("after the error: %s", msg)
+	}
 }

@@ -231,12 +231,13 @@ func TestGenerateEndsOnceEveryRowEmittedEOS(t *testing.T) {
 		}
 		steps++
 		// y is [B, 1, V]: +1000 on EOS (id 1) for the rows that should finish by now
-		boost := make([]float32, 2*259)
+		v := y.MustSize()[2]
+		boost := make([]float32, 2*v)
 		boost[1] = 1000
 		if steps >= 3 {
-			boost[259+1] = 1000
+			boost[v+1] = 1000
 		}
-		b := ts.MustOfSlice(boost).MustView([]int64{2, 1, 259}, true)
+		b := ts.MustOfSlice(boost).MustView([]int64{2, 1, v}, true)
 		defer b.MustDrop()
 		return y.MustAdd(b, false)
 	}})

@@ -273,14 +273,7 @@ func (m *Model) ToBF16() {
 		if *t == nil || (*t).DType() == gotch.BFloat16 {
 			return
 		}
-		for n, w := range m.weights {
-			if w == *t {
-				m.weights[n] = w.MustTotype(gotch.BFloat16, false)
-				w.MustDrop()
-				*t = m.weights[n]
-				return
-			}
-		}
+		m.replaceWeight(t, (*t).MustTotype(gotch.BFloat16, false))
 	}
 	conv(&m.lmHead) // the embedding table stays fp32 (lookups exact; a tied head casts it per matmul)
 	for _, stack := range [][]block{m.encoder, m.decoder} {
@@ -314,17 +307,22 @@ func (m *Model) stackQKV(a *attention) {
 	inner := m.Cfg.Heads * m.Cfg.DKV
 	qkv := ts.MustCat([]*ts.Tensor{a.q, a.k, a.v}, 0)
 	for i, t := range []**ts.Tensor{&a.q, &a.k, &a.v} {
-		view := qkv.MustNarrow(0, int64(i)*inner, inner, false)
-		for n, w := range m.weights {
-			if w == *t {
-				m.weights[n] = view
-			}
-		}
-		(*t).MustDrop()
-		*t = view
+		m.replaceWeight(t, qkv.MustNarrow(0, int64(i)*inner, inner, false))
 	}
 	a.qkv = qkv
 	m.stacked = append(m.stacked, qkv)
+}
+
+// replaceWeight puts w where *t was — in the model's field t and under its name in
+// m.weights — and drops the old tensor.
+func (m *Model) replaceWeight(t **ts.Tensor, w *ts.Tensor) {
+	for n, old := range m.weights {
+		if old == *t {
+			m.weights[n] = w
+		}
+	}
+	(*t).MustDrop()
+	*t = w
 }
 
 // projectQKV is the self-attention's q, k, v projections as one bf16 matmul when they can
@@ -481,9 +479,7 @@ type kvCache struct{ selfK, selfV, crossK, crossV *ts.Tensor }
 
 func (c *kvCache) drop() {
 	for _, t := range []*ts.Tensor{c.selfK, c.selfV, c.crossK, c.crossV} {
-		if t != nil {
-			t.MustDrop()
-		}
+		dropIfAny(t)
 	}
 	*c = kvCache{}
 }
@@ -747,9 +743,7 @@ type Outputs struct {
 // Drop frees every non-nil output.
 func (o Outputs) Drop() {
 	for _, t := range []*ts.Tensor{o.Loss, o.Logits, o.EncoderHidden} {
-		if t != nil {
-			t.MustDrop()
-		}
+		dropIfAny(t)
 	}
 }
 
