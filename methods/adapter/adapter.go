@@ -1,17 +1,24 @@
-// Package adapter is the Houlsby adapter (Houlsby et al., 2019) on the backbone's sublayers.
+// Package adapter is the Houlsby adapter (Houlsby et al., 2019) on the backbone's sublayers,
+// as the Compacter and ATTEMPT code bases run it for T5 (rabeehk/compacter
+// seq2seq/configs/adapters.json, AkariAsai/ATTEMPT attempt/configs/baselines/adapter.json).
 //
 // After the self-attention and the feed-forward sublayer of every block of both stacks (not
 // cross-attention), on the sublayer's output h before dropout and the residual:
 //
-//	h' = h + W_up · ReLU(W_down · h + b_down) + b_up     W_down ∈ R^{b×d}, W_up ∈ R^{d×b}
+//	h' = h + W_up · gelu_new(W_down · h + b_down) + b_up     W_down ∈ R^{b×d}, W_up ∈ R^{d×b}
 //
-// with bottleneck b (default 24 = 768/32). Every layer-norm weight of the backbone (the
-// weight of each norm hook site, named site + ".weight") is trained too. Init: W_down
-// ~ N(0, 10⁻²) (Houlsby's near-identity scale, untruncated), b_down, W_up, b_up zeros — so
-// at initialisation the model is exactly the frozen backbone.
+// with bottleneck b = d/32 (task_reduction_factor 32: 24 on t5-base). Every layer-norm weight
+// of the backbone (unfreeze_layer_norms) is trained too. Init as the reference's
+// _init_weights: W_down, W_up ~ N(0, 10⁻²), biases zero — so the model at step 0 is close
+// to, not exactly, the frozen backbone (up_std 0 gives the exact identity). One learning
+// rate, 3e-4, for adapters and norms (the reference has a single optimizer group).
 //
 // Trainable parameters: (2·d·b + b + d) per adapter plus the norms; on t5-base
 // 48 adapters × 37,656 + 62 norms × 768 = 1,855,104.
+//
+// The adapter module itself is Adapter (methods/internal/adapters.Bottleneck), which other
+// methods reuse (HyperDecoder's encoder adapters): NewAdapter(site, spec), Apply(h),
+// Params(prefix), Close().
 //
 // Training the norms changes backbone weights, so the method declares core.WeightEditor and
 // the harness restores them after the run. Sites are chosen by role (self_attention, ffn),
@@ -24,26 +31,41 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/methods/internal/adapters"
 )
+
+// Adapter is one bottleneck adapter at one sublayer site (shared with other methods).
+type Adapter = adapters.Bottleneck
+
+// Spec is an adapter's bottleneck, activation and initialisation.
+type Spec = adapters.Spec
+
+// NewAdapter makes the adapter of a sublayer site (width site.Out); its tensors require grad.
+func NewAdapter(site core.HookSite, spec Spec) (*Adapter, error) { return adapters.New(site, spec) }
 
 // Config is the adapter's hyperparameters.
 type Config struct {
 	Bottleneck  int     `json:"bottleneck"` // b
+	Activation  string  `json:"activation"` // relu, gelu_new, gelu, silu
 	LR          float64 `json:"lr"`         // adapters' learning rate
 	NormLR      float64 `json:"norm_lr"`    // layer norms' learning rate
 	InitStd     float64 `json:"init_std"`   // std of W_down
+	UpStd       float64 `json:"up_std"`     // std of W_up (0: zeros, the adapter starts as the identity)
 	WeightDecay float64 `json:"weight_decay"`
 }
 
-// DefaultConfig is bottleneck 24 at lr 1e-3, the top of Houlsby et al.'s learning-rate grid
-// {3e-5, 1e-4, 3e-4, 1e-3}: with W_up = 0 and W_down ~ N(0, 10⁻²) the adapters start slowly,
-// and at 3e-4 a 300-step smoke run on t5-tiny never leaves the frozen model's outputs.
+// DefaultConfig is the reference setting: bottleneck 24 (d/32), gelu_new, both weight
+// matrices N(0, 10⁻²), one learning rate 3e-4 for adapters and layer norms.
 func DefaultConfig() Config {
-	return Config{Bottleneck: 24, LR: 1e-3, NormLR: 1e-3, InitStd: 1e-2}
+	return Config{Bottleneck: 24, Activation: string(adapters.GeLUNew), LR: 3e-4, NormLR: 3e-4, InitStd: 1e-2, UpStd: 1e-2}
+}
+
+// Spec is the per-adapter part of the config.
+func (c Config) Spec() Spec {
+	return Spec{Bottleneck: c.Bottleneck, Activation: adapters.Activation(c.Activation), DownStd: c.InitStd, UpStd: c.UpStd}
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
@@ -51,29 +73,19 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 // Validate rejects settings that cannot work.
 func (c Config) Validate() error {
 	switch {
-	case c.Bottleneck <= 0:
-		return fmt.Errorf("bottleneck must be > 0, got %d", c.Bottleneck)
 	case !finite(c.LR) || c.LR <= 0:
 		return fmt.Errorf("lr must be a finite number > 0, got %g", c.LR)
 	case !finite(c.NormLR) || c.NormLR <= 0:
 		return fmt.Errorf("norm_lr must be a finite number > 0, got %g", c.NormLR)
-	case !finite(c.InitStd) || c.InitStd < 0:
-		return fmt.Errorf("init_std must be a finite number >= 0, got %g", c.InitStd)
 	case !finite(c.WeightDecay) || c.WeightDecay < 0:
 		return fmt.Errorf("weight_decay must be a finite number >= 0, got %g", c.WeightDecay)
 	}
-	return nil
+	return c.Spec().Validate()
 }
 
 func init() {
-	core.RegisterConfigured("adapter", "Houlsby adapter: h + W_up ReLU(W_down h + b_down) + b_up after self-attention and FFN of every block; layer norms trained",
+	core.RegisterConfigured("adapter", "Houlsby adapter: h + W_up gelu_new(W_down h + b_down) + b_up after self-attention and FFN of every block; layer norms trained",
 		DefaultConfig, func(c Config) core.Method { return New(c, 0) })
-}
-
-// Adapter is one bottleneck module.
-type Adapter struct {
-	Site                 core.HookSite
-	Down, DownB, Up, UpB *ts.Tensor // [b, d], [b], [d, b], [d]
 }
 
 // Method is the Houlsby adapter (optionally without the lowest blocks' adapters).
@@ -103,7 +115,6 @@ func (m *Method) Setup(env core.SetupEnv) error {
 		weights[w.Name] = w.Tensor
 	}
 	m.bySite = map[string]*Adapter{}
-	b := int64(m.cfg.Bottleneck)
 	for _, s := range env.Backbone.HookSites() {
 		switch {
 		case s.Kind == core.HookNorm:
@@ -111,17 +122,14 @@ func (m *Method) Setup(env core.SetupEnv) error {
 			if !ok {
 				return fmt.Errorf("adapter: norm site %s has no backbone weight %s.weight", s.Name, s.Name)
 			}
-			w.MustRequiresGrad_(true)
+			if err := w.RequiresGrad_(true); err != nil {
+				return err
+			}
 			m.norms = append(m.norms, core.NamedTensor{Name: s.Name + ".weight", Tensor: w})
 		case s.Kind == core.HookSublayer && (s.Role == core.RoleSelfAttn || s.Role == core.RoleFFN) && s.Layer >= m.dropBelow:
-			d := s.Out
-			a := &Adapter{Site: s}
-			a.Down = ts.MustRandn([]int64{b, d}, gotch.Float, gotch.CPU).MustMulScalar(ts.FloatScalar(m.cfg.InitStd), true)
-			a.DownB = ts.MustZeros([]int64{b}, gotch.Float, gotch.CPU)
-			a.Up = ts.MustZeros([]int64{d, b}, gotch.Float, gotch.CPU)
-			a.UpB = ts.MustZeros([]int64{d}, gotch.Float, gotch.CPU)
-			for _, t := range []*ts.Tensor{a.Down, a.DownB, a.Up, a.UpB} {
-				t.MustRequiresGrad_(true)
+			a, err := NewAdapter(s, m.cfg.Spec())
+			if err != nil {
+				return err
 			}
 			m.adapters = append(m.adapters, a)
 			m.bySite[s.Name] = a
@@ -138,26 +146,23 @@ func (m *Method) Setup(env core.SetupEnv) error {
 func (m *Method) ParamGroups() []core.ParamGroup {
 	g := core.ParamGroup{Name: "adapters", LR: m.cfg.LR, WeightDecay: m.cfg.WeightDecay}
 	for _, a := range m.adapters {
-		p := a.Site.Name + ".adapter."
-		g.Params = append(g.Params,
-			core.NamedTensor{Name: p + "down.weight", Tensor: a.Down}, core.NamedTensor{Name: p + "down.bias", Tensor: a.DownB},
-			core.NamedTensor{Name: p + "up.weight", Tensor: a.Up}, core.NamedTensor{Name: p + "up.bias", Tensor: a.UpB})
+		g.Params = append(g.Params, a.Params(a.Site.Name+".adapter.")...)
 	}
 	return []core.ParamGroup{g, {Name: "layer_norms", LR: m.cfg.NormLR, Params: m.norms}}
 }
 
-// Hooks applies the adapter of the sublayer, if it has one.
+// Hooks applies the adapter of the sublayer, if it has one. A libtorch error panics with
+// the error (hooks cannot return one; the trainer recovers it as the run's error).
 func (m *Method) Hooks() *core.Hooks {
 	return &core.Hooks{Sublayer: func(c core.HookCall, h *ts.Tensor) *ts.Tensor {
 		a, ok := m.bySite[c.Site]
 		if !ok {
 			return h
 		}
-		z := ts.MustLinear(h, a.Down, a.DownB).MustRelu(true)
-		u := ts.MustLinear(z, a.Up, a.UpB)
-		z.MustDrop()
-		out := h.MustAdd(u, false)
-		u.MustDrop()
+		out, err := a.Apply(h)
+		if err != nil {
+			panic(fmt.Errorf("adapter at %s: %w", c.Site, err))
+		}
 		return out
 	}}
 }
@@ -166,9 +171,7 @@ func (m *Method) Hooks() *core.Hooks {
 // and restores them).
 func (m *Method) Close() {
 	for _, a := range m.adapters {
-		for _, t := range []*ts.Tensor{a.Down, a.DownB, a.Up, a.UpB} {
-			t.MustDrop()
-		}
+		a.Close()
 	}
 	m.adapters, m.bySite, m.norms = nil, nil, nil
 }
