@@ -3,9 +3,11 @@ package tasks
 import (
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -190,14 +192,13 @@ func TestLoadDownloadsIntoCacheThenWorksOffline(t *testing.T) {
 }
 
 func TestDownloadMRPCConvertsLikeGLUEScript(t *testing.T) {
-	requireShared(t, "glue/MRPC/msr_paraphrase_train.txt")
 	files := map[string][]byte{}
 	for _, name := range []string{msrTrainFile, msrTestFile} {
-		files["/senteval/"+name] = mustRead(t, filepath.Join(sharedDataDir, "glue", "MRPC", name))
+		files["/senteval/"+name] = readGzip(t, requireData(t, "glue/MRPC/official-"+name+".gz"))
 	}
-	// The shared dev id list is byte-identical to the official one, so the official
+	// The repository's dev id list is byte-identical to the official one, so the official
 	// checksum must verify it.
-	files["/glue/mrpc_dev_ids.tsv"] = mustRead(t, filepath.Join(sharedDataDir, "glue", "MRPC", "dev_ids.tsv"))
+	files["/glue/mrpc_dev_ids.tsv"] = mustRead(t, filepath.Join(dataDir, "glue", "MRPC", "dev_ids.tsv"))
 	_, srv := startServer(t, files)
 	cache := t.TempDir()
 	d := &Downloader{
@@ -209,7 +210,11 @@ func TestDownloadMRPCConvertsLikeGLUEScript(t *testing.T) {
 	}
 	for _, name := range []string{"train.tsv", "dev.tsv", "test.tsv"} {
 		got := mustRead(t, filepath.Join(cache, "glue", "MRPC", name))
-		want := mustRead(t, filepath.Join(sharedDataDir, "glue", "MRPC", name))
+		wantFile := filepath.Join(dataDir, "glue", "MRPC", name) // dev.tsv is kept whole
+		if name != "dev.tsv" {
+			wantFile = filepath.Join(dataDir, "glue", "MRPC", "official-"+name+".gz")
+		}
+		want := readGzip(t, wantFile)
 		if !bytes.Equal(got, want) {
 			t.Errorf("converted %s (%d bytes) differs from GLUE's (%d bytes)", name, len(got), len(want))
 		}
@@ -217,11 +222,11 @@ func TestDownloadMRPCConvertsLikeGLUEScript(t *testing.T) {
 }
 
 func TestOfficialSQuADDevChecksum(t *testing.T) {
-	body := mustRead(t, requireShared(t, "squad/dev-v1.1.json"))
+	body := readGzip(t, requireData(t, "squad/official-dev-v1.1.json.gz"))
 	_, srv := startServer(t, map[string][]byte{"/dev-v1.1.json": body})
 	dest := filepath.Join(t.TempDir(), "squad", "dev-v1.1.json")
 	if err := (&Downloader{}).Fetch(context.Background(), srv.URL+"/dev-v1.1.json", dest, OfficialChecksums["dev-v1.1.json"]); err != nil {
-		t.Fatalf("the shared official SQuAD dev file fails the official checksum: %v", err)
+		t.Fatalf("the official SQuAD dev file fails the official checksum: %v", err)
 	}
 }
 
@@ -247,11 +252,30 @@ func TestDownloadUnknownOrGeneratedTask(t *testing.T) {
 	}
 }
 
-func mustRead(t *testing.T, path string) []byte {
+func mustRead(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// readGzip reads a file, gunzipping it when its name ends in .gz (the repository keeps the
+// larger official files compressed).
+func readGzip(t testing.TB, path string) []byte {
+	t.Helper()
+	b := mustRead(t, path)
+	if !strings.HasSuffix(path, ".gz") {
+		return b
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return out
 }

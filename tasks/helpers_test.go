@@ -9,20 +9,17 @@ import (
 	"github.com/ptbench/ptbench/core/data"
 )
 
-// sharedDataDir is the official files' copy beside the repository (tests run in the tasks
-// folder; the shared test data sits next to the checkout).
-const sharedDataDir = "../../shared/data"
+// dataDir is the repository's copy of the official task files (full validation files of the
+// small tasks, slices of the large ones; testdata/README.md says which).
+const dataDir = "../testdata/data"
 
-// requireShared skips a test when the shared official files are not present (a checkout
-// outside the workplace), except under CI=true, where they must be: there it fails.
-func requireShared(t *testing.T, rel string) string {
+// requireData returns the path of rel under dataDir; a file missing from the repository fails
+// the test.
+func requireData(t *testing.T, rel string) string {
 	t.Helper()
-	p := filepath.Join(sharedDataDir, filepath.FromSlash(rel))
+	p := filepath.Join(dataDir, filepath.FromSlash(rel))
 	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared data %s not available under CI=true: %v", p, err)
-		}
-		t.Skipf("shared data %s not available: %v", p, err)
+		t.Fatalf("test data %s missing from the repository: %v", p, err)
 	}
 	return p
 }

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/internal/sharedfix"
+	"github.com/ptbench/ptbench/internal/testfix"
 )
 
 // headLines is the first n lines of b (seeds stay small: the fuzzer minimises every new
@@ -26,10 +26,10 @@ func headLines(b []byte, n int) []byte {
 }
 
 // addTaskSeeds adds, for every task, the head of each of its official files found in the
-// shared data (the folder itself must exist under CI; single files may be absent) and the
+// repository's test data (single files may be absent: not every task has its files there) and the
 // inline seeds.
 func addTaskSeeds(f *testing.F, ts []*fileTask, lines int, inline map[string][]string) {
-	root := sharedfix.Path(f, "data")
+	root := testfix.Path(f, "data")
 	for i, t := range ts {
 		var roles []string
 		for role := range t.files {
@@ -108,16 +108,8 @@ func FuzzJSONTaskFiles(f *testing.F) {
 func FuzzMRPCConvert(f *testing.F) {
 	header := "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
 	seed := func(train, test, ids []byte) { f.Add(train, test, ids) }
-	if root := sharedfix.Path(f, "data/glue/MRPC"); root != "" {
-		read := func(name string) []byte {
-			b, err := os.ReadFile(filepath.Join(root, name))
-			if err != nil {
-				f.Fatal(err)
-			}
-			return headLines(b, 5)
-		}
-		seed(read(msrTrainFile), read(msrTestFile), read(mrpcDevIDs))
-	}
+	read := func(name string) []byte { return headLines(readGzip(f, testfix.Path(f, "data/glue/MRPC/"+name)), 5) }
+	seed(read("official-"+msrTrainFile+".gz"), read("official-"+msrTestFile+".gz"), read(mrpcDevIDs))
 	seed([]byte(header+"1\t1\t2\tA.\tB.\n0\t3\t4\tC.\tD.\n"), []byte(header+"1\t5\t6\tE.\tF.\n"), []byte("1\t2\n"))
 	seed([]byte(header), []byte{}, []byte{})
 	f.Fuzz(func(t *testing.T, train, test, ids []byte) {

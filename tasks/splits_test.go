@@ -29,11 +29,13 @@ func TestPermutationIsPinned(t *testing.T) {
 	}
 }
 
-// TestSplitSizesOnSharedData checks every task whose official files are in the shared data
-// against the protocol's split rules. n is the number of official validation examples
-// (MultiRC: questions), counted from the files' documented sizes (SOURCES.txt).
-func TestSplitSizesOnSharedData(t *testing.T) {
-	requireShared(t, "")
+// TestSplitSizesOnRepoData checks every task whose files are in the repository's test data
+// against the protocol's split rules. The small tasks' validation files are whole (n counted
+// from the files' documented sizes, SOURCES.txt); training files and the large tasks' files are
+// the slices testdata/README.md lists (train 300 rows, SST-2 train 1,300, BoolQ val 300,
+// QNLI dev 300, SQuAD dev 378 questions).
+func TestSplitSizesOnRepoData(t *testing.T) {
+	requireData(t, "")
 	cases := []struct {
 		task string
 		// train, dev, test: expected sizes (examples); units: what dev/test are cut in.
@@ -41,22 +43,22 @@ func TestSplitSizesOnSharedData(t *testing.T) {
 		devUnits         int // groups in dev when the split is by question (MultiRC)
 		rule             string
 	}{
-		{"cola", 8551, 1043 / 2, 1043 - 1043/2, 0, "small: val 1043 halved"},
-		{"rte", 2490, 277 / 2, 277 - 277/2, 0, "small: val 277 halved"},
-		{"mrpc", 3668, 408 / 2, 408 - 408/2, 0, "small: val 408 halved"},
-		{"stsb", 5749, 1500 / 2, 1500 - 1500/2, 0, "small: val 1500 halved"},
+		{"cola", 300, 1043 / 2, 1043 - 1043/2, 0, "small: val 1043 halved"},
+		{"rte", 300, 277 / 2, 277 - 277/2, 0, "small: val 277 halved"},
+		{"mrpc", 300, 408 / 2, 408 - 408/2, 0, "small: val 408 halved"},
+		{"stsb", 300, 1500 / 2, 1500 - 1500/2, 0, "small: val 1500 halved"},
 		{"cb", 0, 56 / 2, 56 - 56/2, 0, "small: val 56 halved (no train file)"},
-		{"boolq", 0, 3270 / 2, 3270 - 3270/2, 0, "small: val 3270 halved (no train file)"},
+		{"boolq", 0, 300 / 2, 300 - 300/2, 0, "small: val (300-row slice) halved (no train file)"},
 		{"wic", 0, 638 / 2, 638 - 638/2, 0, "small: val 638 halved (no train file)"},
-		{"wsc", 554, 104 / 2, 104 - 104/2, 0, "small: val 104 halved"},
+		{"wsc", 300, 104 / 2, 104 - 104/2, 0, "small: val 104 halved"},
 		{"multirc", 0, -1, -1, 953 / 2, "small by question: 953 questions halved"},
-		{"sst2", 67349 - 1000, 1000, 872, 0, "large: 1000 train examples dev, val test"},
-		{"qnli", 0, 0, 5463, 0, "large without train file: no dev, val test"},
-		{"squad", 0, 0, 10570, 0, "large without train file: no dev, val test"},
+		{"sst2", 1300 - 1000, 1000, 872, 0, "large: 1000 train examples dev, val test"},
+		{"qnli", 0, 0, 300, 0, "large without train file: no dev, val test (300-row slice)"},
+		{"squad", 0, 0, 378, 0, "large without train file: no dev, val test (378-question slice)"},
 	}
 	for _, c := range cases {
 		t.Run(c.task, func(t *testing.T) {
-			ds, err := LoadEval(taskByName(t, c.task), data.DataOptions{DataDir: sharedDataDir})
+			ds, err := LoadEval(taskByName(t, c.task), data.DataOptions{DataDir: dataDir})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,8 +107,8 @@ func assertDisjoint(t *testing.T, ds *data.Dataset) {
 }
 
 func TestSmallTaskDevIsShuffledHalfOfValidation(t *testing.T) {
-	requireShared(t, "glue/RTE/dev.tsv")
-	ds, err := taskByName(t, "rte").Load(data.DataOptions{DataDir: sharedDataDir})
+	requireData(t, "glue/RTE/dev.tsv")
+	ds, err := taskByName(t, "rte").Load(data.DataOptions{DataDir: dataDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +118,7 @@ func TestSmallTaskDevIsShuffledHalfOfValidation(t *testing.T) {
 			t.Fatalf("position %d of dev+test is %s, want %s (the seed-42 shuffle of the validation rows)", rank, ex.ID, want)
 		}
 	}
-	again, err := taskByName(t, "rte").Load(data.DataOptions{DataDir: sharedDataDir, Seed: 999})
+	again, err := taskByName(t, "rte").Load(data.DataOptions{DataDir: dataDir, Seed: 999})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,12 +128,12 @@ func TestSmallTaskDevIsShuffledHalfOfValidation(t *testing.T) {
 }
 
 func TestLargeTaskHoldsOutShuffledTrainExamples(t *testing.T) {
-	requireShared(t, "glue/SST-2/train.tsv")
-	ds, err := taskByName(t, "sst2").Load(data.DataOptions{DataDir: sharedDataDir})
+	requireData(t, "glue/SST-2/train.tsv")
+	ds, err := taskByName(t, "sst2").Load(data.DataOptions{DataDir: dataDir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	perm := Permutation(67349, SplitSeed)
+	perm := Permutation(1300, SplitSeed) // the repository keeps the first 1,300 training rows
 	if want := fmt.Sprintf("sst2/train/%d", perm[0]); ds.Dev[0].ID != want {
 		t.Errorf("dev[0] = %s, want %s", ds.Dev[0].ID, want)
 	}
@@ -171,17 +173,17 @@ func TestHoldOutNeedsMoreThanNExamples(t *testing.T) {
 }
 
 func TestLoadNeedsTrainButLoadEvalDoesNot(t *testing.T) {
-	requireShared(t, "superglue/BoolQ/val.jsonl")
-	_, err := taskByName(t, "boolq").Load(data.DataOptions{DataDir: sharedDataDir})
+	requireData(t, "superglue/BoolQ/val.jsonl")
+	_, err := taskByName(t, "boolq").Load(data.DataOptions{DataDir: dataDir})
 	if err == nil || !strings.Contains(err.Error(), "superglue/BoolQ/train.jsonl") || !strings.Contains(err.Error(), "LoadEval") {
 		t.Errorf("Load without the train file: err = %v, want one naming superglue/BoolQ/train.jsonl and LoadEval", err)
 	}
 }
 
 func TestKShotIsBalancedSeededAndPure(t *testing.T) {
-	requireShared(t, "glue/RTE/train.tsv")
+	requireData(t, "glue/RTE/train.tsv")
 	rte := taskByName(t, "rte")
-	full, err := rte.Load(data.DataOptions{DataDir: sharedDataDir})
+	full, err := rte.Load(data.DataOptions{DataDir: dataDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +205,7 @@ func TestKShotIsBalancedSeededAndPure(t *testing.T) {
 		t.Error("different seeds gave the same sample")
 	}
 
-	viaLoad, err := rte.Load(data.DataOptions{DataDir: sharedDataDir, KShot: 4, Seed: 3})
+	viaLoad, err := rte.Load(data.DataOptions{DataDir: dataDir, KShot: 4, Seed: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,8 +218,8 @@ func TestKShotIsBalancedSeededAndPure(t *testing.T) {
 }
 
 func TestKShotSTSBIsBinarisedAt2Point5(t *testing.T) {
-	requireShared(t, "glue/STS-B/train.tsv")
-	ds, err := taskByName(t, "stsb").Load(data.DataOptions{DataDir: sharedDataDir, KShot: 4, Seed: 5})
+	requireData(t, "glue/STS-B/train.tsv")
+	ds, err := taskByName(t, "stsb").Load(data.DataOptions{DataDir: dataDir, KShot: 4, Seed: 5})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 // every task whose files are in the shared data. The expected strings were produced from the
 // raw files by a separate script following protocol.md (not by this package).
 func TestTemplatesOnRealExamples(t *testing.T) {
-	requireShared(t, "")
+	requireData(t, "")
 	cases := []struct {
 		task, id, source, target string
 		answers                  []string
@@ -57,7 +57,7 @@ func TestTemplatesOnRealExamples(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.task, func(t *testing.T) {
-			ds, err := LoadEval(taskByName(t, c.task), data.DataOptions{DataDir: sharedDataDir})
+			ds, err := LoadEval(taskByName(t, c.task), data.DataOptions{DataDir: dataDir})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/internal/sharedfix"
+	"github.com/ptbench/ptbench/internal/testfix"
 )
 
 // FuzzParseT5Config: any bytes given as config.json either fail with an error naming the file,
@@ -12,7 +12,7 @@ import (
 // vocabulary, usable relative-attention buckets, epsilon and dropout in range).
 func FuzzParseT5Config(f *testing.F) {
 	for _, rel := range []string{"fixtures/t5/t5-tiny-v10/config.json", "fixtures/t5/t5-tiny-v11/config.json"} {
-		if b := sharedfix.Read(f, rel); b != nil {
+		if b := testfix.Read(f, rel); b != nil {
 			f.Add(b)
 		}
 	}

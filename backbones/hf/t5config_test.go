@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-const fixtureDir = "../../../shared/fixtures/t5"
+const fixtureDir = "../../testdata/fixtures/t5"
 
 func TestLoadT5ConfigFixtures(t *testing.T) {
 	cases := []struct {

@@ -10,7 +10,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
-	"github.com/ptbench/ptbench/internal/sharedfix"
+	"github.com/ptbench/ptbench/internal/testfix"
 )
 
 func tinyBackbone(t *testing.T, opts core.BackboneOptions) *Backbone {
@@ -267,7 +267,7 @@ func TestBF16LossAndGradients(t *testing.T) {
 // With the Llama-2 SentencePiece tokenizer the preset takes its specials: BOS 1 first, EOS 2
 // last, pad 0 (<unk>, as HF pads a tokenizer without pad), vocab 32000.
 func TestLlama2TokenizerSpecials(t *testing.T) {
-	tokPath := sharedfix.Path(t, "models/llama2-tokenizer/tokenizer.model")
+	tokPath := testfix.Path(t, "models/llama2-tokenizer/tokenizer.model")
 	if tokPath == "" {
 		return
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 
-	"github.com/ptbench/ptbench/internal/sharedfix"
+	"github.com/ptbench/ptbench/internal/testfix"
 )
 
 // TestVerifyStories260K runs the llama2.c reference (every forced logit, final hidden state,
@@ -20,8 +20,8 @@ import (
 // HF directory.
 func TestVerifyStories260K(t *testing.T) {
 	lockThread(t)
-	bin := sharedfix.Path(t, "models/stories260K/stories260K.bin")
-	cases := sharedfix.Path(t, "fixtures/llama/stories260K-reference.json")
+	bin := testfix.Path(t, "models/stories260K/stories260K.bin")
+	cases := testfix.Path(t, "fixtures/llama/stories260K-reference.json")
 	if bin == "" || cases == "" {
 		return
 	}
@@ -58,7 +58,7 @@ func TestVerifyStories260K(t *testing.T) {
 // float32 model as the .bin's weights rounded to bf16.
 func TestShardedBF16Dir(t *testing.T) {
 	lockThread(t)
-	bin := sharedfix.Path(t, "models/stories260K/stories260K.bin")
+	bin := testfix.Path(t, "models/stories260K/stories260K.bin")
 	if bin == "" {
 		return
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/ptbench/ptbench/core"
 )
 
-const fixtures = "../../../shared/fixtures/t5"
+const fixtures = "../../testdata/fixtures/t5"
 
 // lockThread pins the test's goroutine to one OS thread: libtorch's grad mode is per thread.
 func lockThread(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/ptbench/ptbench/internal/sharedfix"
+	"github.com/ptbench/ptbench/internal/testfix"
 )
 
 // fuzzTexts are encoded by every tokenizer a fuzz input loads.
@@ -81,7 +81,7 @@ func shrinkNormalizer(spec []byte) []byte {
 // to valid UTF-8 without panicking.
 func FuzzSentencePieceModel(f *testing.F) {
 	for _, rel := range []string{"fixtures/tokenizers/t5style-unigram8k.model", "models/llama2-tokenizer/tokenizer.model"} {
-		if b := sharedfix.Read(f, rel); b != nil {
+		if b := testfix.Read(f, rel); b != nil {
 			f.Add(shrinkModel(f, b, 48), "Prompt tuning")
 			f.Add(shrinkModel(f, b, 8), "a")
 		}

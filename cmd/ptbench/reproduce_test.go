@@ -9,19 +9,13 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/internal/testfix"
 )
 
-// sharedData is the official task files beside the checkout (tests run in cmd/ptbench).
-func sharedData(t *testing.T) string {
+// taskData is the repository's slices of the official task files (testdata/data).
+func taskData(t *testing.T) string {
 	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "data")
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared data %s missing under CI=true: %v", p, err)
-		}
-		t.Skipf("shared data %s not available: %v", p, err)
-	}
-	return p
+	return testfix.Path(t, "data")
 }
 
 func TestReproduceListJSON(t *testing.T) {
@@ -72,7 +66,7 @@ func TestReproduceRejectsBadInputBeforeLoading(t *testing.T) {
 // the measured ones with the difference (EPT's: not published).
 func TestReproduceGlueTiny(t *testing.T) {
 	coretest.LockThread(t)
-	data := sharedData(t)
+	data := taskData(t)
 	out := t.TempDir()
 	log, err := execute("reproduce", "glue", "--backbone", "t5-tiny", "--steps-scale", "0.0002", "--tasks", "rte,mrpc",
 		"--methods", "pt,dept,ept", "--data-dir", data, "--offline", "--eval-limit", "8", "--test-limit", "8",

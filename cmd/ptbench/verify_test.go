@@ -2,20 +2,15 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ptbench/ptbench/internal/testfix"
 )
 
 // verify tokenizer -o json: the report as data, with the verdict.
 func TestVerifyTokenizerJSON(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "shared", "fixtures", "tokenizers")
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared fixtures %s missing under CI=true: %v", dir, err)
-		}
-		t.Skipf("shared fixtures %s not available: %v", dir, err)
-	}
+	dir := testfix.Path(t, "fixtures/tokenizers")
 	out, err := execute("verify", "tokenizer", "--model", filepath.Join(dir, "t5style-unigram8k.model"),
 		"--cases", filepath.Join(dir, "cases.jsonl"), "--field", "unigram8k", "-o", "json")
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/ptbench/ptbench/internal/sharedfix"
+	"github.com/ptbench/ptbench/internal/testfix"
 )
 
 // FuzzParse: any bytes given as a safetensors file either fail with an error or give tensors
@@ -18,7 +18,7 @@ func FuzzParse(f *testing.F) {
 	// finds interesting, which takes minutes for a 100 KB file. A fixture contributes a file
 	// of its smallest tensors (real names, dtypes and metadata) and the head of its header.
 	for _, rel := range []string{"fixtures/t5/t5-tiny-v10/model.bf16.safetensors", "fixtures/t5/t5-tiny-v11/expected.safetensors"} {
-		b := sharedfix.Read(f, rel)
+		b := testfix.Read(f, rel)
 		if b == nil {
 			continue
 		}

@@ -15,7 +15,7 @@ import (
 )
 
 // fixtureDir holds the shared T5 reference fixtures (see its README.md).
-const fixtureDir = "../../../shared/fixtures/t5"
+const fixtureDir = "../../testdata/fixtures/t5"
 
 func writeBytes(t *testing.T, name string, data []byte) string {
 	t.Helper()

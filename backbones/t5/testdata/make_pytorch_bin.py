@@ -1,9 +1,9 @@
-# Regenerates pytorch_model.bin (a torch.save state dict, zip format) from the shared
+# Regenerates pytorch_model.bin (a torch.save state dict, zip format) from the repository's
 # t5-tiny-v10 fixture's model.safetensors, to test loading PyTorch pickles through gotch.
 # Run with Debian's python3-torch:  /usr/bin/python3 make_pytorch_bin.py
 import json, struct, sys, torch
 
-src = "../../../../shared/fixtures/t5/t5-tiny-v10/model.safetensors"
+src = "../../../testdata/fixtures/t5/t5-tiny-v10/model.safetensors"
 with open(src, "rb") as f:
     n = struct.unpack("<Q", f.read(8))[0]
     header = json.loads(f.read(n))
