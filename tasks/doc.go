@@ -23,12 +23,14 @@
 //
 // # Splits
 //
-// Every split shuffle uses SplitSeed (42) and Permutation, a documented Fisher–Yates over
-// math/rand/v2's PCG generator, so splits do not depend on Go's rand.Shuffle internals.
+// Every split shuffle is the reference code's: torch.randperm(n) under a generator seeded
+// with SplitSeed (42), reproduced exactly in pure Go by TorchRandperm, so dev and test hold
+// the same examples as in DePT's and ATTEMPT's published numbers. RowsOfSplit (and
+// `ptbench data --ids`) lists them as rows of the Hugging Face dataset split.
 //   - Small tasks (cola, rte, mrpc, stsb, cb, multirc, wic, wsc, boolq): the official
 //     validation set is shuffled and cut: the first floor(n/2) = dev, the rest = test; train is
-//     the official train set. MultiRC is cut by question (Example.Group), not by answer
-//     option, so that exact match per question is computed over complete questions.
+//     the official train set. MultiRC is cut by answer row (2,424 / 2,424), as the reference
+//     code cuts the Hugging Face rows, so one question's options can fall in both halves.
 //   - Large tasks (qqp, qnli, sst2) and the source tasks (squad, record): 1,000 shuffled
 //     training examples = dev, the rest = train, the official validation set = test.
 //   - MNLI: train = train, dev = validation_mismatched, test = validation_matched.

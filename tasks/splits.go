@@ -11,9 +11,9 @@ import (
 // SplitSeed is the protocol's seed for every split shuffle ("seed 42 shuffles").
 const SplitSeed = 42
 
-// newRNG is the one generator behind every shuffle and sample of this package:
+// newRNG is the generator behind k-shot sampling and the synthetic tasks (not the splits):
 // math/rand/v2's PCG seeded with (seed, stream). PCG's output sequence is fixed by its
-// published algorithm, so splits stay identical across Go releases.
+// published algorithm, so samples stay identical across Go releases.
 func newRNG(seed int64, stream uint64) *rand.PCG {
 	return rand.NewPCG(uint64(seed), stream)
 }
@@ -35,60 +35,62 @@ func permute(rng *rand.PCG, n int) []int {
 	return p
 }
 
-// Permutation is the split shuffle: permute over PCG(seed, 0).
+// Permutation is the split shuffle: torch.randperm(n) under a generator seeded with seed,
+// exactly as the reference code draws it (TorchRandperm), so that dev and test hold the
+// examples the published numbers were measured on.
 func Permutation(n int, seed int64) []int {
-	return permute(newRNG(seed, 0), n)
+	return TorchRandperm(n, seed)
 }
 
-// HalveValidation is the small-task split: the official validation set is shuffled and cut,
-// the first floor(n/2) = dev, the rest = test. Examples sharing a Group (MultiRC's answer
-// options of one question) are kept together: groups are shuffled and n counts groups.
-// Ungrouped examples are groups of one, which makes this the plain example-level cut.
+// HalveIndices is the small-task cut of n official validation rows, as DePT's and ATTEMPT's
+// get_split_indices with validation_size = n/2: the shuffle's first floor(n/2) positions
+// are dev, the rest test, each in shuffled order.
+func HalveIndices(n int, seed int64) (dev, test []int) {
+	perm := Permutation(n, seed)
+	return perm[:n/2], perm[n/2:]
+}
+
+// HalveValidation is the small-task split of the official validation examples (one
+// example per row of the Hugging Face validation set; MultiRC: per answer option, so a
+// question's options can fall in both halves, as in the reference code).
 func HalveValidation(val []data.Example, seed int64) (dev, test []data.Example) {
-	var order []string
-	members := map[string][]data.Example{}
-	for _, ex := range val {
-		key := groupKey(ex)
-		if _, seen := members[key]; !seen {
-			order = append(order, key)
-		}
-		members[key] = append(members[key], ex)
-	}
-	perm := Permutation(len(order), seed)
-	half := len(order) / 2
-	for rank, idx := range perm {
-		if rank < half {
-			dev = append(dev, members[order[idx]]...)
-		} else {
-			test = append(test, members[order[idx]]...)
-		}
-	}
-	return dev, test
+	devRows, testRows := HalveIndices(len(val), seed)
+	return pick(val, devRows), pick(val, testRows)
 }
 
-// groupKey is the unit that is scored (and split) together: the Group, else the example.
-func groupKey(ex data.Example) string {
-	if ex.Group != "" {
-		return "g:" + ex.Group
+// HoldOutIndices is the large-task cut of n training rows: the shuffle's first hold
+// positions are dev, the rest (in shuffled order) train.
+func HoldOutIndices(n, hold int, seed int64) (dev, rest []int, err error) {
+	if n <= hold {
+		return nil, nil, fmt.Errorf("training set has %d examples, too few to hold out %d for dev", n, hold)
 	}
-	return "id:" + ex.ID
+	perm := Permutation(n, seed)
+	return perm[:hold], perm[hold:], nil
 }
 
 // HoldOut is the large-task split: n shuffled training examples become dev, the rest (in
 // shuffled order) stay train.
 func HoldOut(train []data.Example, n int, seed int64) (dev, rest []data.Example, err error) {
-	if len(train) <= n {
-		return nil, nil, fmt.Errorf("training set has %d examples, too few to hold out %d for dev", len(train), n)
+	devRows, restRows, err := HoldOutIndices(len(train), n, seed)
+	if err != nil {
+		return nil, nil, err
 	}
-	perm := Permutation(len(train), seed)
-	dev = make([]data.Example, 0, n)
-	rest = make([]data.Example, 0, len(train)-n)
-	for rank, idx := range perm {
-		if rank < n {
-			dev = append(dev, train[idx])
-		} else {
-			rest = append(rest, train[idx])
-		}
+	return pick(train, devRows), pick(train, restRows), nil
+}
+
+// pick returns exs[rows[0]], exs[rows[1]], … .
+func pick(exs []data.Example, rows []int) []data.Example {
+	out := make([]data.Example, len(rows))
+	for i, r := range rows {
+		out[i] = exs[r]
 	}
-	return dev, rest, nil
+	return out
+}
+
+// groupKey is the unit that exact match is computed over: the Group, else the example.
+func groupKey(ex data.Example) string {
+	if ex.Group != "" {
+		return "g:" + ex.Group
+	}
+	return "id:" + ex.ID
 }
