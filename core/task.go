@@ -24,3 +24,6 @@ func NewTask(name string) (Task, error) { return data.NewTask(name) }
 
 // PrimaryScore is a task's table score (see data.PrimaryScore).
 func PrimaryScore(t Task, s Scores) (float64, error) { return data.PrimaryScore(t, s) }
+
+// SelectionScore is the dev score checkpoints are chosen by (see data.SelectionScore).
+func SelectionScore(t Task, s Scores) (float64, error) { return data.SelectionScore(t, s) }

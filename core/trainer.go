@@ -304,7 +304,8 @@ func (tr *Trainer) Run() (*TrainResult, error) {
 }
 
 // bestCheckpoint evaluates every task on dev every EvalEvery steps (and at the last step)
-// and keeps a copy of the method's parameters at the best mean primary score.
+// and keeps a copy of the method's parameters at the best mean selection score
+// (data.SelectionScore: the primary score except where the reference selects otherwise).
 func (tr *Trainer) bestCheckpoint(o TrainOptions, tasks []TaskData, sess *Session, res *TrainResult) Callback {
 	best := math.Inf(-1)
 	names := make([]string, len(tasks))
@@ -319,7 +320,7 @@ func (tr *Trainer) bestCheckpoint(o TrainOptions, tasks []TaskData, sess *Sessio
 		defer func() { res.EvalSeconds += time.Since(t0).Seconds() }()
 		per := map[string]TaskScores{}
 		point := DevPoint{Step: s.Step, PerTask: map[string]float64{}}
-		mean := 0.0
+		mean, selMean := 0.0, 0.0
 		var parts []string
 		for _, td := range tasks {
 			dev, err := tr.evaluate(td, limit(td.Data.Dev, o.EvalLimit), o, names)
@@ -330,9 +331,16 @@ func (tr *Trainer) bestCheckpoint(o TrainOptions, tasks []TaskData, sess *Sessio
 			if err != nil {
 				return err
 			}
+			// The checkpoint is chosen by the reference code's selection metric (CB:
+			// macro-F1), which for every other task is the primary score.
+			sel, err := SelectionScore(td.Task, dev)
+			if err != nil {
+				return err
+			}
 			per[td.Task.Name()] = TaskScores{Dev: dev}
 			point.PerTask[td.Task.Name()] = score
 			mean += score / float64(len(tasks))
+			selMean += sel / float64(len(tasks))
 			parts = append(parts, fmt.Sprintf("%s %s = %.2f", td.Task.Name(), td.Task.Metrics()[0], score))
 		}
 		point.Mean = mean
@@ -340,8 +348,8 @@ func (tr *Trainer) bestCheckpoint(o TrainOptions, tasks []TaskData, sess *Sessio
 		if o.Progress != nil {
 			o.Progress.Log("step %d: dev %s (loss %.4f)", s.Step, strings.Join(parts, ", "), s.Loss)
 		}
-		if mean > best || res.Best == nil {
-			best, res.BestStep, res.PerTask = mean, s.Step, per
+		if selMean > best || res.Best == nil {
+			best, res.BestStep, res.PerTask = selMean, s.Step, per
 			dropNamed(res.Best)
 			res.Best = snapshot(sess.Method.ParamGroups())
 		}

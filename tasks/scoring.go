@@ -27,8 +27,10 @@ const (
 	scoreExact
 )
 
-// invalidPrediction replaces a generation that is not a valid label, so that every invalid
-// output is one wrong class rather than many.
+// invalidPrediction replaces a generation that is not a valid label where the reference
+// metric pools invalid outputs into one wrong answer (accuracy, macro-F1). Binary F1 and
+// Matthews correlation count invalid outputs as the reference code does instead (see
+// scoreLabels).
 const invalidPrediction = "<invalid>"
 
 // invalidScore is what an STS-B generation that is not a number counts as.
@@ -90,8 +92,19 @@ func (t *info) validLabels(pred, gold []string) ([]string, error) {
 	return out, nil
 }
 
+// scoreLabels computes the task's label metrics the way DePT's src/metrics.py computes them
+// (scikit-learn underneath), which matters only for generations that are not a label:
+//   - accuracy: an invalid output is wrong;
+//   - f1 (positive class "1"): an invalid output counts as the label opposite to the gold one
+//     (f1_score_with_invalid), so it is a false negative on a positive example and a false
+//     positive on a negative one;
+//   - f1_macro (CB): per-class F1 over the task's labels only (fbeta_score with labels =
+//     range(3), average "macro"), so an invalid output costs its gold class a false negative
+//     and adds no class;
+//   - matthews (CoLA): sklearn's matthews_corrcoef on the raw strings, where every distinct
+//     invalid string is a class of its own.
 func (t *info) scoreLabels(pred, gold []string) (data.Scores, error) {
-	pred, err := t.validLabels(pred, gold)
+	pooled, err := t.validLabels(pred, gold)
 	if err != nil {
 		return nil, err
 	}
@@ -99,16 +112,32 @@ func (t *info) scoreLabels(pred, gold []string) (data.Scores, error) {
 	for _, m := range t.metrics {
 		switch m {
 		case "accuracy":
-			s[m] = 100 * Accuracy(pred, gold)
+			s[m] = 100 * Accuracy(pooled, gold)
 		case "f1":
-			s[m] = 100 * BinaryF1(pred, gold, "1")
+			s[m] = 100 * BinaryF1(invalidAsWrongLabel(pooled, gold), gold, "1")
 		case "f1_macro":
-			s[m] = 100 * MacroF1(pred, gold, t.labels)
+			s[m] = 100 * MacroF1(pooled, gold, t.labels)
 		case "matthews":
 			s[m] = 100 * Matthews(pred, gold)
 		}
 	}
 	return s, nil
+}
+
+// invalidAsWrongLabel replaces each invalid prediction of a binary task by the label its
+// gold is not ("1" for gold "0", else "0"), as DePT's f1_score_with_invalid does.
+func invalidAsWrongLabel(pooled, gold []string) []string {
+	out := make([]string, len(pooled))
+	for i, p := range pooled {
+		out[i] = p
+		if p == invalidPrediction {
+			out[i] = "1"
+			if gold[i] == "1" {
+				out[i] = "0"
+			}
+		}
+	}
+	return out
 }
 
 // parseScore reads an STS-B generation; anything but a finite number is invalidScore.
@@ -134,8 +163,11 @@ func scoreSimilarity(pred, gold []string) (data.Scores, error) {
 	return data.Scores{"pearson": 100 * Pearson(x, y), "spearman": 100 * Spearman(x, y)}, nil
 }
 
-// scoreMultiRC: f1a is the binary F1 over every answer option; em is the fraction of
-// questions whose options are all predicted correctly.
+// scoreMultiRC: f1a is the binary F1 over every answer option, an invalid output counted as
+// the wrong label (DePT's f1_score_with_invalid, its only MultiRC metric); em is the fraction
+// of questions whose options in the split are all predicted correctly. The split is cut by
+// answer row, so em is over the options of each question that fall in the split; the
+// reference code reports no em.
 func (t *info) scoreMultiRC(pred []string, gold []data.Example) (data.Scores, error) {
 	targets := make([]string, len(gold))
 	for i, g := range gold {
@@ -161,7 +193,7 @@ func (t *info) scoreMultiRC(pred []string, gold []data.Example) (data.Scores, er
 	if len(allRight) > 0 {
 		em = float64(exact) / float64(len(allRight))
 	}
-	return data.Scores{"f1a": 100 * BinaryF1(pred, targets, "1"), "em": 100 * em}, nil
+	return data.Scores{"f1a": 100 * BinaryF1(invalidAsWrongLabel(pred, targets), targets, "1"), "em": 100 * em}, nil
 }
 
 func scoreAnswers(pred []string, gold []data.Example) data.Scores {

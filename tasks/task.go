@@ -20,6 +20,9 @@ type info struct {
 	// whose target is free text or a number (SQuAD, ReCoRD, STS-B, syn-copy).
 	labels  []string
 	scoring scoring
+	// selectBy is the metric the reference code chooses checkpoints by when it is not the
+	// table score (metrics[0]); empty means metrics[0].
+	selectBy string
 }
 
 func (t *info) Name() string      { return t.name }
@@ -28,6 +31,15 @@ func (t *info) MaxSourceLen() int { return t.maxSourceLen }
 
 // Metrics returns a copy so that callers cannot reorder the table score away.
 func (t *info) Metrics() []string { return append([]string(nil), t.metrics...) }
+
+// SelectionMetric is the metric dev checkpoints are chosen by (data.SelectionScore): DePT's
+// first TASK_TO_METRICS entry, which differs from the reported metric only for CB.
+func (t *info) SelectionMetric() string {
+	if t.selectBy != "" {
+		return t.selectBy
+	}
+	return t.metrics[0]
+}
 
 // Labels lists the valid targets of a classification task, nil for open-ended targets.
 func (t *info) Labels() []string { return append([]string(nil), t.labels...) }

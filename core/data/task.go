@@ -46,7 +46,7 @@ type Task interface {
 	Benchmark() string // "GLUE", "SuperGLUE" or "" (source / few-shot / synthetic tasks)
 	// MaxSourceLen is s, the longest source in tokens (256; MultiRC 348).
 	MaxSourceLen() int
-	// Metrics lists the metric names; the first is the task's table score.
+	// Metrics lists the metric names; the first is the task's table score (PrimaryScore).
 	Metrics() []string
 	Load(opts DataOptions) (*Dataset, error)
 	// Score compares predictions (decoded generations) with gold examples, index by index.
@@ -79,16 +79,38 @@ func NewTask(name string) (Task, error) {
 	return f(), nil
 }
 
-// PrimaryScore is the table score: the first metric, or the mean of the first two when
-// the task reports two (the protocol's "average of both" is reported separately).
+// PrimaryScore is the table score: the task's first metric, which is the metric the
+// published tables report for it (accuracy for MRPC, QQP and CB, whose second metric is F1
+// or macro-F1; Pearson for STS-B; F1a for MultiRC). Leaderboards rank by it, compare it with
+// published numbers and show the task's other metrics beside it.
 func PrimaryScore(t Task, s Scores) (float64, error) {
 	ms := t.Metrics()
 	if len(ms) == 0 {
 		return 0, fmt.Errorf("task %s declares no metrics", t.Name())
 	}
-	v, ok := s[ms[0]]
+	return metricScore(t, s, ms[0])
+}
+
+// SelectionMetricTask is a task whose reference code chooses checkpoints by another metric
+// than the one its tables report (CB: DePT selects by macro-F1, the first entry of its
+// TASK_TO_METRICS, and reports accuracy).
+type SelectionMetricTask interface {
+	SelectionMetric() string
+}
+
+// SelectionScore is the dev score checkpoints are chosen by: the task's SelectionMetric
+// when it has one, else its PrimaryScore.
+func SelectionScore(t Task, s Scores) (float64, error) {
+	if st, ok := t.(SelectionMetricTask); ok && st.SelectionMetric() != "" {
+		return metricScore(t, s, st.SelectionMetric())
+	}
+	return PrimaryScore(t, s)
+}
+
+func metricScore(t Task, s Scores, metric string) (float64, error) {
+	v, ok := s[metric]
 	if !ok {
-		return 0, fmt.Errorf("task %s: score has no %q", t.Name(), ms[0])
+		return 0, fmt.Errorf("task %s: score has no %q", t.Name(), metric)
 	}
 	return v, nil
 }
