@@ -1,21 +1,32 @@
-// Package attempt is ATTEMPT (Asai et al., EMNLP 2022): attentional mixtures of frozen source
-// prompts and a trainable target prompt, per example.
+// Package attempt is ATTEMPT (Asai et al., EMNLP 2022): an attentional mixture, per example,
+// of frozen source prompts and the trainable target prompt — as AkariAsai/ATTEMPT computes it
+// with attn_method "sub" (attempt/third_party/models/t5/modeling_t5.py, T5Stack.forward):
 //
-//	x̂   = max over the real tokens of the input embeddings E            ∈ R^d
-//	p̂_j = max over the tokens of source prompt P_j                       ∈ R^d
-//	h   = LayerNorm(W_up · SiLU(W_down · x̂))       W_down ∈ R^{d×k}, W_up ∈ R^{k×d}, no biases
-//	a   = softmax_j(p̂_j · h / T)                   T = 2087 (d·e in the ATTEMPT code)
-//	P   = Σ_j a_j P_j + P_t                          per example, prepended: H0 = [P ; E]
+//	x̂   = max over the positions of the padded input embeddings E   ∈ R^d   (padding included)
+//	P_{n+1} = P_t                      the candidates are the n sources and the target
+//	p̂_j = max over the tokens of P_j                       j = 1..n+1    ∈ R^d
+//	h   = LayerNorm(W_up · SiLU(W_down · x̂))     W_down ∈ R^{d×k}, W_up ∈ R^{k×d}, no biases
+//	a   = softmax_j(p̂_j · h / T)               over n+1 candidates, T = 2087
+//	P   = Σ_{j=1}^{n+1} a_j P_j + P_t            per example, prepended: H0 = [P ; E]
 //
-// P_1..P_n are PT prompts (l = 100) trained on the source tasks (MNLI, QNLI, QQP, SST-2, SQuAD,
-// ReCoRD by default), frozen, fetched from the artefact store (trained once if missing). The
-// target prompt P_t starts as PT's (vocabulary rows). Trainable: P_t, W_down, W_up and the
-// LayerNorm's weight and bias — l·d + 2·d·k + 2·d = 231,936 on t5-base (k = 100); the frozen
-// sources are not counted. W_down and W_up start as small uniform maps (a Linear's default
-// bounds) so that the mixture depends on the input from step 0; the LayerNorm starts at (1, 0).
+// P_1..P_n are PT prompts (l = 100) trained on the source tasks (MNLI, QNLI, QQP, SST-2,
+// SQuAD, ReCoRD by default, attempt/configs/attempt/sinlge_task.json), frozen, fetched from
+// the artefact store (trained once if missing). P_t starts as a copy of the first source
+// prompt (MNLI): run_seq2seq.py calls update_prefix_weights_single(shared_params[0]) for
+// single-task training. W_down and W_up start N(0, 10⁻²) (the model's _init_weights for
+// nn.Linear); the LayerNorm is nn.LayerNorm's (1, 0) and stays frozen, because
+// freeze_model_params (attempt/utils/utils.py) unfreezes only attn_W_down, attn_W_up and
+// prefix_shared for "sub". One learning rate, 0.3, for everything (attn_learning_rate is
+// unset in the configs).
 //
-// Learning rates: P_t at PT's 0.3, the attention module at 1e-2 (as EPT's projection: Adam at
-// 0.3 on a product of two matrices diverges).
+// x̂ includes padding as the reference does: it pads every source to max_source_length (256)
+// and takes torch.max over all positions, so a source shorter than that has the pad
+// embedding among its maxima. With dynamic padding this package gets the same x̂ by taking
+// the maximum with the pad embedding for every row shorter than the run's max source length.
+//
+// Trainable: P_t, W_down, W_up — l·d + 2·d·k = 230,400 on t5-base (k = 100); the frozen
+// sources are not counted. The paper's 232K (231,936) counts the LayerNorm's 2·d as well;
+// train_layer_norm: true trains it and gives that count.
 package attempt
 
 import (
@@ -27,26 +38,34 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
-	"github.com/ptbench/ptbench/methods/pt"
-	"github.com/ptbench/ptbench/methods/spot"
+	"github.com/ptbench/ptbench/methods/internal/promptbank"
 )
 
 // Config is ATTEMPT's settings.
 type Config struct {
-	Sources     []string `json:"sources"`      // source tasks, one frozen PT prompt each
-	Length      int      `json:"length"`       // l (sources and target)
-	Bottleneck  int      `json:"bottleneck"`   // k, the attention module's hidden size
-	Temperature float64  `json:"temperature"`  // T in softmax(p̂·h / T)
-	PromptLR    float64  `json:"prompt_lr"`    // P_t
-	AttnLR      float64  `json:"attn_lr"`      // W_down, W_up, LayerNorm
-	SourceSeed  int64    `json:"source_seed"`  // the source prompts' seed (fixed across targets)
-	SourceSteps int      `json:"source_steps"` // source training steps (0: the run's --steps)
+	Sources     []string `json:"sources"`     // source tasks, one frozen PT prompt each
+	Length      int      `json:"length"`      // l (sources and target)
+	Bottleneck  int      `json:"bottleneck"`  // k, the attention module's hidden size
+	Temperature float64  `json:"temperature"` // T in softmax(p̂·h / T)
+	LR          float64  `json:"lr"`          // every trainable tensor (the reference's learning_rate)
+	// AttnLR is the attention module's own rate (the reference's attn_learning_rate); 0 = LR.
+	AttnLR         float64 `json:"attn_lr"`
+	AttnInitStd    float64 `json:"attn_init_std"`    // W_down, W_up ~ N(0, std²)
+	TrainLayerNorm bool    `json:"train_layer_norm"` // the reference freezes it
+	// TargetInit is where P_t starts: "first_source" (the reference: a copy of the first
+	// source prompt) or "vocab" (vocabulary rows, as PT).
+	TargetInit string `json:"target_init"`
+	// Pool is what x̂ maxes over: "padded" (the reference: the input padded to the max source
+	// length) or "real" (the real tokens only).
+	Pool        string `json:"pool"`
+	SourceSeed  int64  `json:"source_seed"`  // the source prompts' seed (fixed across targets)
+	SourceSteps int    `json:"source_steps"` // source training steps (0: the run's --steps)
 }
 
-// DefaultConfig is the paper's six sources.
+// DefaultConfig is the reference's single-task configuration with its six sources.
 func DefaultConfig() Config {
 	return Config{Sources: []string{"mnli", "qnli", "qqp", "sst2", "squad", "record"}, Length: 100, Bottleneck: 100,
-		Temperature: 2087, PromptLR: 0.3, AttnLR: 1e-2, SourceSeed: 42}
+		Temperature: 2087, LR: 0.3, AttnInitStd: 1e-2, TargetInit: "first_source", Pool: "padded", SourceSeed: 42}
 }
 
 // Validate rejects settings that cannot work.
@@ -59,8 +78,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("length and bottleneck must be > 0 (got %d, %d)", c.Length, c.Bottleneck)
 	case !finitePos(c.Temperature):
 		return fmt.Errorf("temperature must be a positive number, got %v", c.Temperature)
-	case !finitePos(c.PromptLR) || !finitePos(c.AttnLR):
-		return fmt.Errorf("prompt_lr and attn_lr must be positive numbers (got %v, %v)", c.PromptLR, c.AttnLR)
+	case !finitePos(c.LR):
+		return fmt.Errorf("lr must be a positive number, got %v", c.LR)
+	case !(c.AttnLR >= 0) || math.IsInf(c.AttnLR, 0):
+		return fmt.Errorf("attn_lr must be ≥ 0 (0 = lr), got %v", c.AttnLR)
+	case !(c.AttnInitStd >= 0) || math.IsInf(c.AttnInitStd, 0):
+		return fmt.Errorf("attn_init_std must be ≥ 0, got %v", c.AttnInitStd)
+	case c.TargetInit != "first_source" && c.TargetInit != "vocab":
+		return fmt.Errorf(`target_init must be "first_source" or "vocab", got %q`, c.TargetInit)
+	case c.Pool != "padded" && c.Pool != "real":
+		return fmt.Errorf(`pool must be "padded" or "real", got %q`, c.Pool)
 	case c.SourceSteps < 0:
 		return fmt.Errorf("source_steps must be ≥ 0, got %d", c.SourceSteps)
 	}
@@ -75,7 +102,7 @@ func (c Config) Validate() error {
 }
 
 func init() {
-	core.RegisterConfigured("attempt", "ATTEMPT (Asai et al. 2022): per-example attention over frozen source prompts + a target prompt",
+	core.RegisterConfigured("attempt", "ATTEMPT (Asai et al. 2022): per-example attention over frozen source prompts and the target prompt, plus the target prompt",
 		DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
 }
 
@@ -83,12 +110,14 @@ func init() {
 type Method struct {
 	cfg          Config
 	sources      *ts.Tensor // [n, l·d] frozen
-	sourceKeys   *ts.Tensor // p̂ [n, d] frozen
+	sourceKeys   *ts.Tensor // p̂ of the sources [n, d] frozen
 	target       *ts.Tensor // P_t [l, d]
 	down, up     *ts.Tensor // [d, k], [k, d]
 	lnW, lnB     *ts.Tensor // [d]
+	padEmb       *ts.Tensor // the pad token's embedding [d] ("padded" pooling)
+	maxLen       int        // the run's max source length: shorter rows were padded in the reference
 	d            int64
-	LastWeights  []float32 // a of the latest batch, [B·n] (for inspection and tests)
+	LastWeights  []float32 // a of the latest batch, [B·(n+1)], the target last (for inspection and tests)
 	recordWeight bool
 }
 
@@ -98,91 +127,117 @@ func (m *Method) PromptLength() int { return m.cfg.Length }
 
 // NeededArtefacts are the source PT prompts.
 func (m *Method) NeededArtefacts() []core.ArtefactSpec {
-	return spot.SourcePrompts(m.cfg.Sources, m.cfg.Length, m.cfg.SourceSeed, m.cfg.SourceSteps)
+	return promptbank.SourceSpecs(m.cfg.Sources, m.cfg.Length, m.cfg.SourceSeed, m.cfg.SourceSteps)
 }
 
+// Candidates is n + 1: the sources and the target.
+func (m *Method) Candidates() int { return len(m.cfg.Sources) + 1 }
+
+// Target is P_t (borrowed).
+func (m *Method) Target() *ts.Tensor { return m.target }
+
 // Setup fetches the source prompts and creates P_t and the attention module.
-func (m *Method) Setup(env core.SetupEnv) error {
+func (m *Method) Setup(env core.SetupEnv) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("attempt setup: %v", p)
+		}
+	}()
 	d := env.Backbone.Info().DModel
-	m.d = d
-	stack, err := spot.LoadSourcePromptStack(env, m.NeededArtefacts()) // [n, l, d]
+	m.d, m.maxLen = d, env.MaxSourceLen
+	stack, err := promptbank.LoadSourceStack(env, m.NeededArtefacts()) // [n, l, d]
 	if err != nil {
 		return fmt.Errorf("ATTEMPT needs a PT prompt per source task: %w\n(obtain the data with `ptbench data --task T`, then `ptbench sources train --method attempt --sources %s`)",
 			err, strings.Join(m.cfg.Sources, ","))
 	}
-	m.sourceKeys = stack.MustAmax([]int64{1}, false, false)
-	n := int64(len(m.cfg.Sources))
-	m.sources = stack.MustView([]int64{n, int64(m.cfg.Length) * d}, true)
-
-	target, err := pt.InitPrompt(env.Backbone, m.cfg.Length, "vocab", "", 5000, env.Seed)
-	if err != nil {
+	if m.sourceKeys, err = stack.Amax([]int64{1}, false, false); err != nil {
+		stack.MustDrop()
 		return err
 	}
-	m.target = target
+	switch m.cfg.TargetInit {
+	case "first_source":
+		first, err := stack.Select(0, 0, false)
+		if err == nil {
+			m.target, err = first.DetachCopy(true)
+		}
+		if err != nil {
+			stack.MustDrop()
+			return err
+		}
+		if err := m.target.RequiresGrad_(true); err != nil {
+			stack.MustDrop()
+			return err
+		}
+	default:
+		if m.target, err = promptbank.Init(env.Backbone, promptbank.Spec{Length: m.cfg.Length, How: "vocab", VocabLimit: 5000}, env.Seed); err != nil {
+			stack.MustDrop()
+			return err
+		}
+	}
+	n := int64(len(m.cfg.Sources))
+	if m.sources, err = stack.View([]int64{n, int64(m.cfg.Length) * d}, true); err != nil {
+		return err
+	}
 	k := int64(m.cfg.Bottleneck)
-	// Small random maps (Kaiming-uniform bounds of a Linear): h depends on the input at step 0.
-	m.down = uniform([]int64{d, k}, 1/math.Sqrt(float64(d)))
-	m.up = uniform([]int64{k, d}, 1/math.Sqrt(float64(k)))
+	m.down = ts.MustZeros([]int64{d, k}, gotch.Float, gotch.CPU)
+	m.up = ts.MustZeros([]int64{k, d}, gotch.Float, gotch.CPU)
+	if m.cfg.AttnInitStd > 0 {
+		m.down.MustNormal_(0, m.cfg.AttnInitStd)
+		m.up.MustNormal_(0, m.cfg.AttnInitStd)
+	}
 	m.lnW = ts.MustOnes([]int64{d}, gotch.Float, gotch.CPU)
 	m.lnB = ts.MustZeros([]int64{d}, gotch.Float, gotch.CPU)
-	for _, t := range []*ts.Tensor{m.down, m.up, m.lnW, m.lnB} {
+	trainable := []*ts.Tensor{m.down, m.up}
+	if m.cfg.TrainLayerNorm {
+		trainable = append(trainable, m.lnW, m.lnB)
+	}
+	for _, t := range trainable {
 		t.MustRequiresGrad_(true)
 	}
-	return nil
+	if m.cfg.Pool == "padded" {
+		m.padEmb, err = padEmbedding(env.Backbone)
+	}
+	return err
 }
 
-func uniform(shape []int64, bound float64) *ts.Tensor {
-	t := ts.MustRand(shape, gotch.Float, gotch.CPU)
-	return t.MustMulScalar(ts.FloatScalar(2*bound), true).MustSubScalar(ts.FloatScalar(bound), true)
+// padEmbedding is the embedding [d] of the id the backbone pads sources with, found by
+// collating a one-token row with a two-token row.
+func padEmbedding(bb core.Backbone) (*ts.Tensor, error) {
+	b, err := bb.Collate([]core.Encoded{{Source: []int64{1}}, {Source: []int64{1, 1}}}, core.CollateOptions{NoLabels: true})
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	ids := b.IDs.Int64Values()
+	mask := core.Float32s(b.Mask)
+	for i, v := range mask {
+		if v == 0 {
+			row := ts.MustOfSlice([]int64{ids[i]}).MustView([]int64{1, 1}, true)
+			e := bb.Embed(row)
+			row.MustDrop()
+			return e.View([]int64{bb.Info().DModel}, true)
+		}
+	}
+	return nil, fmt.Errorf("attempt: the backbone did not pad a short row; cannot find its pad embedding")
 }
 
 func (m *Method) ParamGroups() []core.ParamGroup {
+	attnLR := m.cfg.AttnLR
+	if attnLR == 0 {
+		attnLR = m.cfg.LR
+	}
+	attn := []core.NamedTensor{{Name: "attn.down", Tensor: m.down}, {Name: "attn.up", Tensor: m.up}}
+	if m.cfg.TrainLayerNorm {
+		attn = append(attn, core.NamedTensor{Name: "attn.ln.weight", Tensor: m.lnW}, core.NamedTensor{Name: "attn.ln.bias", Tensor: m.lnB})
+	}
 	return []core.ParamGroup{
-		{Name: "target_prompt", LR: m.cfg.PromptLR, Params: []core.NamedTensor{{Name: "prompt", Tensor: m.target}}},
-		{Name: "attention", LR: m.cfg.AttnLR, Params: []core.NamedTensor{
-			{Name: "attn.down", Tensor: m.down}, {Name: "attn.up", Tensor: m.up},
-			{Name: "attn.ln.weight", Tensor: m.lnW}, {Name: "attn.ln.bias", Tensor: m.lnB}}},
+		{Name: "target_prompt", LR: m.cfg.LR, Params: []core.NamedTensor{{Name: "prompt", Tensor: m.target}}},
+		{Name: "attention", LR: attnLR, Params: attn},
 	}
 }
-
-// Weights returns the attention weights a [B, n] for a batch (caller drops).
-func (m *Method) Weights(in core.Input) *ts.Tensor {
-	// x̂: max over real tokens (padding set to the lowest float first).
-	mask := in.Mask.MustUnsqueeze(-1, false) // [B, L, 1]
-	pad := mask.MustRsubScalar(ts.FloatScalar(1), false).MustMulScalar(ts.FloatScalar(-math.MaxFloat32), true)
-	masked := in.Embeds.MustAdd(pad, false)
-	pad.MustDrop()
-	mask.MustDrop()
-	x := masked.MustAmax([]int64{1}, false, true) // [B, d]
-	hidden := x.MustMatmul(m.down, true).MustSilu(true)
-	h := hidden.MustMatmul(m.up, true)
-	normed := ts.MustLayerNorm(h, []int64{m.d}, m.lnW, m.lnB, 1e-5, false)
-	h.MustDrop()
-	keysT := m.sourceKeys.MustTranspose(0, 1, false)
-	scores := normed.MustMatmul(keysT, true).MustDivScalar(ts.FloatScalar(m.cfg.Temperature), true) // [B, n]
-	keysT.MustDrop()
-	return scores.MustSoftmax(-1, gotch.Float, true)
-}
-
-// Transform builds each example's prompt Σ_j a_j P_j + P_t and prepends it.
-func (m *Method) Transform(in core.Input, train bool) (core.Input, error) {
-	a := m.Weights(in)
-	B := a.MustSize()[0]
-	mixed := a.MustMatmul(m.sources, false).MustView([]int64{B, int64(m.cfg.Length), m.d}, true) // [B, l, d]
-	if m.recordWeight {
-		m.LastWeights = core.Float32s(a)
-	}
-	a.MustDrop()
-	prompt := mixed.MustAdd(m.target, true)
-	defer prompt.MustDrop()
-	return core.PrependPrompt(in, prompt)
-}
-
-// RecordWeights keeps each batch's attention weights in LastWeights.
-func (m *Method) RecordWeights(on bool) { m.recordWeight = on }
 
 func (m *Method) Close() {
-	for _, t := range []*ts.Tensor{m.sources, m.sourceKeys, m.target, m.down, m.up, m.lnW, m.lnB} {
+	for _, t := range []*ts.Tensor{m.sources, m.sourceKeys, m.target, m.down, m.up, m.lnW, m.lnB, m.padEmb} {
 		if t != nil {
 			t.MustDrop()
 		}

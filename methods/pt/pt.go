@@ -10,11 +10,11 @@ package pt
 
 import (
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/methods/internal/promptbank"
 	"github.com/ptbench/ptbench/peft"
 )
 
@@ -97,31 +97,8 @@ func (m *Method) Close() {
 
 // InitPrompt makes a trainable [length, d] prompt from the backbone's frozen embeddings:
 // "vocab" samples ids uniformly from [0, vocabLimit) with a seeded generator; "text" uses
-// the tokens of text, tiled or truncated to length.
+// the tokens of text (the tokenizer's, without special tokens), tiled/truncated to length.
+// It is promptbank.Init, the initialiser every prompt method shares.
 func InitPrompt(bb core.Backbone, length int, how, text string, vocabLimit int, seed int64) (*ts.Tensor, error) {
-	ids := make([]int64, length)
-	switch how {
-	case "vocab":
-		limit := min(int64(vocabLimit), bb.Info().Vocab)
-		rng := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
-		for i := range ids {
-			ids[i] = rng.Int64N(limit)
-		}
-	case "text":
-		toks := bb.Tokenizer().Encode(text)
-		if len(toks) == 0 {
-			return nil, fmt.Errorf("init_text %q has no tokens", text)
-		}
-		for i := range ids {
-			ids[i] = int64(toks[i%len(toks)])
-		}
-	default:
-		return nil, fmt.Errorf("unknown prompt init %q", how)
-	}
-	t := ts.MustOfSlice(ids).MustView([]int64{1, int64(length)}, true)
-	emb := bb.Embed(t)
-	t.MustDrop()
-	p := emb.MustView([]int64{int64(length), bb.Info().DModel}, true).MustDetachCopy(true)
-	p.MustRequiresGrad_(true)
-	return p, nil
+	return promptbank.Init(bb, promptbank.Spec{Length: length, How: how, Text: text, VocabLimit: vocabLimit}, seed)
 }

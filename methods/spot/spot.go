@@ -12,11 +12,11 @@ package spot
 import (
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/methods/internal/promptbank"
 )
 
 // Config is SPoT's settings.
@@ -68,65 +68,25 @@ func (m *Method) NeededArtefacts() []core.ArtefactSpec {
 	return []core.ArtefactSpec{SourcePrompt(m.cfg.Source, m.cfg.Length, m.cfg.SourceSeed, m.cfg.SourceSteps)}
 }
 
-// SourcePrompt is the artefact spec of a PT prompt trained on one source task — shared by
-// SPoT, ATTEMPT and MPT's teachers, so they reuse one another's source prompts.
+// SourcePrompt is the artefact spec of a PT prompt trained on one source task
+// (promptbank.SourceSpec, shared with ATTEMPT and MPT).
 func SourcePrompt(task string, length int, seed int64, steps int) core.ArtefactSpec {
-	return core.ArtefactSpec{Method: "pt", Config: map[string]any{"length": length}, Tasks: []string{task}, Seed: seed, Steps: steps}
+	return promptbank.SourceSpec(task, length, seed, steps)
 }
 
-// SourcePrompts are the specs of one PT prompt per source task (ATTEMPT's sources, MPT's
-// teachers).
+// SourcePrompts are the specs of one PT prompt per source task.
 func SourcePrompts(tasks []string, length int, seed int64, steps int) []core.ArtefactSpec {
-	out := make([]core.ArtefactSpec, len(tasks))
-	for i, t := range tasks {
-		out[i] = SourcePrompt(t, length, seed, steps)
-	}
-	return out
+	return promptbank.SourceSpecs(tasks, length, seed, steps)
 }
 
-// LoadSourcePromptStack fetches every spec's prompt and stacks them: [n, l, d] (caller owns
-// it). The error lists every source that could not be had, not just the first.
+// LoadSourcePromptStack fetches every spec's prompt and stacks them: [n, l, d].
 func LoadSourcePromptStack(env core.SetupEnv, specs []core.ArtefactSpec) (*ts.Tensor, error) {
-	var rows []*ts.Tensor
-	defer func() {
-		for _, r := range rows {
-			r.MustDrop()
-		}
-	}()
-	var missing []string
-	for _, spec := range specs {
-		p, err := LoadSourcePrompt(env, spec)
-		if err != nil {
-			missing = append(missing, fmt.Sprintf("%s: %v", spec.Tasks[0], err))
-			continue
-		}
-		rows = append(rows, p)
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("missing source prompts:\n  %s", strings.Join(missing, "\n  "))
-	}
-	return ts.MustStack(rows, 0), nil
+	return promptbank.LoadSourceStack(env, specs)
 }
 
-// LoadSourcePrompt fetches (training it first if missing) a source PT prompt and returns a
-// detached copy [l, d] (caller owns it).
+// LoadSourcePrompt fetches a source PT prompt: a detached copy [l, d] (caller owns it).
 func LoadSourcePrompt(env core.SetupEnv, spec core.ArtefactSpec) (*ts.Tensor, error) {
-	if env.Artefacts == nil {
-		return nil, fmt.Errorf("needs the PT prompt trained on %v, but this run offers no artefact store (run it through `ptbench run` or train it with `ptbench sources train`)", spec.Tasks)
-	}
-	art, err := env.Artefacts.Artefact(spec)
-	if err != nil {
-		return nil, fmt.Errorf("source prompt on %v: %w (train it with `ptbench sources train --sources %s`)", spec.Tasks, err, spec.Tasks[0])
-	}
-	defer art.Close()
-	p, err := art.Tensor("prompt")
-	if err != nil {
-		return nil, err
-	}
-	if sz := p.Tensor.MustSize(); len(sz) != 2 || sz[1] != env.Backbone.Info().DModel {
-		return nil, fmt.Errorf("artefact %s: prompt has shape %v, want [l, %d]", art.Name, sz, env.Backbone.Info().DModel)
-	}
-	return core.DetachedCopy(p.Tensor), nil
+	return promptbank.LoadSource(env, spec)
 }
 
 // Setup starts P from the source prompt.
