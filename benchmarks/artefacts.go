@@ -75,6 +75,9 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 	}
 	id := core.ArtefactIdentity{Method: spec.Method, Config: m.Config(), Backbone: g.Backbone, Tasks: spec.Tasks,
 		DataHash: core.DataHash(splits...), Seed: spec.Seed, Train: train}
+	if n := core.NumericsOf(g.BackboneOpts); !n.IsDefault() {
+		id.Numerics = &n
+	}
 	name, err := core.ArtefactName(id)
 	if err != nil {
 		return nil, err

@@ -3,8 +3,6 @@
 package benchmarks
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -66,6 +64,11 @@ type Grid struct {
 	// of a method is a row of its own); LabelSuffix is appended to every label (" (k=16)").
 	Labels      map[string]string
 	LabelSuffix string
+
+	// Sweep, if set, runs every method once per point of the cartesian product of its axes
+	// (sweep.go): each variant is its own run, its row records the variant's settings, and
+	// the leaderboard selects the best-dev variant per method, task and seed.
+	Sweep []SweepAxis
 }
 
 // Summary counts what a grid did.
@@ -73,25 +76,15 @@ type Summary struct {
 	Ran, Skipped, Failed, Diverged int
 }
 
-// RunKey identifies a run for resume: same method, resolved config, task (or task set),
-// seed, backbone, training options, k-shot and data (dataHash: the examples' fingerprint)
-// means the same run.
-func RunKey(method string, cfg any, task string, seed int64, backbone string, train core.TrainOptions, kshot int, dataHash string) (string, error) {
-	b, err := json.Marshal(struct {
-		M string
-		C any
-		T string
-		S int64
-		B string
-		O core.TrainOptions
-		K int
-		D string
-	}{method, cfg, task, seed, backbone, train, kshot, dataHash})
-	if err != nil {
-		return "", fmt.Errorf("run key for %s on %s: %w", method, task, err)
+// runIdentity is what a run of this grid is (core.RunIdentity: its key hashes everything that
+// changes the numbers — method config, tasks, seed, backbone and its numerics, schedule, data).
+func (g *Grid) runIdentity(method string, cfg any, tasks []string, seed int64, train core.TrainOptions, dataHash string) core.RunIdentity {
+	id := core.RunIdentity{Method: method, Config: cfg, Tasks: tasks, Seed: seed, Backbone: g.Backbone,
+		Numerics: core.NumericsOf(g.BackboneOpts), Train: train, KShot: g.Data.KShot, DataHash: dataHash}
+	if g.MultiTask {
+		id.Temperature = g.Temperature
 	}
-	h := sha256.Sum256(b)
-	return fmt.Sprintf("%s.%s.s%d.%s", method, task, seed, hex.EncodeToString(h[:])[:10]), nil
+	return id
 }
 
 // Run executes the grid; finished runs already in results.jsonl are skipped. A failing run
@@ -151,37 +144,39 @@ func (g *Grid) Run() (Summary, error) {
 	index, mine, inShard := -1, -1, g.inShard() // shard.go
 	for _, tasks := range runs {
 		for _, methodName := range g.Methods {
-			for _, seed := range g.Seeds {
-				if index++; !inShard(index) {
-					continue // another shard's run
-				}
-				if mine++; g.Workers > 1 && mine%g.Workers != g.Worker {
-					continue // another worker's run
-				}
-				status, err := g.runOne(bb, tasks, methodName, seed, done, store, arts)
-				if err != nil {
-					return sum, err
-				}
-				// Safety net: a method that unfroze backbone weights without declaring
-				// core.WeightEditor (so nothing restored them) gets the backbone reopened.
-				if w := core.UnfrozenWeight(bb); w != "" {
-					fmt.Fprintf(g.Log, "%s left backbone weight %s trainable without declaring core.WeightEditor: reopening the backbone\n", methodName, w)
-					bb.Close()
-					if bb, err = core.OpenBackbone(g.Backbone, g.BackboneOpts); err != nil {
-						bb = noBackbone{}
+			for _, variant := range g.Variants(methodName) { // one, unless swept (sweep.go)
+				for _, seed := range g.Seeds {
+					if index++; !inShard(index) {
+						continue // another shard's run
+					}
+					if mine++; g.Workers > 1 && mine%g.Workers != g.Worker {
+						continue // another worker's run
+					}
+					status, err := g.runOne(bb, tasks, methodName, variant, seed, done, store, arts)
+					if err != nil {
 						return sum, err
 					}
-					arts.backbone = bb
-				}
-				switch status {
-				case "skipped":
-					sum.Skipped++
-				case "failed":
-					sum.Failed++
-				case "diverged":
-					sum.Diverged++
-				default:
-					sum.Ran++
+					// Safety net: a method that unfroze backbone weights without declaring
+					// core.WeightEditor (so nothing restored them) gets the backbone reopened.
+					if w := core.UnfrozenWeight(bb); w != "" {
+						fmt.Fprintf(g.Log, "%s left backbone weight %s trainable without declaring core.WeightEditor: reopening the backbone\n", methodName, w)
+						bb.Close()
+						if bb, err = core.OpenBackbone(g.Backbone, g.BackboneOpts); err != nil {
+							bb = noBackbone{}
+							return sum, err
+						}
+						arts.backbone = bb
+					}
+					switch status {
+					case "skipped":
+						sum.Skipped++
+					case "failed":
+						sum.Failed++
+					case "diverged":
+						sum.Diverged++
+					default:
+						sum.Ran++
+					}
 				}
 			}
 		}
@@ -207,9 +202,9 @@ func (g *Grid) loadTask(name string) (core.TaskData, error) {
 
 // runOne trains one method with one seed on one task (or, multi-task, on several at once)
 // and appends a row per task. It returns "skipped" or the run's status.
-func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string, seed int64,
+func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string, variant Variant, seed int64,
 	done map[string]bool, store *core.ResultStore, arts *Artefacts) (string, error) {
-	m, err := core.NewMethod(methodName, g.MethodConfigs[methodName])
+	m, err := core.NewMethod(methodName, g.VariantConfig(methodName, variant))
 	if err != nil {
 		return "", err // a configuration error stops the grid: every run would fail
 	}
@@ -227,7 +222,7 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 		splits = append(splits, td.Data.Train, td.Data.Dev, td.Data.Test)
 	}
 	taskLabel := strings.Join(names, "+")
-	key, err := RunKey(methodName, keyConfig, taskLabel, seed, g.Backbone, train, g.Data.KShot, core.DataHash(splits...))
+	key, err := g.runIdentity(methodName, keyConfig, names, seed, train, core.DataHash(splits...)).Key()
 	if err != nil {
 		return "", err
 	}
@@ -248,15 +243,24 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 		return "skipped", nil
 	}
 	prefix := fmt.Sprintf("[%s %s seed %d]", methodName, taskLabel, seed)
+	if len(variant.Settings) > 0 {
+		prefix = fmt.Sprintf("[%s %s %s seed %d]", methodName, taskLabel, variant, seed)
+	}
 	train.Progress = core.NewProgress(g.Log, g.Terminal, prefix, 50)
 	base := core.ResultRow{
 		Method: methodName, Label: g.label(methodName, m), MethodConfig: m.Config(),
 		Seed: seed, Backbone: bb.Info(), Train: train, KShot: g.Data.KShot, CodeVersion: g.CodeVersion,
 	}
 	base.Backbone.Name = g.Backbone
+	if n := core.NumericsOf(g.BackboneOpts); !n.IsDefault() {
+		base.Numerics = &n
+	}
 	base.Extra = map[string]any{}
 	for k, v := range initExtra {
 		base.Extra[k] = v
+	}
+	if vals := variant.Values(); vals != nil { // the leaderboard selects among these (selection.go)
+		base.Extra["sweep"], base.Extra["sweep_index"] = vals, variant.Index
 	}
 	if len(tasks) > 1 {
 		base.Extra["multi_task"], base.Extra["run"], base.Extra["temperature"] = names, key, g.Temperature

@@ -3,9 +3,7 @@ package core
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 )
 
@@ -53,7 +51,8 @@ type ArtefactStore interface {
 	Artefact(spec ArtefactSpec) (*Artefact, error)
 }
 
-// ArtefactIdentity is everything an artefact's name is derived from.
+// ArtefactIdentity is everything an artefact's name is derived from, as recorded in the
+// artefact file's metadata (`ptbench artefacts list`). Its name is RunIdentity.ArtefactName.
 type ArtefactIdentity struct {
 	Method   string       `json:"method"`
 	Config   any          `json:"config"` // the method's resolved config
@@ -62,19 +61,19 @@ type ArtefactIdentity struct {
 	DataHash string       `json:"data_hash"` // hash of the training examples of Tasks
 	Seed     int64        `json:"seed"`
 	Train    TrainOptions `json:"train"`
+	Numerics *Numerics    `json:"numerics,omitempty"` // nil: the default numerics
 }
 
 // ArtefactName is the stable name of an identity: "<method>.<tasks>.s<seed>.<hash>", the hash
-// over the whole identity (so another config, backbone, data or schedule is another name).
+// over the whole identity (so another config, backbone, numerics, data or schedule is another
+// name). It is RunIdentity.ArtefactName, so run keys and artefact names count the same options.
 func ArtefactName(id ArtefactIdentity) (string, error) {
-	b, err := json.Marshal(id)
-	if err != nil {
-		return "", fmt.Errorf("artefact %s: identity does not encode: %w", id.Method, err)
+	rid := RunIdentity{Method: id.Method, Config: id.Config, Backbone: id.Backbone, Tasks: id.Tasks,
+		DataHash: id.DataHash, Seed: id.Seed, Train: id.Train}
+	if id.Numerics != nil {
+		rid.Numerics = *id.Numerics
 	}
-	h := sha256.Sum256(b)
-	tasks := append([]string(nil), id.Tasks...)
-	sort.Strings(tasks)
-	return fmt.Sprintf("%s.%s.s%d.%s", id.Method, strings.Join(tasks, "+"), id.Seed, hex.EncodeToString(h[:])[:10]), nil
+	return rid.ArtefactName()
 }
 
 // DataHash fingerprints training examples (sources and targets, in order) so that a result

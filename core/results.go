@@ -13,14 +13,17 @@ import (
 
 // ResultRow is one finished (or failed) run: everything needed to reproduce and compare it.
 type ResultRow struct {
-	RunKey          string         `json:"run_key"` // identity used for resume
-	Method          string         `json:"method"`
-	Label           string         `json:"label"`
-	MethodConfig    any            `json:"method_config"`
-	Task            string         `json:"task"`
-	Benchmark       string         `json:"benchmark,omitempty"`
-	Seed            int64          `json:"seed"`
-	Backbone        BackboneInfo   `json:"backbone"`
+	RunKey       string       `json:"run_key"` // identity used for resume
+	Method       string       `json:"method"`
+	Label        string       `json:"label"`
+	MethodConfig any          `json:"method_config"`
+	Task         string       `json:"task"`
+	Benchmark    string       `json:"benchmark,omitempty"`
+	Seed         int64        `json:"seed"`
+	Backbone     BackboneInfo `json:"backbone"`
+	// Numerics are the backbone options that changed the numbers (bf16, NF4, dropout, a
+	// tokenizer override), part of the run key; nil: the defaults (float32, full precision).
+	Numerics        *Numerics      `json:"numerics,omitempty"`
 	Train           TrainOptions   `json:"train"`
 	KShot           int            `json:"k_shot,omitempty"`
 	Status          string         `json:"status"` // ok, diverged, failed

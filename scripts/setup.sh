@@ -29,13 +29,17 @@ fi
 if dpkg-query -W -f='${Status}' libopenblas0-pthread 2>/dev/null | grep -q 'install ok installed'; then
   log "WARNING: libopenblas0-pthread is installed; it oversubscribes cores. Prefer: apt-get remove libopenblas0-pthread"
 fi
-# Make sure the BLAS alternative points at OpenBLAS (openmp), not the reference BLAS.
-blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)
-case $blas in
-  *openblas*) ;;
-  *) alt=$(update-alternatives --list libblas.so.3-x86_64-linux-gnu 2>/dev/null | grep openblas-openmp | head -1 || true)
-     if [[ -n $alt ]]; then update-alternatives --set libblas.so.3-x86_64-linux-gnu "$alt" >/dev/null; fi ;;
-esac
+# Make sure the BLAS and LAPACK alternatives point at OpenBLAS-openmp: not the reference BLAS,
+# and not the pthread variant, which another package (e.g. libopenblas-dev, pulled in by
+# python3-torch) may have installed and selected.
+for lib in libblas.so.3 liblapack.so.3; do
+  cur=$(readlink -f /usr/lib/x86_64-linux-gnu/$lib 2>/dev/null || true)
+  case $cur in
+    *openblas-openmp*) ;;
+    *) alt=$(update-alternatives --list $lib-x86_64-linux-gnu 2>/dev/null | grep openblas-openmp | head -1 || true)
+       if [[ -n $alt ]]; then ${SUDO:-} update-alternatives --set $lib-x86_64-linux-gnu "$alt" >/dev/null; fi ;;
+  esac
+done
 log "libblas.so.3 -> $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo '?')"
 
 scripts/setup-gotch.sh apply

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/coretest"
+)
+
+// An fp32 run and a bf16 run of the same grid are two runs: two ok rows under two keys (the
+// second is not skipped as done), and the bf16 row says what it computed in.
+func TestDTypeIsPartOfTheRunKey(t *testing.T) {
+	coretest.LockThread(t)
+	out := t.TempDir()
+	run := func(extra ...string) string {
+		args := append([]string{"run", "--preset", "smoke", "--methods", "pt", "--tasks", "syn-keyword", "--steps", "5",
+			"--eval-limit", "8", "--test-limit", "8", "--out", out}, extra...)
+		log, err := execute(args...)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, log)
+		}
+		return log
+	}
+	run()
+	run("--dtype", "bfloat16")
+	rows, err := core.ReadResults(filepath.Join(out, core.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 {
+		t.Fatalf("%d rows, want 2 (fp32 and bf16)", len(rows))
+	}
+	if rows[0].RunKey == rows[1].RunKey {
+		t.Errorf("fp32 and bf16 share the key %s", rows[0].RunKey)
+	}
+	for i, r := range rows {
+		if r.Status != "ok" {
+			t.Errorf("row %d: status %s (%s)", i, r.Status, r.Error)
+		}
+	}
+	if rows[0].Numerics != nil || rows[1].Numerics == nil || rows[1].Numerics.DType != "bfloat16" {
+		t.Errorf("numerics recorded %v / %v, want none / bfloat16", rows[0].Numerics, rows[1].Numerics)
+	}
+	// Run again: both are done now.
+	if log := run("--dtype", "bfloat16"); !strings.Contains(log, "already in results.jsonl") {
+		t.Errorf("the bf16 run (spelled bf16) was not found done on the second try:\n%s", log)
+	}
+}

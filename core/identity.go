@@ -1,0 +1,143 @@
+package core
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+)
+
+// RunIdentity is everything that changes a run's numbers: two runs with the same identity
+// compute the same thing, so a finished one is not run again (resume) and a leaderboard may
+// average it with its seeds; anything that differs makes another run. Run keys (RunIdentity.Key)
+// and source-artefact names (RunIdentity.ArtefactName) are both hashes of it.
+//
+// Compatibility: the hash is taken over a JSON form in which every option added after the
+// first release (Numerics, Temperature) is left out while it has its default value, so a
+// default run (float32, full precision, the checkpoint's dropout and tokenizer) keeps the key
+// it had before; a bfloat16, NF4, dropout- or tokenizer-overridden run gets a key of its own.
+type RunIdentity struct {
+	Method   string       // registered method name
+	Config   any          // the method's resolved config (incl. an --init-from fingerprint)
+	Tasks    []string     // the task, or a multi-task run's tasks in order
+	Seed     int64        // the run's seed
+	Backbone string       // preset name or checkpoint path as given
+	Numerics Numerics     // how the backbone computes (dtype, quantisation, dropout, tokenizer)
+	Train    TrainOptions // schedule, batch shape, padding/grouping, eval/test limits
+	KShot    int          // k-shot sampling (0: full training set)
+	DataHash string       // fingerprint of the examples (DataHash)
+	// Temperature is the multi-task sampler's temperature (counted only for multi-task runs).
+	Temperature float64
+}
+
+// Numerics are the backbone options that change a run's numbers. The zero value is the
+// default: float32 compute, full-precision weights, the checkpoint's dropout and tokenizer.
+type Numerics struct {
+	DType     string   `json:"dtype,omitempty"`     // "bfloat16"; "" = float32
+	Quant     string   `json:"quant,omitempty"`     // "nf4"; "" = none
+	Dropout   *float64 `json:"dropout,omitempty"`   // nil = the checkpoint's rate
+	Tokenizer string   `json:"tokenizer,omitempty"` // override: "byte" or "<file name>@<sha256 prefix>"
+	InitSeed  int64    `json:"init_seed,omitempty"` // a random-init preset's weight seed
+	Device    string   `json:"device,omitempty"`    // "" = cpu
+}
+
+// IsDefault reports whether n is the default numerics (what runs before RunIdentity had).
+func (n Numerics) IsDefault() bool {
+	return n.DType == "" && n.Quant == "" && n.Dropout == nil && n.Tokenizer == "" && n.InitSeed == 0 && n.Device == ""
+}
+
+// NumericsOf normalises backbone options into Numerics: "float32"/"fp32" and "none" are the
+// defaults, aliases are folded ("bf16" → "bfloat16"), and a tokenizer file is named by its
+// base name and content hash (so moving the file keeps the identity, editing it does not).
+func NumericsOf(o BackboneOptions) Numerics {
+	n := Numerics{Dropout: o.Dropout, InitSeed: o.Seed}
+	switch d := strings.ToLower(strings.TrimSpace(o.DType)); d {
+	case "", "float32", "fp32", "float":
+	case "bf16", "bfloat16":
+		n.DType = "bfloat16"
+	default:
+		n.DType = d
+	}
+	if q := strings.ToLower(strings.TrimSpace(o.Quant)); q != "" && q != "none" {
+		n.Quant = q
+	}
+	n.Tokenizer = tokenizerIdentity(o.Tokenizer)
+	return n
+}
+
+// tokenizerIdentity names a tokenizer override: built-in names as they are, a file by its
+// base name and the first 12 hex digits of its sha256 (the path itself if unreadable).
+func tokenizerIdentity(spec string) string {
+	if spec == "" || !strings.ContainsAny(spec, `/\.`) {
+		return spec
+	}
+	b, err := os.ReadFile(spec)
+	if err != nil {
+		return spec
+	}
+	h := sha256.Sum256(b)
+	base := spec[strings.LastIndexAny(spec, `/\`)+1:]
+	return base + "@" + hex.EncodeToString(h[:])[:12]
+}
+
+// Key is the run key: "<method>.<task>.s<seed>.<hash>" with the hash over the identity.
+func (id RunIdentity) Key() (string, error) {
+	var numerics *Numerics
+	if !id.Numerics.IsDefault() {
+		numerics = &id.Numerics
+	}
+	var temperature *float64
+	if len(id.Tasks) > 1 && id.Temperature != 0 && id.Temperature != 1 {
+		temperature = &id.Temperature
+	}
+	task := strings.Join(id.Tasks, "+")
+	// The first eight fields, their names and order are the key's original encoding; keep them.
+	b, err := json.Marshal(struct {
+		M string
+		C any
+		T string
+		S int64
+		B string
+		O TrainOptions
+		K int
+		D string
+		N *Numerics `json:",omitempty"`
+		P *float64  `json:",omitempty"`
+	}{id.Method, id.Config, task, id.Seed, id.Backbone, id.Train, id.KShot, id.DataHash, numerics, temperature})
+	if err != nil {
+		return "", fmt.Errorf("run key for %s on %s: %w", id.Method, task, err)
+	}
+	h := sha256.Sum256(b)
+	return fmt.Sprintf("%s.%s.s%d.%s", id.Method, task, id.Seed, hex.EncodeToString(h[:])[:10]), nil
+}
+
+// ArtefactName is the stable name of a source artefact trained with this identity:
+// "<method>.<sorted tasks>.s<seed>.<hash>" (K-shot is never part of a source's identity: sources
+// train on full training sets).
+func (id RunIdentity) ArtefactName() (string, error) {
+	var numerics *Numerics
+	if !id.Numerics.IsDefault() {
+		numerics = &id.Numerics
+	}
+	// The first seven fields are the artefact name's original encoding; keep them.
+	b, err := json.Marshal(struct {
+		Method   string       `json:"method"`
+		Config   any          `json:"config"`
+		Backbone string       `json:"backbone"`
+		Tasks    []string     `json:"tasks"`
+		DataHash string       `json:"data_hash"`
+		Seed     int64        `json:"seed"`
+		Train    TrainOptions `json:"train"`
+		Numerics *Numerics    `json:"numerics,omitempty"`
+	}{id.Method, id.Config, id.Backbone, id.Tasks, id.DataHash, id.Seed, id.Train, numerics})
+	if err != nil {
+		return "", fmt.Errorf("artefact %s: identity does not encode: %w", id.Method, err)
+	}
+	h := sha256.Sum256(b)
+	tasks := append([]string(nil), id.Tasks...)
+	sort.Strings(tasks)
+	return fmt.Sprintf("%s.%s.s%d.%s", id.Method, strings.Join(tasks, "+"), id.Seed, hex.EncodeToString(h[:])[:10]), nil
+}

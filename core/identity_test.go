@@ -1,0 +1,127 @@
+package core
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// legacyKey is the run key as every release before RunIdentity computed it: default runs must
+// keep it, so finished rows of old results folders still count as done.
+func legacyKey(id RunIdentity) string {
+	task := strings.Join(id.Tasks, "+")
+	b, _ := json.Marshal(struct {
+		M string
+		C any
+		T string
+		S int64
+		B string
+		O TrainOptions
+		K int
+		D string
+	}{id.Method, id.Config, task, id.Seed, id.Backbone, id.Train, id.KShot, id.DataHash})
+	h := sha256.Sum256(b)
+	return fmt.Sprintf("%s.%s.s%d.%s", id.Method, task, id.Seed, hex.EncodeToString(h[:])[:10])
+}
+
+func TestRunIdentityKey(t *testing.T) {
+	half := 0.0
+	base := RunIdentity{Method: "pt", Config: map[string]any{"length": 100}, Tasks: []string{"rte"}, Seed: 1,
+		Backbone: "t5-small", Train: TrainOptions{Steps: 5, BatchSize: 16}, DataHash: "abc"}
+	with := func(f func(*RunIdentity)) RunIdentity { id := base; f(&id); return id }
+	baseKey, err := base.Key()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := legacyKey(base); baseKey != want {
+		t.Fatalf("default run's key %s, want the legacy key %s", baseKey, want)
+	}
+	cases := []struct {
+		name    string
+		id      RunIdentity
+		samekey bool
+	}{
+		{"float32 spelled out", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{DType: "float32", Quant: "none"}) }), true},
+		{"bfloat16", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{DType: "bfloat16"}) }), false},
+		{"nf4", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{Quant: "nf4"}) }), false},
+		{"dropout 0", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{Dropout: &half}) }), false},
+		{"byte tokenizer", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{Tokenizer: "byte"}) }), false},
+		{"init seed", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{Seed: 3}) }), false},
+		{"eval limit", with(func(id *RunIdentity) { id.Train.EvalLimit = 8 }), false},
+		{"test limit", with(func(id *RunIdentity) { id.Train.TestLimit = 8 }), false},
+		{"pad to max", with(func(id *RunIdentity) { id.Train.PadToMax = true }), false},
+		{"group by length", with(func(id *RunIdentity) { id.Train.GroupByLength = true }), false},
+		{"temperature, one task", with(func(id *RunIdentity) { id.Temperature = 2 }), true},
+		{"k-shot", with(func(id *RunIdentity) { id.KShot = 16 }), false},
+	}
+	for _, c := range cases {
+		k, err := c.id.Key()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (k == baseKey) != c.samekey {
+			t.Errorf("%s: key %s vs default %s: same = %v, want %v", c.name, k, baseKey, k == baseKey, c.samekey)
+		}
+	}
+	// bf16 and its alias are one identity; multi-task temperature counts.
+	a, _ := with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{DType: "bf16"}) }).Key()
+	b, _ := with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{DType: "bfloat16"}) }).Key()
+	if a != b {
+		t.Errorf("bf16 %s and bfloat16 %s differ", a, b)
+	}
+	mt := with(func(id *RunIdentity) { id.Tasks = []string{"rte", "mrpc"} })
+	k1, _ := mt.Key()
+	mt.Temperature = 2
+	k2, _ := mt.Key()
+	if k1 == k2 {
+		t.Error("a multi-task run's temperature is not part of its key")
+	}
+}
+
+// Artefact names keep their legacy encoding for default numerics and change otherwise.
+func TestArtefactNameCountsNumerics(t *testing.T) {
+	id := ArtefactIdentity{Method: "pt", Config: map[string]any{"length": 4}, Backbone: "t5-tiny", Tasks: []string{"mnli"},
+		DataHash: "d", Seed: 1, Train: TrainOptions{Steps: 3}}
+	name, err := ArtefactName(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(id) // the legacy name hashed exactly this encoding
+	h := sha256.Sum256(b)
+	if want := "pt.mnli.s1." + hex.EncodeToString(h[:])[:10]; name != want {
+		t.Errorf("default artefact name %s, want legacy %s", name, want)
+	}
+	n := NumericsOf(BackboneOptions{DType: "bfloat16"})
+	id.Numerics = &n
+	if bf, _ := ArtefactName(id); bf == name {
+		t.Errorf("a bfloat16 artefact has the float32 one's name %s", name)
+	}
+}
+
+// A tokenizer file is named by content: moving it keeps the identity, editing it does not.
+func TestTokenizerIdentityIsContent(t *testing.T) {
+	dir := t.TempDir()
+	p1, p2 := filepath.Join(dir, "a", "tok.model"), filepath.Join(dir, "b", "tok.model")
+	for _, p := range []string{p1, p2} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("same"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b := tokenizerIdentity(p1), tokenizerIdentity(p2); a != b || !strings.HasPrefix(a, "tok.model@") {
+		t.Errorf("same content, two identities: %q %q", a, b)
+	}
+	if err := os.WriteFile(p2, []byte("edited"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := tokenizerIdentity(p1), tokenizerIdentity(p2); a == b {
+		t.Errorf("edited tokenizer keeps identity %q", a)
+	}
+}
