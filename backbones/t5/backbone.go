@@ -23,18 +23,32 @@ var Presets = map[string]Config{
 		Buckets: 32, MaxDistance: 128, Eps: 1e-6, TiedHead: true, Pad: 0, EOS: 1, DecoderStart: 0},
 	"t5-base": {Vocab: 32128, DModel: 768, DKV: 64, DFF: 3072, EncoderLayers: 12, DecoderLayers: 12, Heads: 12,
 		Buckets: 32, MaxDistance: 128, Eps: 1e-6, TiedHead: true, Pad: 0, EOS: 1, DecoderStart: 0},
+	// The released v1.0 large, 3B and 11B shapes (google-t5/t5-large, t5-3b, t5-11b config.json):
+	// d_model 1024 throughout; the larger ones widen the FFN and the attention (H·d_kv 4096, 16384).
+	"t5-large": {Vocab: 32128, DModel: 1024, DKV: 64, DFF: 4096, EncoderLayers: 24, DecoderLayers: 24, Heads: 16,
+		Buckets: 32, MaxDistance: 128, Eps: 1e-6, TiedHead: true, Pad: 0, EOS: 1, DecoderStart: 0},
+	"t5-3b": {Vocab: 32128, DModel: 1024, DKV: 128, DFF: 16384, EncoderLayers: 24, DecoderLayers: 24, Heads: 32,
+		Buckets: 32, MaxDistance: 128, Eps: 1e-6, TiedHead: true, Pad: 0, EOS: 1, DecoderStart: 0},
+	"t5-11b": {Vocab: 32128, DModel: 1024, DKV: 128, DFF: 65536, EncoderLayers: 24, DecoderLayers: 24, Heads: 128,
+		Buckets: 32, MaxDistance: 128, Eps: 1e-6, TiedHead: true, Pad: 0, EOS: 1, DecoderStart: 0},
 }
 
 func init() {
 	for name, cfg := range Presets {
 		cfg := cfg
-		core.RegisterBackbone(name, fmt.Sprintf("T5 v1.0 shape (d %d, %d+%d layers), random init from --seed, byte-level tokenizer",
-			cfg.DModel, cfg.EncoderLayers, cfg.DecoderLayers),
+		core.RegisterBackbone(name, fmt.Sprintf("T5 v1.0 shape (d %d, %d+%d layers, %d heads, FFN %d), random init from --seed; --quant nf4, --dtype bfloat16; byte-level tokenizer",
+			cfg.DModel, cfg.EncoderLayers, cfg.DecoderLayers, cfg.Heads, cfg.DFF),
 			func(spec string, opts core.BackboneOptions) (core.Backbone, error) {
 				if err := checkOptions(spec, opts); err != nil {
 					return nil, err
 				}
-				m, _, err := NewModel(cfg, RandomWeights(cfg, opts.Seed), spec)
+				var m *Model
+				var err error
+				if quantized(opts) { // drawn and quantised one matrix at a time
+					m, err = NewRandomNF4(cfg, opts.Seed)
+				} else {
+					m, _, err = NewModel(cfg, RandomWeights(cfg, opts.Seed), spec)
+				}
 				if err != nil {
 					return nil, err
 				}
@@ -68,11 +82,17 @@ func openDir(spec string, opts core.BackboneOptions) (core.Backbone, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, extra, err := LoadModelDir(dir, "")
+	var m *Model
+	if quantized(opts) {
+		m, err = LoadModelDirNF4(dir)
+	} else {
+		var extra map[string]*ts.Tensor
+		m, extra, err = LoadModelDir(dir, "")
+		dropAll(extra)
+	}
 	if err != nil {
 		return nil, err
 	}
-	dropAll(extra)
 	applyDropout(m, opts)
 	arch := "t5-v1.0"
 	if m.Cfg.GatedGELU {
@@ -81,11 +101,13 @@ func openDir(spec string, opts core.BackboneOptions) (core.Backbone, error) {
 	return newBackbone(spec, m, arch, dtypeLabel(opts, "float32"), opts.Tokenizer, dir)
 }
 
-// checkOptions refuses what T5 does not do: NF4 storage (Llama backbones only) and compute
-// types other than float32 and bfloat16.
+// checkOptions refuses what T5 does not do: storage other than full precision and NF4, and
+// compute types other than float32 and bfloat16.
 func checkOptions(spec string, opts core.BackboneOptions) error {
-	if opts.Quant != "" {
-		return fmt.Errorf("backbone %s: --quant %s is implemented for Llama backbones only; T5 runs unquantised (--dtype bfloat16 halves its weights)", spec, opts.Quant)
+	switch opts.Quant {
+	case "", "none", "nf4":
+	default:
+		return fmt.Errorf("backbone %s: --quant %q: want none or nf4 (4-bit NormalFloat, double-quantised)", spec, opts.Quant)
 	}
 	switch opts.DType {
 	case "", "float32", "bfloat16":
@@ -315,10 +337,17 @@ func MaskFromLengths(lengths []int, L int) *ts.Tensor {
 	return ts.MustOfSlice(vals).MustView([]int64{int64(len(lengths)), int64(L)}, true).MustTotype(gotch.Float, true)
 }
 
+// quantized reports whether opts ask for 4-bit linear weights.
+func quantized(opts core.BackboneOptions) bool { return opts.Quant == "nf4" }
+
 // dtypeLabel is how results name the weights' precision.
 func dtypeLabel(opts core.BackboneOptions, fp32 string) string {
+	label := fp32
 	if opts.DType == "bfloat16" {
-		return "bfloat16 (matmuls; norms, softmax and loss fp32)"
+		label = "bfloat16 (matmuls; norms, softmax and loss fp32)"
 	}
-	return fp32
+	if quantized(opts) {
+		label += " +nf4 (linear weights 4-bit, double-quantised)"
+	}
+	return label
 }

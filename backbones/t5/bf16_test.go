@@ -89,7 +89,7 @@ func TestBF16Compute(t *testing.T) {
 		sess.Close()
 		m.Close()
 	}
-	if _, err := core.OpenBackbone("t5-tiny", core.BackboneOptions{Quant: "nf4"}); err == nil || !strings.Contains(err.Error(), "Llama") {
-		t.Errorf("--quant nf4 on T5: %v", err)
+	if _, err := core.OpenBackbone("t5-tiny", core.BackboneOptions{Quant: "int4"}); err == nil || !strings.Contains(err.Error(), "nf4") {
+		t.Errorf("--quant int4 on T5: %v", err)
 	}
 }

@@ -93,6 +93,7 @@ type Model struct {
 	// headBF16 is a bf16 copy of the frozen fp32 embedding table headSrc, the tied LM head's
 	// weight in bf16 mode: cast once, not at every forward and every generated token.
 	headBF16, headSrc *ts.Tensor
+	nf4               packedLinears // --quant nf4: 4-bit linears by site; their fields are nil (quant.go)
 }
 
 // ---- small ops ---------------------------------------------------------------------------
@@ -139,6 +140,10 @@ func (m *Model) linearBF16(site string, x, w *ts.Tensor) *ts.Tensor {
 }
 
 func (m *Model) linearTo(site string, x, w *ts.Tensor, keepBF16 bool) *ts.Tensor {
+	if w == nil { // a 4-bit weight, dequantised (to bf16 in bf16 mode) for this call only
+		w = m.dequantized(site)
+		defer w.MustDrop()
+	}
 	if m.bf16 && w.DType() != gotch.BFloat16 { // the fp32 embedding table as a tied LM head
 		w = m.bf16Head(w)
 		if w != m.headBF16 {
@@ -301,7 +306,7 @@ func (m *Model) ToBF16() {
 // bf16 cast of its input, and the backward pass computes the input's gradient with one
 // matmul (its sum over q, k and v accumulated in fp32 inside it) instead of three and two adds.
 func (m *Model) stackQKV(a *attention) {
-	if a.qkv != nil {
+	if a.qkv != nil || a.q == nil { // stacked already, or 4-bit (each dequantised per call)
 		return
 	}
 	inner := m.Cfg.Heads * m.Cfg.DKV
@@ -526,7 +531,7 @@ func (m *Model) block(b block, h, selfBias, enc, crossBias *ts.Tensor, c *kvCach
 	if enc != nil || (c != nil && c.crossK != nil) {
 		n = m.rmsNorm(normSite(b.cross.prefix), h, b.crossNorm)
 		var x *ts.Tensor
-		if c == nil && m.absorbCross(n, enc) {
+		if c == nil && b.cross.k != nil && m.absorbCross(n, enc) { // (4-bit k, v: the plain form)
 			x = m.crossAttentionAbsorbed(b.cross, n, enc, crossBias)
 		} else {
 			x = m.attention(b.cross, n, enc, crossBias, c, true)
@@ -569,16 +574,7 @@ func dropIfAny(t *ts.Tensor) {
 
 // Encode runs the encoder on embeddings [B, L, d] with mask [B, L]; returns [B, L, d].
 func (m *Model) Encode(embeds, mask *ts.Tensor) *ts.Tensor {
-	L := embeds.MustSize()[1]
-	pos := m.positionBias(m.encBias, 0, L, L, true)
-	var bias *ts.Tensor
-	if mb := maskBias(mask); mb != nil {
-		bias = pos.MustAdd(mb, true) // [B, H, L, L]
-		mb.MustDrop()
-	} else {
-		bias = pos.MustContiguous(true) // [1, H, L, L], broadcast over the batch
-	}
-
+	bias := m.encoderBias(mask)
 	h := m.dropout(embeds.MustShallowClone())
 	for _, b := range m.encoder {
 		h = m.block(b, h, bias, nil, nil, nil)
@@ -631,13 +627,7 @@ func causalBias(t int64) *ts.Tensor {
 // Decode runs the decoder over decoder input ids [B, T] (teacher forcing, causal mask only,
 // as HF does when called with labels) and returns the final hidden states [B, T, d].
 func (m *Model) Decode(decIDs, enc, encMask *ts.Tensor) *ts.Tensor {
-	T := decIDs.MustSize()[1]
-	pos := m.positionBias(m.decBias, 0, T, T, false)
-	causal := causalBias(T)
-	selfBias := pos.MustAdd(causal, true)
-	causal.MustDrop()
-	crossBias := maskBias(encMask)
-
+	selfBias, crossBias := m.decoderBiases(decIDs.MustSize()[1], encMask)
 	g := m.dropout(m.embed(decIDs))
 	for _, b := range m.decoder {
 		g = m.block(b, g, selfBias, enc, crossBias, nil)
@@ -678,6 +668,9 @@ func (o Outputs) Drop() {
 func (m *Model) Forward(embeds, mask *ts.Tensor, labels [][]int64, keepLogits, keepEncoder bool) (Outputs, error) {
 	if len(labels) == 0 {
 		return Outputs{}, fmt.Errorf("t5: forward without labels")
+	}
+	if m.recomputable(embeds, keepLogits, keepEncoder) { // 4-bit weights: recompute.go
+		return m.forwardRecomputed(embeds, mask, labels)
 	}
 	enc := m.encoderOutput(embeds, mask)
 	decIDs := ts.MustOfSlice(flatten(m.ShiftRight(labels))).MustView([]int64{int64(len(labels)), int64(len(labels[0]))}, true)

@@ -9,6 +9,30 @@ import (
 // T5's relative position biases: bucketing as Hugging Face's _relative_position_bucket, a
 // cached bucket grid per shape, and the per-head bias looked up from a stack's table.
 
+// encoderBias is the encoder self-attention's additive bias for a [B, L] mask: the position
+// bias plus the padding bias, [B, H, L, L], or [1, H, L, L] (broadcast) without padding.
+func (m *Model) encoderBias(mask *ts.Tensor) *ts.Tensor {
+	L := mask.MustSize()[1]
+	pos := m.positionBias(m.encBias, 0, L, L, true)
+	if mb := maskBias(mask); mb != nil {
+		bias := pos.MustAdd(mb, true)
+		mb.MustDrop()
+		return bias
+	}
+	return pos.MustContiguous(true)
+}
+
+// decoderBiases are a T-token teacher-forced decoder's self-attention bias (position bias
+// plus causal mask, [1, H, T, T]) and its cross-attention bias (encMask's padding bias; nil
+// without padding).
+func (m *Model) decoderBiases(T int64, encMask *ts.Tensor) (self, cross *ts.Tensor) {
+	pos := m.positionBias(m.decBias, 0, T, T, false)
+	causal := causalBias(T)
+	self = pos.MustAdd(causal, true)
+	causal.MustDrop()
+	return self, maskBias(encMask)
+}
+
 // positionBias is the learned relative bias [1, H, Tq, Tk] for queries at positions
 // qStart..qStart+Tq-1 against keys 0..Tk-1.
 func (m *Model) positionBias(table *ts.Tensor, qStart, tq, tk int64, bidirectional bool) *ts.Tensor {

@@ -65,10 +65,18 @@ var aliases = map[string]bool{"encoder.embed_tokens.weight": true, "decoder.embe
 // know are returned as unused (the caller decides whether that is an error) and left to the
 // caller. Every weight is frozen (no requires-grad).
 func NewModel(cfg Config, tensors map[string]*ts.Tensor, source string) (*Model, []string, error) {
+	return buildModel(cfg, tensors, nil, source)
+}
+
+// buildModel is NewModel for a model whose linears named in packed (by site) are 4-bit:
+// those names are not expected among tensors, and the model takes packed too.
+func buildModel(cfg Config, tensors map[string]*ts.Tensor, packed packedLinears, source string) (*Model, []string, error) {
 	want := WeightShapes(cfg)
 	names := make([]string, 0, len(want))
 	for n := range want {
-		names = append(names, n)
+		if packed[strings.TrimSuffix(n, ".weight")] == nil {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	w := map[string]*ts.Tensor{}
@@ -91,7 +99,7 @@ func NewModel(cfg Config, tensors map[string]*ts.Tensor, source string) (*Model,
 	}
 	var unused []string
 	for n, t := range tensors {
-		if _, ok := want[n]; ok {
+		if _, ok := want[n]; ok && packed[strings.TrimSuffix(n, ".weight")] == nil {
 			continue
 		}
 		if aliases[n] {
@@ -139,6 +147,7 @@ func NewModel(cfg Config, tensors map[string]*ts.Tensor, source string) (*Model,
 	m.decFinal = w["decoder.final_layer_norm.weight"]
 	m.lmHead = w["lm_head.weight"]
 	m.weights = w
+	m.nf4 = packed
 	return m, unused, nil
 }
 
@@ -161,7 +170,7 @@ func (m *Model) NumParams() int64 {
 	for _, t := range m.weights {
 		n += int64(t.Numel())
 	}
-	return n
+	return n + m.nf4.numel()
 }
 
 // Close frees every weight and cached index.
@@ -174,6 +183,8 @@ func (m *Model) Close() {
 		t.MustDrop()
 	}
 	m.stacked = nil
+	m.nf4.drop()
+	m.nf4 = nil
 	m.dropBucketCache()
 	m.dropHeadCache()
 }
@@ -246,14 +257,16 @@ func UniformTensor(name string, shape []int64, seed uint64, offset, halfWidth fl
 func RandomWeights(cfg Config, seed int64) map[string]*ts.Tensor {
 	out := map[string]*ts.Tensor{}
 	for name, shape := range WeightShapes(cfg) {
-		std := InitStd(cfg, name)
-		var vals []float32
-		if std == 0 {
-			vals = UniformTensor(name, shape, uint64(seed), 1, 0)
-		} else {
-			vals = UniformTensor(name, shape, uint64(seed), 0, std*math.Sqrt(3))
-		}
-		out[name] = ts.MustOfSlice(vals).MustView(shape, true)
+		out[name] = randomTensor(cfg, name, shape, seed)
 	}
 	return out
+}
+
+// randomTensor is one tensor of RandomWeights (NewRandomNF4 draws them one at a time).
+func randomTensor(cfg Config, name string, shape []int64, seed int64) *ts.Tensor {
+	offset, halfWidth := 1.0, 0.0 // layer norms: 1
+	if std := InitStd(cfg, name); std != 0 {
+		offset, halfWidth = 0, std*math.Sqrt(3)
+	}
+	return ts.MustOfSlice(UniformTensor(name, shape, uint64(seed), offset, halfWidth)).MustView(shape, true)
 }
