@@ -39,6 +39,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/methods/internal/promptbank"
+	_ "github.com/ptbench/ptbench/methods/pt" // the source prompts are PT artefacts
 )
 
 // Config is ATTEMPT's settings.

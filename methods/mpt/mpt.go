@@ -12,10 +12,14 @@
 //
 // Stage 2, on a target task (`mpt`):
 //
-//	P = P* ∘ (u vᵀ),   u ∈ R^l, v ∈ R^d initialised to ones (P = P* at step 0),  H0 = [P ; E]
+//	P = P* ∘ (u vᵀ),   u ∈ R^l, v ∈ R^d,  H0 = [P ; E]
 //
-// trainable P*, u, v: l·d + l + d = 77,668 on t5-base. Stage 1 runs once per backbone, source
-// set and settings; every target task and seed reuses its P*.
+// with P*, u and v starting from stage 1, as Hugging Face PEFT's MultitaskPromptEmbedding
+// (src/peft/tuners/multitask_prompt_tuning/model.py) loads them: init "average" (the
+// default; PEFT's AVERAGE_SOURCE_TASKS) starts u, v at the mean of the K source factors
+// u_k, v_k, "exact" (EXACT_SOURCE_TASK) at source init_task's, and "ones" at ones (P = P* at
+// step 0; no PEFT counterpart). Trainable P*, u, v: l·d + l + d = 77,668 on t5-base. Stage 1
+// runs once per backbone, source set and settings; every target task and seed reuses it.
 package mpt
 
 import (
@@ -27,7 +31,8 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
-	"github.com/ptbench/ptbench/methods/spot"
+	"github.com/ptbench/ptbench/methods/internal/promptbank"
+	_ "github.com/ptbench/ptbench/methods/pt" // the source prompts are PT artefacts
 )
 
 // SourceConfig is stage 1's settings.
@@ -52,12 +57,14 @@ type Config struct {
 	SourceSeed   int64    `json:"source_seed"`
 	SourceSteps  int      `json:"source_steps"`  // teachers' steps (0: the run's --steps)
 	DistillSteps int      `json:"distill_steps"` // stage 1 steps (0: the run's --steps)
+	Init         string   `json:"init"`          // u, v start: "average", "exact" or "ones"
+	InitTask     int      `json:"init_task"`     // "exact": index of the source whose u_k, v_k
 }
 
 // DefaultConfig uses the six sources of the comparison tables.
 func DefaultConfig() Config {
 	return Config{Sources: []string{"mnli", "qnli", "qqp", "sst2", "squad", "record"}, Length: 100, LR: 0.3, FactorLR: 0.3,
-		KLWeight: 1, HiddenWeight: 1, SourceSeed: 42}
+		KLWeight: 1, HiddenWeight: 1, SourceSeed: 42, Init: "average"}
 }
 
 // DefaultSourceConfig matches DefaultConfig.
@@ -101,6 +108,12 @@ func (c Config) Validate() error {
 	if !(c.LR > 0) || !(c.FactorLR > 0) || c.SourceSteps < 0 || c.DistillSteps < 0 {
 		return fmt.Errorf("lr and factor_lr must be > 0, source_steps and distill_steps ≥ 0")
 	}
+	switch {
+	case c.Init != "average" && c.Init != "exact" && c.Init != "ones":
+		return fmt.Errorf(`init must be "average", "exact" or "ones", got %q`, c.Init)
+	case c.Init == "exact" && (c.InitTask < 0 || c.InitTask >= len(c.Sources)):
+		return fmt.Errorf("init_task %d is not a source index (0..%d)", c.InitTask, len(c.Sources)-1)
+	}
 	return checkCommon(c.Sources, c.Length, c.LR, c.FactorLR, c.KLWeight, c.HiddenWeight)
 }
 
@@ -136,7 +149,7 @@ func (m *Method) NeededArtefacts() []core.ArtefactSpec {
 		"source_seed": c.SourceSeed, "source_steps": c.SourceSteps}, Tasks: c.Sources, Seed: c.SourceSeed, Steps: m.cfg.DistillSteps}}
 }
 
-// Setup loads P* and sets u, v to ones.
+// Setup loads P* and starts u, v from stage 1's factors (or ones).
 func (m *Method) Setup(env core.SetupEnv) error {
 	if env.Artefacts == nil {
 		return fmt.Errorf("MPT needs its stage-1 prompt; this run offers no artefact store (use `ptbench run` or `ptbench sources train --method mpt`)")
@@ -156,13 +169,49 @@ func (m *Method) Setup(env core.SetupEnv) error {
 	if sz := p.Tensor.MustSize(); len(sz) != 2 || sz[0] != int64(m.cfg.Length) || sz[1] != d {
 		return fmt.Errorf("artefact %s: prompt_shared has shape %v, want [%d %d]", art.Name, sz, m.cfg.Length, d)
 	}
+	if m.u, m.v, err = m.initFactors(art, d); err != nil {
+		return fmt.Errorf("artefact %s: %w", art.Name, err)
+	}
 	m.shared = core.DetachedCopy(p.Tensor)
-	m.u = ts.MustOnes([]int64{int64(m.cfg.Length)}, gotch.Float, gotch.CPU)
-	m.v = ts.MustOnes([]int64{d}, gotch.Float, gotch.CPU)
 	for _, t := range []*ts.Tensor{m.shared, m.u, m.v} {
-		t.MustRequiresGrad_(true)
+		if err := t.RequiresGrad_(true); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// initFactors makes u [l] and v [d] from stage 1's u_k [K, l] and v_k [K, d] as cfg.Init says.
+func (m *Method) initFactors(art *core.Artefact, d int64) (u, v *ts.Tensor, err error) {
+	l, K := int64(m.cfg.Length), int64(len(m.cfg.Sources))
+	if m.cfg.Init == "ones" {
+		return ts.MustOnes([]int64{l}, gotch.Float, gotch.CPU), ts.MustOnes([]int64{d}, gotch.Float, gotch.CPU), nil
+	}
+	pick := func(name string, width int64) (*ts.Tensor, error) {
+		f, err := art.Tensor(name)
+		if err != nil {
+			return nil, fmt.Errorf("%w (init %q needs stage 1's factors; init \"ones\" does not)", err, m.cfg.Init)
+		}
+		if sz := f.Tensor.MustSize(); len(sz) != 2 || sz[0] != K || sz[1] != width {
+			return nil, fmt.Errorf("%s has shape %v, want [%d %d]", name, sz, K, width)
+		}
+		if m.cfg.Init == "exact" {
+			row, err := f.Tensor.Select(0, int64(m.cfg.InitTask), false)
+			if err != nil {
+				return nil, err
+			}
+			return row.DetachCopy(true)
+		}
+		return f.Tensor.MeanDim([]int64{0}, false, gotch.Float, false)
+	}
+	if u, err = pick("u", l); err != nil {
+		return nil, nil, err
+	}
+	if v, err = pick("v", d); err != nil {
+		u.MustDrop()
+		return nil, nil, err
+	}
+	return u, v, nil
 }
 
 func (m *Method) ParamGroups() []core.ParamGroup {
@@ -212,7 +261,7 @@ func (s *Source) PromptLength() int { return s.cfg.Length }
 
 // NeededArtefacts are the teachers.
 func (s *Source) NeededArtefacts() []core.ArtefactSpec {
-	return spot.SourcePrompts(s.cfg.Sources, s.cfg.Length, s.cfg.SourceSeed, s.cfg.SourceSteps)
+	return promptbank.SourceSpecs(s.cfg.Sources, s.cfg.Length, s.cfg.SourceSeed, s.cfg.SourceSteps)
 }
 
 // Setup fetches one teacher per task and starts P* at their mean.
@@ -225,7 +274,7 @@ func (s *Source) Setup(env core.SetupEnv) error {
 			return fmt.Errorf("mpt-source: run task %d is %s, want the sources in order %v", i, t, s.cfg.Sources)
 		}
 	}
-	stack, err := spot.LoadSourcePromptStack(env, s.NeededArtefacts()) // [K, l, d]
+	stack, err := promptbank.LoadSourceStack(env, s.NeededArtefacts()) // [K, l, d]
 	if err != nil {
 		return fmt.Errorf("MPT teachers: %w", err)
 	}
