@@ -45,16 +45,33 @@ func (f *taskDataFlags) load() (core.Task, *core.Dataset, error) {
 
 func newDataCmd() *cobra.Command {
 	var f taskDataFlags
-	var output, tokenizer string
+	var output, tokenizer, split string
 	var batch int
+	var ids bool
 	cmd := &cobra.Command{
 		Use:   "data --task T",
-		Short: "Print a task's split sizes and label counts",
-		Args:  cobra.NoArgs,
+		Short: "Print a task's split sizes and label counts, or with --ids a split's rows",
+		Long: `Print a task's split sizes and label counts.
+
+With --split S --ids, print the rows split S (train, dev or test) holds, as 0-based positions
+in the Hugging Face dataset split the reference code (DePT, ATTEMPT) shuffles, in the split's
+order: one per line, or with -o json one JSON array. For a small task, --split test is
+torch.randperm(n, seed 42)[n/2:] over the n validation rows. Where the rows come from is
+written to stderr.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ids && f.opts.KShot != 0 {
+				return usageError{fmt.Errorf("--ids lists the protocol's splits; --k-shot samples its own training subset")}
+			}
+			if ids && output != "text" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: want text or json", output)}
+			}
 			t, ds, err := f.load()
 			if err != nil {
 				return err
+			}
+			if ids {
+				return printSplitRows(cmd, t, ds, split, output)
 			}
 			d := tasks.Describe(t, ds)
 			if tokenizer != "" {
@@ -85,7 +102,33 @@ func newDataCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	cmd.Flags().StringVar(&tokenizer, "tokenizer", "", "with a tokenizer (spiece.model, tokenizer.json or byte): padded source positions per training epoch for pad-to-max, dynamic and length-grouped batches")
 	cmd.Flags().IntVar(&batch, "batch-size", 16, "batch size for --tokenizer's epoch counts")
+	cmd.Flags().BoolVar(&ids, "ids", false, "print the rows --split holds (0-based, Hugging Face dataset order) instead of the summary")
+	cmd.Flags().StringVar(&split, "split", "test", "split for --ids: train, dev or test")
 	return cmd
+}
+
+// printSplitRows writes a split's rows to stdout (one per line, or a JSON array) and where
+// they come from to stderr, so that stdout compares directly with torch.randperm's list.
+func printSplitRows(cmd *cobra.Command, t core.Task, ds *core.Dataset, split, output string) error {
+	rows, err := tasks.RowsOfSplit(t, ds, split)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "%s %s: %d of the %d rows of %s %s (0-based, Hugging Face order): %s\n",
+		rows.Task, rows.Split, len(rows.Rows), rows.Of, rows.HFDataset, rows.HFSplit, rows.Rule)
+	out := cmd.OutOrStdout()
+	if output == "json" {
+		b, err := json.Marshal(rows.Rows)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "%s\n", b)
+		return err
+	}
+	for _, r := range rows.Rows {
+		fmt.Fprintln(out, r)
+	}
+	return nil
 }
 
 // paddedPositions tokenizes the training sources (+ EOS, at most the task's s) and counts one
