@@ -170,3 +170,25 @@ func newestSnapshot(repoID, snapshots string) (string, error) {
 	}
 	return best, nil
 }
+
+// ErrOffline is wrapped by CheckOffline's error.
+var ErrOffline = errors.New("offline")
+
+// CheckOffline is what --offline promises before anything loads: spec (a --backbone value that
+// is not a preset) must be a local directory or file, or a hub id already in the local cache.
+// An uncached hub id is an error that says so and how to fill the cache; nothing is dialled.
+func CheckOffline(spec string) error {
+	if _, err := os.Stat(expandHome(spec)); err == nil {
+		return nil // a local path: the loaders read it
+	}
+	repoID, _, _ := strings.Cut(spec, "@")
+	if looksLikePath(spec) || ValidateRepoID(repoID) != nil {
+		return nil // not a hub id: the loaders' own "no such path" error is the right one
+	}
+	if _, err := ResolveModelDir(spec); err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: backbone %s is a hub id that is not in the local Hugging Face cache (%s), and --offline never downloads; "+
+		"fill the cache on a machine with network (run the same command there without --offline, or `huggingface-cli download %s`, and copy %s), "+
+		"or pass the model's local directory as --backbone", ErrOffline, spec, HubCacheDir(), repoID, HubCacheDir())
+}

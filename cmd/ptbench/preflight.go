@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 
+	"github.com/ptbench/ptbench/backbones/hf"
 	"github.com/ptbench/ptbench/benchmarks"
 	"github.com/ptbench/ptbench/core"
 )
@@ -47,6 +49,11 @@ func builtinMethods() map[string]bool {
 // (a NaN learning rate trains nonsense and cannot be recorded); every task must exist; with
 // --k-shot, each task's training data is read once to check k against its class counts.
 func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
+	if g.Data.Offline {
+		if err := checkOffline(g.Backbone); err != nil {
+			return err
+		}
+	}
 	for _, name := range g.Methods {
 		raw := g.MethodConfigs[name]
 		if err := core.CheckFiniteConfig(raw); err != nil {
@@ -72,6 +79,22 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// checkOffline makes --offline a promise about the backbone too: a preset or a local path is
+// fine, an uncached hub id fails here, before anything loads. The process (and the workers it
+// starts) then run with PTBENCH_OFFLINE=1, so no loader falls back to a download.
+func checkOffline(backbone string) error {
+	isPreset := false
+	for _, r := range core.Backbones() {
+		isPreset = isPreset || r.Name == backbone
+	}
+	if !isPreset {
+		if err := hf.CheckOffline(backbone); err != nil {
+			return usageError{err}
+		}
+	}
+	return os.Setenv("PTBENCH_OFFLINE", "1")
 }
 
 // checkMethod builds one method without setting it up, checks its resolved config, and
