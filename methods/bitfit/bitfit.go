@@ -8,8 +8,16 @@
 //	n = RMSNorm(x)·w + b (norm sites)
 //
 // b ∈ R^{out} starts at 0, so at initialisation the model is exactly the frozen backbone. No
-// backbone weight changes. On t5-base: 48 attentions × 4 × 768 + 24 FFNs × (3072 + 768)
-// + 62 norms × 768 + 32,128 (LM head) = 282,496 trainable parameters.
+// backbone weight changes. On t5-base: 36 attentions (12 encoder self, 12 decoder self, 12
+// cross) × 4 × 768 + 24 FFNs × (3072 + 768) + 62 norms × 768 + 32,128 (LM head) = 282,496
+// trainable parameters.
+//
+// This is the Compacter code base's BitFit for T5 (rabeehk/compacter
+// seq2seq/third_party/models/t5/modeling_t5.py: bias=True on q, k, v, o, wi, wo and lm_head
+// and a bias on T5LayerNorm when bitfit is set; seq2seq/utils/utils.py trains every ".bias"
+// and, with freeze_bitfit_lm_head, the LM head's bias only), whose _init_weights zeroes an
+// nn.Linear's bias, at its configs' learning rate 3e-4 (seq2seq/configs/bitfit.json,
+// AkariAsai/ATTEMPT attempt/configs/baselines/bitfit.json).
 package bitfit
 
 import (
@@ -28,8 +36,8 @@ type Config struct {
 	WeightDecay float64 `json:"weight_decay"`
 }
 
-// DefaultConfig is lr 1e-3.
-func DefaultConfig() Config { return Config{LR: 1e-3} }
+// DefaultConfig is the reference configs' lr 3e-4, no weight decay.
+func DefaultConfig() Config { return Config{LR: 3e-4} }
 
 // Validate rejects settings that cannot work.
 func (c Config) Validate() error {

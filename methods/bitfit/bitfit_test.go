@@ -10,7 +10,7 @@ import (
 )
 
 // A zero bias on every attention and FFN linear, every layer norm and the LM head, sized by
-// the site's output; nothing else.
+// the site's output; nothing else; trained at the reference's 3e-4.
 func TestBiasSites(t *testing.T) {
 	coretest.LockThread(t)
 	bb, err := core.OpenBackbone("t5-tiny", core.BackboneOptions{Seed: 1})
@@ -53,6 +53,9 @@ func TestBiasSites(t *testing.T) {
 	// 6 attentions × 4 + 4 FFNs × 2 + lm_head; 12 norms.
 	if linear != 6*4+4*2+1 || norms != 12 {
 		t.Errorf("%d linear biases, %d norm biases", linear, norms)
+	}
+	if g := m.ParamGroups()[0]; g.LR != 3e-4 || g.WeightDecay != 0 {
+		t.Errorf("lr %v, weight decay %v: want the reference configs' 3e-4 and 0", g.LR, g.WeightDecay)
 	}
 	for _, p := range m.ParamGroups()[0].Params {
 		if !strings.HasSuffix(p.Name, ".bias") {

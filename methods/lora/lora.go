@@ -9,7 +9,11 @@
 // with dropout on x only in training steps (rate Config.Dropout, default 0). Init as PEFT:
 // A Kaiming-uniform(a = √5), i.e. U(±1/√in), B zeros — so at initialisation the model is
 // exactly the frozen backbone. Trainable parameters: r·(in + out) per site; with r = 8 on q
-// and v of t5-base: 48 attentions × 2 × 8·(768 + 768) = 884,736.
+// and v of t5-base: 36 attentions (12 encoder self, 12 decoder self, 12 cross) × 2 ×
+// 8·(768 + 768) = 884,736. The 3.8M that DePT's and EPT's tables quote for LoRA (taken from
+// MPT's table) matches no configuration in the DePT, ATTEMPT or EPT sources, nor any
+// standard rank and target set on T5-Base (r 16 on q, k, v, o or r 32 on q, v give
+// 3,538,944); docs/fidelity.md says more.
 //
 // Merging (Config.Merge): evaluation batches run with W' = W + (α/r)·B A written into the
 // backbone's weights (the site's weight is the backbone weight named site + ".weight") and
