@@ -117,6 +117,7 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 		row.Extra["artefacts"] = used
 	}
 	row.Backbone.Name = g.Backbone
+	row.Backbone.RandomInit = core.IsBackbonePreset(g.Backbone)
 	if err != nil {
 		row.Status, row.Error = "failed", err.Error()
 		row.FinishedAt = time.Now().UTC().Format(time.RFC3339)

@@ -38,6 +38,7 @@ type BenchOptions struct {
 // BenchResult is one method in one padding mode.
 type BenchResult struct {
 	Backbone         string         `json:"backbone"`
+	RandomInit       bool           `json:"random_init,omitempty"` // a preset: released shape, random weights
 	Batch            int            `json:"batch"`
 	Threads          int            `json:"threads"`
 	Method           string         `json:"method"`
@@ -111,7 +112,7 @@ func benchOne(bb core.Backbone, name, mode string, kind int, o BenchOptions) (Be
 		return BenchResult{}, err
 	}
 	defer sess.Close()
-	res := BenchResult{Backbone: bb.Info().Name, Batch: o.Batch, Threads: core.Threads(), Method: name, Label: core.MethodLabel(name, m), Mode: mode, TrainableParams: core.TrainableParams(m), RSSAt: map[int]int64{}}
+	res := BenchResult{Backbone: bb.Info().Name, RandomInit: core.IsBackbonePreset(bb.Info().Name), Batch: o.Batch, Threads: core.Threads(), Method: name, Label: core.MethodLabel(name, m), Mode: mode, TrainableParams: core.TrainableParams(m), RSSAt: map[int]int64{}}
 
 	rng := rand.New(rand.NewPCG(uint64(o.Seed), 1))
 	vocab := bb.Info().Vocab
@@ -214,7 +215,11 @@ func RenderBench(w io.Writer, res []BenchResult) error {
 			if b := base[key]; b > 0 && !first {
 				rel = fmt.Sprintf("%+.1f%%", 100*(r.MeanStepSec/b-1))
 			}
-			line := []any{r.Label, r.Backbone, fmt.Sprint(r.Threads), r.Mode, fmt.Sprintf("%.0f", r.EncoderPositions), fmt.Sprintf("%.4f", r.MeanStepSec),
+			shown := r.Backbone
+			if r.RandomInit {
+				shown += " (random init)"
+			}
+			line := []any{r.Label, shown, fmt.Sprint(r.Threads), r.Mode, fmt.Sprintf("%.0f", r.EncoderPositions), fmt.Sprintf("%.4f", r.MeanStepSec),
 				fmt.Sprintf("%.4f", r.MedianStepSec), rel, fmt.Sprint(r.TrainableParams),
 				fmt.Sprintf("%.0f", float64(r.PeakRSSBytes)/(1<<20))}
 			for _, n := range at {

@@ -118,7 +118,7 @@ func (g *Grid) Run() (Summary, error) {
 		return sum, err
 	}
 	defer func() { bb.Close() }()
-	fmt.Fprintf(g.Log, "backbone %s: %s, d %d, %d parameters (frozen)\n", g.Backbone, bb.Info().Arch, bb.Info().DModel, bb.Info().NumParams)
+	fmt.Fprintf(g.Log, "backbone %s: %s, d %d, %d parameters (frozen)\n", core.RandomInitNote(g.Backbone), bb.Info().Arch, bb.Info().DModel, bb.Info().NumParams)
 	arts := g.NewArtefacts(bb, store)
 
 	// Single-task: every task its own run. Multi-task: one run over all of them.
@@ -252,6 +252,7 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 		Seed: seed, Backbone: bb.Info(), Train: train, KShot: g.Data.KShot, CodeVersion: g.CodeVersion,
 	}
 	base.Backbone.Name = g.Backbone
+	base.Backbone.RandomInit = core.IsBackbonePreset(g.Backbone)
 	if n := core.NumericsOf(g.BackboneOpts); !n.IsDefault() {
 		base.Numerics = &n
 	}

@@ -49,6 +49,9 @@ type BackboneInfo struct {
 	EncoderDecoder bool   `json:"encoder_decoder"` // T5 true, Llama false
 	NumParams      int64  `json:"num_params"`      // frozen backbone parameters
 	DType          string `json:"dtype"`           // weight dtype as loaded
+	// RandomInit marks a preset: the shape of a released model with seeded random weights,
+	// never its trained checkpoint (scores on it say nothing about the released model).
+	RandomInit bool `json:"random_init,omitempty"`
 }
 
 // GenerateOptions controls greedy decoding.
@@ -236,6 +239,23 @@ func RegisterBackboneLoader(name, about string, l BackboneLoader) {
 // Backbones lists registered presets and loaders.
 func Backbones() []Registered {
 	return append(backbonePresets.list(), backboneLoaders.list()...)
+}
+
+// IsBackbonePreset reports whether spec names a registered preset (a random-init model of a
+// released shape). A preset name wins over a hub id of the same spelling: "t5-base" is the
+// preset; the released checkpoint is "google-t5/t5-base" (or a local directory).
+func IsBackbonePreset(spec string) bool {
+	_, err := backbonePresets.lookup(spec)
+	return err == nil
+}
+
+// RandomInitNote is how a banner names a preset: "t5-base (random init, not the released
+// checkpoint)"; any other spec as it is.
+func RandomInitNote(spec string) string {
+	if IsBackbonePreset(spec) {
+		return spec + " (random init, not the released checkpoint)"
+	}
+	return spec
 }
 
 // OpenBackbone opens spec: a registered preset name first, else a path some loader accepts.

@@ -66,7 +66,7 @@ func newBenchCmd() *cobra.Command {
 				fmt.Fprintln(o.Log, "WARNING: --dtype bfloat16 on a CPU without native bf16 instructions: libtorch emulates it, usually slower than float32")
 			}
 			fmt.Fprintf(o.Log, "bench: backbone %s (d %d, %d params), batch %d, seq %d, %d+%d steps, %d threads\n",
-				backbone, bb.Info().DModel, bb.Info().NumParams, o.Batch, o.Seq, o.Warmup, o.Steps, core.Threads())
+				core.RandomInitNote(backbone), bb.Info().DModel, bb.Info().NumParams, o.Batch, o.Seq, o.Warmup, o.Steps, core.Threads())
 			res, err := benchmarks.Bench(bb, o)
 			if err != nil {
 				return err

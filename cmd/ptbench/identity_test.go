@@ -23,7 +23,9 @@ func TestDTypeIsPartOfTheRunKey(t *testing.T) {
 		}
 		return log
 	}
-	run()
+	if log := run(); !strings.Contains(log, "t5-tiny (random init, not the released checkpoint)") {
+		t.Errorf("the banner does not say the preset is random init:\n%s", log)
+	}
 	run("--dtype", "bfloat16")
 	rows, err := core.ReadResults(filepath.Join(out, core.ResultsFile))
 	if err != nil {
@@ -38,6 +40,9 @@ func TestDTypeIsPartOfTheRunKey(t *testing.T) {
 	for i, r := range rows {
 		if r.Status != "ok" {
 			t.Errorf("row %d: status %s (%s)", i, r.Status, r.Error)
+		}
+		if !r.Backbone.RandomInit { // the smoke preset's t5-tiny is a random-init preset
+			t.Errorf("row %d: backbone %s not marked random init", i, r.Backbone.Name)
 		}
 	}
 	if rows[0].Numerics != nil || rows[1].Numerics == nil || rows[1].Numerics.DType != "bfloat16" {
