@@ -39,6 +39,12 @@ type Experiment struct {
 	// GroupByLength draws batches from windows of similar-length examples (less padding, the
 	// same per-row losses; see core.LengthGroupedBatches).
 	GroupByLength bool `yaml:"group_by_length" json:"group_by_length"`
+	// PadToMax pads every input to the max source length (256), as DePT's and EPT's reference
+	// runs did; their step times were measured so.
+	PadToMax bool `yaml:"pad_to_max" json:"pad_to_max"`
+	// Sweep applies to every group with the axis's method (a group's own sweep replaces an
+	// axis of the same key): {method.setting: [values]} (sweep.go).
+	Sweep Sweep `yaml:"sweep" json:"sweep,omitempty"`
 	// MethodConfig applies to every group (a group's own method_config overrides it key by key).
 	MethodConfig map[string]map[string]any `yaml:"method_config" json:"method_config,omitempty"`
 	Groups       []ExperimentGroup         `yaml:"groups" json:"groups"`
@@ -62,6 +68,14 @@ type ExperimentGroup struct {
 	MethodConfig map[string]map[string]any `yaml:"method_config" json:"method_config,omitempty"`
 	// Labels name a method's leaderboard row (ablation variants of one method get a row each).
 	Labels map[string]string `yaml:"labels" json:"labels,omitempty"`
+	// LabelSuffix is appended to every row label of the group (a second grid of the same
+	// methods, e.g. " (length-grouped)", gets rows of its own).
+	LabelSuffix string `yaml:"label_suffix" json:"label_suffix,omitempty"`
+	// GroupByLength and PadToMax, if set, replace the experiment's.
+	GroupByLength *bool `yaml:"group_by_length" json:"group_by_length,omitempty"`
+	PadToMax      *bool `yaml:"pad_to_max" json:"pad_to_max,omitempty"`
+	// Sweep: {method.setting: [values]}, on top of the experiment's.
+	Sweep Sweep `yaml:"sweep" json:"sweep,omitempty"`
 }
 
 // Experiments lists the built-in experiments, sorted by name.
@@ -150,6 +164,11 @@ func ParseExperiment(file string, raw []byte) (*Experiment, error) {
 				return nil, bad(i, "label for %q, which is not among its methods", m)
 			}
 		}
+		for _, a := range g.Sweep {
+			if !slices.Contains(g.Methods, a.Method) {
+				return nil, bad(i, "sweep %s: %q is not among its methods", a.Key(), a.Method)
+			}
+		}
 	}
 	return &x, nil
 }
@@ -187,14 +206,28 @@ type PlannedGrid struct {
 	KShot        int                       `json:"k_shot,omitempty"`
 	MultiTask    bool                      `json:"multi_task,omitempty"`
 	GroupByLen   bool                      `json:"group_by_length,omitempty"`
+	PadToMax     bool                      `json:"pad_to_max"`
 	MethodConfig map[string]map[string]any `json:"method_config,omitempty"`
 	Labels       map[string]string         `json:"labels,omitempty"`
+	LabelSuffix  string                    `json:"label_suffix,omitempty"`
+	// Sweep: the axes of the grid's methods; every method runs once per variant.
+	Sweep []SweepAxis `json:"sweep,omitempty"`
 }
 
 // Runs is how many training runs the grid holds (a multi-task grid trains once per method
-// and seed).
+// variant and seed).
 func (p PlannedGrid) Runs() int {
-	n := len(p.Methods) * len(p.Seeds)
+	n := 0
+	for _, m := range p.Methods {
+		n += p.MethodRuns(m)
+	}
+	return n
+}
+
+// MethodRuns is how many of the grid's runs train method: its sweep variants × seeds × tasks
+// (one task set if multi-task).
+func (p PlannedGrid) MethodRuns(method string) int {
+	n := len(SweepVariants(p.Sweep, method)) * len(p.Seeds)
 	if !p.MultiTask {
 		n *= len(p.Tasks)
 	}
@@ -239,7 +272,14 @@ func (x *Experiment) Plan(o ReproduceOptions) ([]PlannedGrid, error) {
 		}
 		p := PlannedGrid{Group: g.Name, Methods: methods, Tasks: tasks, MultiTask: g.MultiTask, Labels: g.Labels,
 			Backbone: cmpOr(o.Backbone, x.backbone(g)), Quant: cmpOr(g.Quant, x.Quant), DType: cmpOr(g.DType, x.DType),
-			Seeds: g.Seeds, BatchSize: g.BatchSize, EvalEvery: g.EvalEvery, GroupByLen: x.GroupByLength}
+			Seeds: g.Seeds, BatchSize: g.BatchSize, EvalEvery: g.EvalEvery, GroupByLen: x.GroupByLength, PadToMax: x.PadToMax,
+			LabelSuffix: g.LabelSuffix, Sweep: mergeSweep(x.Sweep, g.Sweep, methods)}
+		if g.GroupByLength != nil {
+			p.GroupByLen = *g.GroupByLength
+		}
+		if g.PadToMax != nil {
+			p.PadToMax = *g.PadToMax
+		}
 		if o.Backbone != "" { // a replaced backbone keeps the group's number format only if asked again
 			p.Quant, p.DType = "", ""
 		}
@@ -325,13 +365,16 @@ func (p PlannedGrid) Grid(base Grid) Grid {
 	g.Train.Steps, g.Train.BatchSize, g.Train.EvalEvery = p.Steps, p.BatchSize, p.EvalEvery
 	g.Data.KShot, g.MultiTask = p.KShot, p.MultiTask
 	g.Train.GroupByLength = g.Train.GroupByLength || p.GroupByLen
+	g.Train.PadToMax = g.Train.PadToMax || p.PadToMax
 	g.MethodConfigs = p.MethodConfig
+	g.Sweep = slices.Clone(p.Sweep)
 	g.Labels = map[string]string{}
 	for m, l := range p.Labels {
 		g.Labels[m] = l
 	}
+	g.LabelSuffix = p.LabelSuffix
 	if p.KShot > 0 {
-		g.LabelSuffix = fmt.Sprintf(" (k=%d)", p.KShot)
+		g.LabelSuffix += fmt.Sprintf(" (k=%d)", p.KShot)
 	}
 	return g
 }
@@ -344,8 +387,8 @@ type CostEstimate struct {
 	StepSource string  `json:"step_source"`
 }
 
-// EstimateCost sums the planned grids' training steps times each (backbone, method)'s step
-// time: measured (mean step seconds of finished rows in known, e.g. the results folder's own
+// EstimateCost sums the planned grids' training steps (every sweep variant a run of its
+// own) times each (backbone, method)'s step time: measured (mean step seconds of finished rows in known, e.g. the results folder's own
 // runs) where there is one, else StepSeconds' table.
 func EstimateCost(plan []PlannedGrid, known []core.ResultRow) CostEstimate {
 	measured := map[[2]string][]float64{}
@@ -358,8 +401,8 @@ func EstimateCost(plan []PlannedGrid, known []core.ResultRow) CostEstimate {
 	var c CostEstimate
 	sources := map[string]bool{}
 	for _, p := range plan {
-		per := int64(p.Runs() / len(p.Methods))
 		for _, m := range p.Methods {
+			per := int64(p.MethodRuns(m)) // sweep variants included
 			sec, src := StepSeconds(p.Backbone, m, p.BatchSize, p.DType)
 			if xs := measured[[2]string{p.Backbone, m}]; len(xs) > 0 {
 				sec, _ = meanStd(xs)

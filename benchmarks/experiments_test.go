@@ -41,15 +41,121 @@ func TestBuiltinExperiments(t *testing.T) {
 				tasks[task] = max(tasks[task], p.Steps)
 			}
 		}
-		if p.BatchSize != 16 || p.Backbone != "google-t5/t5-base" || p.EvalEvery != 1000 || !p.GroupByLen {
+		// The papers' trainers drew random batches (DePT's runs: group_by_length False).
+		if p.BatchSize != 16 || p.Backbone != "google-t5/t5-base" || p.EvalEvery != 1000 || p.GroupByLen {
 			t.Errorf("group %q: batch %d, backbone %s, eval every %d, grouped %v", p.Group, p.BatchSize, p.Backbone, p.EvalEvery, p.GroupByLen)
 		}
 	}
 	if len(methods) != 13 || !methods["ept"] || !methods["hyperdecoder"] {
 		t.Errorf("glue methods %v: want EPT and its 12 comparisons", methods)
 	}
-	if tasks["rte"] != 30000 || tasks["mnli"] != 300000 || len(tasks) != 8 {
+	// SST-2 has 67k training examples: under the paper's 100k line.
+	if tasks["rte"] != 30000 || tasks["sst2"] != 30000 || tasks["mnli"] != 300000 || tasks["qnli"] != 300000 || len(tasks) != 8 {
 		t.Errorf("glue step budgets %v: want 30,000 under 100k examples, 300,000 above", tasks)
+	}
+	for _, name := range []string{"glue", "superglue"} {
+		x, err := LoadExperiment(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := x.Plan(ReproduceOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range plan {
+			if p.MultiTask {
+				continue
+			}
+			// The paper's grids: prompt {3e-1, 4e-1, 5e-1} × low-rank {1e-4, 5e-4, 5e-3}.
+			want := map[string]int{"pt": 3, "dept": 9, "ept": 9, "lora": 1, "ft": 1}
+			for m, n := range want {
+				if got := len(SweepVariants(p.Sweep, m)); got != n {
+					t.Errorf("%s %q: %s has %d variants, want %d", name, p.Group, m, got, n)
+				}
+			}
+			v := SweepVariants(p.Sweep, "ept")[5] // prompt 4e-1, low-rank 5e-3
+			if got := v.Values(); got["ept.prompt_lr"] != 0.4 || got["ept.lowrank_lr"] != 5e-3 {
+				t.Errorf("%s: EPT's sixth variant %v", name, got)
+			}
+			if p.MethodConfig["ept"]["proj_lr"] != 0 {
+				t.Errorf("%s: EPT's projection rate %v, want 0 (= the prompt's)", name, p.MethodConfig["ept"]["proj_lr"])
+			}
+		}
+	}
+	tm, err := LoadExperiment("time")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err = tm.Plan(ReproduceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !plan[0].PadToMax || plan[0].GroupByLen || plan[2].PadToMax || !plan[2].GroupByLen || plan[2].LabelSuffix == "" {
+		t.Errorf("time: primary grid padded %v grouped %v; second grid padded %v grouped %v labelled %q: want 256-padded primary, labelled length-grouped second",
+			plan[0].PadToMax, plan[0].GroupByLen, plan[2].PadToMax, plan[2].GroupByLen, plan[2].LabelSuffix)
+	}
+}
+
+// A group's sweep multiplies its method's runs (and the cost), reaches the grid, and a
+// group's axis replaces the experiment's of the same key.
+func TestPlanSweep(t *testing.T) {
+	x, err := ParseExperiment("x.yaml", []byte(`
+name: x
+backbone: t5-small
+sweep:
+  pt.lr: [0.3, 0.4]
+  dept.prompt_lr: [0.3, 0.5]
+groups:
+  - name: a
+    methods: [pt, lora]
+    tasks: [rte, mrpc]
+    steps: 10
+  - name: b
+    methods: [pt, dept]
+    tasks: [rte]
+    steps: 10
+    pad_to_max: true
+    label_suffix: " (padded)"
+    sweep:
+      pt.lr: [0.1, 0.2, 0.3]
+      dept.lowrank_lr: [1e-4, 5e-3]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := x.Plan(ReproduceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := plan[0], plan[1]
+	if len(a.Sweep) != 1 || a.Sweep[0].Key() != "pt.lr" || a.Runs() != 2*2+2 {
+		t.Errorf("group a: sweep %v, %d runs; want pt.lr only (dept not in the group), 6 runs", a.Sweep, a.Runs())
+	}
+	// b: pt 3 variants (the group's axis), dept 2 × 2.
+	if b.Runs() != 3+4 || b.MethodRuns("pt") != 3 || !b.PadToMax {
+		t.Errorf("group b: %d runs (pt %d), padded %v; want 7 (pt 3)", b.Runs(), b.MethodRuns("pt"), b.PadToMax)
+	}
+	if keys := []string{b.Sweep[0].Key(), b.Sweep[1].Key(), b.Sweep[2].Key()}; !slices.Equal(keys, []string{"dept.prompt_lr", "pt.lr", "dept.lowrank_lr"}) {
+		t.Errorf("group b axes %v", keys)
+	}
+	g := b.Grid(Grid{})
+	if len(g.Variants("dept")) != 4 || !g.Train.PadToMax || g.LabelSuffix != " (padded)" {
+		t.Errorf("grid b: %d dept variants, padded %v, suffix %q", len(g.Variants("dept")), g.Train.PadToMax, g.LabelSuffix)
+	}
+	c := EstimateCost(plan, nil)
+	if c.Runs != 13 || c.Steps != 130 {
+		t.Errorf("cost %+v: want 13 runs, 130 steps (every variant counted)", c)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"name: x\nbackbone: b\ngroups:\n  - {name: g, methods: [pt], tasks: [rte], steps: 5, sweep: {ept.lr: [1]}}\n", `sweep ept.lr: "ept" is not among its methods`},
+		{"name: x\nbackbone: b\ngroups:\n  - {name: g, methods: [pt], tasks: [rte], steps: 5, sweep: {pt.lr: []}}\n", "non-empty list"},
+		{"name: x\nbackbone: b\ngroups:\n  - {name: g, methods: [pt], tasks: [rte], steps: 5, sweep: {lr: [1]}}\n", "want method.setting"},
+		{"name: x\nbackbone: b\ngroups:\n  - {name: g, methods: [pt], tasks: [rte], steps: 5, sweep: {pt.lr: [.nan]}}\n", "finite"},
+	} {
+		_, err := ParseExperiment("x.yaml", []byte(tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.yaml, err, tc.want)
+		}
 	}
 }
 

@@ -40,6 +40,15 @@ type MethodRow struct {
 	EvalSec        float64 `json:"eval_seconds"` // evaluation time of the method's runs (dev during training + test)
 	Diverged       int     `json:"diverged"`
 	Failed         int     `json:"failed"`
+	// Padding is how the runs' batches were padded: "max" (every input to the max source
+	// length, as DePT and EPT measured), "length-grouped", "dynamic", or "mixed".
+	Padding string `json:"padding,omitempty"`
+	// StepVsPT is MeanStepSec over PT's on the same backbone with the same padding (nil: no
+	// such PT row).
+	StepVsPT *float64 `json:"step_vs_pt,omitempty"`
+	// Sweep is the variant's settings: only in the unselected view (BoardOptions.NoSelect),
+	// where every variant is its own row.
+	Sweep map[string]any `json:"sweep,omitempty"`
 }
 
 // SourceRow is one trained source artefact (its own run, reused by target runs).
@@ -60,6 +69,19 @@ type Board struct {
 	Tasks   []string    `json:"tasks"`
 	Rows    []MethodRow `json:"rows"`
 	Sources []SourceRow `json:"sources,omitempty"`
+	// Selection names the variant chosen for every swept (method, task, seed): the rows'
+	// scores are those variants' (selection.go). Empty when nothing was swept.
+	Selection []SweepChoice `json:"sweep_selection,omitempty"`
+	// Unselected: every sweep variant is its own row (BoardOptions.NoSelect).
+	Unselected bool `json:"unselected,omitempty"`
+}
+
+// BoardOptions change how BuildBoardWith aggregates.
+type BoardOptions struct {
+	// NoSelect keeps every sweep variant as a row of its own (labelled with its settings)
+	// instead of the best-dev variant per method, task and seed; Selection still says which
+	// the selected view would keep.
+	NoSelect bool
 }
 
 // isSource tells the rows of source artefacts (trained for reuse) from target runs.
@@ -84,10 +106,21 @@ func usedArtefacts(r core.ResultRow) []string {
 
 // BuildBoard aggregates rows: test score per (method, backbone, task) over seeds. Only the
 // latest row of each run key counts (LatestPerKey): a retried run's earlier failures are
-// history, and a run recorded twice is one seed, not two.
-func BuildBoard(rows []core.ResultRow) Board {
+// history, and a run recorded twice is one seed, not two. Of swept runs only the best-dev
+// variant per method, task and seed counts (SelectVariants).
+func BuildBoard(rows []core.ResultRow) Board { return BuildBoardWith(rows, BoardOptions{}) }
+
+// BuildBoardWith is BuildBoard under the options.
+func BuildBoardWith(rows []core.ResultRow, o BoardOptions) Board {
 	rows = LatestPerKey(rows)
 	var b Board
+	selected, choices := SelectVariants(rows)
+	b.Selection, b.Unselected = choices, o.NoSelect
+	if o.NoSelect {
+		rows = labelVariants(rows)
+	} else {
+		rows = selected
+	}
 	sourceRows := map[string]core.ResultRow{}
 	var targets []core.ResultRow
 	for _, r := range rows {
@@ -147,6 +180,9 @@ func BuildBoard(rows []core.ResultRow) Board {
 	})
 	for _, k := range order {
 		mr := MethodRow{Method: k.method, Label: k.label, Backbone: k.backbone, Tasks: map[string]Cell{}}
+		if o.NoSelect && len(byKey[k]) > 0 {
+			mr.Sweep, _ = rowSweep(byKey[k][0])
+		}
 		perTask := map[string][]float64{}
 		bench := map[string]string{}
 		var stepTimes, medians []float64
@@ -165,6 +201,7 @@ func BuildBoard(rows []core.ResultRow) Board {
 				continue
 			}
 			perTask[r.Task] = append(perTask[r.Task], r.TestScore)
+			mr.Padding = mergePadding(mr.Padding, padding(r.Train))
 			bench[r.Task] = r.Benchmark
 			mr.TrainableParams = r.TrainableParams
 			stepTimes = append(stepTimes, r.MeanStepSec)
@@ -190,7 +227,58 @@ func BuildBoard(rows []core.ResultRow) Board {
 		mr.MedianStepSec, _ = meanStd(medians)
 		b.Rows = append(b.Rows, mr)
 	}
+	relativeToPT(b.Rows)
 	return b
+}
+
+// padding names how a run padded its batches.
+func padding(o core.TrainOptions) string {
+	switch {
+	case o.PadToMax:
+		return "max"
+	case o.GroupByLength:
+		return "length-grouped"
+	}
+	return "dynamic"
+}
+
+func mergePadding(have, next string) string {
+	if have == "" || have == next {
+		return next
+	}
+	return "mixed"
+}
+
+// relativeToPT sets each row's step time relative to PT's (method "pt") on the same backbone
+// with the same padding: the papers compare step times at one input length. Of several PT
+// rows, the one whose label suffix after "PT" (a grid's " (k=16)") the row's label shares,
+// longest first.
+func relativeToPT(rows []MethodRow) {
+	for i := range rows {
+		best := -1
+		for j, pt := range rows {
+			suffix, isPT := strings.CutPrefix(pt.Label, "PT")
+			if pt.Method != "pt" || !isPT || pt.Backbone != rows[i].Backbone || pt.Padding != rows[i].Padding ||
+				pt.MeanStepSec <= 0 || !strings.HasSuffix(rows[i].Label, suffix) {
+				continue
+			}
+			if best < 0 || len(suffix) > len(strings.TrimPrefix(rows[best].Label, "PT")) {
+				best = j
+			}
+		}
+		if best >= 0 && rows[i].MeanStepSec > 0 {
+			v := rows[i].MeanStepSec / rows[best].MeanStepSec
+			rows[i].StepVsPT = &v
+		}
+	}
+}
+
+// paperStepClaims are the papers' training-time claims against PT, shown beside the measured
+// ratio: EPT's abstract ("training time decreased by 14%") and DePT's (over 20% less time
+// and memory than PT, from its shorter prompt).
+var paperStepClaims = map[string]string{
+	"ept":  "−14% vs PT (EPT paper)",
+	"dept": ">20% less than PT (DePT paper)",
 }
 
 func benchOrder(b string) int {
@@ -266,14 +354,25 @@ func RenderMarkdown(w io.Writer, b Board) error {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "### Training time and memory")
 	fmt.Fprintln(w)
-	if err := table(w, []any{"Method", "Backbone", "Mean step (s)", "Median step (s)", "Total train (s)", "Eval (s)", "Source train (s)", "Peak RSS (MiB)", "Diverged", "Failed"},
+	if err := table(w, []any{"Method", "Backbone", "Padding", "Mean step (s)", "vs PT", "Paper claim", "Median step (s)", "Total train (s)", "Eval (s)", "Source train (s)", "Peak RSS (MiB)", "Diverged", "Failed"},
 		func(add func(...any)) {
 			for _, r := range b.Rows {
-				add(r.Label, r.Backbone, fmt.Sprintf("%.4f", r.MeanStepSec), fmt.Sprintf("%.4f", r.MedianStepSec),
+				vsPT := "n/a"
+				if r.StepVsPT != nil {
+					vsPT = fmt.Sprintf("%+.0f%%", 100*(*r.StepVsPT-1))
+				}
+				claim := paperStepClaims[r.Method]
+				if claim == "" {
+					claim = "–"
+				}
+				add(r.Label, r.Backbone, r.Padding, fmt.Sprintf("%.4f", r.MeanStepSec), vsPT, claim, fmt.Sprintf("%.4f", r.MedianStepSec),
 					fmt.Sprintf("%.1f", r.TotalTrainSec), fmt.Sprintf("%.1f", r.EvalSec), fmt.Sprintf("%.1f", r.SourceTrainSec), fmt.Sprintf("%.0f", float64(r.PeakRSSBytes)/(1<<20)),
 					fmt.Sprint(r.Diverged), fmt.Sprint(r.Failed))
 			}
 		}); err != nil {
+		return err
+	}
+	if err := renderSelection(w, b); err != nil {
 		return err
 	}
 	if len(b.Sources) == 0 {
@@ -289,6 +388,26 @@ func RenderMarkdown(w io.Writer, b Board) error {
 					fmt.Sprintf("%.4f", s.MeanStepSec), fmt.Sprintf("%.1f", s.TotalTrainSec))
 			}
 		})
+}
+
+// renderSelection writes which sweep variant each (method, task, seed) reports.
+func renderSelection(w io.Writer, b Board) error {
+	if len(b.Selection) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	if b.Unselected {
+		fmt.Fprintln(w, "### Sweep: the variant the selected view reports (best dev score; ties: first in sweep order); above, every variant")
+	} else {
+		fmt.Fprintln(w, "### Sweep: selected variants (best dev score per method, task and seed; ties: first in sweep order)")
+	}
+	fmt.Fprintln(w)
+	return table(w, []any{"Method", "Backbone", "Task", "Seed", "Selected settings", "Dev", "Variants finished"}, func(add func(...any)) {
+		for _, c := range b.Selection {
+			add(c.Label, c.Backbone, c.Task, fmt.Sprint(c.Seed), formatSettings(c.Settings), fmt.Sprintf("%.1f", c.DevScore),
+				fmt.Sprintf("%d of %d", c.Variants, c.Swept))
+		}
+	})
 }
 
 func optional(v *float64) string {

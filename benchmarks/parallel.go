@@ -131,14 +131,16 @@ func (g *Grid) prepareArtefacts(store *core.ResultStore) error {
 		if !inShard[name] {
 			continue
 		}
-		m, err := core.NewMethod(name, g.MethodConfigs[name])
-		if err != nil {
-			return err
-		}
-		if _, ok := m.(core.ArtefactUser); ok {
-			users = append(users, m)
-		} else {
-			m.Close()
+		for _, v := range g.Variants(name) { // a swept setting may change the artefacts
+			m, err := core.NewMethod(name, g.VariantConfig(name, v))
+			if err != nil {
+				return err
+			}
+			if _, ok := m.(core.ArtefactUser); ok {
+				users = append(users, m)
+			} else {
+				m.Close()
+			}
 		}
 	}
 	if len(users) == 0 {

@@ -20,10 +20,11 @@ import (
 // RunSpec is one run of a grid as the plan sees it: its position in the grid's order (the
 // order Grid.Run trains in), what it trains, and its estimated cost.
 type RunSpec struct {
-	Index  int      `json:"index"`
-	Tasks  []string `json:"tasks"` // one task, or all of them for a multi-task run
-	Method string   `json:"method"`
-	Seed   int64    `json:"seed"`
+	Index  int            `json:"index"`
+	Tasks  []string       `json:"tasks"` // one task, or all of them for a multi-task run
+	Method string         `json:"method"`
+	Sweep  map[string]any `json:"sweep,omitempty"` // the variant's settings, if the method is swept
+	Seed   int64          `json:"seed"`
 	// Cost is steps × the method's relative step cost (MethodStepCost), in "PT steps".
 	Cost float64 `json:"cost"`
 }
@@ -41,7 +42,7 @@ var MethodStepCost = map[string]float64{
 }
 
 // Runs enumerates the grid's runs in the order Grid.Run trains them: for each task (or the
-// one multi-task run), for each method, for each seed.
+// one multi-task run), for each method, for each of its sweep variants, for each seed.
 func (g *Grid) Runs() []RunSpec {
 	var groups [][]string
 	if g.MultiTask {
@@ -59,8 +60,10 @@ func (g *Grid) Runs() []RunSpec {
 			if !ok {
 				f = 1
 			}
-			for _, s := range g.Seeds {
-				out = append(out, RunSpec{Index: len(out), Tasks: tasks, Method: m, Seed: s, Cost: steps * f})
+			for _, v := range g.Variants(m) { // a swept method: one run per variant (sweep.go)
+				for _, s := range g.Seeds {
+					out = append(out, RunSpec{Index: len(out), Tasks: tasks, Method: m, Sweep: v.Values(), Seed: s, Cost: steps * f})
+				}
 			}
 		}
 	}

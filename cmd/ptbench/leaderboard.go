@@ -16,6 +16,7 @@ import (
 
 func newLeaderboardCmd() *cobra.Command {
 	var output string
+	var noSelect bool
 	cmd := &cobra.Command{
 		Use:   "leaderboard RUNS_DIR",
 		Short: "Render the leaderboard (markdown, or -o json) from RUNS_DIR/results.jsonl",
@@ -34,7 +35,7 @@ func newLeaderboardCmd() *cobra.Command {
 			if len(rows) == 0 {
 				return fmt.Errorf("%s: no results yet", filepath.Join(args[0], "results.jsonl"))
 			}
-			b := benchmarks.BuildBoard(rows)
+			b := benchmarks.BuildBoardWith(rows, benchmarks.BoardOptions{NoSelect: noSelect})
 			bench, err := benchmarks.ReadBench(args[0])
 			if err != nil {
 				return err
@@ -46,6 +47,7 @@ func newLeaderboardCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "markdown", "markdown or json")
+	cmd.Flags().BoolVar(&noSelect, "no-select", false, "show every sweep variant as a row of its own (default: the best-dev variant per method, task and seed)")
 	return cmd
 }
 

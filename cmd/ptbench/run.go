@@ -29,7 +29,7 @@ func newRunCmd() *cobra.Command {
 		worker                                                                string
 		shard                                                                 string // --shard i/n
 		methods, tasks, seeds, backbone, tokenizer, preset, out, methodConfig string
-		sets                                                                  []string
+		sets, sweeps                                                          []string
 		g                                                                     benchmarks.Grid
 	)
 	var retryFailed bool // --retry-failed; the grid's KeepFailed is its negation
@@ -86,6 +86,14 @@ func newRunCmd() *cobra.Command {
 			if g.MethodConfigs, err = loadMethodConfigs(methodConfig, sets, g.Methods); err != nil {
 				return usageError{err}
 			}
+			if g.Sweep, err = benchmarks.ParseSweeps(sweeps, g.Methods); err != nil {
+				return usageError{err}
+			}
+			// Every swept value is built by its method now: an unknown setting or a wrong
+			// type fails before the backbone or any data loads.
+			if err := g.CheckSweep(checkMethod, func(m string) bool { return !builtin[m] || strings.HasPrefix(m, "plugin:") }); err != nil {
+				return usageError{err}
+			}
 			g.OutDir, g.Log, g.Terminal, g.CodeVersion = out, cmd.ErrOrStderr(), isTerminal(os.Stderr), version
 			if g.Data.CacheDir == "" {
 				g.Data.CacheDir = defaultCacheDir()
@@ -133,6 +141,7 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&methodConfig, "method-config", "", "YAML/JSON file: {method: {key: value}}")
 	f.StringVar(&g.InitFrom, "init-from", "", "PEFT adapter folder (adapter_config.json + adapter_model.safetensors, e.g. written by ptbench export) loaded into pt or lora before training; part of the run key")
 	f.StringArrayVar(&sets, "set", nil, "method setting method.key=value (repeatable)")
+	f.StringArrayVar(&sweeps, "sweep", nil, "sweep a method setting: method.key=v1,v2,… (repeatable; the cartesian product of a method's sweeps, each variant its own run; the leaderboard reports the best-dev variant per method, task and seed)")
 	registerGridFlags(f, &g)
 	f.IntVar(&g.Data.KShot, "k-shot", 0, "train on k examples per class (4, 16, 32)")
 	f.IntVar(&g.Train.EvalEvery, "eval-every", 0, "evaluate on dev every N steps (0 = min(1000, steps/4))")
