@@ -6,8 +6,13 @@
 //	E'_t = E_t + (α/√r)·(A B)[pos(t)]   (pos(t): token t's position in its source, α = 8)
 //	H0 = [P_s ; E']
 //
-// Init: P_s as PT; A Kaiming-uniform (a = √5), B zeros, so training starts from PT with the
-// short prompt. Two learning-rate groups: P_s (3e-1) and {A, B} (1e-4). With
+// Init as DePT's scripts run it (ZhengxiangShi/DePT train.py: text_init defaults to True,
+// prompt_tuning_init_text to "Classify this text is postive or not:"; PEFT's
+// PromptTuningInit.TEXT in peft/tuners/prompt_tuning_lora.py): P_s is the embedding of that
+// text's tokens — tokenised with the model's special tokens (T5: its trailing </s>), as
+// tokenizer(init_text)["input_ids"] returns them — repeated and cut to m rows; init "vocab"
+// samples vocabulary rows as PT does. A Kaiming-uniform (a = √5), B zeros, so training
+// starts from PT with the short prompt. Two learning-rate groups: P_s (3e-1) and {A, B} (1e-4). With
 // m·d + s·r + r·d = l·d the budget equals PT's: (m, r) = (60, 30), (40, 45), (80, 15) at
 // s = 256, d = 768 all give 76,800.
 //
@@ -27,6 +32,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/methods/internal/promptbank"
 	"github.com/ptbench/ptbench/methods/pt"
 )
 
@@ -43,11 +49,14 @@ type Config struct {
 	VocabLimit   int     `json:"vocab_limit"`
 }
 
-// DefaultConfig is the reference setting (m, r) = (60, 30), s = 256.
+// DefaultInitText is DePT's train.py default prompt_tuning_init_text, typo included.
+const DefaultInitText = "Classify this text is postive or not:"
+
+// DefaultConfig is the reference setting (m, r) = (60, 30), s = 256, text init.
 func DefaultConfig() Config {
 	p := pt.DefaultConfig()
 	return Config{PromptLength: 60, Rank: 30, MaxLen: 256, Alpha: 8, PromptLR: 0.3, LowRankLR: 1e-4,
-		Init: p.Init, InitText: p.InitText, VocabLimit: p.VocabLimit}
+		Init: "text", InitText: DefaultInitText, VocabLimit: p.VocabLimit}
 }
 
 // Validate rejects impossible settings with a message naming the key.
@@ -83,11 +92,12 @@ func (m *Method) Config() any       { return m.Cfg }
 func (m *Method) Label() string     { return "DePT" }
 func (m *Method) PromptLength() int { return m.Cfg.PromptLength }
 
-// Setup initialises P_s like PT, A Kaiming-uniform(a=√5) — U(±1/√r) for an [s, r] tensor —
+// Setup initialises P_s (text or vocabulary rows), A Kaiming-uniform(a=√5) — U(±1/√r) for an [s, r] tensor —
 // and B zeros.
 func (m *Method) Setup(env core.SetupEnv) error {
 	d := env.Backbone.Info().DModel
-	p, err := pt.InitPrompt(env.Backbone, m.Cfg.PromptLength, m.Cfg.Init, m.Cfg.InitText, m.Cfg.VocabLimit, env.Seed)
+	p, err := promptbank.Init(env.Backbone, promptbank.Spec{Length: m.Cfg.PromptLength, How: m.Cfg.Init, Text: m.Cfg.InitText,
+		VocabLimit: m.Cfg.VocabLimit, SpecialTokens: true}, env.Seed)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,9 @@
 //     P_ms = Σ_i g_i P^{(i)}.
 //  4. Reconstructed prompt: P* = P_f + P_ms;  H0 = [P* ; E'].
 //
-// Init: A Kaiming-uniform, B zeros, W_up zeros, W_g and b_g zeros, so at step 0 A B = 0,
+// Init: P_s as DePT's (by default the embedding of DePT's instruction text, as DePT's scripts
+// run it; the EPT paper follows DePT's setup), A Kaiming-uniform, B zeros, W_up zeros, W_g
+// and b_g zeros, so at step 0 A B = 0,
 // F = 0, P_ms = 0 and EPT equals PT with the short prompt P_s. LR groups: prompt
 // (3e-1); projection and gate (proj_lr, default 1e-2 — the spec groups them with the prompt;
 // see Config.ProjLR for why they get their own rate); A and B (1e-4).

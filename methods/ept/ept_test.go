@@ -31,13 +31,14 @@ func TestParameterCountsOnT5Base(t *testing.T) {
 		cfg    map[string]any
 		want   int64
 	}{
+		// init vocab: this embedding-only backbone has no tokenizer for DePT's text init.
 		{"pt", nil, 76800},
-		{"dept", nil, 76800},
-		{"dept", map[string]any{"prompt_length": 40, "rank": 45}, 76800},
-		{"dept", map[string]any{"prompt_length": 80, "rank": 15}, 76800},
+		{"dept", map[string]any{"init": "vocab"}, 76800},
+		{"dept", map[string]any{"prompt_length": 40, "rank": 45, "init": "vocab"}, 76800},
+		{"dept", map[string]any{"prompt_length": 80, "rank": 15, "init": "vocab"}, 76800},
 		// 76,800 + N·2·d·k (4·2·768·8 = 49,152) + gate N·d + N (3,076)
-		{"ept", nil, 129028},
-		{"ept", map[string]any{"spaces": 2}, 76800 + 2*2*768*8 + 2*768 + 2},
+		{"ept", map[string]any{"init": "vocab"}, 129028},
+		{"ept", map[string]any{"spaces": 2, "init": "vocab"}, 76800 + 2*2*768*8 + 2*768 + 2},
 	}
 	for _, c := range cases {
 		m, err := core.NewMethod(c.method, c.cfg)
@@ -85,7 +86,7 @@ func TestEPTStartsAsPTWithShortPrompt(t *testing.T) {
 	}
 	defer bb.Close()
 	for _, gate := range []string{"pooled", "token"} {
-		e, _ := core.NewMethod("ept", map[string]any{"gate": gate})
+		e, _ := core.NewMethod("ept", map[string]any{"gate": gate, "init": "vocab"}) // PT's init, to compare
 		p, _ := core.NewMethod("pt", map[string]any{"length": 60})
 		env := core.SetupEnv{Backbone: bb, Seed: 7, MaxSourceLen: 256}
 		core.SeedAll(7)
