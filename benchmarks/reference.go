@@ -33,6 +33,17 @@ const deptRunSettings = "Run with batch 32, every input padded to 256, group_by_
 	"per-task steps (MRPC 10k; WiC, WSC 20k; CoLA 40k; QNLI, QQP 100k; MNLI 250k; others 30k) and per-task rates " +
 	"(prompt 0.3 or 0.4, low-rank 1e-4 to 5e-3)"
 
+// publishedMetric is the metric each published number is, read from DePT's released
+// checkpoints/<task>/test_results.json: MRPC 90.7 = test_accuracy 90.69 (test_f1 93.29), QQP
+// 90.4 = test_accuracy 90.38 (test_f1 87.20), CB 92.9 = test_accuracy 92.86 (macro-F1 89.50),
+// STS-B 90.8 = test_pearson 90.77, MultiRC 74.3 = test_f1 74.30 over answer options, CoLA 63.8 =
+// Matthews 63.79; the rest are accuracy. Each equals the task's table score (its first metric),
+// so Measured and Paper compare the same metric; a test holds the two lists together.
+var publishedMetric = map[string]string{
+	"mnli": "accuracy", "qqp": "accuracy", "qnli": "accuracy", "sst2": "accuracy", "stsb": "pearson", "mrpc": "accuracy",
+	"rte": "accuracy", "cola": "matthews", "multirc": "f1a", "boolq": "accuracy", "wic": "accuracy", "wsc": "accuracy", "cb": "accuracy",
+}
+
 // RenderReference writes the papers' numbers for the board's tasks.
 func RenderReference(w io.Writer, tasks []string) error {
 	known := false
@@ -73,6 +84,7 @@ type Comparison struct {
 	Method    string   `json:"method"`
 	Backbone  string   `json:"backbone"`
 	Task      string   `json:"task"`
+	Metric    string   `json:"metric"`    // what both numbers are: the task's table score, the published metric
 	Measured  *float64 `json:"measured"`  // mean test score over seeds (nil: no finished run)
 	Published *float64 `json:"published"` // nil: not published
 	Delta     *float64 `json:"delta"`     // measured − published
@@ -89,7 +101,7 @@ func Compare(b Board) []Comparison {
 				continue
 			}
 			for _, t := range b.Tasks {
-				c := Comparison{Label: r.Label, Method: r.Method, Backbone: r.Backbone, Task: t, Source: ref.Label}
+				c := Comparison{Label: r.Label, Method: r.Method, Backbone: r.Backbone, Task: t, Metric: publishedMetric[t], Source: ref.Label}
 				if cell, ok := r.Tasks[t]; ok && cell.Seeds > 0 {
 					c.Measured = f(cell.Mean)
 				}
@@ -114,7 +126,7 @@ func RenderComparison(w io.Writer, b Board) error {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "### Measured vs published (test score; published = T5-Base with the full step budget)")
 	fmt.Fprintln(w)
-	return table(w, []any{"Method", "Backbone", "Task", "Measured", "Paper", "Δ", "Paper source"}, func(add func(...any)) {
+	return table(w, []any{"Method", "Backbone", "Task", "Metric", "Measured", "Paper", "Δ", "Paper source"}, func(add func(...any)) {
 		for _, c := range cs {
 			delta := "n/a"
 			if c.Delta != nil {
@@ -124,7 +136,7 @@ func RenderComparison(w io.Writer, b Board) error {
 			if c.Published == nil {
 				src += ": not published"
 			}
-			add(c.Label, c.Backbone, c.Task, optional(c.Measured), optional(c.Published), delta, src)
+			add(c.Label, c.Backbone, c.Task, c.Metric, optional(c.Measured), optional(c.Published), delta, src)
 		}
 	})
 }
