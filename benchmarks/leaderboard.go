@@ -19,6 +19,8 @@ type Cell struct {
 	Mean  float64 `json:"mean"`
 	Std   float64 `json:"std"`
 	Seeds int     `json:"seeds"`
+	// Others: the task's other test metrics (F1 beside MRPC's accuracy, …), mean over seeds.
+	Others map[string]float64 `json:"others,omitempty"`
 }
 
 // MethodRow is one leaderboard line.
@@ -184,6 +186,7 @@ func BuildBoardWith(rows []core.ResultRow, o BoardOptions) Board {
 			mr.Sweep, _ = rowSweep(byKey[k][0])
 		}
 		perTask := map[string][]float64{}
+		others := otherMetrics{}
 		bench := map[string]string{}
 		var stepTimes, medians []float64
 		seenSources := map[string]bool{}
@@ -201,6 +204,7 @@ func BuildBoardWith(rows []core.ResultRow, o BoardOptions) Board {
 				continue
 			}
 			perTask[r.Task] = append(perTask[r.Task], r.TestScore)
+			others.add(r)
 			mr.Padding = mergePadding(mr.Padding, padding(r.Train))
 			bench[r.Task] = r.Benchmark
 			mr.TrainableParams = r.TrainableParams
@@ -219,7 +223,7 @@ func BuildBoardWith(rows []core.ResultRow, o BoardOptions) Board {
 		}
 		for t, xs := range perTask {
 			m, s := meanStd(xs)
-			mr.Tasks[t] = Cell{Mean: m, Std: s, Seeds: len(xs)}
+			mr.Tasks[t] = Cell{Mean: m, Std: s, Seeds: len(xs), Others: others.means(t)}
 		}
 		mr.GLUEAvg = average(mr.Tasks, bench, "GLUE")
 		mr.SuperGLUEAvg = average(mr.Tasks, bench, "SuperGLUE")
@@ -343,7 +347,7 @@ func RenderMarkdown(w io.Writer, b Board) error {
 					line = append(line, "–")
 					continue
 				}
-				line = append(line, fmt.Sprintf("%.1f ± %.1f", c.Mean, c.Std))
+				line = append(line, fmt.Sprintf("%.1f ± %.1f", c.Mean, c.Std)+formatOthers(c.Others))
 			}
 			line = append(line, optional(r.GLUEAvg), optional(r.SuperGLUEAvg), fmt.Sprintf("%d", r.TrainableParams))
 			add(line...)
