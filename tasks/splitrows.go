@@ -39,6 +39,13 @@ func RowsOfSplit(t data.Task, ds *data.Dataset, split string) (SplitRows, error)
 	if !ok {
 		return SplitRows{}, fmt.Errorf("task %s is not read from official files; it has no Hugging Face rows", t.Name())
 	}
+	for file, n := range ds.Skipped {
+		if n > 0 {
+			// The Hugging Face builder keeps every row; positions after a dropped one would
+			// name other examples.
+			return SplitRows{}, fmt.Errorf("%s: %d malformed rows of %s were dropped, so row positions no longer match the Hugging Face dataset's", t.Name(), n, file)
+		}
+	}
 	r := SplitRows{Task: t.Name(), Split: split, HFDataset: hfDatasets[t.Name()]}
 	identity := func(hfSplit string, n int, rule string) (SplitRows, error) {
 		r.HFSplit, r.Of, r.Rule = hfSplit, n, rule

@@ -75,6 +75,10 @@ func TestRowsOfSplitLargeTask(t *testing.T) {
 	if _, err := RowsOfSplit(taskByName(t, "sst2"), &data.Dataset{Test: make([]data.Example, 872)}, "dev"); err == nil {
 		t.Error("dev rows of a large task without its training file: no error")
 	}
+	skipped := &data.Dataset{Dev: make([]data.Example, 1000), Train: make([]data.Example, 5000), Skipped: map[string]int{"glue/QQP/train.tsv": 2}}
+	if _, err := RowsOfSplit(taskByName(t, "qqp"), skipped, "dev"); err == nil || !strings.Contains(err.Error(), "malformed") {
+		t.Errorf("rows of a file with dropped rows: err = %v, want one saying positions no longer match", err)
+	}
 	if _, err := RowsOfSplit(taskByName(t, "rte"), ds, "validation"); err == nil {
 		t.Error("split \"validation\": no error, want one naming train, dev or test")
 	}
