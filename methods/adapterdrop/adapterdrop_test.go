@@ -69,8 +69,8 @@ func TestNoAdapterBelowK(t *testing.T) {
 	}
 }
 
-// k is a setting of its own; the adapter settings are inherited, and the resolved config
-// shows both.
+// k is a setting of its own; the adapter settings are inherited (the reference's), and the
+// resolved config shows both.
 func TestConfig(t *testing.T) {
 	m, err := core.NewMethod("adapterdrop", map[string]any{"k": 3, "bottleneck": 8})
 	if err != nil {
@@ -80,6 +80,10 @@ func TestConfig(t *testing.T) {
 	c := m.Config().(Config)
 	if c.K != 3 || c.Bottleneck != 8 || c.LR <= 0 {
 		t.Fatalf("config %+v", c)
+	}
+	// The Compacter adapters_drop.json settings: gelu_new, W_up ~ N(0, 0.01), lr 3e-4, k 5.
+	if d := DefaultConfig(); d.K != 5 || d.Activation != "gelu_new" || d.UpStd != 1e-2 || d.LR != 3e-4 || d.NormLR != 3e-4 {
+		t.Errorf("defaults %+v", d)
 	}
 	if core.MethodLabel("adapterdrop", m) != "AdapterDrop" {
 		t.Errorf("label %q", core.MethodLabel("adapterdrop", m))
