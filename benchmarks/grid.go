@@ -323,6 +323,7 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 			row.RunKey, row.Task, row.Benchmark = rowKey(td.Task.Name()), td.Task.Name(), td.Task.Benchmark()
 			fillRow(&row, res, td.Task)
 			row.Checkpoint = rel
+			g.writePredictions(&row, res.PerTask[td.Task.Name()], prefix) // predictions.go
 			out = append(out, row)
 			fmt.Fprintf(g.Log, "%s %s %s: dev %.2f test %.2f (%d trainable, %.3fs/step)\n", prefix, row.Task, row.Status,
 				row.DevScore, row.TestScore, row.TrainableParams, row.MeanStepSec)

@@ -157,6 +157,12 @@ func MergeResults(out string, dirs []string, wait bool, log io.Writer) (MergeRep
 		if err := copyCheckpoint(c.dir, out, c.row.Checkpoint, copied, &rep, log); err != nil {
 			return rep, err
 		}
+		for _, rel := range c.row.Predictions { // predictions files travel with their row
+			var ignored MergeReport
+			if err := copyCheckpoint(c.dir, out, rel, copied, &ignored, log); err != nil {
+				return rep, err
+			}
+		}
 		if err := store.Append(c.row); err != nil {
 			return rep, err
 		}

@@ -73,6 +73,11 @@ func (g *Grid) RunParallel(jobs int, start func(worker int, dir string) (*exec.C
 					return sum, fmt.Errorf("worker %d: checkpoint %s: %w", i, r.Checkpoint, err)
 				}
 			}
+			for _, rel := range r.Predictions {
+				if err := moveInto(filepath.Join(dir, rel), filepath.Join(g.OutDir, rel)); err != nil {
+					return sum, fmt.Errorf("worker %d: predictions %s: %w", i, rel, err)
+				}
+			}
 			if err := store.Append(r); err != nil {
 				return sum, err
 			}

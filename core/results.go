@@ -23,28 +23,32 @@ type ResultRow struct {
 	Backbone     BackboneInfo `json:"backbone"`
 	// Numerics are the backbone options that changed the numbers (bf16, NF4, dropout, a
 	// tokenizer override), part of the run key; nil: the defaults (float32, full precision).
-	Numerics        *Numerics      `json:"numerics,omitempty"`
-	Train           TrainOptions   `json:"train"`
-	KShot           int            `json:"k_shot,omitempty"`
-	Status          string         `json:"status"` // ok, diverged, failed
-	Error           string         `json:"error,omitempty"`
-	Dev             Scores         `json:"dev,omitempty"`
-	Test            Scores         `json:"test,omitempty"`
-	DevScore        float64        `json:"dev_score"`
-	TestScore       float64        `json:"test_score"`
-	TrainableParams int64          `json:"trainable_params"`
-	MeanStepSec     float64        `json:"mean_step_seconds"`
-	MedianStepSec   float64        `json:"median_step_seconds"`
-	PeakRSSBytes    int64          `json:"peak_rss_bytes"`
-	EvalSeconds     float64        `json:"eval_seconds,omitempty"` // evaluation's share of the run's wall time
-	Steps           int            `json:"steps"`
-	BestStep        int            `json:"best_step"`
-	FinalLoss       float64        `json:"final_loss"`       // NaN/Inf are stored as null (see MarshalJSON)
-	Curves          *Curves        `json:"curves,omitempty"` // training loss and dev score over steps (rows before curves: nil)
-	Checkpoint      string         `json:"checkpoint,omitempty"`
-	Extra           map[string]any `json:"extra,omitempty"`
-	CodeVersion     string         `json:"code_version,omitempty"`
-	FinishedAt      string         `json:"finished_at"`
+	Numerics        *Numerics    `json:"numerics,omitempty"`
+	Train           TrainOptions `json:"train"`
+	KShot           int          `json:"k_shot,omitempty"`
+	Status          string       `json:"status"` // ok, diverged, failed
+	Error           string       `json:"error,omitempty"`
+	Dev             Scores       `json:"dev,omitempty"`
+	Test            Scores       `json:"test,omitempty"`
+	DevScore        float64      `json:"dev_score"`
+	TestScore       float64      `json:"test_score"`
+	TrainableParams int64        `json:"trainable_params"`
+	MeanStepSec     float64      `json:"mean_step_seconds"`
+	MedianStepSec   float64      `json:"median_step_seconds"`
+	PeakRSSBytes    int64        `json:"peak_rss_bytes"`
+	EvalSeconds     float64      `json:"eval_seconds,omitempty"` // evaluation's share of the run's wall time
+	Steps           int          `json:"steps"`
+	BestStep        int          `json:"best_step"`
+	FinalLoss       float64      `json:"final_loss"`       // NaN/Inf are stored as null (see MarshalJSON)
+	Curves          *Curves      `json:"curves,omitempty"` // training loss and dev score over steps (rows before curves: nil)
+	Checkpoint      string       `json:"checkpoint,omitempty"`
+	// Predictions are the row's predictions files by split ("dev", "test"), relative to the
+	// results folder (PredictionsFile); Invalid counts the ill-formed predictions in them.
+	Predictions map[string]string `json:"predictions,omitempty"`
+	Invalid     *InvalidCounts    `json:"invalid,omitempty"`
+	Extra       map[string]any    `json:"extra,omitempty"`
+	CodeVersion string            `json:"code_version,omitempty"`
+	FinishedAt  string            `json:"finished_at"`
 }
 
 // Curves are a run's training curves as data, for plots (`ptbench plot`).

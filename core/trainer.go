@@ -95,6 +95,11 @@ type DevPoint struct {
 type TaskScores struct {
 	Dev  Scores `json:"dev"`
 	Test Scores `json:"test"`
+	// DevPredictions and TestPredictions are the generations behind Dev (at the best
+	// checkpoint's evaluation) and Test; Invalid counts the ill-formed ones.
+	DevPredictions  []Prediction  `json:"-"`
+	TestPredictions []Prediction  `json:"-"`
+	Invalid         InvalidCounts `json:"invalid"`
 }
 
 // Progress receives training progress; see NewProgress.
@@ -284,12 +289,13 @@ func (tr *Trainer) Run() (*TrainResult, error) {
 		defer func() { res.EvalSeconds += time.Since(t0).Seconds() }()
 		restore(groups, res.Best)
 		for _, td := range tasks {
-			test, err := tr.evaluate(td, limit(td.Data.Test, o.TestLimit), o, names)
+			test, testPreds, err := tr.evaluate(td, limit(td.Data.Test, o.TestLimit), o, names)
 			if err != nil {
 				return nil, err
 			}
 			ts := res.PerTask[td.Task.Name()]
-			ts.Test = test
+			ts.Test, ts.TestPredictions = test, testPreds
+			ts.Invalid.Test, ts.Invalid.TestTotal = countInvalid(td.Task, testPreds), len(testPreds)
 			res.PerTask[td.Task.Name()] = ts
 		}
 	}
@@ -323,7 +329,8 @@ func (tr *Trainer) bestCheckpoint(o TrainOptions, tasks []TaskData, sess *Sessio
 		mean, selMean := 0.0, 0.0
 		var parts []string
 		for _, td := range tasks {
-			dev, err := tr.evaluate(td, limit(td.Data.Dev, o.EvalLimit), o, names)
+			devExamples := limit(td.Data.Dev, o.EvalLimit)
+			dev, devPreds, err := tr.evaluate(td, devExamples, o, names)
 			if err != nil {
 				return err
 			}
@@ -337,7 +344,8 @@ func (tr *Trainer) bestCheckpoint(o TrainOptions, tasks []TaskData, sess *Sessio
 			if err != nil {
 				return err
 			}
-			per[td.Task.Name()] = TaskScores{Dev: dev}
+			per[td.Task.Name()] = TaskScores{Dev: dev, DevPredictions: devPreds,
+				Invalid: InvalidCounts{Dev: countInvalid(td.Task, devPreds), DevTotal: len(devPreds)}}
 			point.PerTask[td.Task.Name()] = score
 			mean += score / float64(len(tasks))
 			selMean += sel / float64(len(tasks))
@@ -641,12 +649,14 @@ func (tr *Trainer) predict(examples []Example, o TrainOptions, taskNames []strin
 // Evaluate predicts and scores examples with the (single) task's metrics.
 func (tr *Trainer) Evaluate(examples []Example, o TrainOptions) (Scores, error) {
 	td := tr.tasks()[0]
-	return tr.evaluate(td, examples, o.Defaults(td.Task), nil)
+	s, _, err := tr.evaluate(td, examples, o.Defaults(td.Task), nil)
+	return s, err
 }
 
-func (tr *Trainer) evaluate(td TaskData, examples []Example, o TrainOptions, names []string) (Scores, error) {
+// evaluate predicts and scores examples of one task, returning the predictions too.
+func (tr *Trainer) evaluate(td TaskData, examples []Example, o TrainOptions, names []string) (Scores, []Prediction, error) {
 	if len(examples) == 0 {
-		return nil, fmt.Errorf("task %s: evaluation split is empty", td.Task.Name())
+		return nil, nil, fmt.Errorf("task %s: evaluation split is empty", td.Task.Name())
 	}
 	idx := 0
 	for i, n := range names {
@@ -656,9 +666,13 @@ func (tr *Trainer) evaluate(td TaskData, examples []Example, o TrainOptions, nam
 	}
 	preds, err := tr.predict(examples, o, names, idx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return td.Task.Score(preds, examples)
+	s, err := td.Task.Score(preds, examples)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, predictionsOf(examples, preds), nil
 }
 
 func limit(xs []Example, n int) []Example {

@@ -56,10 +56,11 @@ func Describe(t data.Task, ds *data.Dataset) map[string]any {
 	}
 }
 
-// ScoreFile scores a JSON-lines file of {"id": …, "prediction": …} against gold examples.
-// Predictions may come in any order; a malformed line is an error naming file:line, and so
-// is an id given twice or not among gold. Gold examples without a prediction are an error
-// listing (the first few of) them.
+// ScoreFile scores a JSON-lines file of {"id": …, "prediction": …} against gold examples (a
+// run's predictions files, which also carry "target", score as they are). Predictions may come
+// in any order; a malformed line is an error naming file:line, and so is an id given twice or
+// not among gold, or a "target" that is not the gold one (predictions of other data). Gold
+// examples without a prediction are an error listing (the first few of) them.
 func ScoreFile(t data.Task, gold []data.Example, predictionsJSONLPath string) (data.Scores, error) {
 	want := make(map[string]int, len(gold))
 	for i, g := range gold {
@@ -71,6 +72,7 @@ func ScoreFile(t data.Task, gold []data.Example, predictionsJSONLPath string) (d
 		var r struct {
 			ID         *string `json:"id"`
 			Prediction *string `json:"prediction"`
+			Target     *string `json:"target"`
 		}
 		if err := decodeLine(raw, &r); err != nil {
 			return err
@@ -87,6 +89,9 @@ func ScoreFile(t data.Task, gold []data.Example, predictionsJSONLPath string) (d
 		}
 		if got[i] {
 			return fmt.Errorf("id %q has a second prediction", *r.ID)
+		}
+		if r.Target != nil && *r.Target != gold[i].Target {
+			return fmt.Errorf("id %q: target %q is not the split's %q (predictions made on other data?)", *r.ID, *r.Target, gold[i].Target)
 		}
 		got[i], preds[i] = true, *r.Prediction
 		return nil
@@ -106,7 +111,7 @@ func ScoreFile(t data.Task, gold []data.Example, predictionsJSONLPath string) (d
 	if len(missing) > 0 {
 		sort.Strings(missing)
 		shown := missing[:min(5, len(missing))]
-		return nil, fmt.Errorf("%s: %d of %d gold examples have no prediction (e.g. %s)",
+		return nil, fmt.Errorf("%s: %d of %d gold examples have no prediction (e.g. %s); a run with --test-limit/--eval-limit N predicted the first N: score with --limit N",
 			predictionsJSONLPath, len(missing), len(gold), strings.Join(shown, ", "))
 	}
 	return t.Score(preds, gold)

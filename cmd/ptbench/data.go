@@ -24,7 +24,7 @@ func (f *taskDataFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.opts.CacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/ptbench)")
 	cmd.Flags().BoolVar(&f.opts.Offline, "offline", false, "never download")
 	cmd.Flags().IntVar(&f.opts.KShot, "k-shot", 0, "k examples per class in train")
-	cmd.Flags().Int64Var(&f.opts.Seed, "seed", 42, "k-shot sampling seed")
+	cmd.Flags().Int64Var(&f.opts.Seed, "seed", 0, "data seed: k-shot sampling and the synthetic tasks' examples (0, as ptbench run uses)")
 }
 
 // load opens the task's data for evaluation (train may be absent).
@@ -155,10 +155,17 @@ func paddedPositions(t core.Task, ds *core.Dataset, tokenizer string, batch int)
 func newScoreCmd() *cobra.Command {
 	var f taskDataFlags
 	var predictions, split string
+	var limit int
 	cmd := &cobra.Command{
 		Use:   "score --task T --predictions FILE",
 		Short: `Score a JSONL of {"id","prediction"} against a task's split; prints metrics as JSON`,
-		Args:  cobra.NoArgs,
+		Long: `Score a JSONL of {"id","prediction"} (e.g. a run's predictions file) against a task's split
+and print the metrics as JSON. A finished run writes OUT/predictions/<run key>.dev.jsonl and
+.test.jsonl (its row names them under "predictions"); scoring the test file reproduces the
+row's test scores exactly.`,
+		Example: `  ptbench score --task rte --split test --data-dir data/ --predictions runs/main/predictions/<run key>.test.jsonl
+  ptbench score --task syn-keyword --split test --limit 16 --predictions runs/smoke/predictions/<run key>.test.jsonl`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if predictions == "" {
 				return usageError{fmt.Errorf("--predictions is required")}
@@ -170,6 +177,12 @@ func newScoreCmd() *cobra.Command {
 			gold := map[string][]core.Example{"test": ds.Test, "dev": ds.Dev, "train": ds.Train}[split]
 			if gold == nil {
 				return usageError{fmt.Errorf("--split %q: want test, dev or train (non-empty)", split)}
+			}
+			if limit < 0 {
+				return usageError{fmt.Errorf("--limit %d: want ≥ 0 (0: the whole split)", limit)}
+			}
+			if limit > 0 && limit < len(gold) {
+				gold = gold[:limit] // what a run's --test-limit/--eval-limit evaluated
 			}
 			scores, err := tasks.ScoreFile(t, gold, predictions)
 			if err != nil {
@@ -183,5 +196,6 @@ func newScoreCmd() *cobra.Command {
 	f.register(cmd)
 	cmd.Flags().StringVar(&predictions, "predictions", "", `JSONL file of {"id","prediction"}`)
 	cmd.Flags().StringVar(&split, "split", "test", "split to score against")
+	cmd.Flags().IntVar(&limit, "limit", 0, "score against the split's first N examples only, as a run with --test-limit N (test) or --eval-limit N (dev) did")
 	return cmd
 }

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/coretest"
+)
+
+// A finished run writes its dev and test predictions as data, and `ptbench score` on the test
+// file gives back exactly the row's test scores; the row counts the invalid predictions.
+func TestPredictionsRescoreToTheRow(t *testing.T) {
+	coretest.LockThread(t)
+	out := t.TempDir()
+	if log, err := execute("run", "--preset", "smoke", "--methods", "pt", "--tasks", "syn-keyword", "--steps", "4",
+		"--eval-limit", "8", "--test-limit", "16", "--out", out); err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	rows, err := core.ReadResults(filepath.Join(out, core.ResultsFile))
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("%d rows, %v", len(rows), err)
+	}
+	row := rows[0]
+	if row.Invalid == nil || row.Invalid.TestTotal != 16 || row.Invalid.DevTotal != 8 {
+		t.Fatalf("invalid counts %+v, want totals 8 dev / 16 test", row.Invalid)
+	}
+	for _, split := range []string{"dev", "test"} {
+		rel := row.Predictions[split]
+		if rel != core.PredictionsFile(row.RunKey, split) {
+			t.Fatalf("%s predictions recorded as %q", split, rel)
+		}
+		preds, err := core.ReadPredictions(filepath.Join(out, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]int{"dev": 8, "test": 16}[split]; len(preds) != want {
+			t.Errorf("%s: %d predictions, want %d", split, len(preds), want)
+		}
+	}
+	testFile := filepath.Join(out, row.Predictions["test"])
+	js, err := execute("score", "--task", "syn-keyword", "--split", "test", "--limit", "16", "--predictions", testFile)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, js)
+	}
+	var scores core.Scores
+	if err := json.Unmarshal([]byte(js), &scores); err != nil {
+		t.Fatalf("%v\n%s", err, js)
+	}
+	if len(scores) != len(row.Test) {
+		t.Errorf("score gives %v, the row %v", scores, row.Test)
+	}
+	for m, v := range row.Test {
+		if scores[m] != v {
+			t.Errorf("%s: score gives %v, the row %v", m, scores[m], v)
+		}
+	}
+	// Without --limit the file covers only part of the split: an error that says what to do.
+	if _, err := execute("score", "--task", "syn-keyword", "--split", "test", "--predictions", testFile); err == nil || !strings.Contains(err.Error(), "--limit") {
+		t.Errorf("partial file without --limit: err = %v", err)
+	}
+	// A file whose targets are not the split's is refused, naming file and line.
+	bad := filepath.Join(out, "bad.jsonl")
+	b, _ := os.ReadFile(testFile)
+	first, _, _ := strings.Cut(string(b), "\n")
+	var p core.Prediction
+	_ = json.Unmarshal([]byte(first), &p)
+	p.Target += "x"
+	line, _ := json.Marshal(p)
+	_ = os.WriteFile(bad, append(line, '\n'), 0o644)
+	if _, err := execute("score", "--task", "syn-keyword", "--split", "test", "--limit", "1", "--predictions", bad); err == nil || !strings.Contains(err.Error(), "bad.jsonl:1") {
+		t.Errorf("foreign targets: err = %v", err)
+	}
+}
