@@ -48,6 +48,9 @@ func newBenchCmd() *cobra.Command {
 			if err := validateBenchFlags(o); err != nil { // preflight.go
 				return err
 			}
+			if err := validateQuant(quant, o.Methods); err != nil {
+				return err
+			}
 			bb, err := core.OpenBackbone(backbone, core.BackboneOptions{Seed: o.Seed, Tokenizer: tokenizer, Quant: quant, DType: dtype})
 			if err != nil {
 				return err
@@ -88,7 +91,7 @@ func newBenchCmd() *cobra.Command {
 	f.StringVar(&methods, "methods", "pt", "comma-separated methods")
 	f.StringVar(&backbone, "backbone", "t5-small", "backbone preset or directory")
 	f.StringVar(&initMode, "init", "random", "random (preset weights from --seed)")
-	f.StringVar(&quant, "quant", "", "store the frozen linear weights quantised: nf4 (Llama backbones)")
+	f.StringVar(&quant, "quant", "", "store the frozen linear weights quantised: nf4 (Llama and T5 backbones)")
 	f.StringVar(&dtype, "dtype", "", "compute dtype: float32 (default) or bfloat16 (Llama)")
 	f.IntVar(&o.Seq, "seq", 256, "source length")
 	f.IntVar(&o.Batch, "batch", 16, "batch size")

@@ -49,6 +49,9 @@ func builtinMethods() map[string]bool {
 // (a NaN learning rate trains nonsense and cannot be recorded); every task must exist; with
 // --k-shot, each task's training data is read once to check k against its class counts.
 func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
+	if err := validateQuant(g.BackboneOpts.Quant, g.Methods); err != nil {
+		return err
+	}
 	if g.Data.Offline {
 		if err := checkOffline(g.Backbone); err != nil {
 			return err
@@ -143,6 +146,25 @@ func validateBenchFlags(o benchmarks.BenchOptions) error {
 	for _, name := range o.Methods {
 		if err := core.CheckFiniteConfig(o.MethodConfigs[name]); err != nil {
 			return fmt.Errorf("method %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// validateQuant checks --quant before the backbone loads: none, or nf4 (QLoRA's 4-bit
+// NormalFloat with double quantisation, which the Llama and T5 backbones implement), and no
+// method that trains the weights nf4 stores frozen.
+func validateQuant(quant string, methods []string) error {
+	switch quant {
+	case "", "none":
+		return nil
+	case "nf4":
+	default:
+		return usageError{fmt.Errorf("--quant %q: want none or nf4 (4-bit NormalFloat, double-quantised; Llama and T5 backbones)", quant)}
+	}
+	for _, m := range methods {
+		if m == "ft" {
+			return usageError{fmt.Errorf("--quant nf4 stores the backbone's linear weights 4-bit and frozen, and ft trains them: run ft without --quant (lora on a 4-bit backbone is QLoRA)")}
 		}
 	}
 	return nil
