@@ -1,247 +1,237 @@
-// Package hyperdecoder is HyperDecoder (Ivison & Peters, Findings of EMNLP 2022): the decoder's
-// adapters are generated for each input from its encoding, so every example gets its own
-// decoder; the encoder has ordinary learned adapters.
+// Package hyperdecoder is HyperDecoder (Ivison & Peters, Findings of EMNLP 2022) as its
+// reference code computes it (allenai/hyperdecoders, configs/experiments/glue_t5_base.json:
+// encoder_adapter "manual", decoder_adapter "generated", adapter dims 64, hypernetwork
+// bottleneck 128, adapter_norm_input, process_encoder_output). Both stacks get one adapter
+// per block, in parallel to the FFN and fed the FFN's normed input x = LN(h):
 //
-//	encoder:  h' = h + W_up ReLU(W_down h + b_down) + b_up   (Houlsby, learned, after the
-//	          self-attention and FFN sublayers of every encoder block; W_up, b_up zero)
-//	x̄  = mean over the real tokens of the encoder output           ∈ R^d   (encoder-output hook)
-//	e   = W_e2 ReLU(W_e1 x̄ + c_e1) + c_e2                          ∈ R^t   (t = 64, hidden 128)
-//	I   = W_2 ReLU(W_1 [e ; l_i ; p_j] + c_1) + c_2                 ∈ R^t   (l_i block, p_j position)
-//	(W_down, b_down, W_up, b_up, γ, β) = heads(I)                          (the Hypernet of HyperFormer)
-//	decoder:  g' = g + LayerNorm_{γ,β}(W_up GELU(W_down g + b_down) + b_up)  per example
+//	h' = h + dropout(FFN(x)) + A(x)        A(x) = W_up ReLU(W_down x + b_down) + b_up
 //
-// after the self-attention and FFN sublayers of every decoder block. Defined only for
+// (no adapter at the attention sublayers, no layer norm in the adapter). The encoder's A are
+// learned (the adapter method's module: dim 64, ReLU, xavier_uniform(gain 10⁻⁴) weights,
+// zero biases). The decoder's A are generated for every example from its encoding:
+//
+//	x̄   = mean over the real tokens of the encoder output              ∈ R^d
+//	e    = W_2 ReLU(W_1 x̄ + c_1) + c_2                                 ∈ R^d   (the mlp, d → d → d)
+//	s_i  = ReLU(W_g [e ; l_i] + c_g)                                     ∈ R^128 (l_i ∈ R^10: block i's embedding)
+//	W_up, W_down, b_up, b_down = linear heads of s_i                            (hyper-fan-in init)
+//
+// The heads start tiny (U(±10⁻³√(3/(128·fan-in))), zero bias), so the model starts close to,
+// not equal to, the frozen backbone. Everything of T5 stays frozen; lr 3e-4. Defined only for
 // encoder–decoder backbones (a decoder-only model has no encoder output): Setup refuses others.
-// At step 0 the model equals the frozen backbone (encoder W_up = 0; generated adapters start
-// as the identity). The backbone stays frozen.
 //
-// Trainable parameters on t5-base (d = 768, b = 24, t = 64): encoder adapters 24 × 37,656 =
-// 903,744; input MLP 768·128 + 128 + 128·64 + 64 = 106,688; projector 32,960; embeddings
-// (12 + 2)·64 = 896; heads 2,547,480 — 3,591,768 in all. DePT's table lists 1.8M for
-// HyperDecoder: the original generates smaller decoder adapters (bottleneck and head sizes
-// are settings here).
+// Trainable parameters on t5-base (d = 768): encoder adapters 12 × (2·768·64 + 64 + 768) =
+// 1,189,632; mlp 2·(768² + 768) = 1,181,184; layer embeddings 12·10 = 120; W_g 778·128 + 128 =
+// 99,712; heads 2·(128·49,152 + 49,152) + (128·768 + 768) + (128·64 + 64) = 12,788,544 —
+// 15,259,192 in all, 1,907,399 per task of the 8 GLUE tasks (published: 1.8M).
 package hyperdecoder
 
 import (
 	"fmt"
 	"math"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
-	"github.com/ptbench/ptbench/methods/hyperformer"
+	"github.com/ptbench/ptbench/methods/adapter"
+	"github.com/ptbench/ptbench/methods/internal/adapters"
+	"github.com/ptbench/ptbench/methods/internal/hypernet"
 )
 
-// Config is HyperDecoder's settings.
+// Config is HyperDecoder's settings, named as the reference's arguments are.
 type Config struct {
-	Bottleneck int     `json:"bottleneck"` // b, encoder and generated decoder adapters
-	TaskDim    int     `json:"task_dim"`   // t
-	HiddenDim  int     `json:"hidden_dim"` // hidden size of the input MLP and the projector
-	LR         float64 `json:"lr"`
-	InitStd    float64 `json:"init_std"` // std of the encoder adapters' W_down
+	EncoderAdapterDim  int     `json:"encoder_adapter_dim"`     // the learned encoder adapters' bottleneck
+	DecoderAdapterDim  int     `json:"decoder_adapter_dim"`     // the generated decoder adapters' bottleneck
+	HypernetBottleneck int     `json:"hypernetwork_bottleneck"` // s_i's size
+	LayerEmbedDim      int     `json:"layer_embedding_dim"`     // l_i's size (10, fixed in the reference)
+	ProcessEncoder     bool    `json:"process_encoder_output"`  // the d → d → d mlp on the pooled encoding
+	LR                 float64 `json:"lr"`
 }
 
-// DefaultConfig is bottleneck 24.
+// DefaultConfig is configs/experiments/glue_t5_base.json.
 func DefaultConfig() Config {
-	return Config{Bottleneck: 24, TaskDim: 64, HiddenDim: 128, LR: 3e-4, InitStd: 1e-2}
+	return Config{EncoderAdapterDim: 64, DecoderAdapterDim: 64, HypernetBottleneck: 128, LayerEmbedDim: 10,
+		ProcessEncoder: true, LR: 3e-4}
 }
 
 // Validate rejects settings that cannot work.
 func (c Config) Validate() error {
 	switch {
-	case c.Bottleneck <= 0 || c.TaskDim <= 0 || c.HiddenDim <= 0:
-		return fmt.Errorf("bottleneck, task_dim and hidden_dim must be > 0 (got %d, %d, %d)", c.Bottleneck, c.TaskDim, c.HiddenDim)
+	case c.EncoderAdapterDim <= 0 || c.DecoderAdapterDim <= 0 || c.HypernetBottleneck <= 0 || c.LayerEmbedDim <= 0:
+		return fmt.Errorf("encoder_adapter_dim, decoder_adapter_dim, hypernetwork_bottleneck and layer_embedding_dim must be > 0 (got %d, %d, %d, %d)",
+			c.EncoderAdapterDim, c.DecoderAdapterDim, c.HypernetBottleneck, c.LayerEmbedDim)
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
 		return fmt.Errorf("lr must be a positive number, got %v", c.LR)
-	case !(c.InitStd >= 0) || math.IsInf(c.InitStd, 0):
-		return fmt.Errorf("init_std must be ≥ 0, got %v", c.InitStd)
 	}
 	return nil
 }
 
 func init() {
-	core.RegisterConfigured("hyperdecoder", "HyperDecoder (Ivison & Peters 2022): decoder adapters generated per example from the encoder output",
+	core.RegisterConfigured("hyperdecoder", "HyperDecoder (Ivison & Peters 2022): parallel FFN adapters; the decoder's generated per example from the encoder output",
 		DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
 }
 
-type encAdapter struct{ down, downB, up, upB *ts.Tensor }
+// ffnSite is an FFN sublayer and the norm site in front of it (whose output is the FFN's
+// input, the adapter's input).
+type ffnSite struct {
+	core.HookSite
+	norm string
+}
+
+// ffnSites lists the FFN sublayer sites of a stack with their norm sites, in block order.
+func ffnSites(bb core.Backbone, stack string) []ffnSite {
+	var out []ffnSite
+	lastNorm := ""
+	for _, s := range bb.HookSites() {
+		if s.Stack != stack {
+			continue
+		}
+		switch {
+		case s.Kind == core.HookNorm:
+			lastNorm = s.Name
+		case s.Kind == core.HookSublayer && s.Role == core.RoleFFN && lastNorm != "":
+			out = append(out, ffnSite{HookSite: s, norm: lastNorm})
+		}
+	}
+	return out
+}
 
 // Method is HyperDecoder.
 type Method struct {
-	cfg              Config
-	enc              map[string]*encAdapter
-	encOrder         []string
-	dec              map[string]hyperformer.Site
-	e1, ce1, e2, ce2 *ts.Tensor // input MLP
-	proj             *hyperformer.Projector
-	layers, pos      *ts.Tensor // [decoder blocks, t], [2, t]
-	net              *hyperformer.Hypernet
-	pooled           *ts.Tensor // e of the current batch [B, t], set by the encoder-output hook
+	cfg     Config
+	enc     map[string]*adapter.Adapter // by FFN site
+	encSite []ffnSite
+	dec     map[string]int // FFN site → decoder block
+	decSite []ffnSite
+	normOf  map[string]string // norm site → FFN site, both stacks
+	inputs  map[string]*ts.Tensor
+
+	mlp1, mlp2 hypernet.Linear // the mlp on the pooled encoding
+	layers     *ts.Tensor      // [decoder blocks, 10]
+	gen        hypernet.Linear // W_g: [e ; l_i] → s_i
+	heads      *hypernet.Heads
+	pooled     *ts.Tensor // e of the current batch [B, d], set by the encoder-output hook
 }
 
 func (m *Method) Config() any   { return m.cfg }
 func (m *Method) Label() string { return "HyperDecoder" }
 
-func uniform(out, in int64) *ts.Tensor {
-	b := 1 / math.Sqrt(float64(in))
-	r := ts.MustRand([]int64{out, in}, gotch.Float, gotch.CPU)
-	return r.MustMulScalar(ts.FloatScalar(2*b), true).MustSubScalar(ts.FloatScalar(b), true)
+// newEncoderAdapter is AdapterLayer's learned ("manual") adapter: the adapter method's
+// module with ReLU, its weights redrawn as nn.init.xavier_uniform_(gain=1e-4), zero biases.
+func newEncoderAdapter(s core.HookSite, dim int) (*adapter.Adapter, error) {
+	a, err := adapter.NewAdapter(s, adapter.Spec{Bottleneck: dim, Activation: adapters.ReLU})
+	if err != nil {
+		return nil, err
+	}
+	bound := 1e-4 * math.Sqrt(6/float64(s.Out+int64(dim)))
+	ts.NoGrad(func() {
+		if err = a.Down.Uniform_(-bound, bound); err == nil {
+			err = a.Up.Uniform_(-bound, bound)
+		}
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
 }
 
-func zeros(shape ...int64) *ts.Tensor { return ts.MustZeros(shape, gotch.Float, gotch.CPU) }
-
-// Setup makes the encoder adapters, the input MLP, the projector and the heads.
+// Setup makes the encoder adapters, the mlp, the layer embeddings and the generator.
 func (m *Method) Setup(env core.SetupEnv) error {
 	if err := core.RequireEncoderDecoder(env.Backbone, "hyperdecoder"); err != nil {
 		return err
 	}
-	encSites, _ := hyperformer.AdapterSites(env.Backbone, "encoder")
-	decSites, _ := hyperformer.AdapterSites(env.Backbone, "decoder")
-	if len(encSites) == 0 || len(decSites) == 0 {
-		return fmt.Errorf("hyperdecoder: the backbone lists no encoder or decoder sublayer sites")
+	m.encSite, m.decSite = ffnSites(env.Backbone, "encoder"), ffnSites(env.Backbone, "decoder")
+	if len(m.encSite) == 0 || len(m.decSite) == 0 {
+		return fmt.Errorf("hyperdecoder: the backbone lists no encoder or decoder FFN sites with their norms")
 	}
-	d, b := encSites[0].Out, int64(m.cfg.Bottleneck)
-	t, h := int64(m.cfg.TaskDim), int64(m.cfg.HiddenDim)
-	m.enc = map[string]*encAdapter{}
-	for _, s := range encSites {
-		a := &encAdapter{
-			down:  ts.MustRandn([]int64{b, d}, gotch.Float, gotch.CPU).MustMulScalar(ts.FloatScalar(m.cfg.InitStd), true),
-			downB: zeros(b), up: zeros(d, b), upB: zeros(d),
-		}
-		m.enc[s.Name] = a
-		m.encOrder = append(m.encOrder, s.Name)
+	if err := m.build(); err != nil {
+		m.Close()
+		return fmt.Errorf("hyperdecoder: %w", err)
 	}
-	m.dec = map[string]hyperformer.Site{}
-	decBlocks := 0
-	firstDec := decSites[0].Block
-	for _, s := range decSites {
-		s.Block -= firstDec // decoder blocks from 0
-		m.dec[s.Name] = s
-		decBlocks = max(decBlocks, s.Block+1)
-	}
-	m.e1, m.ce1, m.e2, m.ce2 = uniform(h, d), zeros(h), uniform(t, h), zeros(t)
-	m.layers = ts.MustRandn([]int64{int64(decBlocks), t}, gotch.Float, gotch.CPU).MustMulScalar(ts.FloatScalar(0.5), true)
-	m.pos = ts.MustRandn([]int64{2, t}, gotch.Float, gotch.CPU).MustMulScalar(ts.FloatScalar(0.5), true)
-	for _, p := range m.own() {
-		p.Tensor.MustRequiresGrad_(true)
-	}
-	m.proj = hyperformer.NewProjector(t, h)
-	m.net = hyperformer.NewHypernet(d, b, t)
 	return nil
 }
 
-// own lists every trainable tensor but the heads.
-func (m *Method) own() []core.NamedTensor {
-	var out []core.NamedTensor
-	for _, n := range m.encOrder {
-		a := m.enc[n]
-		p := n + ".adapter."
-		out = append(out, core.NamedTensor{Name: p + "down.weight", Tensor: a.down}, core.NamedTensor{Name: p + "down.bias", Tensor: a.downB},
-			core.NamedTensor{Name: p + "up.weight", Tensor: a.up}, core.NamedTensor{Name: p + "up.bias", Tensor: a.upB})
+func (m *Method) build() error {
+	c := m.cfg
+	d := m.decSite[0].Out
+	m.enc, m.dec, m.normOf, m.inputs = map[string]*adapter.Adapter{}, map[string]int{}, map[string]string{}, map[string]*ts.Tensor{}
+	for _, s := range m.encSite {
+		a, err := newEncoderAdapter(s.HookSite, c.EncoderAdapterDim)
+		if err != nil {
+			return err
+		}
+		m.enc[s.Name] = a
+		m.normOf[s.norm] = s.Name
 	}
-	return append(out,
-		core.NamedTensor{Name: "input_mlp.0.weight", Tensor: m.e1}, core.NamedTensor{Name: "input_mlp.0.bias", Tensor: m.ce1},
-		core.NamedTensor{Name: "input_mlp.2.weight", Tensor: m.e2}, core.NamedTensor{Name: "input_mlp.2.bias", Tensor: m.ce2},
-		core.NamedTensor{Name: "layer_embeddings", Tensor: m.layers}, core.NamedTensor{Name: "position_embeddings", Tensor: m.pos})
+	for i, s := range m.decSite {
+		m.dec[s.Name] = i
+		m.normOf[s.norm] = s.Name
+	}
+	var err error
+	if c.ProcessEncoder {
+		if m.mlp1, err = hypernet.NewTorchLinear(d, d); err != nil {
+			return err
+		}
+		if m.mlp2, err = hypernet.NewTorchLinear(d, d); err != nil {
+			return err
+		}
+	}
+	l, hb, b := int64(c.LayerEmbedDim), int64(c.HypernetBottleneck), int64(c.DecoderAdapterDim)
+	if m.layers, err = hypernet.NewEmbedding(int64(len(m.decSite)), l); err != nil {
+		return err
+	}
+	if m.gen, err = hypernet.NewTorchLinear(d+l, hb); err != nil {
+		return err
+	}
+	// hyperfanin_init_weight / hyperfanin_init_bias (modeling/adapter_generators.py).
+	fanIn := func(mainIn int64) func(*ts.Tensor) error {
+		return hypernet.Uniform(1e-3 * math.Sqrt(3/float64(hb*mainIn)))
+	}
+	h := &hypernet.Heads{D: d, B: b, InOut: true}
+	m.heads = h
+	for _, p := range []struct {
+		dst    *hypernet.Linear
+		out    int64
+		mainIn int64
+	}{{&h.Up, d * b, b}, {&h.Down, d * b, d}, {&h.UpB, d, 1}, {&h.DownB, b, 1}} {
+		if *p.dst, err = hypernet.NewLinear(hb, p.out, fanIn(p.mainIn), nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (m *Method) ParamGroups() []core.ParamGroup {
-	params := append(m.own(), m.proj.Params()...)
-	return []core.ParamGroup{{Name: "hyperdecoder", LR: m.cfg.LR, Params: append(params, m.net.Params()...)}}
-}
-
-// encode is the input MLP on the masked mean of the encoder output: e [B, t].
-func (m *Method) encode(enc, mask *ts.Tensor) *ts.Tensor {
-	w := mask.MustUnsqueeze(-1, false) // [B, L, 1]
-	sum := enc.MustMul(w, false).MustSumDimIntlist([]int64{1}, false, gotch.Float, true)
-	n := w.MustSumDimIntlist([]int64{1}, false, gotch.Float, true).MustClampMin(ts.FloatScalar(1), true)
-	mean := sum.MustDiv(n, true)
-	n.MustDrop()
-	hid := ts.MustLinear(mean, m.e1, m.ce1).MustRelu(true)
-	mean.MustDrop()
-	e := ts.MustLinear(hid, m.e2, m.ce2)
-	hid.MustDrop()
-	return e
-}
-
-// GenerateFor returns the decoder adapter a site gets for encoder states enc [B, L, d] with
-// mask [B, L] (tests and inspection; caller drops).
-func (m *Method) GenerateFor(site string, enc, mask *ts.Tensor) (hyperformer.Generated, error) {
-	e := m.encode(enc, mask)
-	defer e.MustDrop()
-	return m.generate(site, e)
-}
-
-func (m *Method) generate(site string, e *ts.Tensor) (hyperformer.Generated, error) {
-	s, ok := m.dec[site]
-	if !ok {
-		return hyperformer.Generated{}, fmt.Errorf("hyperdecoder: no decoder adapter at %s", site)
+	var ps []core.NamedTensor
+	for _, s := range m.encSite {
+		a := m.enc[s.Name]
+		p := adapterPrefix(s.Name)
+		ps = append(ps, core.NamedTensor{Name: p + "adapter_down_manual.weight", Tensor: a.Down},
+			core.NamedTensor{Name: p + "adapter_down_manual.bias", Tensor: a.DownB},
+			core.NamedTensor{Name: p + "adapter_up_manual.weight", Tensor: a.Up},
+			core.NamedTensor{Name: p + "adapter_up_manual.bias", Tensor: a.UpB})
 	}
-	src := m.proj.Project(e, m.layers, m.pos, s.Block, s.Position)
-	defer src.MustDrop()
-	return m.net.Generate(src), nil
-}
-
-// DecoderSites lists the decoder adapter sites.
-func (m *Method) DecoderSites() []string {
-	var out []string
-	for n := range m.dec {
-		out = append(out, n)
+	if m.cfg.ProcessEncoder {
+		ps = append(ps, m.mlp1.Params("decoder.mlp.0.")...)
+		ps = append(ps, m.mlp2.Params("decoder.mlp.2.")...)
 	}
-	return out
+	ps = append(ps, core.NamedTensor{Name: "decoder.param_gen.layer_embed.weight", Tensor: m.layers})
+	const g = "decoder.param_gen.decoder."
+	ps = append(ps, m.gen.Params(g+"linear1.")...)
+	ps = append(ps, m.heads.Up.Params(g+"weight_up.")...)
+	ps = append(ps, m.heads.Down.Params(g+"weight_down.")...)
+	ps = append(ps, m.heads.UpB.Params(g+"bias_up.")...)
+	ps = append(ps, m.heads.DownB.Params(g+"bias_down.")...)
+	return []core.ParamGroup{{Name: "hyperdecoder", LR: m.cfg.LR, Params: ps}}
 }
 
-// Hooks: learned encoder adapters; the encoder-output hook keeps each example's encoding;
-// decoder sublayers get the adapters generated from it.
-func (m *Method) Hooks() *core.Hooks {
-	return &core.Hooks{
-		Sublayer: func(c core.HookCall, h *ts.Tensor) *ts.Tensor {
-			if a, ok := m.enc[c.Site]; ok {
-				z := ts.MustLinear(h, a.down, a.downB).MustRelu(true)
-				u := ts.MustLinear(z, a.up, a.upB)
-				z.MustDrop()
-				out := h.MustAdd(u, false)
-				u.MustDrop()
-				return out
-			}
-			if _, ok := m.dec[c.Site]; !ok {
-				return h
-			}
-			if m.pooled == nil {
-				panic(fmt.Errorf("hyperdecoder: decoder site %s ran before the encoder-output hook", c.Site))
-			}
-			g, err := m.generate(c.Site, m.pooled)
-			if err != nil {
-				panic(err)
-			}
-			defer g.Drop()
-			return g.Apply(h)
-		},
-		EncoderOutput: func(c core.HookCall, enc, mask *ts.Tensor) *ts.Tensor {
-			if m.pooled != nil {
-				m.pooled.MustDrop()
-			}
-			m.pooled = m.encode(enc, mask)
-			return enc
-		},
-	}
-}
-
-func (m *Method) Close() {
-	for _, p := range m.own() {
-		if p.Tensor != nil {
-			p.Tensor.MustDrop()
+// adapterPrefix is the reference's module path of an FFN's adapter:
+// "encoder.block.3.layer.1.DenseReluDense" → "encoder.block.3.layer.1.adapter_layer.".
+func adapterPrefix(ffn string) string {
+	for i := len(ffn) - 1; i >= 0; i-- {
+		if ffn[i] == '.' {
+			return ffn[:i] + ".adapter_layer."
 		}
 	}
-	if m.net != nil {
-		m.net.Close()
-	}
-	if m.proj != nil {
-		m.proj.Close()
-	}
-	if m.pooled != nil {
-		m.pooled.MustDrop()
-	}
-	*m = Method{cfg: m.cfg}
+	return ffn + ".adapter_layer."
 }

@@ -1,24 +1,28 @@
-// Package hyperformer is HyperFormer++ (Karimi Mahabadi et al., ACL 2021): one shared
-// hypernetwork generates the weights of every adapter from a task, a layer and a position.
+// Package hyperformer is HyperFormer++ (Karimi Mahabadi et al., ACL 2021) as its reference
+// code computes it (rabeehk/hyperformer, configs/hyperformer++.json: meta-adapter with
+// efficient_unique_hyper_net). Each stack (encoder, decoder) has one hypernetwork that
+// generates every adapter of the stack from a task, a layer and a block type:
 //
-//	z_τ ∈ R^t      learned task embedding (t = 64), one per task of the run
-//	l_i ∈ R^t      learned layer-id embedding, one per block (encoder blocks, then decoder)
-//	p_j ∈ R^t      learned adapter-position embedding: after attention (0) or after the FFN (1)
-//	I   = W_2 ReLU(W_1 [z_τ ; l_i ; p_j] + c_1) + c_2 ∈ R^t        (the task projector, hidden h = 128)
-//	(W_down, b_down, W_up, b_up, γ, β) = heads(I)                  (linear heads, Hypernet)
-//	h'  = h + LayerNorm_{γ,β}(W_up · GELU(W_down · h + b_down) + b_up)
+//	z_τ ∈ R^t    learned task embedding (t = 64), one per task of the run, N(0, 1)
+//	l_i ∈ R^t    layer-id embedding of block i of this stack
+//	p_j ∈ R^t    block-type embedding: FFN (0) or self-attention (1)
+//	s   = LN(W_2 ReLU(W_1 [z_τ ; l_i ; p_j] + c_1) + c_2) ∈ R^p      (hidden 128, p = 64, LN ε 1e-6)
+//	W_down, b_down, W_up, b_up, γ, β = linear heads of s           (b = d / 32)
+//	y'  = y + LayerNorm_{γ,β}(W_up · gelu_new(W_down · y + b_down) + b_up)
 //
-// Adapters sit where the `adapter` method puts them — after the self-attention and the FFN
-// sublayer of every encoder and decoder block — with bottleneck 24; each row of a batch gets
-// the adapters of its own task (the batch carries every row's task). The backbone stays
-// frozen, its layer norms included. At step 0 every generated adapter is the identity (the
-// heads of W_up, b_up and β start at zero, γ at one), so the model equals the frozen backbone.
+// on the output y of every self-attention and FFN sublayer (not cross-attention), before
+// dropout and the residual; each row of a batch gets the adapters of its own task. Every
+// linear of the projector and the heads starts N(0, 10⁻⁴) with zero bias (linear_layer), so
+// γ starts near zero and the model starts close to, not equal to, the frozen backbone. T5's
+// own layer norms train too (unfreeze_layer_norms: true); the rest of T5 is frozen. One
+// learning rate, 3e-4, for everything.
 //
-// Trainable parameters on t5-base with 8 tasks (d = 768, b = 24, t = 64, h = 128):
-// heads 64·(2·24·768 + 24 + 3·768) + (2·24·768 + 24 + 3·768) = 2,547,480; projector
-// 192·128 + 128 + 128·64 + 64 = 32,960; embeddings 8·64 + 24·64 + 2·64 = 2,176 — 2,582,616 in
-// all, shared by the tasks (≈ 323K per task). DePT's table lists 638K per task: HyperFormer++'s
-// own base configuration generates with larger projector/embedding sizes; these are settings.
+// Trainable parameters on t5-base with 8 tasks (d = 768, b = 24, t = p = 64, hidden 128):
+// per stack, embeddings (12 + 2)·64 = 896, projector 192·128 + 128 + 128·64 + 64 = 32,960,
+// its layer norm 128, up heads 64·18,432 + 18,432 + 64·768 + 768 = 1,248,000, down heads
+// 64·18,432 + 18,432 + 64·24 + 24 = 1,199,640, layer-norm heads 2·(64·768 + 768) = 99,840:
+// 2,581,464; two stacks 5,162,928, task embeddings 8·64 = 512, T5's 62 layer norms 47,616 —
+// 5,211,056 in all, 651,382 per task (the published 638K per task is 2% below).
 //
 // Trained multi-task (`ptbench run --multi-task`), the paper's setting; a single-task run is
 // a one-task mixture.
@@ -28,142 +32,214 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/methods/internal/adapters"
+	"github.com/ptbench/ptbench/methods/internal/hypernet"
 )
 
-// Config is HyperFormer's settings.
+// Config is HyperFormer++'s settings, named as the reference's adapter arguments are.
 type Config struct {
-	Bottleneck int     `json:"bottleneck"` // b
-	TaskDim    int     `json:"task_dim"`   // t: task, layer and position embeddings; the projector's output
-	HiddenDim  int     `json:"hidden_dim"` // the task projector's hidden size
-	LR         float64 `json:"lr"`         // everything (Adam)
-	MaxTasks   int     `json:"max_tasks"`  // task embeddings to allocate (0: the run's tasks)
+	ReductionFactor int     `json:"reduction_factor"`             // b = d_model / reduction_factor
+	TaskDim         int     `json:"task_embedding_dim"`           // t: task, layer-id and block-type embeddings
+	ProjectedDim    int     `json:"projected_task_embedding_dim"` // p: the projector's output, the heads' input
+	TaskHiddenDim   int     `json:"task_hidden_dim"`              // the projector's hidden size
+	Activation      string  `json:"non_linearity"`                // the adapters' f
+	InitStd         float64 `json:"init_std"`                     // std of every generator weight (weight_init_range)
+	ProjectedNorm   bool    `json:"unique_hyper_net_layer_norm"`  // layer norm on the projected embedding
+	TrainNorms      bool    `json:"unfreeze_layer_norms"`         // T5's layer norms train
+	LR              float64 `json:"lr"`                           // everything (AdamW)
+	MaxTasks        int     `json:"max_tasks"`                    // task embeddings to allocate (0: the run's tasks)
 }
 
-// DefaultConfig is bottleneck 24 and 64-dimensional embeddings.
-func DefaultConfig() Config { return Config{Bottleneck: 24, TaskDim: 64, HiddenDim: 128, LR: 3e-4} }
+// DefaultConfig is configs/hyperformer++.json with the training_args defaults it leaves
+// unset: reduction factor 32, t = p = 64, hidden 128, gelu_new, std 10⁻², the projected
+// embedding's layer norm on, T5's layer norms trained, lr 3e-4.
+func DefaultConfig() Config {
+	return Config{ReductionFactor: 32, TaskDim: 64, ProjectedDim: 64, TaskHiddenDim: 128,
+		Activation: string(adapters.GeLUNew), InitStd: 1e-2, ProjectedNorm: true, TrainNorms: true, LR: 3e-4}
+}
 
 // Validate rejects settings that cannot work.
 func (c Config) Validate() error {
 	switch {
-	case c.Bottleneck <= 0 || c.TaskDim <= 0 || c.HiddenDim <= 0:
-		return fmt.Errorf("bottleneck, task_dim and hidden_dim must be > 0 (got %d, %d, %d)", c.Bottleneck, c.TaskDim, c.HiddenDim)
+	case c.ReductionFactor <= 0 || c.TaskDim <= 0 || c.ProjectedDim <= 0 || c.TaskHiddenDim <= 0:
+		return fmt.Errorf("reduction_factor, task_embedding_dim, projected_task_embedding_dim and task_hidden_dim must be > 0 (got %d, %d, %d, %d)",
+			c.ReductionFactor, c.TaskDim, c.ProjectedDim, c.TaskHiddenDim)
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
 		return fmt.Errorf("lr must be a positive number, got %v", c.LR)
+	case !(c.InitStd >= 0) || math.IsInf(c.InitStd, 0):
+		return fmt.Errorf("init_std must be ≥ 0, got %v", c.InitStd)
 	case c.MaxTasks < 0:
 		return fmt.Errorf("max_tasks must be ≥ 0, got %d", c.MaxTasks)
 	}
-	return nil
+	return adapters.Activation(c.Activation).Validate()
 }
 
 func init() {
-	core.RegisterConfigured("hyperformer", "HyperFormer++ (Karimi Mahabadi et al. 2021): one hypernetwork generates every adapter from task, layer and position embeddings",
+	core.RegisterConfigured("hyperformer", "HyperFormer++ (Karimi Mahabadi et al. 2021): per stack, one hypernetwork generates every adapter from task, layer and block-type embeddings; T5's layer norms train",
 		DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
 }
 
-// Site is an adapter place: a sublayer site with its block index across both stacks and its
-// position (0 after attention, 1 after the FFN).
+// Site is an adapter place: a self-attention or FFN sublayer site, its block within its
+// stack and its block type (blockFFN or blockSelfAttn).
 type Site struct {
 	core.HookSite
-	Block, Position int
+	Block, BlockType int
 }
 
-// AdapterSites picks the self-attention and FFN sublayer sites (by role) of the stacks given
-// (nil: every stack) and numbers blocks across stacks, encoder first.
-func AdapterSites(bb core.Backbone, stacks ...string) ([]Site, int) {
-	want := map[string]bool{}
-	for _, s := range stacks {
-		want[s] = true
-	}
-	depth := map[string]int{} // blocks per stack, from the sublayer sites (norm and lm_head sites sit past the last block)
-	for _, s := range bb.HookSites() {
-		if s.Kind == core.HookSublayer {
-			depth[s.Stack] = max(depth[s.Stack], s.Layer+1)
-		}
-	}
+// AdapterSites picks the self-attention and FFN sublayer sites of the backbone and the
+// number of blocks of each stack.
+func AdapterSites(bb core.Backbone) ([]Site, map[string]int) {
+	depth := map[string]int{}
 	var out []Site
 	for _, s := range bb.HookSites() {
-		if s.Kind != core.HookSublayer || (s.Role != core.RoleSelfAttn && s.Role != core.RoleFFN) {
+		if s.Kind != core.HookSublayer {
 			continue
 		}
-		if len(want) > 0 && !want[s.Stack] {
-			continue
+		depth[s.Stack] = max(depth[s.Stack], s.Layer+1)
+		switch s.Role {
+		case core.RoleSelfAttn:
+			out = append(out, Site{HookSite: s, Block: s.Layer, BlockType: blockSelfAttn})
+		case core.RoleFFN:
+			out = append(out, Site{HookSite: s, Block: s.Layer, BlockType: blockFFN})
 		}
-		block := s.Layer
-		if s.Stack == "decoder" {
-			block += depth["encoder"]
-		}
-		pos := 0
-		if s.Role == core.RoleFFN {
-			pos = 1
-		}
-		out = append(out, Site{HookSite: s, Block: block, Position: pos})
 	}
-	return out, depth["encoder"] + depth["decoder"]
+	return out, depth
 }
 
 // Method is HyperFormer++.
 type Method struct {
-	cfg                      Config
-	tasks, layers, positions *ts.Tensor // [K, t], [blocks, t], [2, t]
-	proj                     *Projector // task projector
-	net                      *Hypernet
-	sites                    map[string]Site
-	nTasks                   int
+	cfg    Config
+	act    adapters.Activation
+	tasks  *ts.Tensor // [K, t]
+	nTasks int
+	nets   map[string]*stackNet // by stack
+	order  []string             // stacks in backbone order
+	sites  map[string]Site
+	norms  []core.NamedTensor // T5's layer-norm weights (borrowed from the backbone)
 }
 
 func (m *Method) Config() any   { return m.cfg }
 func (m *Method) Label() string { return "HyperFormer++" }
 
-// Setup makes the embeddings, the projector and the heads for the backbone's adapter sites.
+// EditsWeights: training T5's layer norms changes backbone weights, which the harness
+// restores after the run.
+func (m *Method) EditsWeights() bool { return m.cfg.TrainNorms }
+
+// Setup makes the task embeddings and one hypernetwork per stack, and unfreezes the
+// backbone's layer norms.
 func (m *Method) Setup(env core.SetupEnv) error {
-	sites, blocks := AdapterSites(env.Backbone)
+	sites, depth := AdapterSites(env.Backbone)
 	if len(sites) == 0 {
 		return fmt.Errorf("hyperformer: the backbone lists no self-attention or FFN sublayer sites")
 	}
-	m.sites = map[string]Site{}
+	m.act = adapters.Activation(m.cfg.Activation)
+	m.sites, m.nets = map[string]Site{}, map[string]*stackNet{}
 	for _, s := range sites {
 		m.sites[s.Name] = s
+		if m.nets[s.Stack] != nil {
+			continue
+		}
+		net, err := newStackNet(s.Stack, depth[s.Stack], s.Out, m.cfg)
+		if err != nil {
+			m.Close()
+			return err
+		}
+		m.nets[s.Stack] = net
+		m.order = append(m.order, s.Stack)
 	}
 	m.nTasks = max(1, len(env.Tasks), m.cfg.MaxTasks)
-	t, h := int64(m.cfg.TaskDim), int64(m.cfg.HiddenDim)
-	randn := func(shape ...int64) *ts.Tensor {
-		return ts.MustRandn(shape, gotch.Float, gotch.CPU).MustMulScalar(ts.FloatScalar(0.5), true)
+	var err error
+	if m.tasks, err = hypernet.NewEmbedding(int64(m.nTasks), int64(m.cfg.TaskDim)); err != nil {
+		m.Close()
+		return fmt.Errorf("hyperformer: task embeddings: %w", err)
 	}
-	m.tasks, m.layers, m.positions = randn(int64(m.nTasks), t), randn(int64(blocks), t), randn(2, t)
-	m.proj = NewProjector(t, h)
-	for _, x := range []*ts.Tensor{m.tasks, m.layers, m.positions} {
-		x.MustRequiresGrad_(true)
+	if m.cfg.TrainNorms {
+		if m.norms, err = unfreezeNorms(env.Backbone); err != nil {
+			m.Close()
+			return fmt.Errorf("hyperformer: %w", err)
+		}
 	}
-	m.net = NewHypernet(sites[0].Out, int64(m.cfg.Bottleneck), t)
 	return nil
+}
+
+// unfreezeNorms makes every layer-norm weight of the backbone (each norm hook site's
+// site + ".weight": T5's T5LayerNorm modules, final norms included) require grad.
+func unfreezeNorms(bb core.Backbone) ([]core.NamedTensor, error) {
+	weights := map[string]*ts.Tensor{}
+	for _, w := range bb.Weights() {
+		weights[w.Name] = w.Tensor
+	}
+	var out []core.NamedTensor
+	for _, s := range bb.HookSites() {
+		if s.Kind != core.HookNorm {
+			continue
+		}
+		w, ok := weights[s.Name+".weight"]
+		if !ok {
+			return nil, fmt.Errorf("norm site %s has no backbone weight %s.weight", s.Name, s.Name)
+		}
+		if err := w.RequiresGrad_(true); err != nil {
+			return nil, err
+		}
+		out = append(out, core.NamedTensor{Name: s.Name + ".weight", Tensor: w})
+	}
+	return out, nil
 }
 
 func (m *Method) ParamGroups() []core.ParamGroup {
 	g := core.ParamGroup{Name: "hypernetwork", LR: m.cfg.LR, Params: []core.NamedTensor{
-		{Name: "task_embeddings", Tensor: m.tasks}, {Name: "layer_embeddings", Tensor: m.layers},
-		{Name: "position_embeddings", Tensor: m.positions},
-	}}
-	g.Params = append(g.Params, m.proj.Params()...)
-	g.Params = append(g.Params, m.net.Params()...)
-	return []core.ParamGroup{g}
+		{Name: "task_embedding_controller.task_to_embeddings", Tensor: m.tasks}}}
+	for _, st := range m.order {
+		g.Params = append(g.Params, m.nets[st].params()...)
+	}
+	groups := []core.ParamGroup{g}
+	if len(m.norms) > 0 {
+		groups = append(groups, core.ParamGroup{Name: "layer_norms", LR: m.cfg.LR, Params: m.norms})
+	}
+	return groups
 }
 
-// sourceEmbeddings is I for each row of a batch at one site: [R, t].
-func (m *Method) sourceEmbeddings(taskIdx []int64, s Site) (*ts.Tensor, error) {
+// GenerateFor returns the adapters a site gets for the given task of each row (tests and
+// inspection; caller drops).
+func (m *Method) GenerateFor(site string, taskIdx []int64) (hypernet.Generated, error) {
+	s, ok := m.sites[site]
+	if !ok {
+		return hypernet.Generated{}, fmt.Errorf("hyperformer: no adapter at %s", site)
+	}
 	for _, k := range taskIdx {
 		if k < 0 || k >= int64(m.nTasks) {
-			return nil, fmt.Errorf("hyperformer: row task %d outside the %d task embeddings", k, m.nTasks)
+			return hypernet.Generated{}, fmt.Errorf("hyperformer: row task %d outside the %d task embeddings", k, m.nTasks)
 		}
 	}
-	idx := ts.MustOfSlice(taskIdx)
-	z := m.tasks.MustIndexSelect(0, idx, false) // [R, t]
+	idx, err := ts.OfSlice(taskIdx)
+	if err != nil {
+		return hypernet.Generated{}, err
+	}
+	z, err := m.tasks.IndexSelect(0, idx, false) // [R, t]
 	idx.MustDrop()
-	defer z.MustDrop()
-	return m.proj.Project(z, m.layers, m.positions, s.Block, s.Position), nil
+	if err != nil {
+		return hypernet.Generated{}, err
+	}
+	net := m.nets[s.Stack]
+	src, err := net.source(z, s.Block, s.BlockType)
+	z.MustDrop()
+	if err != nil {
+		return hypernet.Generated{}, err
+	}
+	defer src.MustDrop()
+	return net.heads.Generate(src)
+}
+
+// Sites lists the adapter sites' names.
+func (m *Method) Sites() []string {
+	var out []string
+	for n := range m.sites {
+		out = append(out, n)
+	}
+	return out
 }
 
 // rowTasks is each row's task index (task 0 without a batch).
@@ -179,56 +255,44 @@ func rowTasks(b *core.Batch, rows int64) []int64 {
 	return out
 }
 
-// GenerateFor returns the adapter weights a site gets for the given task of each row (tests
-// and inspection; caller drops).
-func (m *Method) GenerateFor(site string, taskIdx []int64) (Generated, error) {
-	s, ok := m.sites[site]
-	if !ok {
-		return Generated{}, fmt.Errorf("hyperformer: no adapter at %s", site)
-	}
-	src, err := m.sourceEmbeddings(taskIdx, s)
+// apply is y + Δ(y) with each row's generated adapter.
+func (m *Method) apply(c core.HookCall, y *ts.Tensor) (*ts.Tensor, error) {
+	g, err := m.GenerateFor(c.Site, rowTasks(c.Batch, y.MustSize()[0]))
 	if err != nil {
-		return Generated{}, err
+		return nil, err
 	}
-	defer src.MustDrop()
-	return m.net.Generate(src), nil
-}
-
-// Sites lists the adapter sites' names.
-func (m *Method) Sites() []string {
-	var out []string
-	for n := range m.sites {
-		out = append(out, n)
+	defer g.Drop()
+	d, err := g.Delta(y, m.act)
+	if err != nil {
+		return nil, err
 	}
-	return out
+	out, err := y.Add(d, false)
+	d.MustDrop()
+	return out, err
 }
 
 // Hooks applies each row's generated adapter at every adapter site.
 func (m *Method) Hooks() *core.Hooks {
-	return &core.Hooks{Sublayer: func(c core.HookCall, h *ts.Tensor) *ts.Tensor {
+	return &core.Hooks{Sublayer: func(c core.HookCall, y *ts.Tensor) *ts.Tensor {
 		if _, ok := m.sites[c.Site]; !ok {
-			return h
+			return y
 		}
-		g, err := m.GenerateFor(c.Site, rowTasks(c.Batch, h.MustSize()[0]))
+		out, err := m.apply(c, y)
 		if err != nil {
-			panic(err) // becomes the run's error (the grid recovers panics into failed rows)
+			panic(fmt.Errorf("hyperformer at %s: %w", c.Site, err)) // the grid recovers it as the run's error
 		}
-		defer g.Drop()
-		return g.Apply(h)
+		return out
 	}}
 }
 
+// Close frees the method's tensors; the layer norms belong to the backbone (the harness
+// refreezes and restores them).
 func (m *Method) Close() {
-	for _, x := range []*ts.Tensor{m.tasks, m.layers, m.positions} {
-		if x != nil {
-			x.MustDrop()
-		}
+	if m.tasks != nil {
+		m.tasks.MustDrop()
 	}
-	if m.proj != nil {
-		m.proj.Close()
-	}
-	if m.net != nil {
-		m.net.Close()
+	for _, n := range m.nets {
+		n.close()
 	}
 	*m = Method{cfg: m.cfg}
 }

@@ -1,7 +1,9 @@
 package hyperformer_test
 
 import (
+	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	_ "github.com/ptbench/ptbench/backbones/t5"
@@ -76,7 +78,7 @@ func TestGeneratedWeightsPerTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Drop()
-	down := core.Float32s(g.Down) // [3, b, d]
+	down := core.Float32s(g.DownT) // [3, d, b]
 	n := len(down) / 3
 	if !slices.Equal(down[:n], down[2*n:]) {
 		t.Error("the same task got different adapters")
@@ -84,40 +86,160 @@ func TestGeneratedWeightsPerTask(t *testing.T) {
 	if slices.Equal(down[:n], down[n:2*n]) {
 		t.Error("two tasks got the same adapter")
 	}
+	if g.Gamma == nil || g.Beta == nil {
+		t.Error("no layer norm generated after the adapter")
+	}
 }
 
-// At step 0 the model is the frozen backbone exactly; after a step gradients reached the
-// hypernetwork and nothing in the backbone, and the generated up-projections are no longer zero.
-func TestStartsAsTheBackboneAndTrainsOnlyTheHypernetwork(t *testing.T) {
+// Each stack has its own hypernetwork (the reference builds one per T5Stack): both stacks'
+// parameter sets exist, named as the reference's modules, with the projected embedding's
+// layer norm; and the same task, block and block type get different adapters in the two stacks.
+func TestOneHypernetworkPerStack(t *testing.T) {
+	coretest.LockThread(t)
+	bb := tiny(t)
+	m, _ := setup(t, bb)
+	names := map[string]bool{}
+	for _, g := range m.ParamGroups() {
+		for _, p := range g.Params {
+			names[p.Name] = true
+		}
+	}
+	for _, stack := range []string{"encoder", "decoder"} {
+		for _, n := range []string{"layer_id_embeddings.weight", "adapters_block_type.weight", "LayerNorm.weight",
+			"task_hypernet.task_embeding_generator.0.weight", "up_sampler_hyper_net.weight_generator.0.weight",
+			"down_sampler_hyper_net.bias_generator.0.weight", "post_layernorm_hypernet.weight_generator.weight"} {
+			if full := stack + ".adapter_layers_hyper_net." + n; !names[full] {
+				t.Errorf("no parameter %s", full)
+			}
+		}
+	}
+	gen := func(site string) []float32 {
+		g, err := m.GenerateFor(site, []int64{0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Drop()
+		return core.Float32s(g.DownT)
+	}
+	enc, dec := gen("encoder.block.0.layer.1.DenseReluDense"), gen("decoder.block.0.layer.2.DenseReluDense")
+	if slices.Equal(enc, dec) {
+		t.Error("encoder and decoder block 0 FFN adapters are the same: one hypernetwork for both stacks")
+	}
+}
+
+// Adapters sit after every self-attention and FFN sublayer of both stacks, never after
+// cross-attention.
+func TestAdapterSites(t *testing.T) {
+	coretest.LockThread(t)
+	bb := tiny(t)
+	m, _ := setup(t, bb)
+	sites := m.Sites()
+	want := 0
+	for _, s := range bb.HookSites() {
+		if s.Kind == core.HookSublayer && (s.Role == core.RoleSelfAttn || s.Role == core.RoleFFN) {
+			want++
+		}
+		if s.Kind == core.HookSublayer && s.Role == core.RoleCrossAttn && slices.Contains(sites, s.Name) {
+			t.Errorf("adapter at cross-attention %s", s.Name)
+		}
+	}
+	if len(sites) != want {
+		t.Errorf("%d adapter sites, want %d", len(sites), want)
+	}
+}
+
+// A step trains the hypernetworks, the task embeddings and T5's layer norms
+// (unfreeze_layer_norms) and nothing else of the backbone; closing the session restores and
+// refreezes the norms.
+func TestTrainsTheHypernetworksAndT5LayerNorms(t *testing.T) {
 	coretest.LockThread(t)
 	bb := tiny(t)
 	b := batch(t, bb, 0, 1)
-	plain := loss(t, bb, &noop{}, b)
-	m, sess := setup(t, bb)
-	if got := loss(t, bb, m, b); got != plain {
-		t.Fatalf("step-0 loss %v, frozen backbone %v", got, plain)
-	}
 	before := map[string][]float32{}
 	for _, w := range bb.Weights() {
 		before[w.Name] = core.Float32s(w.Tensor)
 	}
+	m, sess := setup(t, bb)
 	if _, err := sess.Step(b, 1, 1); err != nil {
 		t.Fatal(err)
 	}
+	norms := 0
 	for _, g := range m.ParamGroups() {
 		for _, p := range g.Params {
 			if gr := p.Tensor.MustGrad(false); !gr.MustDefined() {
 				t.Errorf("%s got no gradient", p.Name)
 			}
+			if g.Name == "layer_norms" {
+				norms++
+			}
 		}
+	}
+	isNorm := map[string]bool{}
+	for _, s := range bb.HookSites() {
+		if s.Kind == core.HookNorm {
+			isNorm[s.Name+".weight"] = true
+		}
+	}
+	if norms != len(isNorm) || norms == 0 {
+		t.Fatalf("%d layer norms train, the backbone has %d", norms, len(isNorm))
 	}
 	for _, w := range bb.Weights() {
-		if w.Tensor.MustRequiresGrad() || !slices.Equal(before[w.Name], core.Float32s(w.Tensor)) {
-			t.Errorf("backbone weight %s changed or became trainable", w.Name)
+		changed := !slices.Equal(before[w.Name], core.Float32s(w.Tensor))
+		if changed != isNorm[w.Name] {
+			t.Errorf("backbone weight %s: changed %v, is a layer norm %v", w.Name, changed, isNorm[w.Name])
 		}
 	}
-	if after := loss(t, bb, m, b); after == plain {
-		t.Error("one step left the model equal to the backbone")
+	sess.Close()
+	for _, w := range bb.Weights() {
+		if w.Tensor.MustRequiresGrad() || !slices.Equal(before[w.Name], core.Float32s(w.Tensor)) {
+			t.Errorf("after the session %s is trainable or not restored", w.Name)
+		}
+	}
+}
+
+// The reference's initialisation: every generator weight N(0, 10⁻⁴) and bias zero
+// (linear_layer), so a generated layer-norm weight γ is the raw head output, near zero (not
+// 1 + a head, which would make the adapter start at full scale), and the model does not start
+// exactly as the frozen backbone.
+func TestInitialisationIsTheReferences(t *testing.T) {
+	coretest.LockThread(t)
+	bb := tiny(t)
+	b := batch(t, bb, 0, 1)
+	plain := loss(t, bb, noop{}, b)
+	m, _ := setup(t, bb)
+	for _, g := range m.ParamGroups() {
+		for _, p := range g.Params {
+			if !strings.Contains(p.Name, "_generator") && !strings.Contains(p.Name, "hyper_net.") {
+				continue
+			}
+			v := core.Float32s(p.Tensor)
+			var sq float64
+			for _, x := range v {
+				sq += float64(x) * float64(x)
+			}
+			std := math.Sqrt(sq / float64(len(v)))
+			if strings.HasSuffix(p.Name, ".bias") && std != 0 {
+				t.Errorf("%s: bias not zero", p.Name)
+			}
+			if strings.HasSuffix(p.Name, ".weight") && len(v) > 1000 && math.Abs(std-1e-2) > 1e-3 {
+				t.Errorf("%s: std %v, want 1e-2", p.Name, std)
+			}
+		}
+	}
+	g, err := m.GenerateFor(m.Sites()[0], []int64{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var big float64
+	for _, x := range core.Float32s(g.Gamma) {
+		big = math.Max(big, math.Abs(float64(x)))
+	}
+	g.Drop()
+	if big > 0.5 {
+		t.Errorf("generated γ reaches %v; the reference's starts near 0", big)
+	}
+	if got := loss(t, bb, m, b); got == plain {
+		t.Error("step-0 loss equals the frozen backbone's: the adapters start as the identity")
 	}
 }
 
@@ -135,8 +257,8 @@ func TestParameterCountOnT5Base(t *testing.T) {
 	if err := m.Setup(core.SetupEnv{Backbone: bb, Seed: 1, Tasks: tasks}); err != nil {
 		t.Fatal(err)
 	}
-	if n := core.TrainableParams(m); n != 2582616 {
-		t.Errorf("HyperFormer++ on t5-base with 8 tasks: %d trainable, want 2,582,616", n)
+	if n := core.TrainableParams(m); n != 5211056 {
+		t.Errorf("HyperFormer++ on t5-base with 8 tasks: %d trainable, want 5,211,056", n)
 	}
 }
 
