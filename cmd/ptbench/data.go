@@ -60,6 +60,9 @@ torch.randperm(n, seed 42)[n/2:] over the n validation rows. Where the rows come
 written to stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !ids && cmd.Flags().Changed("split") {
+				return usageError{fmt.Errorf("--split chooses the split --ids lists; add --ids")}
+			}
 			if ids && f.opts.KShot != 0 {
 				return usageError{fmt.Errorf("--ids lists the protocol's splits; --k-shot samples its own training subset")}
 			}

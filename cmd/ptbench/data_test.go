@@ -90,4 +90,7 @@ func TestDataIDsAreTorchRandpermHalves(t *testing.T) {
 	if _, _, err := executeSplit("data", "--task", "rte", "--data-dir", dir, "--offline", "--ids", "--k-shot", "4"); err == nil {
 		t.Error("--ids with --k-shot: no error")
 	}
+	if _, _, err := executeSplit("data", "--task", "rte", "--data-dir", dir, "--offline", "--split", "dev"); err == nil {
+		t.Error("--split without --ids: no error (it would be ignored)")
+	}
 }
