@@ -158,7 +158,7 @@ func ReadBinHeader(path string) (BinHeader, error) {
 	defer f.Close()
 	var h BinHeader
 	if err := binary.Read(f, binary.LittleEndian, &h); err != nil {
-		return h, fmt.Errorf("%s: llama2.c header: %w", path, err)
+		return h, fmt.Errorf("%s: llama2.c header (7 × int32, 28 bytes): %w", path, err)
 	}
 	return h, nil
 }
@@ -176,25 +176,108 @@ func (h BinHeader) config() Config {
 
 // probeBin accepts a file whose 28-byte header is a plausible llama2.c header and whose size
 // matches the weights it announces.
-func probeBin(path string) bool {
+func probeBin(path string) bool { return checkBin(path) == nil }
+
+// checkBin says why path is not a loadable llama2.c checkpoint (nil when it is): unreadable,
+// shorter than its header, a header with impossible sizes, sizes whose byte count overflows,
+// or a file size that differs from what the header announces. Every size derived from the
+// header goes through checked arithmetic, so a lying header can never reach an allocation.
+func checkBin(path string) error {
 	st, err := os.Stat(path)
-	if err != nil || st.IsDir() {
-		return false
+	if err != nil {
+		return err
+	}
+	if st.IsDir() {
+		return fmt.Errorf("%s is a directory, not a llama2.c .bin", path)
 	}
 	h, err := ReadBinHeader(path)
 	if err != nil {
-		return false
+		return err
 	}
 	c := h.config()
-	if c.Validate() != nil || c.MaxSeq <= 0 {
-		return false
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("%s: llama2.c header %+v: %w", path, h, err)
 	}
-	return st.Size() == binSize(c)
+	if c.MaxSeq <= 0 {
+		return fmt.Errorf("%s: llama2.c header: seq_len %d must be positive", path, h.SeqLen)
+	}
+	want, err := binSize(c)
+	if err != nil {
+		return fmt.Errorf("%s: llama2.c header %+v: %w", path, h, err)
+	}
+	if st.Size() != want {
+		return fmt.Errorf("%s: llama2.c header %+v announces %d bytes of weights, the file has %d", path, h, want, st.Size())
+	}
+	return nil
 }
 
-func binSize(c Config) int64 {
-	n := 28 + 4*(c.NumParamsShape()+c.MaxSeq*c.HeadSize())
-	return n
+// binSize is the byte size of a llama2.c checkpoint of c, or an error when a count overflows
+// int64 (a header can announce sizes whose product wraps around to a small number).
+func binSize(c Config) (int64, error) {
+	params, err := checkedNumParams(c)
+	if err != nil {
+		return 0, err
+	}
+	freqs, ok := mulInt64(c.MaxSeq, c.HeadSize())
+	n, ok2 := addInt64(params, freqs)
+	bytes, ok3 := mulInt64(n, 4)
+	total, ok4 := addInt64(bytes, 28)
+	if !ok || !ok2 || !ok3 || !ok4 {
+		return 0, fmt.Errorf("llama2.c header: the checkpoint size overflows int64")
+	}
+	return total, nil
+}
+
+// checkedNumParams is NumParams with every product and sum checked for int64 overflow.
+func checkedNumParams(c Config) (int64, error) {
+	ok := true
+	mul := func(a, b int64) int64 {
+		p, good := mulInt64(a, b)
+		ok = ok && good
+		return p
+	}
+	add := func(xs ...int64) int64 {
+		var s int64
+		for _, x := range xs {
+			var good bool
+			s, good = addInt64(s, x)
+			ok = ok && good
+		}
+		return s
+	}
+	kv := mul(c.KVHeads, c.HeadSize())
+	perLayer := add(mul(2, c.Dim), mul(mul(c.Dim, c.Dim), 2), mul(mul(2, c.Dim), kv), mul(mul(3, c.Dim), c.Hidden))
+	embed := mul(c.Vocab, c.Dim)
+	n := add(embed, mul(c.Layers, perLayer), c.Dim)
+	if !c.Tied {
+		n = add(n, embed)
+	}
+	if !ok {
+		return 0, fmt.Errorf("llama config: the parameter count overflows int64 (vocab %d, dim %d, hidden %d, layers %d)", c.Vocab, c.Dim, c.Hidden, c.Layers)
+	}
+	return n, nil
+}
+
+// mulInt64 multiplies non-negative a and b, reporting false on overflow.
+func mulInt64(a, b int64) (int64, bool) {
+	if a < 0 || b < 0 {
+		return 0, false
+	}
+	if a == 0 || b == 0 {
+		return 0, true
+	}
+	if a > math.MaxInt64/b {
+		return 0, false
+	}
+	return a * b, true
+}
+
+// addInt64 adds non-negative a and b, reporting false on overflow.
+func addInt64(a, b int64) (int64, bool) {
+	if a < 0 || b < 0 || a > math.MaxInt64-b {
+		return 0, false
+	}
+	return a + b, true
 }
 
 // NumParamsShape counts the parameters of a config (a tied head counted once).
@@ -224,8 +307,9 @@ func LoadBin(path string) (Config, map[string][]float32, error) {
 		return Config{}, nil, err
 	}
 	c := h.config()
-	if err := c.Validate(); err != nil {
-		return c, nil, fmt.Errorf("%s: %w", path, err)
+	// The sizes are checked against the file before anything is allocated: a header may lie.
+	if err := checkBin(path); err != nil {
+		return c, nil, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -377,6 +461,9 @@ func LoadHFConfig(dir string) (Config, error) {
 		c.Pad = *h.Pad
 	}
 	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%s: %w", p, err)
+	}
+	if _, err := checkedNumParams(c); err != nil {
 		return c, fmt.Errorf("%s: %w", p, err)
 	}
 	return c, nil
