@@ -46,7 +46,7 @@ func Describe(t data.Task, ds *data.Dataset) map[string]any {
 	for file, n := range ds.Skipped {
 		skipped[file] = n
 	}
-	return map[string]any{
+	d := map[string]any{
 		"task":           t.Name(),
 		"benchmark":      t.Benchmark(),
 		"metrics":        t.Metrics(),
@@ -54,6 +54,15 @@ func Describe(t data.Task, ds *data.Dataset) map[string]any {
 		"splits":         splits,
 		"skipped":        skipped,
 	}
+	// The table score is the metric leaderboards rank by and compare with published numbers;
+	// the selection metric is what dev checkpoints are chosen by (they differ for CB).
+	if ms := t.Metrics(); len(ms) > 0 {
+		d["table_score"] = ms[0]
+	}
+	if st, ok := t.(data.SelectionMetricTask); ok {
+		d["selection_metric"] = st.SelectionMetric()
+	}
+	return d
 }
 
 // ScoreFile scores a JSON-lines file of {"id": …, "prediction": …} against gold examples (a

@@ -30,6 +30,9 @@ func TestDescribe(t *testing.T) {
 	if d["task"] != "multirc" || d["benchmark"] != "SuperGLUE" || d["skipped"].(map[string]int)["glue/QQP/train.tsv"] != 2 {
 		t.Errorf("header = %v", d)
 	}
+	if cb := Describe(taskByName(t, "cb"), &data.Dataset{}); cb["table_score"] != "accuracy" || cb["selection_metric"] != "f1_macro" {
+		t.Errorf("cb: table score %v, selection metric %v; want accuracy and f1_macro", cb["table_score"], cb["selection_metric"])
+	}
 	// Free-text targets are counted, not listed.
 	var many []data.Example
 	for i := range 100 {
