@@ -21,13 +21,22 @@ type Cell struct {
 	Seeds int     `json:"seeds"`
 	// Others: the task's other test metrics (F1 beside MRPC's accuracy, …), mean over seeds.
 	Others map[string]float64 `json:"others,omitempty"`
+	// InvalidShare is the mean share of test predictions that were not a valid answer
+	// (counted as the reference code counts them, mostly as wrong); Flagged when it exceeds
+	// BoardOptions.InvalidThreshold, so a low score is not read as a method's quality.
+	InvalidShare float64 `json:"invalid_share,omitempty"`
+	Flagged      bool    `json:"flagged_invalid,omitempty"`
 }
+
+// DefaultInvalidThreshold is the invalid-prediction share above which a cell is flagged.
+const DefaultInvalidThreshold = 0.10
 
 // MethodRow is one leaderboard line.
 type MethodRow struct {
 	Method          string          `json:"method"`
 	Label           string          `json:"label"`
 	Backbone        string          `json:"backbone"`
+	RandomInit      bool            `json:"random_init,omitempty"` // a preset: released shape, random weights
 	Tasks           map[string]Cell `json:"tasks"`
 	GLUEAvg         *float64        `json:"glue_avg,omitempty"`
 	SuperGLUEAvg    *float64        `json:"superglue_avg,omitempty"`
@@ -76,6 +85,9 @@ type Board struct {
 	Selection []SweepChoice `json:"sweep_selection,omitempty"`
 	// Unselected: every sweep variant is its own row (BoardOptions.NoSelect).
 	Unselected bool `json:"unselected,omitempty"`
+	// InvalidThreshold is the invalid-prediction share above which a cell is flagged
+	// (negative: flagging off).
+	InvalidThreshold float64 `json:"invalid_threshold"`
 }
 
 // BoardOptions change how BuildBoardWith aggregates.
@@ -84,6 +96,9 @@ type BoardOptions struct {
 	// instead of the best-dev variant per method, task and seed; Selection still says which
 	// the selected view would keep.
 	NoSelect bool
+	// InvalidThreshold flags a cell whose mean invalid share of test predictions exceeds it
+	// (0: DefaultInvalidThreshold; negative: never flag).
+	InvalidThreshold float64
 }
 
 // isSource tells the rows of source artefacts (trained for reuse) from target runs.
@@ -116,6 +131,10 @@ func BuildBoard(rows []core.ResultRow) Board { return BuildBoardWith(rows, Board
 func BuildBoardWith(rows []core.ResultRow, o BoardOptions) Board {
 	rows = LatestPerKey(rows)
 	var b Board
+	b.InvalidThreshold = o.InvalidThreshold
+	if b.InvalidThreshold == 0 {
+		b.InvalidThreshold = DefaultInvalidThreshold
+	}
 	selected, choices := SelectVariants(rows)
 	b.Selection, b.Unselected = choices, o.NoSelect
 	if o.NoSelect {
@@ -186,6 +205,7 @@ func BuildBoardWith(rows []core.ResultRow, o BoardOptions) Board {
 			mr.Sweep, _ = rowSweep(byKey[k][0])
 		}
 		perTask := map[string][]float64{}
+		invalid := map[string][]float64{}
 		others := otherMetrics{}
 		bench := map[string]string{}
 		var stepTimes, medians []float64
@@ -204,6 +224,10 @@ func BuildBoardWith(rows []core.ResultRow, o BoardOptions) Board {
 				continue
 			}
 			perTask[r.Task] = append(perTask[r.Task], r.TestScore)
+			if r.Invalid != nil && r.Invalid.TestTotal > 0 {
+				invalid[r.Task] = append(invalid[r.Task], r.Invalid.TestShare())
+			}
+			mr.RandomInit = mr.RandomInit || r.Backbone.RandomInit
 			others.add(r)
 			mr.Padding = mergePadding(mr.Padding, padding(r.Train))
 			bench[r.Task] = r.Benchmark
@@ -223,7 +247,12 @@ func BuildBoardWith(rows []core.ResultRow, o BoardOptions) Board {
 		}
 		for t, xs := range perTask {
 			m, s := meanStd(xs)
-			mr.Tasks[t] = Cell{Mean: m, Std: s, Seeds: len(xs), Others: others.means(t)}
+			c := Cell{Mean: m, Std: s, Seeds: len(xs), Others: others.means(t)}
+			if shares := invalid[t]; len(shares) > 0 {
+				c.InvalidShare, _ = meanStd(shares)
+				c.Flagged = b.InvalidThreshold >= 0 && c.InvalidShare > b.InvalidThreshold
+			}
+			mr.Tasks[t] = c
 		}
 		mr.GLUEAvg = average(mr.Tasks, bench, "GLUE")
 		mr.SuperGLUEAvg = average(mr.Tasks, bench, "SuperGLUE")
@@ -338,22 +367,39 @@ func RenderMarkdown(w io.Writer, b Board) error {
 	header = append(header, "GLUE avg", "SuperGLUE avg", "Trainable params")
 	fmt.Fprintln(w, "### Test scores (mean ± std over seeds; best dev checkpoint)")
 	fmt.Fprintln(w)
+	flagged, randomInit := false, false
+	for _, r := range b.Rows {
+		randomInit = randomInit || r.RandomInit
+	}
 	if err := table(w, header, func(add func(...any)) {
 		for _, r := range b.Rows {
-			line := []any{r.Label, r.Backbone}
+			line := []any{r.Label, backboneLabel(r)}
 			for _, t := range b.Tasks {
 				c, ok := r.Tasks[t]
 				if !ok {
 					line = append(line, "–")
 					continue
 				}
-				line = append(line, fmt.Sprintf("%.1f ± %.1f", c.Mean, c.Std)+formatOthers(c.Others))
+				cell := fmt.Sprintf("%.1f ± %.1f", c.Mean, c.Std) + formatOthers(c.Others)
+				if c.Flagged {
+					cell += fmt.Sprintf(" ⚠ %.0f%% invalid", 100*c.InvalidShare)
+					flagged = true
+				}
+				line = append(line, cell)
 			}
 			line = append(line, optional(r.GLUEAvg), optional(r.SuperGLUEAvg), fmt.Sprintf("%d", r.TrainableParams))
 			add(line...)
 		}
 	}); err != nil {
 		return err
+	}
+	if flagged {
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "⚠: more than %.0f%% of the runs' test predictions were not a valid answer (scored as the reference code scores them, mostly as wrong): the score says more about the output format than about the method (`leaderboard --invalid-threshold` sets the share).\n", 100*b.InvalidThreshold)
+	}
+	if randomInit {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "(random init): a preset backbone — the released model's shape with seeded random weights, not its trained checkpoint; its scores are not comparable with published numbers.")
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "### Training time and memory")
@@ -369,7 +415,7 @@ func RenderMarkdown(w io.Writer, b Board) error {
 				if claim == "" {
 					claim = "–"
 				}
-				add(r.Label, r.Backbone, r.Padding, fmt.Sprintf("%.4f", r.MeanStepSec), vsPT, claim, fmt.Sprintf("%.4f", r.MedianStepSec),
+				add(r.Label, backboneLabel(r), r.Padding, fmt.Sprintf("%.4f", r.MeanStepSec), vsPT, claim, fmt.Sprintf("%.4f", r.MedianStepSec),
 					fmt.Sprintf("%.1f", r.TotalTrainSec), fmt.Sprintf("%.1f", r.EvalSec), fmt.Sprintf("%.1f", r.SourceTrainSec), fmt.Sprintf("%.0f", float64(r.PeakRSSBytes)/(1<<20)),
 					fmt.Sprint(r.Diverged), fmt.Sprint(r.Failed))
 			}
@@ -438,4 +484,12 @@ func table(w io.Writer, header []any, fill func(add func(...any))) error {
 		return err
 	}
 	return t.Render()
+}
+
+// backboneLabel is a row's backbone as a reader sees it: a preset is marked random init.
+func backboneLabel(r MethodRow) string {
+	if r.RandomInit {
+		return r.Backbone + " (random init)"
+	}
+	return r.Backbone
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ import (
 func newLeaderboardCmd() *cobra.Command {
 	var output string
 	var noSelect bool
+	var invalidThreshold float64
 	cmd := &cobra.Command{
 		Use:   "leaderboard RUNS_DIR",
 		Short: "Render the leaderboard (markdown, or -o json) from RUNS_DIR/results.jsonl",
@@ -35,7 +37,13 @@ func newLeaderboardCmd() *cobra.Command {
 			if len(rows) == 0 {
 				return fmt.Errorf("%s: no results yet", filepath.Join(args[0], "results.jsonl"))
 			}
-			b := benchmarks.BuildBoardWith(rows, benchmarks.BoardOptions{NoSelect: noSelect})
+			if math.IsNaN(invalidThreshold) || invalidThreshold > 1 {
+				return usageError{fmt.Errorf("--invalid-threshold %v: want a share in [0, 1] (negative: never flag)", invalidThreshold)}
+			}
+			if invalidThreshold == 0 {
+				invalidThreshold = 1e-12 // the flag's 0 flags any invalid prediction (BoardOptions' 0 is the default)
+			}
+			b := benchmarks.BuildBoardWith(rows, benchmarks.BoardOptions{NoSelect: noSelect, InvalidThreshold: invalidThreshold})
 			bench, err := benchmarks.ReadBench(args[0])
 			if err != nil {
 				return err
@@ -47,6 +55,7 @@ func newLeaderboardCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "markdown", "markdown or json")
+	cmd.Flags().Float64Var(&invalidThreshold, "invalid-threshold", benchmarks.DefaultInvalidThreshold, "flag a score whose share of invalid test predictions exceeds this (negative: never flag)")
 	cmd.Flags().BoolVar(&noSelect, "no-select", false, "show every sweep variant as a row of its own (default: the best-dev variant per method, task and seed)")
 	return cmd
 }
