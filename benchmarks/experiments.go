@@ -241,8 +241,8 @@ func (x *Experiment) Plan(o ReproduceOptions) ([]PlannedGrid, error) {
 	if scale == 0 {
 		scale = 1
 	}
-	if !(scale > 0) || math.IsInf(scale, 0) {
-		return nil, fmt.Errorf("--steps-scale must be a positive number, got %v", o.StepsScale)
+	if !(scale > 0 && scale <= 1) { // above 1 multiplies budgets: 1e9 gave 3e13 steps, 1e300 overflowed to 1
+		return nil, fmt.Errorf("--steps-scale must be in (0, 1], got %v", o.StepsScale)
 	}
 	scaled := func(n int) int { return max(1, int(math.Round(float64(n)*scale))) }
 	keep := func(list, only []string) []string {

@@ -22,6 +22,7 @@ type k8sOptions struct {
 	image, out, pvc, name, namespace   string
 	cpu, memory, exe, file, pullPolicy string
 	command                            []string
+	noCheck                            bool // --no-check: skip running the command's own checks here
 }
 
 // newK8sCmd: `ptbench k8s --shards N --image IMG --out /mnt/runs -- run ...` writes a Kubernetes
@@ -85,17 +86,33 @@ shards end.)`,
 	f.StringVar(&o.exe, "ptbench", "ptbench", "ptbench binary inside the image")
 	f.StringVar(&o.pullPolicy, "pull-policy", "", "imagePullPolicy: Always, IfNotPresent or Never (default: Kubernetes')")
 	f.StringVar(&o.file, "file", "", "write the manifest to this file instead of stdout")
+	f.BoolVar(&o.noCheck, "no-check", false, "do not run the command's own checks here first (for a command naming files that exist only in the image)")
 	return cmd
 }
 
 var k8sName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 func (o *k8sOptions) validate(root *cobra.Command) error {
+	if err := checkShards(o.shards); err != nil {
+		return err
+	}
+	// Every value written into the manifest (its header comment included) is one line.
+	for flag, v := range map[string]string{"--out": o.out, "--image": o.image, "--pvc": o.pvc, "--name": o.name,
+		"--namespace": o.namespace, "--cpu": o.cpu, "--memory": o.memory, "--ptbench": o.exe, "--pull-policy": o.pullPolicy} {
+		if err := checkNoControl(flag, v); err != nil {
+			return err
+		}
+	}
+	if err := checkCommandText(o.command); err != nil {
+		return err
+	}
 	switch {
-	case o.shards < 1:
-		return usageError{fmt.Errorf("--shards must be ≥ 1, got %d", o.shards)}
-	case o.image == "":
-		return usageError{fmt.Errorf("--image is required")}
+	case o.image == "" || strings.ContainsAny(o.image, " \t"):
+		return usageError{fmt.Errorf("--image is required and holds no spaces, got %q", o.image)}
+	case o.pvc != "" && (!dnsSubdomain.MatchString(o.pvc) || len(o.pvc) > 253):
+		return usageError{fmt.Errorf("--pvc %q: a PersistentVolumeClaim name is a DNS subdomain (lower-case letters, digits, '-', '.') of at most 253 characters", o.pvc)}
+	case o.namespace != "" && (!dnsLabel.MatchString(o.namespace) || len(o.namespace) > 63):
+		return usageError{fmt.Errorf("--namespace %q: want a DNS label (lower-case letters, digits, '-') of at most 63 characters", o.namespace)}
 	case o.out == "" || !filepath.IsAbs(o.out):
 		return usageError{fmt.Errorf("--out must be an absolute path inside the pods (where --pvc is mounted), got %q", o.out)}
 	case !k8sName.MatchString(o.name) || len(o.name) > 57:
@@ -121,7 +138,13 @@ func (o *k8sOptions) validate(root *cobra.Command) error {
 		o.parallelism = o.shards
 	}
 	o.out = filepath.Clean(o.out)
-	return checkShardCommand(root, o.command)
+	if err := checkShardCommand(root, o.command); err != nil {
+		return err
+	}
+	if o.noCheck {
+		return nil
+	}
+	return checkCommandStarts(o.command, o.shards) // jobcheck.go
 }
 
 // manifest is the shard Job and the suspended merge Job as one YAML stream.

@@ -17,7 +17,7 @@ func TestK8sManifest(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "grid.yaml")
 	out, err := execute("k8s", "--shards", "3", "--parallelism", "2", "--image", "registry.example/ptbench:v1", "--out", "/runs/glue",
 		"--pvc", "lab-runs", "--gpus", "1", "--cpu", "4", "--memory", "16Gi", "--namespace", "nlp", "--file", file, "--",
-		"run", "--methods", "ept,pt", "--tasks", "rte", "--set", "ept.gate=it's")
+		"run", "--methods", "ept,pt", "--tasks", "rte", "--set", "pt.init_text=it's")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -46,7 +46,7 @@ func TestK8sManifest(t *testing.T) {
 	c := pod.Containers[0]
 	script := strings.Join(c.Command, " ")
 	for _, want := range []string{"sh -c", "i=$((JOB_COMPLETION_INDEX+1))",
-		`exec ptbench run --methods ept,pt --tasks rte --set 'ept.gate=it'\''s' --threads 4 --shard "$i/3" --out /runs/glue/shards/"$i" --no-wait`} {
+		`exec ptbench run --methods ept,pt --tasks rte --set 'pt.init_text=it'\''s' --threads 4 --shard "$i/3" --out /runs/glue/shards/"$i" --no-wait`} {
 		if !strings.Contains(script, want) {
 			t.Errorf("command lacks %q: %s", want, script)
 		}

@@ -52,7 +52,7 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 	if err := validateQuant(g.BackboneOpts.Quant, g.Methods); err != nil {
 		return err
 	}
-	if g.Data.Offline {
+	if g.Data.Offline && !checkingOnly { // jobcheck.go: a job's cache is not this machine's
 		if err := checkOffline(g.Backbone); err != nil {
 			return err
 		}
@@ -74,14 +74,14 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 		if err != nil {
 			return err
 		}
-		if g.Data.KShot == 0 {
+		if g.Data.KShot == 0 || checkingOnly {
 			continue
 		}
 		if _, err := task.Load(g.Data); err != nil {
 			return fmt.Errorf("task %s: %w", name, err)
 		}
 	}
-	return nil
+	return stopAfterPreflight()
 }
 
 // checkOffline makes --offline a promise about the backbone too: a preset or a local path is

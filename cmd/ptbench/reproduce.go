@@ -57,6 +57,9 @@ backbone (e.g. t5-tiny, or a local T5-Base folder); --shard i/n runs the i-th of
 			}
 			opts := benchmarks.ReproduceOptions{Backbone: backbone, StepsScale: scale,
 				Tasks: splitList(tasks), Methods: splitList(methods)}
+			if !(scale > 0 && scale <= 1) { // 0 would read as the options' default (1); above 1 multiplies budgets
+				return usageError{fmt.Errorf("--steps-scale must be in (0, 1] (a fraction of the experiment's step budgets), got %v", scale)}
+			}
 			if seeds != "" {
 				var err error
 				if opts.Seeds, err = benchmarks.ParseSeeds(seeds); err != nil {

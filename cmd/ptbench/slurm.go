@@ -19,6 +19,7 @@ type slurmOptions struct {
 	jobName, exe, output         string
 	extra                        []string
 	submit                       bool
+	noCheck                      bool   // --no-check: skip running the command's own checks here
 	chdir                        string // the jobs' working directory (where relative paths in the command resolve)
 	command                      []string
 }
@@ -110,15 +111,20 @@ ptbench merge --out OUT OUT/shards/*.`,
 	f.StringVar(&o.exe, "ptbench", "", "ptbench binary the jobs run (default: this one's absolute path)")
 	f.BoolVar(&o.submit, "submit", false, "run submit.sh (sbatch) and print the job ids")
 	f.StringVarP(&o.output, "output", "o", "text", "text or json")
+	f.BoolVar(&o.noCheck, "no-check", false, "do not run the command's own checks here first")
 	return cmd
 }
 
 var slurmTime = regexp.MustCompile(`^(\d+-)?\d+(:\d+){0,2}$|^\d+-\d+$`)
 
 func (o *slurmOptions) validate(root *cobra.Command) error {
+	if err := checkShards(o.shards); err != nil {
+		return err
+	}
+	if err := checkCommandText(o.command); err != nil {
+		return err
+	}
 	switch {
-	case o.shards < 1:
-		return usageError{fmt.Errorf("--shards must be ≥ 1, got %d", o.shards)}
 	case o.out == "":
 		return usageError{fmt.Errorf("--out is required")}
 	case o.time != "" && !slurmTime.MatchString(o.time):
@@ -130,6 +136,11 @@ func (o *slurmOptions) validate(root *cobra.Command) error {
 	}
 	if err := checkShardCommand(root, o.command); err != nil {
 		return err
+	}
+	if !o.noCheck {
+		if err := checkCommandStarts(o.command, o.shards); err != nil { // jobcheck.go
+			return err
+		}
 	}
 	var err error
 	if o.out, err = filepath.Abs(o.out); err != nil {
@@ -143,7 +154,13 @@ func (o *slurmOptions) validate(root *cobra.Command) error {
 			return err
 		}
 	}
+	if err := checkNoControl("--ptbench", o.exe); err != nil { // shell-quoted, but one line
+		return err
+	}
 	for _, s := range append([]string{o.out, o.chdir, o.partition, o.mem, o.jobName}, o.extra...) {
+		if err := checkNoControl("#SBATCH value", s); err != nil {
+			return err
+		}
 		if strings.ContainsAny(s, " \t\n\"'") {
 			return usageError{fmt.Errorf("%q: #SBATCH lines cannot hold spaces or quotes", s)}
 		}

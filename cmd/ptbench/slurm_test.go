@@ -98,7 +98,7 @@ func TestSlurmScripts(t *testing.T) {
 	out = t.TempDir()
 	args := []string{"slurm", "--shards", "3", "--out", out, "--partition", "gpu", "--time", "12:00:00", "--gpus", "2",
 		"--cpus", "4", "--mem", "16G", "--parallel", "2", "--sbatch=--account=lab", "--ptbench", "/opt/pt bench/ptbench", "--",
-		"run", "--methods", "pt", "--tasks", "rte", "--set", "pt.init=it's"}
+		"run", "--methods", "pt", "--tasks", "rte", "--set", "pt.init_text=it's"}
 	if o, err := execute(args...); err != nil {
 		t.Fatalf("%v\n%s", err, o)
 	}
@@ -113,7 +113,7 @@ func TestSlurmScripts(t *testing.T) {
 	for _, want := range []string{"#SBATCH --array=1-3%2", "#SBATCH --partition=gpu", "#SBATCH --time=12:00:00",
 		"#SBATCH --gres=gpu:2", "#SBATCH --cpus-per-task=4", "#SBATCH --mem=16G", "#SBATCH --account=lab",
 		"#SBATCH --output=" + out + "/slurm/logs/shard-%a.out",
-		`exec '/opt/pt bench/ptbench' run --methods pt --tasks rte --set 'pt.init=it'\''s' --threads 4 --shard "$i/3" --out ` + out + `/shards/"$i" --no-wait`} {
+		`exec '/opt/pt bench/ptbench' run --methods pt --tasks rte --set 'pt.init_text=it'\''s' --threads 4 --shard "$i/3" --out ` + out + `/shards/"$i" --no-wait`} {
 		if !strings.Contains(array, want) {
 			t.Errorf("array.sbatch lacks %q:\n%s", want, array)
 		}

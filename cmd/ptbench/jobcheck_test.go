@@ -1,0 +1,108 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+// The k8s injection: a newline in --out (or any value written into the manifest) is
+// refused; before, the header comment ended at the newline and the file held a Pod.
+func TestK8sRefusesControlCharactersAndBadNames(t *testing.T) {
+	base := func(extra ...string) []string {
+		return append(append([]string{"k8s", "--shards", "2", "--image", "reg/ptbench:v1", "--out", "/runs/x"}, extra...),
+			"--", "run", "--methods", "pt", "--tasks", "rte")
+	}
+	pod := "/runs/x\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: evil\n"
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"newline in --out", append([]string{"k8s", "--shards", "2", "--image", "i", "--out", pod, "--", "run", "--methods", "pt", "--tasks", "rte"}), "control character"},
+		{"carriage return in --image", base("--image", "reg/x\rkind: Pod"), "control character"},
+		{"line separator in --namespace", base("--namespace", "a\u2028b"), "control character"},
+		{"newline in the command", base()[:0], ""}, // filled below
+		{"PVC name with a slash", base("--pvc", "../claim"), "DNS subdomain"},
+		{"PVC name upper case", base("--pvc", "Runs"), "DNS subdomain"},
+		{"namespace with a dot", base("--namespace", "a.b"), "DNS label"},
+		{"shards 1e9", append([]string{"k8s", "--shards", "1000000000", "--image", "i", "--out", "/runs/x", "--", "run", "--methods", "pt", "--tasks", "rte"}), "--shards"},
+		{"unknown method", append([]string{"k8s", "--shards", "2", "--image", "i", "--out", "/runs/x", "--", "run", "--methods", "nosuchmethod", "--tasks", "rte"}), "would fail"},
+		{"negative steps", append([]string{"k8s", "--shards", "2", "--image", "i", "--out", "/runs/x", "--", "run", "--methods", "pt", "--tasks", "rte", "--steps", "-5"}), "would fail"},
+	}
+	cases[3].args = append([]string{"k8s", "--shards", "2", "--image", "i", "--out", "/runs/x", "--", "run", "--methods", "pt", "--tasks", "rte", "--set", "pt.init_text=a\nkind: Pod"})
+	cases[3].want = "control character"
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := execute(c.args...)
+			if err == nil {
+				t.Fatalf("accepted; manifest:\n%s", out)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q, want it to mention %q", err, c.want)
+			}
+			if strings.Contains(out, "kind: Pod") {
+				t.Fatalf("a Pod was written:\n%s", out)
+			}
+		})
+	}
+	// A good command still gives exactly the two Jobs, and --no-check skips only the command's
+	// own checks (an unknown method name may be a plugin that exists only in the image).
+	for _, args := range [][]string{base(), {"k8s", "--shards", "2", "--image", "i", "--out", "/runs/x", "--no-check", "--", "run", "--methods", "in-image-plugin", "--tasks", "rte"}} {
+		out, err := execute(args...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		var kinds []string
+		for _, doc := range strings.Split(out, "\n---\n") {
+			var head struct{ Kind string }
+			if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
+				t.Fatal(err)
+			}
+			kinds = append(kinds, head.Kind)
+		}
+		if strings.Join(kinds, ",") != "Job,Job" {
+			t.Fatalf("documents %v, want Job,Job", kinds)
+		}
+	}
+}
+
+// slurm checks the command after -- as run and reproduce would, bounds --shards and refuses
+// control characters in the command (they would reach the script).
+func TestSlurmChecksTheCommandItShards(t *testing.T) {
+	out := t.TempDir()
+	cases := []struct {
+		name string
+		cmd  []string
+		want string
+	}{
+		{"unknown method", []string{"run", "--methods", "nosuchmethod", "--tasks", "rte"}, "would fail"},
+		{"negative steps", []string{"run", "--methods", "pt", "--tasks", "rte", "--steps", "-5"}, "would fail"},
+		{"unknown task", []string{"run", "--methods", "pt", "--tasks", "nosuchtask"}, "would fail"},
+		{"bad method setting", []string{"run", "--methods", "pt", "--tasks", "rte", "--set", "pt.length=-3"}, "would fail"},
+		{"reproduce: unknown experiment", []string{"reproduce", "no-such-experiment"}, "would fail"},
+		{"reproduce: steps-scale 0", []string{"reproduce", "glue", "--steps-scale", "0"}, "would fail"},
+		{"newline in an argument", []string{"run", "--methods", "pt", "--tasks", "rte", "--set", "pt.init_text=a\nb"}, "control character"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := t.TempDir()
+			args := append([]string{"slurm", "--shards", "2", "--out", out, "--"}, c.cmd...)
+			if o, err := execute(args...); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want it to mention %q\n%s", err, c.want, o)
+			}
+			if _, err := os.Stat(filepath.Join(out, "slurm", "array.sbatch")); err == nil {
+				t.Fatal("array.sbatch was written for a command that would fail")
+			}
+		})
+	}
+	if _, err := execute("slurm", "--shards", "20000", "--out", out, "--", "run", "--methods", "pt", "--tasks", "rte"); err == nil || !strings.Contains(err.Error(), "--shards") {
+		t.Fatalf("--shards 20000: %v", err)
+	}
+	if o, err := execute("slurm", "--shards", "2", "--out", out, "--", "reproduce", "glue"); err != nil {
+		t.Fatalf("a good reproduce command: %v\n%s", err, o)
+	}
+}
