@@ -137,6 +137,9 @@ func ParseExperiment(file string, raw []byte) (*Experiment, error) {
 	if x.Name == "" {
 		x.Name = strings.TrimSuffix(strings.TrimSuffix(filepath.Base(file), ".yaml"), ".yml")
 	}
+	if err := core.CheckPathElement("name", x.Name); err != nil { // runs/<name> must stay in runs/
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
 	if len(x.Groups) == 0 {
 		return nil, fmt.Errorf("%s: no groups (each group is a grid: methods, tasks, steps)", file)
 	}
@@ -189,6 +192,9 @@ type ReproduceOptions struct {
 	Tasks      []string // keep only these tasks (none = all)
 	Methods    []string // keep only these methods (none = all)
 	Seeds      []int64  // replace the seeds
+	// NoSweep runs every method once, with the experiment's settings and no learning-rate
+	// search (a quick look; the paper's tables select among the sweep's variants).
+	NoSweep bool
 }
 
 // PlannedGrid is one grid of an experiment, resolved: what `ptbench reproduce` runs.
@@ -279,6 +285,9 @@ func (x *Experiment) Plan(o ReproduceOptions) ([]PlannedGrid, error) {
 		}
 		if g.PadToMax != nil {
 			p.PadToMax = *g.PadToMax
+		}
+		if o.NoSweep {
+			p.Sweep = nil
 		}
 		if o.Backbone != "" { // a replaced backbone keeps the group's number format only if asked again
 			p.Quant, p.DType = "", ""

@@ -297,7 +297,8 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 		if g.OnRun != nil {
 			g.OnRun(key, res)
 		}
-		ckpt := filepath.Join(g.OutDir, "checkpoints", key+".safetensors")
+		// SafeFileName: a plugin:PATH method's key holds its path, which must not leave --out.
+		ckpt := filepath.Join(g.OutDir, "checkpoints", core.SafeFileName(key)+".safetensors")
 		ckRow := base
 		ckRow.Task, ckRow.RunKey = taskLabel, key
 		if ckpt, err = safeSave(ckpt, m, res.Best, ckRow); err != nil {

@@ -130,3 +130,43 @@ func join(path, name string) string {
 	}
 	return path + "." + name
 }
+
+// SafeFileName maps a run key (or any name that becomes a file name) to one plain path
+// element: letters, digits, '.', '+', '-' and '_' are kept, anything else (a '/' of a
+// plugin:PATH method or a multi-task row key, a '\', a ':', a control character) becomes '_',
+// and leading dots are dropped, so the result can neither climb out of its folder ("..") nor
+// hide. Built-in run keys ("pt.rte.s42.<hash>") are unchanged.
+func SafeFileName(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '+', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	out := strings.TrimLeft(b.String(), ".")
+	if out == "" {
+		return "_"
+	}
+	return out
+}
+
+// CheckPathElement refuses a name that is used as one path element (an experiment's name
+// becomes runs/<name>) unless it is a plain one: not empty, not "." or "..", no '/' or '\',
+// no control characters. what names the field in the message.
+func CheckPathElement(what, name string) error {
+	switch {
+	case name == "" || name == "." || name == "..":
+		return fmt.Errorf("%s %q: want a plain name (it becomes a folder name)", what, name)
+	case strings.ContainsAny(name, `/\`):
+		return fmt.Errorf("%s %q: a name cannot hold '/' or '\\' (it becomes one folder name, and could leave the results folder)", what, name)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("%s %q: control character %U", what, name, r)
+		}
+	}
+	return nil
+}
