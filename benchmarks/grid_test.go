@@ -113,8 +113,10 @@ func TestBoardAggregatesSeedsAndBenchmarks(t *testing.T) {
 	if rte.Mean != 65 || rte.Seeds != 2 || rte.Std < 7.07 || rte.Std > 7.08 {
 		t.Errorf("rte cell %+v, want 65 ± 7.07 over 2", rte)
 	}
-	if *r.GLUEAvg != 65 || *r.SuperGLUEAvg != 80 || r.Diverged != 1 {
-		t.Errorf("averages %v %v diverged %d", *r.GLUEAvg, *r.SuperGLUEAvg, r.Diverged)
+	// One task of each benchmark: no average column (its task column says it), and no GLUE
+	// or SuperGLUE average, which would need the full task sets.
+	if r.GLUEAvg != nil || r.SuperGLUEAvg != nil || len(b.Averages) != 0 || r.Diverged != 1 {
+		t.Errorf("averages %v %v %+v diverged %d, want none and 1 diverged", r.GLUEAvg, r.SuperGLUEAvg, b.Averages, r.Diverged)
 	}
 }
 

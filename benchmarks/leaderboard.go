@@ -1,15 +1,9 @@
 package benchmarks
 
 import (
-	"fmt"
-	"io"
 	"math"
 	"sort"
 	"strings"
-
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/ptbench/ptbench/core"
 )
@@ -26,6 +20,9 @@ type Cell struct {
 	// BoardOptions.InvalidThreshold, so a low score is not read as a method's quality.
 	InvalidShare float64 `json:"invalid_share,omitempty"`
 	Flagged      bool    `json:"flagged_invalid,omitempty"`
+	// Rank is 1 for the best mean of its column among the rows on the same backbone (bold in
+	// markdown), 2 for the second (underlined), 0 otherwise; ties on the shown value share it.
+	Rank int `json:"rank,omitempty"`
 }
 
 // DefaultInvalidThreshold is the invalid-prediction share above which a cell is flagged.
@@ -33,18 +30,27 @@ const DefaultInvalidThreshold = 0.10
 
 // MethodRow is one leaderboard line.
 type MethodRow struct {
-	Method          string          `json:"method"`
-	Label           string          `json:"label"`
-	Backbone        string          `json:"backbone"`
-	RandomInit      bool            `json:"random_init,omitempty"` // a preset: released shape, random weights
-	Tasks           map[string]Cell `json:"tasks"`
-	GLUEAvg         *float64        `json:"glue_avg,omitempty"`
-	SuperGLUEAvg    *float64        `json:"superglue_avg,omitempty"`
-	TrainableParams int64           `json:"trainable_params"`
-	MeanStepSec     float64         `json:"mean_step_seconds"`
-	MedianStepSec   float64         `json:"median_step_seconds"`
-	PeakRSSBytes    int64           `json:"peak_rss_bytes"`
-	TotalTrainSec   float64         `json:"total_train_seconds"`
+	Method     string          `json:"method"`
+	Label      string          `json:"label"`
+	Backbone   string          `json:"backbone"`
+	RandomInit bool            `json:"random_init,omitempty"` // a preset: released shape, random weights
+	Tasks      map[string]Cell `json:"tasks"`
+	// Averages are the row's values of the board's average columns (Board.Averages, by
+	// name); a row lacking one of a column's tasks has none. AverageRanks rank them as Cell.Rank.
+	Averages     map[string]float64 `json:"averages,omitempty"`
+	AverageRanks map[string]int     `json:"average_ranks,omitempty"`
+	// GLUEAvg and SuperGLUEAvg are the averages over a benchmark's complete task set only.
+	GLUEAvg         *float64 `json:"glue_avg,omitempty"`
+	SuperGLUEAvg    *float64 `json:"superglue_avg,omitempty"`
+	TrainableParams int64    `json:"trainable_params"`
+	// BackboneParams is the frozen backbone's parameter count, TrainableShare the trainable
+	// parameters as a fraction of it (nil: the backbone's size was not recorded).
+	BackboneParams int64    `json:"backbone_params,omitempty"`
+	TrainableShare *float64 `json:"trainable_share,omitempty"`
+	MeanStepSec    float64  `json:"mean_step_seconds"`
+	MedianStepSec  float64  `json:"median_step_seconds"`
+	PeakRSSBytes   int64    `json:"peak_rss_bytes"`
+	TotalTrainSec  float64  `json:"total_train_seconds"`
 	// SourceTrainSec is the training time of the source artefacts the method's runs used
 	// (SPoT's source prompt, ATTEMPT's six, MPT's teachers and distillation), counted once.
 	SourceTrainSec float64 `json:"source_train_seconds"`
@@ -77,9 +83,16 @@ type SourceRow struct {
 
 // Board is the leaderboard as data (`-o json`).
 type Board struct {
-	Tasks   []string    `json:"tasks"`
-	Rows    []MethodRow `json:"rows"`
-	Sources []SourceRow `json:"sources,omitempty"`
+	Tasks []string `json:"tasks"`
+	// TaskMetrics name each task column's table score and the metrics shown beside it.
+	TaskMetrics map[string]TaskMetric `json:"task_metrics,omitempty"`
+	// Averages are the average columns: a benchmark's complete set ("GLUE avg"), else named
+	// after the tasks they cover ("avg (rte, mrpc)").
+	Averages []AverageColumn `json:"averages,omitempty"`
+	// SplitProtocol is the footnote saying how the tasks were split (docs/protocol.md).
+	SplitProtocol string      `json:"split_protocol,omitempty"`
+	Rows          []MethodRow `json:"rows"`
+	Sources       []SourceRow `json:"sources,omitempty"`
 	// Selection names the variant chosen for every swept (method, task, seed): the rows'
 	// scores are those variants' (selection.go). Empty when nothing was swept.
 	Selection []SweepChoice `json:"sweep_selection,omitempty"`
@@ -179,6 +192,7 @@ func BuildBoardWith(rows []core.ResultRow, o BoardOptions) Board {
 	byKey := map[key][]core.ResultRow{}
 	var order []key
 	taskSet := map[string]string{}
+	recorded := map[string]map[string]bool{} // task → metric names its ok rows recorded
 	for _, r := range rows {
 		k := key{r.Method, r.Label, r.Backbone.Name}
 		if _, ok := byKey[k]; !ok {
@@ -187,6 +201,12 @@ func BuildBoardWith(rows []core.ResultRow, o BoardOptions) Board {
 		byKey[k] = append(byKey[k], r)
 		if r.Status == "ok" {
 			taskSet[r.Task] = r.Benchmark
+			if recorded[r.Task] == nil {
+				recorded[r.Task] = map[string]bool{}
+			}
+			for m := range r.Test {
+				recorded[r.Task][m] = true
+			}
 		}
 	}
 	for t := range taskSet {
@@ -199,6 +219,16 @@ func BuildBoardWith(rows []core.ResultRow, o BoardOptions) Board {
 		}
 		return b.Tasks[i] < b.Tasks[j]
 	})
+	b.TaskMetrics = map[string]TaskMetric{}
+	for _, t := range b.Tasks {
+		var names []string
+		for m := range recorded[t] {
+			names = append(names, m)
+		}
+		b.TaskMetrics[t] = taskMetric(t, names)
+	}
+	b.Averages = averageColumns(b.Tasks, taskSet)
+	b.SplitProtocol = splitProtocol(b.Tasks)
 	for _, k := range order {
 		mr := MethodRow{Method: k.method, Label: k.label, Backbone: k.backbone, Tasks: map[string]Cell{}}
 		if o.NoSelect && len(byKey[k]) > 0 {
@@ -207,7 +237,6 @@ func BuildBoardWith(rows []core.ResultRow, o BoardOptions) Board {
 		perTask := map[string][]float64{}
 		invalid := map[string][]float64{}
 		others := otherMetrics{}
-		bench := map[string]string{}
 		var stepTimes, medians []float64
 		seenSources := map[string]bool{}
 		seenRuns := map[string]bool{} // a multi-task run writes a row per task: count its time once
@@ -230,8 +259,8 @@ func BuildBoardWith(rows []core.ResultRow, o BoardOptions) Board {
 			mr.RandomInit = mr.RandomInit || r.Backbone.RandomInit
 			others.add(r)
 			mr.Padding = mergePadding(mr.Padding, padding(r.Train))
-			bench[r.Task] = r.Benchmark
 			mr.TrainableParams = r.TrainableParams
+			mr.BackboneParams = max(mr.BackboneParams, r.Backbone.NumParams)
 			stepTimes = append(stepTimes, r.MeanStepSec)
 			medians = append(medians, r.MedianStepSec)
 			mr.PeakRSSBytes = max(mr.PeakRSSBytes, r.PeakRSSBytes)
@@ -254,13 +283,30 @@ func BuildBoardWith(rows []core.ResultRow, o BoardOptions) Board {
 			}
 			mr.Tasks[t] = c
 		}
-		mr.GLUEAvg = average(mr.Tasks, bench, "GLUE")
-		mr.SuperGLUEAvg = average(mr.Tasks, bench, "SuperGLUE")
+		for _, col := range b.Averages {
+			v, ok := rowAverage(mr, col)
+			if !ok {
+				continue
+			}
+			if mr.Averages == nil {
+				mr.Averages = map[string]float64{}
+			}
+			mr.Averages[col.Name] = v
+			if col.Complete && col.Benchmark == "GLUE" {
+				mr.GLUEAvg = &v
+			} else if col.Complete && col.Benchmark == "SuperGLUE" {
+				mr.SuperGLUEAvg = &v
+			}
+		}
+		if share, ok := paramShare(mr.TrainableParams, mr.BackboneParams); ok {
+			mr.TrainableShare = &share
+		}
 		mr.MeanStepSec, _ = meanStd(stepTimes)
 		mr.MedianStepSec, _ = meanStd(medians)
 		b.Rows = append(b.Rows, mr)
 	}
 	relativeToPT(b.Rows)
+	rankBoard(&b)
 	return b
 }
 
@@ -324,20 +370,6 @@ func benchOrder(b string) int {
 	return 2
 }
 
-func average(cells map[string]Cell, bench map[string]string, which string) *float64 {
-	var xs []float64
-	for t, c := range cells {
-		if bench[t] == which {
-			xs = append(xs, c.Mean)
-		}
-	}
-	if len(xs) == 0 {
-		return nil
-	}
-	m, _ := meanStd(xs)
-	return &m
-}
-
 // meanStd is the mean and sample standard deviation (0 for one value).
 func meanStd(xs []float64) (float64, float64) {
 	if len(xs) == 0 {
@@ -356,140 +388,4 @@ func meanStd(xs []float64) (float64, float64) {
 		v += (x - m) * (x - m)
 	}
 	return m, math.Sqrt(v / float64(len(xs)-1))
-}
-
-// RenderMarkdown writes the score table and the training-time/memory table.
-func RenderMarkdown(w io.Writer, b Board) error {
-	header := []any{"Method", "Backbone"}
-	for _, t := range b.Tasks {
-		header = append(header, t)
-	}
-	header = append(header, "GLUE avg", "SuperGLUE avg", "Trainable params")
-	fmt.Fprintln(w, "### Test scores (mean ± std over seeds; best dev checkpoint)")
-	fmt.Fprintln(w)
-	flagged, randomInit := false, false
-	for _, r := range b.Rows {
-		randomInit = randomInit || r.RandomInit
-	}
-	if err := table(w, header, func(add func(...any)) {
-		for _, r := range b.Rows {
-			line := []any{r.Label, backboneLabel(r)}
-			for _, t := range b.Tasks {
-				c, ok := r.Tasks[t]
-				if !ok {
-					line = append(line, "–")
-					continue
-				}
-				cell := fmt.Sprintf("%.1f ± %.1f", c.Mean, c.Std) + formatOthers(c.Others)
-				if c.Flagged {
-					cell += fmt.Sprintf(" ⚠ %.0f%% invalid", 100*c.InvalidShare)
-					flagged = true
-				}
-				line = append(line, cell)
-			}
-			line = append(line, optional(r.GLUEAvg), optional(r.SuperGLUEAvg), fmt.Sprintf("%d", r.TrainableParams))
-			add(line...)
-		}
-	}); err != nil {
-		return err
-	}
-	if flagged {
-		fmt.Fprintln(w)
-		fmt.Fprintf(w, "⚠: more than %.0f%% of the runs' test predictions were not a valid answer (scored as the reference code scores them, mostly as wrong): the score says more about the output format than about the method (`leaderboard --invalid-threshold` sets the share).\n", 100*b.InvalidThreshold)
-	}
-	if randomInit {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "(random init): a preset backbone — the released model's shape with seeded random weights, not its trained checkpoint; its scores are not comparable with published numbers.")
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "### Training time and memory")
-	fmt.Fprintln(w)
-	if err := table(w, []any{"Method", "Backbone", "Padding", "Mean step (s)", "vs PT", "Paper claim", "Median step (s)", "Total train (s)", "Eval (s)", "Source train (s)", "Peak RSS (MiB)", "Diverged", "Failed"},
-		func(add func(...any)) {
-			for _, r := range b.Rows {
-				vsPT := "n/a"
-				if r.StepVsPT != nil {
-					vsPT = fmt.Sprintf("%+.0f%%", 100*(*r.StepVsPT-1))
-				}
-				claim := paperStepClaims[r.Method]
-				if claim == "" {
-					claim = "–"
-				}
-				add(r.Label, backboneLabel(r), r.Padding, fmt.Sprintf("%.4f", r.MeanStepSec), vsPT, claim, fmt.Sprintf("%.4f", r.MedianStepSec),
-					fmt.Sprintf("%.1f", r.TotalTrainSec), fmt.Sprintf("%.1f", r.EvalSec), fmt.Sprintf("%.1f", r.SourceTrainSec), fmt.Sprintf("%.0f", float64(r.PeakRSSBytes)/(1<<20)),
-					fmt.Sprint(r.Diverged), fmt.Sprint(r.Failed))
-			}
-		}); err != nil {
-		return err
-	}
-	if err := renderSelection(w, b); err != nil {
-		return err
-	}
-	if len(b.Sources) == 0 {
-		return nil
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "### Source artefacts (trained once, reused by SPoT / ATTEMPT / MPT runs)")
-	fmt.Fprintln(w)
-	return table(w, []any{"Artefact", "Method", "Tasks", "Backbone", "Status", "Steps", "Dev score", "Mean step (s)", "Train (s)"},
-		func(add func(...any)) {
-			for _, s := range b.Sources {
-				add(s.Artefact, s.Label, s.Tasks, s.Backbone, s.Status, fmt.Sprint(s.Steps), fmt.Sprintf("%.1f", s.DevScore),
-					fmt.Sprintf("%.4f", s.MeanStepSec), fmt.Sprintf("%.1f", s.TotalTrainSec))
-			}
-		})
-}
-
-// renderSelection writes which sweep variant each (method, task, seed) reports.
-func renderSelection(w io.Writer, b Board) error {
-	if len(b.Selection) == 0 {
-		return nil
-	}
-	fmt.Fprintln(w)
-	if b.Unselected {
-		fmt.Fprintln(w, "### Sweep: the variant the selected view reports (best dev score; ties: first in sweep order); above, every variant")
-	} else {
-		fmt.Fprintln(w, "### Sweep: selected variants (best dev score per method, task and seed; ties: first in sweep order)")
-	}
-	fmt.Fprintln(w)
-	return table(w, []any{"Method", "Backbone", "Task", "Seed", "Selected settings", "Dev", "Variants finished"}, func(add func(...any)) {
-		for _, c := range b.Selection {
-			add(c.Label, c.Backbone, c.Task, fmt.Sprint(c.Seed), formatSettings(c.Settings), fmt.Sprintf("%.1f", c.DevScore),
-				fmt.Sprintf("%d of %d", c.Variants, c.Swept))
-		}
-	})
-}
-
-func optional(v *float64) string {
-	if v == nil {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.1f", *v)
-}
-
-// table renders one markdown table with tablewriter.
-func table(w io.Writer, header []any, fill func(add func(...any))) error {
-	t := tablewriter.NewTable(w,
-		tablewriter.WithRenderer(renderer.NewMarkdown()),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-	)
-	t.Header(header...)
-	var err error
-	fill(func(cells ...any) {
-		if e := t.Append(cells...); e != nil && err == nil {
-			err = e
-		}
-	})
-	if err != nil {
-		return err
-	}
-	return t.Render()
-}
-
-// backboneLabel is a row's backbone as a reader sees it: a preset is marked random init.
-func backboneLabel(r MethodRow) string {
-	if r.RandomInit {
-		return r.Backbone + " (random init)"
-	}
-	return r.Backbone
 }

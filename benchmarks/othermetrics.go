@@ -44,7 +44,7 @@ func (o otherMetrics) means(task string) map[string]float64 {
 	return out
 }
 
-// formatOthers writes a cell's other metrics as " (f1 93.3)", sorted by name; "" for none.
+// formatOthers writes a cell's other metrics as " (F1 93.3)", sorted by name; "" for none.
 func formatOthers(others map[string]float64) string {
 	if len(others) == 0 {
 		return ""
@@ -56,7 +56,7 @@ func formatOthers(others map[string]float64) string {
 	sort.Strings(names)
 	parts := make([]string, len(names))
 	for i, m := range names {
-		parts[i] = fmt.Sprintf("%s %.1f", m, others[m])
+		parts[i] = fmt.Sprintf("%s %.1f", displayMetric(m), others[m])
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
 }

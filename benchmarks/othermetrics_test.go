@@ -35,7 +35,7 @@ func TestBoardShowsOtherMetricsBesideTheTableScore(t *testing.T) {
 	if err := RenderMarkdown(&md, b); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(md.String(), "82.0 ± 2.8 (f1 87.0)") {
+	if !strings.Contains(md.String(), "82.0 ± 2.8 (F1 87.0)") {
 		t.Errorf("leaderboard does not show MRPC's F1 beside its accuracy:\n%s", md.String())
 	}
 }

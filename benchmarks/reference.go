@@ -44,29 +44,33 @@ var publishedMetric = map[string]string{
 	"rte": "accuracy", "cola": "matthews", "multirc": "f1a", "boolq": "accuracy", "wic": "accuracy", "wsc": "accuracy", "cb": "accuracy",
 }
 
-// RenderReference writes the papers' numbers for the board's tasks.
+// RenderReference writes the papers' numbers for the board's tasks that have one (a task no
+// paper reports gets no column).
 func RenderReference(w io.Writer, tasks []string) error {
-	known := false
+	var known []string
 	for _, t := range tasks {
-		if _, ok := referenceRows[0].Scores[t]; ok {
-			known = true
+		for _, r := range referenceRows {
+			if r.Scores[t] != nil {
+				known = append(known, t)
+				break
+			}
 		}
 	}
-	if !known {
+	if len(known) == 0 {
 		return nil
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "### Published reference (T5-Base; protocol and splits in benchmarks/experiments/README.md)")
 	fmt.Fprintln(w)
 	header := []any{"Method"}
-	for _, t := range tasks {
+	for _, t := range known {
 		header = append(header, t)
 	}
 	header = append(header, "Note")
 	return table(w, header, func(add func(...any)) {
 		for _, r := range referenceRows {
 			line := []any{r.Label}
-			for _, t := range tasks {
+			for _, t := range known {
 				if v := r.Scores[t]; v != nil {
 					line = append(line, fmt.Sprintf("%.1f", *v))
 				} else {
@@ -91,8 +95,8 @@ type Comparison struct {
 	Source    string   `json:"source"`
 }
 
-// Compare pairs every board row of a method with published numbers (DePT; EPT's are not
-// published and show as n/a) with the paper, task by task.
+// Compare pairs every board row of a method with published numbers (DePT) with the paper,
+// task by task, where the paper published a number for the task (EPT published none per task).
 func Compare(b Board) []Comparison {
 	var out []Comparison
 	for _, r := range b.Rows {
@@ -101,6 +105,9 @@ func Compare(b Board) []Comparison {
 				continue
 			}
 			for _, t := range b.Tasks {
+				if ref.Scores[t] == nil {
+					continue
+				}
 				c := Comparison{Label: r.Label, Method: r.Method, Backbone: r.Backbone, Task: t, Metric: publishedMetric[t], Source: ref.Label}
 				if cell, ok := r.Tasks[t]; ok && cell.Seeds > 0 {
 					c.Measured = f(cell.Mean)
@@ -132,11 +139,7 @@ func RenderComparison(w io.Writer, b Board) error {
 			if c.Delta != nil {
 				delta = fmt.Sprintf("%+.1f", *c.Delta)
 			}
-			src := c.Source
-			if c.Published == nil {
-				src += ": not published"
-			}
-			add(c.Label, c.Backbone, c.Task, c.Metric, optional(c.Measured), optional(c.Published), delta, src)
+			add(c.Label, c.Backbone, c.Task, c.Metric, optional(c.Measured), optional(c.Published), delta, c.Source)
 		}
 	})
 }
