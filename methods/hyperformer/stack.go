@@ -34,7 +34,7 @@ type stackNet struct {
 	proj1, proj2       hypernet.Linear
 	normW, normB       *ts.Tensor // [p] each; nil without unique_hyper_net_layer_norm
 	heads              *hypernet.Heads
-	taskDim, projected int64
+	projected          int64 // p
 }
 
 // newStackNet builds one stack's hypernetwork for blocks blocks of width d, initialised as
@@ -47,7 +47,7 @@ func newStackNet(name string, blocks int, d int64, cfg Config) (*stackNet, error
 	if b <= 0 {
 		return nil, fmt.Errorf("hyperformer: d_model %d / reduction_factor %d leaves no bottleneck", d, cfg.ReductionFactor)
 	}
-	s := &stackNet{name: name, taskDim: t, projected: p}
+	s := &stackNet{name: name, projected: p}
 	var err error
 	normal := hypernet.Normal(cfg.InitStd)
 	lin := func(in, out int64) hypernet.Linear {
