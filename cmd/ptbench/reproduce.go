@@ -20,7 +20,7 @@ import (
 // renders its leaderboard with the published numbers beside the measured ones.
 func newReproduceCmd() *cobra.Command {
 	var (
-		list, dryRun                                          bool
+		list, dryRun, noSweep                                 bool
 		output, backbone, tasks, methods, seeds, out, tokenzr string
 		shard                                                 string
 		scale                                                 float64
@@ -36,7 +36,9 @@ runs/NAME); a second invocation resumes it. The leaderboard puts the published n
 the measured ones where they exist.
 
 --steps-scale shrinks every step budget and evaluation interval for a quick look (0.001 turns
-30,000 steps into 30); --tasks and --methods keep a subset; --backbone replaces the paper's
+30,000 steps into 30); --tasks and --methods keep a subset; --no-sweep runs each method once
+instead of once per point of its learning-rate grid (the experiment's sweep: the leaderboard
+reports the best-dev variant per method, task and seed); --backbone replaces the paper's
 backbone (e.g. t5-tiny, or a local T5-Base folder); --shard i/n runs the i-th of n shares
 (see ptbench slurm / k8s).`,
 		Example: `  ptbench reproduce --list
@@ -56,7 +58,7 @@ backbone (e.g. t5-tiny, or a local T5-Base folder); --shard i/n runs the i-th of
 				return usageError{fmt.Errorf("-o %q: want markdown or json", output)}
 			}
 			opts := benchmarks.ReproduceOptions{Backbone: backbone, StepsScale: scale,
-				Tasks: splitList(tasks), Methods: splitList(methods)}
+				Tasks: splitList(tasks), Methods: splitList(methods), NoSweep: noSweep}
 			if !(scale > 0 && scale <= 1) { // 0 would read as the options' default (1); above 1 multiplies budgets
 				return usageError{fmt.Errorf("--steps-scale must be in (0, 1] (a fraction of the experiment's step budgets), got %v", scale)}
 			}
@@ -110,6 +112,9 @@ backbone (e.g. t5-tiny, or a local T5-Base folder); --shard i/n runs the i-th of
 				if err := preflight(&grids[i], builtin); err != nil { // before any backbone or data loads
 					return fmt.Errorf("%s, group %q: %w", x.File, p.Group, err)
 				}
+				if err := grids[i].CheckSweep(checkMethod, func(m string) bool { return !builtin[m] || strings.HasPrefix(m, "plugin:") }); err != nil {
+					return fmt.Errorf("%s, group %q: %w", x.File, p.Group, err)
+				}
 			}
 			known, _, _ := core.ReadResultsLenient(filepath.Join(out, core.ResultsFile))
 			cost := benchmarks.EstimateCost(plan, known)
@@ -155,6 +160,7 @@ backbone (e.g. t5-tiny, or a local T5-Base folder); --shard i/n runs the i-th of
 	f.StringVar(&tasks, "tasks", "", "keep only these of the experiment's tasks (comma-separated)")
 	f.StringVar(&methods, "methods", "", "keep only these of the experiment's methods (comma-separated)")
 	f.StringVar(&seeds, "seeds", "", "replace the experiment's seeds (comma-separated)")
+	f.BoolVar(&noSweep, "no-sweep", false, "run each method once with the experiment's settings, without its learning-rate sweep (a quick look)")
 	f.StringVar(&out, "out", "", "results folder (default runs/NAME)")
 	f.StringVar(&shard, "shard", "", "run only share i of n of every grid (i/n, 1 ≤ i ≤ n; combine the shares with ptbench merge)")
 	registerGridFlags(f, &g)

@@ -69,7 +69,7 @@ func TestReproduceGlueTiny(t *testing.T) {
 	data := taskData(t)
 	out := t.TempDir()
 	log, err := execute("reproduce", "glue", "--backbone", "t5-tiny", "--steps-scale", "0.0002", "--tasks", "rte,mrpc",
-		"--methods", "pt,dept,ept", "--data-dir", data, "--offline", "--eval-limit", "8", "--test-limit", "8",
+		"--methods", "pt,dept,ept", "--no-sweep", "--data-dir", data, "--offline", "--eval-limit", "8", "--test-limit", "8",
 		"--out", out, "--threads", "1")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
@@ -98,7 +98,7 @@ func TestReproduceGlueTiny(t *testing.T) {
 		t.Errorf("experiment.json: %v %+v", err, note)
 	}
 	again, err := execute("reproduce", "glue", "--backbone", "t5-tiny", "--steps-scale", "0.0002", "--tasks", "rte,mrpc",
-		"--methods", "pt,dept,ept", "--data-dir", data, "--offline", "--eval-limit", "8", "--test-limit", "8",
+		"--methods", "pt,dept,ept", "--no-sweep", "--data-dir", data, "--offline", "--eval-limit", "8", "--test-limit", "8",
 		"--out", out, "--threads", "1", "-o", "json")
 	if err != nil || !strings.Contains(again, "0 ran, 6 skipped") || !strings.Contains(again, `"paper_comparison"`) {
 		t.Errorf("second invocation should resume (skip all) and print JSON (%v):\n%s", err, again)
