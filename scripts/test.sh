@@ -16,6 +16,13 @@ if command -v sbatch >/dev/null && [[ $(id -u) -eq 0 ]]; then
   trap 'scripts/slurm-local.sh stop' EXIT
   export PTBENCH_SLURM=1
 fi
+# The Python example plugin (cmd/ptbench TestPythonPlugin*) runs on Debian's python3 with
+# grpcio, protobuf and numpy: as root (CI), install them if missing.
+if [[ $(id -u) -eq 0 ]] && ! /usr/bin/python3 -c 'import grpc, google.protobuf, numpy' 2>/dev/null; then
+  echo "test: installing python3-grpcio python3-protobuf python3-numpy (the Python plugin example)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-grpcio python3-protobuf python3-numpy >/dev/null
+fi
 # -p 1: the machine has 2 cores and libtorch uses both; parallel test binaries would thrash.
 go test -p 1 -count=1 -timeout 30m ./... 2>&1 | tee /tmp/ptbench-test.log
 # The task readers and metrics must build and test without cgo (no libtorch).

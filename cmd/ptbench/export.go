@@ -56,6 +56,9 @@ any method, including those PEFT lacks (DePT, EPT, …).`,
 			}
 			var w *peft.Written
 			if format == "peft" {
+				if plugin, ok := src.Config["_plugin"]; ok { // host.Method records "name@version"
+					return fmt.Errorf("%s is a plugin run (%v): PEFT has no equivalent of a plugin method; use --format native (the plugin's state tensors and its config)", src.Method, plugin)
+				}
 				if !known {
 					return fmt.Errorf("%s has no results row saying what kind of backbone it ran on (PEFT's task_type): pass --results DIR (its results folder) or --task-type %s|%s", src.Checkpoint, peft.Seq2SeqLM, peft.CausalLM)
 				}
