@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -86,7 +87,6 @@ func MergeResults(out string, dirs []string, wait bool, log io.Writer) (MergeRep
 	var order []string // run keys in order of first appearance
 	best := map[string]cand{}
 	others := map[string][]cand{} // finished rows that lost to best (conflicts)
-	var keyless []cand
 	for _, d := range dirs {
 		rows, torn, err := core.ReadResultsLenient(filepath.Join(d, core.ResultsFile))
 		if err != nil {
@@ -98,11 +98,7 @@ func MergeResults(out string, dirs []string, wait bool, log io.Writer) (MergeRep
 		}
 		rep.RowsRead += len(rows)
 		for _, r := range rows {
-			c := cand{r, d}
-			if r.RunKey == "" {
-				keyless = append(keyless, c)
-				continue
-			}
+			c := cand{r, d} // every row has a run key: ReadResultsLenient refuses one without (file:line)
 			b, seen := best[r.RunKey]
 			switch {
 			case !seen:
@@ -112,14 +108,14 @@ func MergeResults(out string, dirs []string, wait bool, log io.Writer) (MergeRep
 				rep.Duplicates++
 			case !finished(r):
 				rep.Superseded++ // a failure of a key already finished, or an older failure
-				if !finished(b.row) && r.FinishedAt > b.row.FinishedAt {
+				if !finished(b.row) && later(r, b.row) {
 					best[r.RunKey] = c
 				}
 			case !finished(b.row):
 				rep.Superseded++
 				best[r.RunKey] = c
 			default: // two finished rows that disagree
-				if r.FinishedAt > b.row.FinishedAt {
+				if later(r, b.row) {
 					others[r.RunKey] = append(others[r.RunKey], b)
 					best[r.RunKey] = c
 				} else {
@@ -134,7 +130,8 @@ func MergeResults(out string, dirs []string, wait bool, log io.Writer) (MergeRep
 			have[r.RunKey] = r
 		}
 	}
-	copied := map[string]bool{}
+	copied := map[string]string{} // source path → the relative path it was copied to
+	var appended []core.ResultRow
 	for _, k := range order {
 		c := best[k]
 		if old, ok := have[k]; ok {
@@ -145,7 +142,7 @@ func MergeResults(out string, dirs []string, wait bool, log io.Writer) (MergeRep
 			case finished(old) && !finished(c.row):
 				rep.Superseded++
 				continue
-			case finished(old) && finished(c.row) && old.FinishedAt >= c.row.FinishedAt:
+			case finished(old) && finished(c.row) && !later(c.row, old):
 				others[k] = append(others[k], c)
 				c = cand{old, out}
 				best[k] = c
@@ -154,26 +151,32 @@ func MergeResults(out string, dirs []string, wait bool, log io.Writer) (MergeRep
 				others[k] = append(others[k], cand{old, out})
 			}
 		}
-		if err := copyCheckpoint(c.dir, out, c.row.Checkpoint, copied, &rep, log); err != nil {
+		// The kept row keeps its own files: where out already holds a different file under
+		// the same name (the losing row's checkpoint of the same key), the kept one is copied
+		// beside it under a new name and the row points there.
+		row := c.row
+		rel, err := copyCheckpoint(c.dir, out, row.Checkpoint, copied, &rep, log)
+		if err != nil {
 			return rep, err
 		}
-		for _, rel := range c.row.Predictions { // predictions files travel with their row
-			var ignored MergeReport
-			if err := copyCheckpoint(c.dir, out, rel, copied, &ignored, log); err != nil {
-				return rep, err
+		row.Checkpoint = rel
+		if len(row.Predictions) > 0 {
+			preds := make(map[string]string, len(row.Predictions))
+			for split, p := range row.Predictions { // predictions files travel with their row
+				var ignored MergeReport
+				if preds[split], err = copyCheckpoint(c.dir, out, p, copied, &ignored, log); err != nil {
+					return rep, err
+				}
 			}
+			row.Predictions = preds
 		}
-		if err := store.Append(c.row); err != nil {
-			return rep, err
-		}
-		rep.Appended++
+		appended = append(appended, row)
 	}
-	for _, c := range keyless {
-		if err := store.Append(c.row); err != nil {
-			return rep, err
-		}
-		rep.Appended++
+	// One atomic write for every row (a row at a time rewrote the file and synced twice per row).
+	if err := store.AppendAll(appended); err != nil {
+		return rep, err
 	}
+	rep.Appended = len(appended)
 	for _, k := range order {
 		if len(others[k]) == 0 {
 			continue
@@ -225,28 +228,105 @@ func describe(os []MergeOutcome) string {
 }
 
 // copyCheckpoint copies a kept row's checkpoint (a path relative to its folder: a file, or
-// FT's directory) into out at the same relative path, unless out has it already.
-func copyCheckpoint(dir, out, rel string, copied map[string]bool, rep *MergeReport, log io.Writer) error {
-	if rel == "" || copied[rel] || dir == out {
-		return nil
+// FT's directory) into out at the same relative path and returns the path the row should
+// name. Where out already holds that path with other content (the checkpoint of a row this
+// one wins a conflict against), the file goes beside it as <name>.merged-N<ext> and that
+// path is returned, so the kept row never points at the loser's weights.
+func copyCheckpoint(dir, out, rel string, copied map[string]string, rep *MergeReport, log io.Writer) (string, error) {
+	if rel == "" || dir == out {
+		return rel, nil
 	}
-	copied[rel] = true
 	if filepath.IsAbs(rel) || !filepath.IsLocal(rel) {
 		fmt.Fprintf(log, "warning: %s: checkpoint %s is outside the folder; the row keeps the path as it is\n", dir, rel)
-		return nil
+		return rel, nil
 	}
-	src, dst := filepath.Join(dir, rel), filepath.Join(out, rel)
+	src := filepath.Join(dir, rel)
+	if to, ok := copied[src]; ok {
+		return to, nil
+	}
 	if _, err := os.Stat(src); err != nil {
-		return nil // never written (a failed save): the row keeps its path as data
+		return rel, nil // never written (a failed save): the row keeps its path as data
 	}
-	if _, err := os.Stat(dst); err == nil {
-		return nil
+	to := rel
+	for n := 2; ; n++ {
+		dst := filepath.Join(out, to)
+		if _, err := os.Lstat(dst); err != nil {
+			break
+		}
+		same, err := sameContent(src, dst)
+		if err != nil {
+			return rel, err
+		}
+		if same {
+			copied[src] = to
+			return to, nil
+		}
+		ext := filepath.Ext(rel)
+		to = fmt.Sprintf("%s.merged-%d%s", strings.TrimSuffix(rel, ext), n, ext)
 	}
-	if err := copyTree(src, dst); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", src, err)
+	if err := copyTree(src, filepath.Join(out, to)); err != nil {
+		return rel, fmt.Errorf("checkpoint %s: %w", src, err)
 	}
+	copied[src] = to
 	rep.Checkpoints++
-	return nil
+	return to, nil
+}
+
+// sameContent reports whether two paths hold the same bytes (files), or for directories the
+// same entries with the same content.
+func sameContent(a, b string) (bool, error) {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false, err
+	}
+	sb, err := os.Stat(b)
+	if err != nil {
+		return false, err
+	}
+	if os.SameFile(sa, sb) {
+		return true, nil // a hard link made by an earlier merge
+	}
+	if sa.IsDir() != sb.IsDir() {
+		return false, nil
+	}
+	if sa.IsDir() {
+		ea, err := os.ReadDir(a)
+		if err != nil {
+			return false, err
+		}
+		eb, err := os.ReadDir(b)
+		if err != nil || len(ea) != len(eb) {
+			return false, err
+		}
+		for i := range ea {
+			if ea[i].Name() != eb[i].Name() {
+				return false, nil
+			}
+			if same, err := sameContent(filepath.Join(a, ea[i].Name()), filepath.Join(b, eb[i].Name())); err != nil || !same {
+				return false, err
+			}
+		}
+		return true, nil
+	}
+	if sa.Size() != sb.Size() {
+		return false, nil
+	}
+	ba, err := os.ReadFile(a)
+	if err != nil {
+		return false, err
+	}
+	bb, err := os.ReadFile(b)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(ba, bb), nil
+}
+
+// later reports whether a finished after b (finished_at as times; a row without one is oldest).
+func later(a, b core.ResultRow) bool {
+	ta, _ := core.ParseFinishedAt(a.FinishedAt)
+	tb, _ := core.ParseFinishedAt(b.FinishedAt)
+	return ta.After(tb)
 }
 
 // copyArtefacts copies the entries of one artefacts folder into another, skipping the names

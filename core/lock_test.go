@@ -339,7 +339,7 @@ func TestOpenResultsMovesATornLastLineAside(t *testing.T) {
 
 func TestReadResultsLenientReturnsTheTornLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), ResultsFile)
-	os.WriteFile(path, []byte(`{"run_key":"a"}`+"\n"+`{"run_key":"b`), 0o644)
+	os.WriteFile(path, []byte(`{"run_key":"a","status":"ok"}`+"\n"+`{"run_key":"b`), 0o644)
 	if _, err := ReadResults(path); err == nil || !strings.Contains(err.Error(), "results.jsonl:2") {
 		t.Fatalf("strict read: %v", err)
 	}
@@ -347,7 +347,7 @@ func TestReadResultsLenientReturnsTheTornLine(t *testing.T) {
 	if err != nil || len(rows) != 1 || string(torn) != `{"run_key":"b` {
 		t.Fatalf("rows %v torn %q err %v", rows, torn, err)
 	}
-	os.WriteFile(path, []byte(`{"run_key":"a"}`+"\n{x\n"+`{"run_key":"b`), 0o644)
+	os.WriteFile(path, []byte(`{"run_key":"a","status":"ok"}`+"\n{x\n"+`{"run_key":"b`), 0o644)
 	if _, _, err := ReadResultsLenient(path); err == nil || !strings.Contains(err.Error(), "results.jsonl:2") {
 		t.Fatalf("middle damage: %v", err)
 	}

@@ -144,15 +144,26 @@ type ResultStore struct {
 }
 
 // Append adds one row.
-func (s *ResultStore) Append(row ResultRow) error {
+func (s *ResultStore) Append(row ResultRow) error { return s.AppendAll([]ResultRow{row}) }
+
+// AppendAll adds rows in one atomic write (one rewrite and its fsyncs for all of them, as
+// merge needs: a row at a time rewrote the file and synced twice per row).
+func (s *ResultStore) AppendAll(rows []ResultRow) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return fmt.Errorf("%s: append after the results store was closed (its lock is released)", s.Path)
 	}
-	line, err := json.Marshal(row)
-	if err != nil {
-		return fmt.Errorf("%s: encoding result: %w", s.Path, err)
+	var lines []byte
+	for _, row := range rows {
+		line, err := json.Marshal(row)
+		if err != nil {
+			return fmt.Errorf("%s: encoding result: %w", s.Path, err)
+		}
+		lines = append(append(lines, line...), '\n')
+	}
+	if len(lines) == 0 {
+		return nil
 	}
 	old, err := os.ReadFile(s.Path)
 	if err != nil && !os.IsNotExist(err) {
@@ -161,7 +172,7 @@ func (s *ResultStore) Append(row ResultRow) error {
 	if len(old) > 0 && old[len(old)-1] != '\n' {
 		old = append(old, '\n')
 	}
-	return WriteFileAtomic(s.Path, append(append(old, line...), '\n'))
+	return WriteFileAtomic(s.Path, append(old, lines...))
 }
 
 // Read returns every row; a malformed line is an error naming file:line.
@@ -235,6 +246,9 @@ func parseResults(path string, raw []byte) ([]ResultRow, error) {
 		var r ResultRow
 		if err := json.Unmarshal(line, &r); err != nil {
 			return nil, fmt.Errorf("%s:%d: not a result row: %w", path, n, err)
+		}
+		if err := CheckRow(r); err != nil { // rowcheck.go
+			return nil, fmt.Errorf("%s:%d: %w", path, n, err)
 		}
 		rows = append(rows, r)
 	}
