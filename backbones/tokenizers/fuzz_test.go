@@ -2,8 +2,6 @@ package tokenizers
 
 import (
 	"encoding/binary"
-	"os"
-	"path/filepath"
 	"testing"
 	"unicode/utf8"
 
@@ -112,21 +110,45 @@ func FuzzSentencePieceModel(f *testing.F) {
 	})
 }
 
-// FuzzTokenizerJSON: any bytes given as a tokenizer.json either fail to load with an error
-// (the library's panics included) or give a tokenizer that encodes and decodes without
+// llamaStyleJSON is a small Llama-2-style tokenizer.json: BPE with merges, byte fallback, fused
+// unknowns, the Prepend/Replace normalizer, normalized added tokens and the byte-fallback decoder.
+const llamaStyleJSON = `{
+  "added_tokens": [
+    {"id": 0, "content": "<unk>", "normalized": true, "special": true},
+    {"id": 1, "content": "<s>", "normalized": true, "special": true}
+  ],
+  "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"}, {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+  "pre_tokenizer": null,
+  "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, {"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+  "model": {"type": "BPE", "unk_token": "<unk>", "fuse_unk": true, "byte_fallback": true,
+    "vocab": {"<unk>": 0, "<s>": 1, "<0x61>": 2, "<0xC3>": 3, "<0xA9>": 4, "\u2581": 5, "b": 6, "\u2581b": 7, "bb": 8},
+    "merges": ["\u2581 b", ["b", "b"]]}
+}`
+
+// t5StyleJSON is a small T5-style tokenizer.json: Unigram without a model type, WhitespaceSplit and
+// Metaspace, non-normalized added tokens, the Metaspace decoder.
+const t5StyleJSON = `{
+  "added_tokens": [{"id": 0, "content": "<pad>", "special": true}, {"id": 3, "content": "<extra_id_0>", "special": true, "lstrip": true}],
+  "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFKC"}, {"type": "Strip"}]},
+  "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": true}]},
+  "decoder": {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": true},
+  "model": {"unk_id": 1, "vocab": [["<pad>", 0.0], ["<unk>", 0.0], ["\u2581", -2.0], ["<extra_id_0>", 0.0], ["a", -3.0], ["\u2581a", -1.5], ["ab", -2.5]]}
+}`
+
+// FuzzTokenizerJSON: any bytes given as a tokenizer.json either fail to load with an error or give a
+// tokenizer whose ids for any text are within its vocabulary and decode to valid UTF-8, without
 // panicking.
 func FuzzTokenizerJSON(f *testing.F) {
 	f.Add([]byte(wordLevelJSON), "Prompt tuning works!")
 	f.Add([]byte(bpeJSON), "lower")
+	f.Add([]byte(llamaStyleJSON), "a <s> bb\u00e9 \u00e9x")
+	f.Add([]byte(t5StyleJSON), "ab <extra_id_0>\t a\u0301 \uff41")
 	f.Add([]byte(`{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "a": 1, "##b": 2}, "unk_token": "[UNK]"}}`), "ab")
 	f.Add([]byte(`{"model": {"type": "Unigram", "vocab": [["<unk>", 0.0], ["a", -1.0]], "unk_id": 0}}`), "aa")
+	f.Add([]byte(`{"normalizer": {"type": "Precompiled", "precompiled_charsmap": "CAAAAAEAAAACAAAAYQA="}, "model": {"vocab": [["<unk>", 0.0], ["a", -1.0]], "unk_id": 0}}`), "a")
 	f.Add([]byte(`{}`), "")
 	f.Fuzz(func(t *testing.T, content []byte, text string) {
-		path := filepath.Join(t.TempDir(), "tokenizer.json")
-		if err := os.WriteFile(path, content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		tok, err := LoadHuggingFace(path)
+		tok, err := parseHuggingFace(content)
 		if err != nil {
 			return
 		}
@@ -135,7 +157,43 @@ func FuzzTokenizerJSON(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			tok.Decode(ids)
+			for _, id := range ids {
+				if id < 0 || id >= tok.VocabSize() {
+					t.Fatalf("EncodeChecked(%q) gave id %d outside the vocabulary of %d", s, id, tok.VocabSize())
+				}
+			}
+			if d := tok.Decode(ids); !utf8.ValidString(d) {
+				t.Fatalf("Decode of EncodeChecked(%q) is not valid UTF-8: %q", s, d)
+			}
+		}
+	})
+}
+
+// FuzzGenuineTokenizerJSON: the released t5-small and the Llama-2 tokenizer.json encode any text
+// without panicking, into ids within the vocabulary, that decode to valid UTF-8.
+func FuzzGenuineTokenizerJSON(f *testing.F) {
+	t5, err := LoadHuggingFace(t5TokenizerJSON)
+	if err != nil {
+		f.Fatal(err)
+	}
+	llama, err := LoadHuggingFace(llama2TokenizerJSON(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{"", "Hello\r\nworld", "e\u0301 \uff21\u0301", "\u200d\ufeff\u0000", "\U0001f469\u200d\U0001f4bb", "a <extra_id_0> <s>b", "\xff\xfe"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, tok := range []*HuggingFace{t5, llama} {
+			ids := tok.Encode(text)
+			for _, id := range ids {
+				if id < 0 || id >= tok.VocabSize() {
+					t.Fatalf("%s: Encode(%q) gave id %d outside the vocabulary of %d", tok.Path(), text, id, tok.VocabSize())
+				}
+			}
+			if d := tok.Decode(ids); !utf8.ValidString(d) {
+				t.Fatalf("%s: Decode of Encode(%q) is not valid UTF-8: %q", tok.Path(), text, d)
+			}
 		}
 	})
 }

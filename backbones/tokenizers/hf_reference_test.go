@@ -100,7 +100,7 @@ func TestT5TokenizerJSONMatchesHuggingFace(t *testing.T) {
 // directory: the committed file minus its vocabulary, which is put back
 // from tokenizer.model (the two are identical id for id; see
 // testdata/hf/llama2_json.py).
-func llama2TokenizerJSON(t *testing.T) string {
+func llama2TokenizerJSON(t testing.TB) string {
 	t.Helper()
 	requireFile(t, llamaPath)
 	requireFile(t, llamaNoVocabJSON)

@@ -23,14 +23,14 @@ const (
 )
 
 // requireFile fails the test when a fixture is missing from the repository's testdata.
-func requireFile(t *testing.T, path string) {
+func requireFile(t testing.TB, path string) {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("fixture missing from the repository's testdata: %v", err)
 	}
 }
 
-func loadSP(t *testing.T, path string) *SentencePiece {
+func loadSP(t testing.TB, path string) *SentencePiece {
 	t.Helper()
 	requireFile(t, path)
 	sp, err := LoadSentencePiece(path)
