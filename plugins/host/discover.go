@@ -111,6 +111,9 @@ func RegisterPlugins(methods []string) error {
 		if _, done := registered[spec]; done || builtin[spec] {
 			continue
 		}
+		if err := CheckTimeoutEnv(); err != nil { // a plugin will run: its deadline must be valid
+			return err
+		}
 		name, path, sha, isPath, err := ParseSpec(spec)
 		if err != nil {
 			return err

@@ -63,15 +63,42 @@ func (o Options) timeout() time.Duration {
 	return DefaultCallTimeout
 }
 
-// parseDuration reads "90s", "2m" or a number of seconds.
+// MaxCallTimeout bounds a configured call timeout: a day is more than any single plugin call
+// (a Forward, a Setup) needs, while a typo such as 1e9 seconds (31 years) would turn a hung
+// plugin into a grid that never ends.
+const MaxCallTimeout = 24 * time.Hour
+
+// parseDuration reads "90s", "2m" or a number of seconds, in (0, MaxCallTimeout].
 func parseDuration(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, fmt.Errorf("empty duration")
 	}
+	var d time.Duration
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		return time.Duration(f * float64(time.Second)), nil
+		if !(f > 0) || f > MaxCallTimeout.Seconds() { // NaN, Inf, negative, zero, too long
+			return 0, fmt.Errorf("%q: want more than 0 and at most %v", s, MaxCallTimeout)
+		}
+		d = time.Duration(f * float64(time.Second))
+	} else if d, err = time.ParseDuration(s); err != nil {
+		return 0, err
 	}
-	return time.ParseDuration(s)
+	if d <= 0 || d > MaxCallTimeout {
+		return 0, fmt.Errorf("%q: want more than 0 and at most %v", s, MaxCallTimeout)
+	}
+	return d, nil
+}
+
+// CheckTimeoutEnv reports a $PTBENCH_PLUGIN_TIMEOUT that is set but not a valid timeout
+// (before, -5 or "soon" was silently replaced by the default).
+func CheckTimeoutEnv() error {
+	v, ok := os.LookupEnv("PTBENCH_PLUGIN_TIMEOUT")
+	if !ok || v == "" {
+		return nil
+	}
+	if _, err := parseDuration(strings.TrimSpace(v)); err != nil {
+		return fmt.Errorf("$PTBENCH_PLUGIN_TIMEOUT=%s: want seconds or a duration like 90s, more than 0 and at most %v", v, MaxCallTimeout)
+	}
+	return nil
 }
 
 // Host-side settings, taken out of a method's settings before the rest goes to the plugin.
@@ -87,7 +114,7 @@ func (o *Options) takeHostKeys(raw map[string]any) (map[string]any, error) {
 		case keyTimeout:
 			d, err := parseDuration(strings.TrimSpace(fmt.Sprint(v)))
 			if err != nil || d <= 0 {
-				return nil, fmt.Errorf("%s: want seconds or a duration like 90s, got %v", keyTimeout, v)
+				return nil, fmt.Errorf("%s: want seconds or a duration like 90s, more than 0 and at most %v, got %v", keyTimeout, MaxCallTimeout, v)
 			}
 			o.CallTimeout = d
 		case keyWire:

@@ -13,19 +13,20 @@ import (
 
 // A plugin named by a relative path with "../" (the plugin:../../../../tmp/x/…) keeps
 // its checkpoint inside --out: the run key holds the path, and its file name is the key made
-// a plain file name. Before, checkpoints/plugin:../../../x/… climbed out of the folder.
+// a plain file name. Before, OUT/checkpoints/plugin:../../../../evil/… resolved to
+// OUT/../evil/… ("plugin:.." is a folder name, each further ".." climbs one level).
 func TestPluginPathWithDotDotCannotLeaveOut(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	base := t.TempDir()
 	evil := filepath.Join(base, "evil", "ptbench-method-evil")
 	copyFile(t, testPlugin, evil)
-	cwd := filepath.Join(base, "a", "b", "c")
+	cwd := filepath.Join(base, "a", "b", "c", "d")
 	if err := os.MkdirAll(cwd, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Chdir(cwd)
-	spec := "plugin:../../../evil/ptbench-method-evil"
+	spec := "plugin:../../../../evil/ptbench-method-evil"
 	if err := RegisterPlugins([]string{spec}); err != nil {
 		t.Fatal(err)
 	}
