@@ -1,6 +1,7 @@
 package tokenizers
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -100,13 +101,35 @@ func TestHuggingFaceBPE(t *testing.T) {
 }
 
 func TestHuggingFaceErrorsNameTheFile(t *testing.T) {
-	for name, content := range map[string]string{
-		"truncated": wordLevelJSON[:len(wordLevelJSON)/2],
-		"bad model": `{"model": {"type": "NoSuchModel", "vocab": {}}}`,
+	unigram := `"model": {"vocab": [["<unk>", 0.0], ["a", -1.0]], "unk_id": 0}`
+	for _, tc := range []struct {
+		name, content string
+		mentions      string // a word the error must contain besides the path
+		unsupported   bool   // well-formed, but a component kind this package lacks
+	}{
+		{"truncated", wordLevelJSON[:len(wordLevelJSON)/2], "unexpected end", false},
+		{"bad model", `{"model": {"type": "NoSuchModel", "vocab": {}}}`, "NoSuchModel", true},
+		{"no model", `{"normalizer": null}`, "model", false},
+		{"byte-level pre-tokenizer", `{"pre_tokenizer": {"type": "ByteLevel"}, ` + unigram + `}`, "ByteLevel", true},
+		{"regex replace", `{"normalizer": {"type": "Replace", "pattern": {"Regex": "\\s+"}, "content": " "}, ` + unigram + `}`, "Regex", true},
+		{"byte-level decoder", `{"decoder": {"type": "ByteLevel"}, ` + unigram + `}`, "ByteLevel", true},
+		{"nested unsupported", `{"normalizer": {"type": "Sequence", "normalizers": [{"type": "NFKC"}, {"type": "BertNormalizer"}]}, ` + unigram + `}`, "normalizer[1]", true},
+		{"merge of three parts", `{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b c"]}}`, "merges", false},
+		{"merge out of vocab", `{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b"]}}`, "merge 1", false},
+		{"unk_id out of range", `{"model": {"vocab": [["a", 0.0]], "unk_id": 5}}`, "unk_id", false},
+		{"negative id", `{"model": {"type": "WordLevel", "vocab": {"a": -1}}}`, "id -1", false},
+		{"dropout", `{"model": {"type": "BPE", "dropout": 0.1, "vocab": {}, "merges": []}}`, "dropout", true},
+		{"bad charsmap", `{"normalizer": {"type": "Precompiled", "precompiled_charsmap": "AQID"}, ` + unigram + `}`, "precompiled_charsmap", false},
 	} {
-		path := writeTokenizerJSON(t, content)
-		if _, err := Load(path); err == nil || !strings.Contains(err.Error(), path) {
-			t.Errorf("%s: want an error naming %s, got %v", name, path, err)
+		path := writeTokenizerJSON(t, tc.content)
+		_, err := Load(path)
+		switch {
+		case err == nil:
+			t.Errorf("%s: loaded, want an error", tc.name)
+		case !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.mentions):
+			t.Errorf("%s: error %q should name %s and mention %q", tc.name, err, path, tc.mentions)
+		case errors.Is(err, errUnsupported) != tc.unsupported:
+			t.Errorf("%s: errors.Is(err, errUnsupported) = %v, want %v (%v)", tc.name, !tc.unsupported, tc.unsupported, err)
 		}
 	}
 }
