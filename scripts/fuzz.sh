@@ -24,6 +24,7 @@ targets=(
   "FuzzMethodConfig ./cmd/ptbench"
   "FuzzSentencePieceModel ./backbones/tokenizers"
   "FuzzTokenizerJSON ./backbones/tokenizers"
+  "FuzzGenuineTokenizerJSON ./backbones/tokenizers"
   "FuzzParseT5Config ./backbones/hf"
   "FuzzDecode ./plugins/wire"
 )
