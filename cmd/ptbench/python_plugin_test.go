@@ -122,3 +122,19 @@ func TestPythonPluginIsListed(t *testing.T) {
 		t.Errorf("ptbench-method-pypt --describe: %v\n%s", err, js)
 	}
 }
+
+// The Python example's own unit tests (plugins/examples/python/test_ptbench_plugin.py: the
+// bfloat16 codec, parity with Go's PCG and math.Pow, clipping, AdamW, Configure's checks) pass
+// under Debian's python3, which has the packages scripts/test.sh installs.
+func TestPythonPluginUnitTests(t *testing.T) {
+	python := "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		python = "python3"
+	}
+	cmd := exec.Command(python, "-B", "-m", "unittest", "-v", "test_ptbench_plugin")
+	cmd.Dir = pythonPluginDir(t)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "\nOK") {
+		t.Fatalf("%s -m unittest test_ptbench_plugin: %v\n%s", python, err, out)
+	}
+}
