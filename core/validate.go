@@ -35,6 +35,16 @@ func (o TrainOptions) Validate() error {
 			return fmt.Errorf("%s must be ≥ %d, got %d", c.flag, c.least, c.v)
 		}
 	}
+	// Sizes that set tensor shapes are bounded: a typo such as --batch-size 1e9 would otherwise
+	// pass here and end as an out-of-memory kill (steps and limits only cost time).
+	for _, c := range ints {
+		if c.flag == "--steps" || c.flag == "--eval-every" || c.flag == "--warmup" || c.flag == "--eval-limit" || c.flag == "--test-limit" {
+			continue
+		}
+		if c.v > MaxShapeSize {
+			return fmt.Errorf("%s must be ≤ %d, got %d", c.flag, MaxShapeSize, c.v)
+		}
+	}
 	if o.Warmup > o.Steps {
 		return fmt.Errorf("--warmup must be ≤ --steps (%d), got %d", o.Steps, o.Warmup)
 	}
@@ -43,6 +53,10 @@ func (o TrainOptions) Validate() error {
 	}
 	return nil
 }
+
+// MaxShapeSize bounds the training options that become tensor dimensions (batch sizes,
+// sequence lengths): 65,536 is 16 times the longest context of the backbones here.
+const MaxShapeSize = 1 << 16
 
 // ValidateKShot checks --k-shot as a number (whether the data has that many examples per
 // class is the task's check when it loads).

@@ -62,11 +62,24 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 		if err := core.CheckFiniteConfig(raw); err != nil {
 			return fmt.Errorf("method %s: %w", name, err)
 		}
-		if !builtin[name] || strings.HasPrefix(name, "plugin:") {
-			continue
+		isBuiltin := builtin[name] && !strings.HasPrefix(name, "plugin:")
+		if isBuiltin {
+			if err := checkMethod(name, raw); err != nil {
+				return err
+			}
 		}
-		if err := checkMethod(name, raw); err != nil {
+		// memory.go: size-like settings are bounded, and the run must fit in memory.
+		cfg, err := resolvedConfig(name, raw, isBuiltin)
+		if err != nil {
 			return err
+		}
+		if err := checkSettingSizes(name, cfg); err != nil {
+			return err
+		}
+		if !checkingOnly { // a cluster job's memory is not this machine's
+			if err := checkMemory(g, name, cfg, runMemoryLimit); err != nil {
+				return err
+			}
 		}
 	}
 	for _, name := range g.Tasks {

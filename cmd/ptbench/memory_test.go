@@ -1,0 +1,85 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ptbench/ptbench/backbones/t5"
+	"github.com/ptbench/ptbench/core"
+)
+
+// Sizes that cannot fit are refused before anything loads (the backbone below is a preset,
+// but an error after loading would name a training failure, not these checks): the issue's
+// --set pt.length=1e9 grew the process until it was killed.
+func TestRunRefusesSizesThatCannotFit(t *testing.T) {
+	base := []string{"run", "--methods", "pt,lora", "--tasks", "syn-keyword", "--offline", "--backbone", "t5-base",
+		"--out", t.TempDir(), "--steps", "10"}
+	cases := []struct {
+		name  string
+		extra []string
+		want  string
+	}{
+		{"prompt length 1e9", []string{"--set", "pt.length=1e9"}, "bound for sizes"},
+		{"lora rank 1e7", []string{"--set", "lora.rank=10000000"}, "bound for sizes"},
+		{"prompt length 60000 on t5-base", []string{"--set", "pt.length=60000"}, "needs at least"},
+		{"batch size 1e9", []string{"--batch-size", "1000000000"}, "--batch-size must be ≤"},
+		{"source length 1e9", []string{"--max-source-len", "1000000000"}, "--max-source-len must be ≤"},
+		{"a memory limit below t5-base's weights", []string{"--memory-limit", "100Mi"}, "needs at least"},
+		{"a memory limit that is not a size", []string{"--memory-limit", "lots"}, "memory-limit"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := execute(append(append([]string(nil), base...), c.extra...)...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want it to mention %q\n%s", err, c.want, out)
+			}
+			if strings.Contains(out, "grid:") || strings.Contains(out, "training") {
+				t.Fatalf("something ran:\n%s", out)
+			}
+		})
+	}
+}
+
+// The estimate is a lower bound: the paper's settings (T5-Base, batch 32, 256 source tokens,
+// a 100-token prompt) stay well under a 16 GiB machine, while a 60,000-token prompt is far
+// beyond any; bf16 halves the activations and NF4 shrinks the weights.
+func TestMemoryEstimateScales(t *testing.T) {
+	c := t5.Presets["t5-base"]
+	s := t5Shape(c.Vocab, c.DModel, c.DKV, c.DFF, c.Heads, c.EncoderLayers, c.DecoderLayers, c.GatedGELU, c.TiedHead)
+	if s.params < 200e6 || s.params > 240e6 {
+		t.Fatalf("t5-base has %d parameters in the estimate, want about 223M", s.params)
+	}
+	train := core.TrainOptions{BatchSize: 32, MaxSourceLen: 256}
+	paper := estimateRun(s, map[string]any{"length": 100.0}, train, "", "")
+	if paper.total() > 16<<30 || paper.weights < 800<<20 {
+		t.Fatalf("paper settings: %s (weights %s), want under 16 GiB and weights about 0.9 GiB", human(paper.total()), human(paper.weights))
+	}
+	huge := estimateRun(s, map[string]any{"length": 60000.0}, train, "", "")
+	if huge.total() < 1<<40 {
+		t.Fatalf("a 60,000-token prompt: %s, want over a TiB", human(huge.total()))
+	}
+	bf16 := estimateRun(s, map[string]any{"length": 100.0}, train, "bfloat16", "")
+	nf4 := estimateRun(s, map[string]any{"length": 100.0}, train, "", "nf4")
+	if bf16.activations*2 != paper.activations || nf4.weights*8 != paper.weights {
+		t.Fatalf("bf16 activations %d vs %d, nf4 weights %d vs %d", bf16.activations, paper.activations, nf4.weights, paper.weights)
+	}
+}
+
+// Size-like settings are found by name; other numbers (learning rates, steps, seeds) are not.
+func TestSettingSizeBound(t *testing.T) {
+	for _, c := range []struct {
+		cfg map[string]any
+		bad bool
+	}{
+		{map[string]any{"length": 100.0, "lr": 0.3}, false},
+		{map[string]any{"length": 1e9}, true},
+		{map[string]any{"prompt_length": 70000.0}, true},
+		{map[string]any{"task_hidden_dim": 1e6}, true},
+		{map[string]any{"r": 65536.0}, false},
+		{map[string]any{"source_steps": 1e6, "source_seed": 1e12, "vocab_limit": 250112.0}, false},
+	} {
+		if err := checkSettingSizes("m", c.cfg); (err != nil) != c.bad {
+			t.Errorf("%v: %v, want refused %v", c.cfg, err, c.bad)
+		}
+	}
+}
