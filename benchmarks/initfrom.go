@@ -24,6 +24,11 @@ func (g *Grid) initFrom(m core.Method, method string) (keyConfig any, extra map[
 	if err := peft.Attach(m, a); err != nil {
 		return nil, nil, fmt.Errorf("method %s: %w", method, err)
 	}
+	if g.Log != nil {
+		for _, w := range a.Warnings(g.Backbone) {
+			fmt.Fprintf(g.Log, "warning: --init-from: %s\n", w)
+		}
+	}
 	keyConfig = struct {
 		Config   any    `json:"config"`
 		InitFrom string `json:"init_from"`

@@ -93,6 +93,9 @@ func Read(dir string) (*Adapter, error) {
 	a.Metadata = f.Metadata
 	a.Tensors = map[string]*safetensors.Tensor{}
 	for _, t := range f.Tensors() {
+		if err := a.checkFinite(t.Name, t); err != nil { // finite.go: refused at load, before any run
+			return nil, err
+		}
 		a.Tensors[t.Name] = t
 	}
 	h := sha256.New()
@@ -284,6 +287,9 @@ func (a *Adapter) Tensor(name string, shape []int64, why string) (*safetensors.T
 	case "F32", "F16", "BF16", "F64":
 	default:
 		return nil, fmt.Errorf("%s: tensor %q has dtype %s, want a float type", a.WeightsPath(), name, t.DType)
+	}
+	if err := a.checkFinite(name, t); err != nil { // finite.go
+		return nil, err
 	}
 	return t, nil
 }

@@ -17,6 +17,7 @@ import (
 // newExportCmd: `ptbench export RUN --format peft|native --out OUT`.
 func newExportCmd() *cobra.Command {
 	var format, out, results, taskType, output string
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "export RUN [OUT] --format peft|native --out OUT",
 		Short: "Write a trained run as a Hugging Face PEFT adapter folder (pt, lora) or in ptbench's native format (any method)",
@@ -49,6 +50,9 @@ any method, including those PEFT lacks (DePT, EPT, …).`,
 			}
 			if output != "text" && output != "json" {
 				return usageError{fmt.Errorf("-o must be text or json, got %q", output)}
+			}
+			if err := checkExportTarget(out, force); err != nil {
+				return err
 			}
 			src, known, err := exportSource(args[0], results, taskType)
 			if err != nil {
@@ -88,7 +92,38 @@ any method, including those PEFT lacks (DePT, EPT, …).`,
 	f.StringVar(&results, "results", "runs", "results folder holding results.jsonl and checkpoints/")
 	f.StringVar(&taskType, "task-type", "", "SEQ_2_SEQ_LM or CAUSAL_LM, for a checkpoint with no results row")
 	f.StringVarP(&output, "output", "o", "text", "text or json (what was written)")
+	f.BoolVar(&force, "force", false, "write into an OUT folder that already holds files (its files of the same names are replaced)")
 	return cmd
+}
+
+// checkExportTarget refuses to write into a folder that already holds files unless --force:
+// an earlier export (or anything else) there would be replaced silently.
+func checkExportTarget(out string, force bool) error {
+	ents, err := os.ReadDir(out)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		if st, serr := os.Stat(out); serr == nil && !st.IsDir() {
+			return usageError{fmt.Errorf("--out %s is a file, not a folder", out)}
+		}
+		return err
+	}
+	if len(ents) == 0 || force {
+		return nil
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+		if len(names) == 3 {
+			break
+		}
+	}
+	more := ""
+	if len(ents) > len(names) {
+		more = fmt.Sprintf(" and %d more", len(ents)-len(names))
+	}
+	return usageError{fmt.Errorf("--out %s already holds files (%s%s): give --force to write over them, or choose another folder", out, strings.Join(names, ", "), more)}
 }
 
 // exportSource finds what RUN names: a run key in dir/results.jsonl, or a checkpoint file
