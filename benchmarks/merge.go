@@ -393,7 +393,9 @@ func copyTree(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".merge-tmp")
+	// Named as core/atomicfile names its temps (".NAME.tmp-…"), so that the next run or merge
+	// on out (core.OpenResults) removes one a killed merge left.
+	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-merge")
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err

@@ -28,7 +28,7 @@ const LockFile = ".lock"
 // ownedDirs subfolders is owned too. (bench.jsonl is not: `ptbench bench` takes no lock.)
 var (
 	ownedFiles = map[string]bool{ResultsFile: true, "leaderboard.md": true}
-	ownedDirs  = []string{"checkpoints", "artefacts"}
+	ownedDirs  = []string{"checkpoints", "artefacts", PredictionsDir}
 )
 
 // processStart is when this process started, as far as a lock holder's note goes.
@@ -166,6 +166,13 @@ func (s *ResultStore) recoverAfterKill(dir string, logw io.Writer) error {
 			return err
 		}
 		removed = append(removed, more...)
+		// Merges before atomicfile's naming left ".NAME.merge-tmp".
+		legacy, _ := filepath.Glob(filepath.Join(dir, sub, ".*.merge-tmp"))
+		for _, p := range legacy {
+			if err := os.Remove(p); err == nil {
+				removed = append(removed, p)
+			}
+		}
 	}
 	if len(removed) > 0 {
 		fmt.Fprintf(logw, "%s: removed %d temp files an interrupted run left: %s\n", dir, len(removed), strings.Join(removed, ", "))
