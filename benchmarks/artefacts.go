@@ -91,7 +91,18 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 		a.frames[n-1] = append(a.frames[n-1], name)
 	}
 	if _, err := os.Stat(path); err == nil {
-		return loadArtefact(name, path)
+		art, lerr := loadArtefact(name, path)
+		if lerr == nil {
+			return art, nil
+		}
+		// An unreadable artefact (a torn copy, a damaged disk) would fail every run that needs
+		// it, forever: it is moved aside and trained again under its name.
+		if err := os.Rename(path, path+".corrupt"); err != nil {
+			return nil, fmt.Errorf("artefact %s is unreadable (%v) and could not be moved aside: %w", path, lerr, err)
+		}
+		if g.Log != nil {
+			fmt.Fprintf(g.Log, "warning: artefact %s is unreadable (%v): moved it to %s.corrupt and training it again\n", path, lerr, path)
+		}
 	}
 	if a.training[name] {
 		return nil, fmt.Errorf("artefact %s depends on itself", name)
