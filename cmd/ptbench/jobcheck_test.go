@@ -22,18 +22,18 @@ func TestK8sRefusesControlCharactersAndBadNames(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"newline in --out", append([]string{"k8s", "--shards", "2", "--image", "i", "--out", pod, "--", "run", "--methods", "pt", "--tasks", "rte"}), "control character"},
+		{"newline in --out", []string{"k8s", "--shards", "2", "--image", "i", "--out", pod, "--", "run", "--methods", "pt", "--tasks", "rte"}, "control character"},
 		{"carriage return in --image", base("--image", "reg/x\rkind: Pod"), "control character"},
 		{"line separator in --namespace", base("--namespace", "a\u2028b"), "control character"},
 		{"newline in the command", base()[:0], ""}, // filled below
 		{"PVC name with a slash", base("--pvc", "../claim"), "DNS subdomain"},
 		{"PVC name upper case", base("--pvc", "Runs"), "DNS subdomain"},
 		{"namespace with a dot", base("--namespace", "a.b"), "DNS label"},
-		{"shards 1e9", append([]string{"k8s", "--shards", "1000000000", "--image", "i", "--out", "/runs/x", "--", "run", "--methods", "pt", "--tasks", "rte"}), "--shards"},
-		{"unknown method", append([]string{"k8s", "--shards", "2", "--image", "i", "--out", "/runs/x", "--", "run", "--methods", "nosuchmethod", "--tasks", "rte"}), "would fail"},
-		{"negative steps", append([]string{"k8s", "--shards", "2", "--image", "i", "--out", "/runs/x", "--", "run", "--methods", "pt", "--tasks", "rte", "--steps", "-5"}), "would fail"},
+		{"shards 1e9", []string{"k8s", "--shards", "1000000000", "--image", "i", "--out", "/runs/x", "--", "run", "--methods", "pt", "--tasks", "rte"}, "--shards"},
+		{"unknown method", []string{"k8s", "--shards", "2", "--image", "i", "--out", "/runs/x", "--", "run", "--methods", "nosuchmethod", "--tasks", "rte"}, "would fail"},
+		{"negative steps", []string{"k8s", "--shards", "2", "--image", "i", "--out", "/runs/x", "--", "run", "--methods", "pt", "--tasks", "rte", "--steps", "-5"}, "would fail"},
 	}
-	cases[3].args = append([]string{"k8s", "--shards", "2", "--image", "i", "--out", "/runs/x", "--", "run", "--methods", "pt", "--tasks", "rte", "--set", "pt.init_text=a\nkind: Pod"})
+	cases[3].args = []string{"k8s", "--shards", "2", "--image", "i", "--out", "/runs/x", "--", "run", "--methods", "pt", "--tasks", "rte", "--set", "pt.init_text=a\nkind: Pod"}
 	cases[3].want = "control character"
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -83,3 +83,22 @@ func TestSettingSizeBound(t *testing.T) {
 		}
 	}
 }
+
+// A text setting may be any word, Infinity and NaN included; a number setting given such a
+// word is refused as non-finite (before, init_text=Infinity was refused as a number).
+func TestNonFiniteWordsOnlyForNumberSettings(t *testing.T) {
+	base := []string{"run", "--methods", "pt", "--tasks", "syn-keyword", "--offline", "--backbone", "/nonexistent", "--out", t.TempDir()}
+	_, err := execute(append(base, "--set", "pt.init_text=Infinity", "--set", "pt.init=text")...)
+	if err != nil && strings.Contains(err.Error(), "finite") {
+		t.Fatalf("init_text=Infinity refused as a number: %v", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent") {
+		t.Fatalf("want the run to get as far as the backbone: %v", err)
+	}
+	for _, w := range []string{"Infinity", "-inf", "NaN"} {
+		_, err := execute(append(base, "--set", "pt.lr="+w)...)
+		if err == nil || !strings.Contains(err.Error(), "not a finite number") {
+			t.Errorf("pt.lr=%s: %v", w, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -64,6 +65,9 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 		}
 		isBuiltin := builtin[name] && !strings.HasPrefix(name, "plugin:")
 		if isBuiltin {
+			if err := checkNonFiniteWords(name, raw); err != nil {
+				return err
+			}
 			if err := checkMethod(name, raw); err != nil {
 				return err
 			}
@@ -132,17 +136,42 @@ func checkMethod(name string, raw map[string]any) (err error) {
 	return nil
 }
 
-// nonFinite reports a --set value that is NaN or infinite: a YAML .nan/.inf, or a word such
-// as nan or inf that a number field would otherwise reject with a type error.
+// nonFinite reports a --set value that is NaN or infinite: a YAML .nan/.inf. A word such as
+// nan or Infinity is a string, and only an error where the setting is a number: that is
+// checkNonFiniteWords', which knows the method's fields (init_text=Infinity is a prompt text).
 func nonFinite(v any) bool {
-	switch x := v.(type) {
-	case float64:
-		return math.IsNaN(x) || math.IsInf(x, 0)
-	case string:
-		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
-		return err == nil && (math.IsNaN(f) || math.IsInf(f, 0))
+	x, ok := v.(float64)
+	return ok && (math.IsNaN(x) || math.IsInf(x, 0))
+}
+
+// checkNonFiniteWords refuses a setting given as a word that reads as NaN or ±Inf ("nan",
+// "inf", "Infinity") where the built-in method's default for that key is a number; the same
+// word for a text setting is left alone.
+func checkNonFiniteWords(name string, raw map[string]any) error {
+	var words []string
+	for k, v := range raw {
+		if s, ok := v.(string); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+				words = append(words, k)
+			}
+		}
 	}
-	return false
+	if len(words) == 0 {
+		return nil
+	}
+	defaults, err := resolvedConfig(name, nil, true) // memory.go
+	if err != nil {
+		return nil // the method's own check reports what is wrong
+	}
+	sort.Strings(words)
+	for _, k := range words {
+		if _, isNumber := number(defaults[k]); isNumber {
+			if _, isText := defaults[k].(string); !isText {
+				return usageError{fmt.Errorf("method %s: %s = %q is not a finite number (settings must be finite)", name, k, raw[k])}
+			}
+		}
+	}
+	return nil
 }
 
 // validateBenchFlags checks `ptbench bench`'s numbers and method settings before the
