@@ -15,7 +15,7 @@ import (
 // extra fields naming the init.
 func (g *Grid) initFrom(m core.Method, method string) (keyConfig any, extra map[string]any, err error) {
 	if g.InitFrom == "" {
-		return m.Config(), nil, nil
+		return keyConfigOf(m), nil, nil
 	}
 	a, err := peft.Read(g.InitFrom)
 	if err != nil {
@@ -32,7 +32,17 @@ func (g *Grid) initFrom(m core.Method, method string) (keyConfig any, extra map[
 	keyConfig = struct {
 		Config   any    `json:"config"`
 		InitFrom string `json:"init_from"`
-	}{m.Config(), "sha256:" + a.SHA256}
+	}{keyConfigOf(m), "sha256:" + a.SHA256}
 	extra = map[string]any{"init_from": map[string]any{"path": g.InitFrom, "peft_type": a.PeftType(), "sha256": a.SHA256}}
 	return keyConfig, extra, nil
+}
+
+// keyConfigOf is what a run key hashes as the method's config: the method's KeyConfig when it
+// has one (a plugin: its settings and binary hash, known whether or not it started, so a failed
+// start and its retry share a key), else its resolved Config.
+func keyConfigOf(m core.Method) any {
+	if k, ok := m.(interface{ KeyConfig() any }); ok {
+		return k.KeyConfig()
+	}
+	return m.Config()
 }

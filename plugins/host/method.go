@@ -18,7 +18,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -61,44 +60,6 @@ func (o Options) timeout() time.Duration {
 		return d
 	}
 	return DefaultCallTimeout
-}
-
-// MaxCallTimeout bounds a configured call timeout: a day is more than any single plugin call
-// (a Forward, a Setup) needs, while a typo such as 1e9 seconds (31 years) would turn a hung
-// plugin into a grid that never ends.
-const MaxCallTimeout = 24 * time.Hour
-
-// parseDuration reads "90s", "2m" or a number of seconds, in (0, MaxCallTimeout].
-func parseDuration(s string) (time.Duration, error) {
-	if s == "" {
-		return 0, fmt.Errorf("empty duration")
-	}
-	var d time.Duration
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if !(f > 0) || f > MaxCallTimeout.Seconds() { // NaN, Inf, negative, zero, too long
-			return 0, fmt.Errorf("%q: want more than 0 and at most %v", s, MaxCallTimeout)
-		}
-		d = time.Duration(f * float64(time.Second))
-	} else if d, err = time.ParseDuration(s); err != nil {
-		return 0, err
-	}
-	if d <= 0 || d > MaxCallTimeout {
-		return 0, fmt.Errorf("%q: want more than 0 and at most %v", s, MaxCallTimeout)
-	}
-	return d, nil
-}
-
-// CheckTimeoutEnv reports a $PTBENCH_PLUGIN_TIMEOUT that is set but not a valid timeout
-// (before, -5 or "soon" was silently replaced by the default).
-func CheckTimeoutEnv() error {
-	v, ok := os.LookupEnv("PTBENCH_PLUGIN_TIMEOUT")
-	if !ok || v == "" {
-		return nil
-	}
-	if _, err := parseDuration(strings.TrimSpace(v)); err != nil {
-		return fmt.Errorf("$PTBENCH_PLUGIN_TIMEOUT=%s: want seconds or a duration like 90s, more than 0 and at most %v", v, MaxCallTimeout)
-	}
-	return nil
 }
 
 // Host-side settings, taken out of a method's settings before the rest goes to the plugin.
@@ -149,6 +110,7 @@ type Method struct {
 	proc   *process // nil in process
 	info   *methodpb.DescribeResponse
 	config map[string]any
+	runKey any // runkey.go: what run keys hash (set by openForRun; nil: Config)
 
 	dModel, prefixLen, trainable int64
 	gradNorm                     float64
@@ -237,6 +199,9 @@ func (e *configRejected) Error() string { return e.err.Error() }
 // settings the plugin rejects) are still returned, since every run would fail the same way.
 func openForRun(name, path string, raw map[string]any, opts Options) (*Method, error) {
 	m, err := Open(name, path, raw, opts)
+	if err == nil {
+		m.runKey = runKeyConfig(path, raw)
+	}
 	var se *StartError
 	if err == nil || !errors.As(err, &se) {
 		return m, err
@@ -248,7 +213,7 @@ func openForRun(name, path string, raw map[string]any, opts Options) (*Method, e
 		}
 	}
 	cfg["_plugin"] = "(not started)"
-	return &Method{name: name, source: path, opts: opts, config: cfg, broken: se.Err}, nil
+	return &Method{name: name, source: path, opts: opts, config: cfg, broken: se.Err, runKey: runKeyConfig(path, raw)}, nil
 }
 
 // RegisterInProcess registers an SDK method under name in ptbench's method registry, compiled
