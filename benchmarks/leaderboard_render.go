@@ -75,23 +75,23 @@ func RenderMarkdown(w io.Writer, b Board) error {
 	}
 	fmt.Fprintln(w)
 	if multiSeed {
-		fmt.Fprintln(w, "Cells: test score ×100, mean ± sample std over the row's n seeds (a cell over fewer seeds says n=…); a task's first metric is the one ranked, averaged and compared with papers, the others follow in brackets.")
+		fmt.Fprintln(w, "- Cells: test score ×100, mean ± sample std over the row's n seeds (a cell over fewer seeds says n=…); a task's first metric is the one ranked, averaged and compared with papers, the others follow in brackets.")
 	} else {
-		fmt.Fprintln(w, "Cells: test score ×100 of one seed (no spread to show); a task's first metric is the one ranked, averaged and compared with papers, the others follow in brackets.")
+		fmt.Fprintln(w, "- Cells: test score ×100 of one seed (no spread to show); a task's first metric is the one ranked, averaged and compared with papers, the others follow in brackets.")
 	}
 	if ranked(b) {
-		fmt.Fprintln(w, "**Bold**: best of its column, <u>underlined</u>: second, among the rows on the same backbone; equal shown values share a rank.")
+		fmt.Fprintln(w, "- **Bold**: best of its column, <u>underlined</u>: second, among the rows on the same backbone; equal shown values share a rank.")
 	}
 	for _, a := range b.Averages {
 		if a.Complete {
-			fmt.Fprintf(w, "%s: mean over all %d %s tasks of the per-task means.\n", a.Name, len(a.Tasks), a.Benchmark)
+			fmt.Fprintf(w, "- %s: mean over all %d %s tasks of the per-task means.\n", a.Name, len(a.Tasks), a.Benchmark)
 		} else {
-			fmt.Fprintf(w, "%s: mean over these %d %s tasks only, not the %s average (all %d of its tasks); a row lacking one shows –.\n",
+			fmt.Fprintf(w, "- %s: mean over these %d %s tasks only, not the %s average (all %d of its tasks); a row lacking one shows –.\n",
 				a.Name, len(a.Tasks), a.Benchmark, a.Benchmark, len(benchmarkTaskSets[a.Benchmark]))
 		}
 	}
 	if b.SplitProtocol != "" {
-		fmt.Fprintln(w, b.SplitProtocol)
+		fmt.Fprintln(w, "- "+b.SplitProtocol)
 	}
 	if flagged {
 		fmt.Fprintln(w)
@@ -175,9 +175,9 @@ func renderTimes(w io.Writer, b Board) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Step times: mean over the runs of each run's mean (and median) seconds per training step; peak RSS: the process's high-water mark at the end of a run (runs sharing a process include the ones before).")
+	fmt.Fprintln(w, "- Step times: mean over the runs of each run's mean (and median) seconds per training step; peak RSS: the process's high-water mark at the end of a run (runs sharing a process include the ones before).")
 	if relative {
-		fmt.Fprintln(w, "Step time vs PT: mean step time over PT's on the same backbone with the same padding (0.86× PT = 14% faster).")
+		fmt.Fprintln(w, "- Step time vs PT: mean step time over PT's on the same backbone with the same padding (0.86× PT = 14% faster).")
 	}
 	return nil
 }

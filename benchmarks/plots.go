@@ -6,23 +6,30 @@
 //     backbone when the folder holds several backbones): x is its trainable parameters on a
 //     log scale, y its mean test score — the mean over the tasks it has ok runs for of the
 //     mean over seeds (a method missing some of the board's tasks says "k/n tasks" in its
-//     label). The Pareto front — the best score reachable with at most that many trainable
-//     parameters — is drawn as a red step line and its points are ringed in red. Methods
-//     with no trainable parameters cannot sit on a log axis and are left out (with a warning).
+//     label) — with a whisker from its lowest to its highest seed, each seed averaged over
+//     the tasks (seeds that ran them all). The Pareto front — the best score reachable with
+//     at most that many trainable parameters — is drawn as a red step line ending at its
+//     last point, its points ringed in red. Methods with no trainable parameters cannot sit
+//     on a log axis and are left out (with a warning). The score axis spans at least 10
+//     points, so equal scores sit mid-axis and read as equal.
 //   - step-time: one bar per method, the mean over its runs of a run's mean training-step
 //     seconds; the whisker spans the fastest to the slowest run (seeds, tasks).
+//   - step-time-vs-pt: the same relative to PT's mean step on the same backbone with the same
+//     padding (the leaderboard's "× PT"), a dashed line at PT = 1×; only when PT ran.
 //   - peak-memory: the same for the process's peak resident memory (VmHWM, MiB) at the end of
 //     each run. It is the process's high-water mark: runs of one `ptbench run` grid share a
 //     process, so a run's value includes the runs before it in that process.
-//   - loss-curves-<task>: one line per run (method, seed) of that task: the mean training
-//     loss over windows of steps (the rows' curves.loss, at most 200 points a run). A
-//     multi-task run's shared loss appears in each of its tasks' figures.
-//   - dev-curves-<task>: one line per run of that task's primary dev score at every dev
-//     evaluation (the rows' curves.dev); the best-dev checkpoint is the one tested.
+//   - loss-curves-<task>: one line per method, the mean over its seeds of the training loss
+//     over windows of steps (the rows' curves.loss, at most 200 points a run), with a band
+//     from the lowest to the highest seed. A multi-task run's shared loss appears in each of
+//     its tasks' figures.
+//   - dev-curves-<task>: the same for the task's primary dev score at every dev evaluation
+//     (the rows' curves.dev); the best-dev checkpoint is the one tested.
 //
-// Only ok rows count for scores, times and memory; the curve figures also draw diverged and
-// failed runs that recorded curves (marked so in the legend), leaving out non-finite points.
-// Rows written before curves were recorded have none and are left out of the curve figures.
+// Only ok rows count for scores, times, memory and the curves' means; diverged and failed
+// runs that recorded curves are drawn on their own (dotted, named in the legend), leaving
+// out non-finite points. Rows written before curves were recorded have none and are left out
+// of the curve figures.
 
 package benchmarks
 
@@ -49,7 +56,7 @@ import (
 const PlotsDir = "plots"
 
 // plotFigures are the figures' base names, in the order the leaderboard lists them.
-var plotFigures = []string{"score-vs-params", "step-time", "peak-memory", "loss-curves", "dev-curves"}
+var plotFigures = []string{"score-vs-params", "step-time", "step-time-vs-pt", "peak-memory", "loss-curves", "dev-curves"}
 
 // PlotReport says what WritePlots wrote.
 type PlotReport struct {
@@ -82,7 +89,8 @@ func WritePlots(dir string) (PlotReport, error) {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: skipped a last line cut short (%d bytes)", path, len(torn)))
 	}
 	var targets []core.ResultRow
-	for _, r := range LatestPerKey(rows) {
+	selected, _ := SelectVariants(LatestPerKey(rows)) // of a sweep, the variants the leaderboard reports
+	for _, r := range selected {
 		if !isSource(r) {
 			targets = append(targets, r)
 		}
@@ -109,16 +117,26 @@ func WritePlots(dir string) (PlotReport, error) {
 		name, title, unit string
 		value             func(core.ResultRow) float64
 	}{
-		{"step-time", "Training step time per method (bar: mean over runs; whisker: min–max)", "seconds per step",
+		{"step-time", "Training step time per method\nbar: mean over runs; whisker: fastest to slowest run", "seconds per step",
 			func(r core.ResultRow) float64 { return r.MeanStepSec }},
-		{"peak-memory", "Peak memory per method (bar: mean over runs; whisker: min–max)", "peak RSS of the process (MiB)",
+		{"peak-memory", "Peak memory per method\nbar: mean over runs; whisker: min–max", "peak RSS of the process (MiB)",
 			func(r core.ResultRow) float64 { return float64(r.PeakRSSBytes) / (1 << 20) }},
 	} {
-		p, err := barsWithWhiskers(series, m.title, m.unit, m.value)
+		p, err := barsWithWhiskers(series, m.title, m.unit, m.value, nil)
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", m.name, err)
 		}
 		figs = append(figs, figure{name: m.name, p: p, w: barW, h: 11 * vg.Centimeter})
+		if m.name != "step-time" {
+			continue
+		}
+		rel, err := stepVsPTFigure(series, targets)
+		if err != nil {
+			return rep, fmt.Errorf("step-time-vs-pt: %w", err)
+		}
+		if rel != nil {
+			figs = append(figs, figure{name: "step-time-vs-pt", p: rel, w: barW, h: 11 * vg.Centimeter})
+		}
 	}
 	for _, kind := range []string{"loss", "dev"} {
 		for _, task := range curveTasks(targets) {
@@ -232,6 +250,7 @@ func savePlot(f figure, file string) error {
 		legend := f.p.Legend
 		f.p.Legend = plot.NewLegend()
 		legend.Top, legend.Left = true, true
+		legend.Padding = vg.Points(2) // room between entries: a line per entry without overlap
 		strip := legend.Rectangle(dc).Size().X + vg.Points(12)
 		f.p.Draw(draw.Crop(dc, 0, -strip, 0, 0))
 		legend.Draw(draw.Crop(dc, dc.Max.X-dc.Min.X-strip+vg.Points(6), 0, 0, -vg.Points(20)))

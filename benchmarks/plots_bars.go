@@ -22,11 +22,16 @@ type whiskerPoints struct {
 func (w whiskerPoints) Len() int { return len(w.XYs) }
 
 // barsWithWhiskers draws one bar per series: the mean of value over its runs (a multi-task
-// run counted once), with a min–max whisker.
-func barsWithWhiskers(series []plotSeries, title, unit string, value func(core.ResultRow) float64) (*plot.Plot, error) {
+// run counted once), with a min–max whisker, the mean written above it (format; nil: 3
+// significant digits).
+func barsWithWhiskers(series []plotSeries, title, unit string, value func(core.ResultRow) float64, format func(float64) string) (*plot.Plot, error) {
+	if format == nil {
+		format = func(v float64) string { return fmt.Sprintf("%.3g", v) }
+	}
 	p := plot.New()
 	p.Title.Text = title
 	p.Y.Label.Text = unit
+	p.Y.Tick.Marker = plainTicks
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = nil
 	p.Add(grid)
@@ -63,7 +68,7 @@ func barsWithWhiskers(series []plotSeries, title, unit string, value func(core.R
 		wp.YErrors[i] = struct{ Low, High float64 }{m - lo, hi - m}
 		names[i] = fmt.Sprintf("%s (n=%d)", s.name, len(xs))
 		tops[i] = plotter.XY{X: float64(i), Y: hi}
-		values[i] = fmt.Sprintf("%.3g", m)
+		values[i] = format(m)
 		top = math.Max(top, hi)
 	}
 	bars, err := plotter.NewBarChart(means, vg.Points(28))
@@ -92,9 +97,50 @@ func barsWithWhiskers(series []plotSeries, title, unit string, value func(core.R
 		p.X.Tick.Label.XAlign = draw.XRight
 		p.X.Tick.Label.YAlign = draw.YCenter
 	}
-	p.Y.Min = 0
+	p.Y.Min, p.Y.Max = 0, 1 // all zero: still an axis from 0
 	if top > 0 {
 		p.Y.Max = top * 1.12 // room for the mean written above each whisker
 	}
+	return p, nil
+}
+
+// stepVsPTFigure draws each method's training-step time relative to PT's on the same
+// backbone with the same padding (the leaderboard's "× PT", from BuildBoard): the bar is the
+// mean over the method's runs of a run's mean step time over PT's mean, the whisker spans the
+// fastest to the slowest run, and a dashed line marks PT (1×). Methods with no PT to compare
+// with are left out; nil when none has one.
+func stepVsPTFigure(series []plotSeries, rows []core.ResultRow) (*plot.Plot, error) {
+	type key struct{ label, backbone string }
+	ptStep := map[key]float64{}
+	for _, r := range BuildBoard(rows).Rows {
+		if r.StepVsPT != nil && *r.StepVsPT > 0 {
+			ptStep[key{r.Label, r.Backbone}] = r.MeanStepSec / *r.StepVsPT
+		}
+	}
+	var compared []plotSeries
+	for _, s := range series {
+		if _, ok := ptStep[key{s.rows[0].Label, s.rows[0].Backbone.Name}]; ok {
+			compared = append(compared, s)
+		}
+	}
+	if len(compared) == 0 {
+		return nil, nil
+	}
+	p, err := barsWithWhiskers(compared, "Training step time relative to PT (same backbone and padding)\nbar: mean over runs; whisker: fastest to slowest run",
+		"step time ÷ PT's mean step time", func(r core.ResultRow) float64 {
+			return r.MeanStepSec / ptStep[key{r.Label, r.Backbone.Name}]
+		}, func(v float64) string { return fmt.Sprintf("%.2f×", v) })
+	if err != nil {
+		return nil, err
+	}
+	pt, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: 1}, {X: float64(len(compared)) - 0.5, Y: 1}})
+	if err != nil {
+		return nil, err
+	}
+	pt.Color, pt.Width, pt.Dashes = color.RGBA{R: 200, G: 30, B: 30, A: 255}, vg.Points(1.2), []vg.Length{vg.Points(5), vg.Points(3)}
+	p.Add(pt)
+	p.Legend.Add("PT = 1×", pt)
+	p.Legend.Top = true
+	p.Y.Max = math.Max(p.Y.Max, 1.15)
 	return p, nil
 }

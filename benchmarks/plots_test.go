@@ -190,7 +190,7 @@ func TestWritePlotsFromSyntheticResults(t *testing.T) {
 		checkFigure(t, f)
 	}
 	var want []string
-	for _, n := range []string{"score-vs-params", "step-time", "peak-memory", "loss-curves-rte", "loss-curves-syn-keyword", "dev-curves-rte", "dev-curves-syn-keyword"} {
+	for _, n := range []string{"score-vs-params", "step-time", "step-time-vs-pt", "peak-memory", "loss-curves-rte", "loss-curves-syn-keyword", "dev-curves-rte", "dev-curves-syn-keyword"} {
 		want = append(want, n+".png", n+".svg")
 	}
 	if !reflect.DeepEqual(names, want) {
@@ -206,7 +206,7 @@ func TestWritePlotsFromSyntheticResults(t *testing.T) {
 		t.Errorf("a file not a figure was removed: %v", err)
 	}
 	links := PlotLinks(dir)
-	if len(links) != 7 || links[0] != "plots/score-vs-params.png" || links[6] != "plots/dev-curves-syn-keyword.png" {
+	if len(links) != 8 || links[0] != "plots/score-vs-params.png" || links[2] != "plots/step-time-vs-pt.png" || links[7] != "plots/dev-curves-syn-keyword.png" {
 		t.Fatalf("links %v", links)
 	}
 	var md bytes.Buffer

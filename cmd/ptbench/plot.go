@@ -31,15 +31,23 @@ func newPlotCmd() *cobra.Command {
 each as PNG and SVG:
 
   score-vs-params        mean test score vs trainable parameters (log x), a point per
-                         method, the Pareto front drawn as a step line and its points ringed
+                         method with a whisker from its lowest to its highest seed (each
+                         averaged over the tasks), the Pareto front drawn as a step line
+                         ending at its last point and its points ringed
   step-time              seconds per training step per method (bar: mean; whisker: min–max)
+  step-time-vs-pt        step time relative to PT's on the same backbone and padding
+                         (bar: mean; whisker: min–max; dashed: PT = 1×); only with PT runs
   peak-memory            peak resident memory per method (bar: mean; whisker: min–max)
-  loss-curves-<task>     training loss over steps, a line per run (method, seed)
-  dev-curves-<task>      primary dev score at each evaluation, a line per run
+  loss-curves-<task>     training loss over steps: a line per method, the mean over its
+                         seeds, with a band from the lowest to the highest seed
+  dev-curves-<task>      primary dev score at each evaluation, drawn the same way
+
+Score axes span at least 10 points, so equal scores read as equal. Diverged and failed runs
+that recorded curves are drawn on their own, dotted.
 
 Then RUNS_DIR/leaderboard.md is re-rendered with a "Plots" section linking them (later
 renders keep the section while RUNS_DIR/plots exists). Curves come from runs made since the
-trainer records them; older rows have none and only appear in the first three figures.`,
+trainer records them; older rows have none and only appear in the score and bar figures.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {

@@ -63,7 +63,7 @@ func TestPlotCommandWritesFiguresAndLinksThem(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("-o json printed %q: %v", stdout, err)
 	}
-	if len(res.Files) != 10 { // score-vs-params, step-time, peak-memory, loss and dev curves: ×2 formats
+	if len(res.Files) != 12 { // score-vs-params, step-time, step-time-vs-pt, peak-memory, loss and dev curves: ×2 formats
 		t.Fatalf("files %v", res.Files)
 	}
 	for _, f := range res.Files {
@@ -80,7 +80,7 @@ func TestPlotCommandWritesFiguresAndLinksThem(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, want := range []string{"### Test scores", "### Plots", "![score-vs-params](plots/score-vs-params.png)",
-			"![dev-curves-syn-keyword](plots/dev-curves-syn-keyword.png)", "[SVG](plots/peak-memory.svg)"} {
+			"![dev-curves-syn-keyword](plots/dev-curves-syn-keyword.png)", "[SVG](plots/peak-memory.svg)", "![step-time-vs-pt](plots/step-time-vs-pt.png)"} {
 			if !strings.Contains(string(md), want) {
 				t.Errorf("%s: leaderboard.md lacks %q:\n%s", when, want, md)
 			}
