@@ -3,6 +3,8 @@ package benchmarks
 import (
 	"path"
 	"strings"
+
+	"github.com/ptbench/ptbench/core"
 )
 
 // ptStepSeconds is PT's training step (batch 16, sources up to 256 tokens, prompt 100) on the
@@ -29,14 +31,13 @@ var ptStepSeconds = []struct {
 	{"llama2-7b", "bfloat16", 1560, "extrapolated"},
 }
 
-// MethodStepFactor is the method's estimated step time relative to PT (MethodStepCost, the
-// table shards are balanced with; 1 for a method not in it, e.g. a plugin).
-func MethodStepFactor(method string) float64 {
-	if f, ok := MethodStepCost[method]; ok {
-		return f
-	}
-	return 1
-}
+// MethodStepFactor is the method's estimated step time relative to PT: its description's
+// StepCost (the number shards are balanced with; 1 for a method without one, e.g. a plugin).
+// The estimates come from what a step computes — no prompt on the input (LoRA, adapters,
+// BitFit ≈ 0.8), ATTEMPT's attention over source prompts (1.05), full fine-tuning's weight
+// gradients and optimiser state (1.4) — or are measured (DePT, EPT); see each method's
+// registration. Only ratios matter.
+func MethodStepFactor(method string) float64 { return core.MethodStepCost(method) }
 
 // StepSeconds estimates one training step of method on backbone (a preset, HF id or folder,
 // matched by its last path element) at the batch size, and says where the number comes from.

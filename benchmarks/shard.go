@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ptbench/ptbench/core"
 )
 
 // Sharding: a grid too big for one machine runs as n independent shards (`ptbench run
@@ -25,20 +27,9 @@ type RunSpec struct {
 	Method string         `json:"method"`
 	Sweep  map[string]any `json:"sweep,omitempty"` // the variant's settings, if the method is swept
 	Seed   int64          `json:"seed"`
-	// Cost is steps × the method's relative step cost (MethodStepCost), in "PT steps".
+	// Cost is steps × the method's relative step cost (its description's StepCost, see
+	// core.MethodStepCost), in "PT steps".
 	Cost float64 `json:"cost"`
-}
-
-// MethodStepCost is the estimated time of one training step of a method relative to prompt
-// tuning (PT = 1), used only to balance shards; a method not listed (a plugin) counts 1.
-// EPT and DePT are measured (their prompts are shorter than PT's 100 tokens); the others are
-// estimates from what a step computes: no prompt on the input (LoRA, adapters, BitFit ≈ 0.8),
-// ATTEMPT's attention over source prompts (1.05), full fine-tuning's weight gradients and
-// optimiser state (1.4). Only ratios matter: the plan is the same for any common scale.
-var MethodStepCost = map[string]float64{
-	"pt": 1, "spot": 1, "mpt": 1, "attempt": 1.05, "dept": 0.85, "ept": 0.87,
-	"lora": 0.8, "adapter": 0.8, "adapterdrop": 0.75, "bitfit": 0.8,
-	"hyperformer": 0.85, "hyperdecoder": 0.85, "ft": 1.4,
 }
 
 // Runs enumerates the grid's runs in the order Grid.Run trains them: for each task (or the
@@ -56,10 +47,7 @@ func (g *Grid) Runs() []RunSpec {
 	var out []RunSpec
 	for _, tasks := range groups {
 		for _, m := range g.Methods {
-			f, ok := MethodStepCost[m]
-			if !ok {
-				f = 1
-			}
+			f := core.MethodStepCost(m)       // 1 for a method with no estimate (a plugin)
 			for _, v := range g.Variants(m) { // a swept method: one run per variant (sweep.go)
 				for _, s := range g.Seeds {
 					out = append(out, RunSpec{Index: len(out), Tasks: tasks, Method: m, Sweep: v.Values(), Seed: s, Cost: steps * f})

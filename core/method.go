@@ -97,7 +97,8 @@ type WeightEditor interface {
 	EditsWeights() bool
 }
 
-// Labeler lets a method choose how leaderboards name it (EPT: "EPT (reimpl.)").
+// Labeler lets a method choose its leaderboard name at run time (a plugin answers with its
+// own); built-in methods give theirs in their Description.
 type Labeler interface{ Label() string }
 
 // StateSaver is implemented by methods whose checkpoint is not just their parameters
@@ -111,30 +112,46 @@ type StateSaver interface {
 // JSON or --set flags). It must reject unknown keys and invalid values with a clear error.
 type MethodFactory func(raw map[string]any) (Method, error)
 
-var methodRegistry = newRegistry[MethodFactory]("Method")
+var methodRegistry = newRegistry[methodEntry]("Method")
 
-// RegisterMethod makes a method available by name; call it from the method package's init.
-func RegisterMethod(name, about string, f MethodFactory) { methodRegistry.register(name, about, f) }
+// RegisterMethod makes a method available by name with a bare description (name and about):
+// for methods that describe themselves at run time (plugins) and tests. Built-in methods use
+// RegisterConfigured, which registers their whole Description.
+func RegisterMethod(name, about string, f MethodFactory) {
+	RegisterDescribed(Description{Name: name, About: about}, f)
+}
+
+// RegisterDescribed makes a method available under d.Name with its description; call it
+// from the method package's init. A second baseline method panics, like a duplicate name.
+func RegisterDescribed(d Description, f MethodFactory) {
+	if d.Baseline {
+		if b := BaselineMethod(); b != "" {
+			panic(fmt.Sprintf("core: methods %q and %q are both described as the baseline", b, d.Name))
+		}
+	}
+	methodRegistry.register(d.Name, d.About, methodEntry{desc: d, factory: f})
+}
 
 // Methods lists the registered methods.
 func Methods() []Registered { return methodRegistry.list() }
 
 // NewMethod builds a registered method from raw settings. A method that belongs to no family
-// (neither InputMethod nor BackboneMethod) is rejected: the trainer could not apply it.
+// (neither InputMethod nor BackboneMethod), or not to the family its description declares,
+// is rejected: the trainer could not apply it as described.
 func NewMethod(name string, raw map[string]any) (Method, error) {
-	f, err := methodRegistry.lookup(name)
+	e, err := methodRegistry.lookup(name)
 	if err != nil {
 		return nil, err
 	}
-	m, err := f(raw)
+	m, err := e.factory(raw)
 	if err != nil {
 		return nil, fmt.Errorf("method %s: %w", name, err)
 	}
-	_, input := m.(InputMethod)
-	_, inside := m.(BackboneMethod)
-	if !input && !inside {
+	d := e.desc
+	d.Name = name
+	if err := d.checkFamily(m); err != nil {
 		m.Close()
-		return nil, fmt.Errorf("method %s implements neither core.InputMethod nor core.BackboneMethod (see the catalogue in core's package doc)", name)
+		return nil, err
 	}
 	return m, nil
 }
@@ -168,10 +185,14 @@ func CountParams(groups []ParamGroup) int64 {
 	return n
 }
 
-// MethodLabel is how a leaderboard names a method.
+// MethodLabel is how a leaderboard names a method: a label the method gives at run time
+// (Labeler: plugins), else its description's, else its name.
 func MethodLabel(name string, m Method) string {
 	if l, ok := m.(Labeler); ok {
 		return l.Label()
+	}
+	if d, ok := Describe(name); ok {
+		return d.DisplayLabel()
 	}
 	return name
 }
@@ -199,11 +220,22 @@ func TrainableParams(m Method) int64 {
 // Validator is a method configuration that checks itself.
 type Validator interface{ Validate() error }
 
-// RegisterConfigured registers a method whose factory starts from defaults(), overlays the
-// raw settings (unknown keys rejected), validates, and builds the method — the shape every
-// built-in method's registration has.
-func RegisterConfigured[C Validator](name, about string, defaults func() C, build func(C) Method) {
-	RegisterMethod(name, about, func(raw map[string]any) (Method, error) {
+// RegisterConfigured registers a method and its description; the factory starts from
+// defaults(), overlays the raw settings (deprecated spellings renamed, unknown keys rejected
+// with the valid ones listed), validates, and builds the method — the shape every built-in
+// method's registration has. d.Settings is derived from the config type (SettingsOf), so a
+// setting is declared once, on its config field.
+func RegisterConfigured[C Validator](d Description, defaults func() C, build func(C) Method) {
+	settings, err := SettingsOf(defaults())
+	if err != nil {
+		panic(fmt.Sprintf("core: RegisterConfigured(%q): %v", d.Name, err))
+	}
+	d.Settings = settings
+	RegisterDescribed(d, func(raw map[string]any) (Method, error) {
+		raw, err := d.resolve(raw)
+		if err != nil {
+			return nil, err
+		}
 		cfg := defaults()
 		if err := DecodeConfig(raw, &cfg); err != nil {
 			return nil, err

@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/safetensors"
@@ -57,7 +58,7 @@ func Attach(m core.Method, a *Adapter) error {
 func importer(m core.Method, a *Adapter) (Importer, error) {
 	imp, ok := m.(Importer)
 	if !ok {
-		return nil, fmt.Errorf("--init-from %s: method %T cannot load a PEFT adapter (PEFT equivalents: pt ↔ %s, lora ↔ %s)", a.Dir, m, PromptTuning, LoRA)
+		return nil, fmt.Errorf("--init-from %s: method %T cannot load a PEFT adapter (PEFT equivalents: %s)", a.Dir, m, Equivalents())
 	}
 	if pt := a.PeftType(); pt != imp.PEFTType() {
 		return nil, a.Errorf("peft_type is %q but this method loads %q adapters", pt, imp.PEFTType())
@@ -125,7 +126,7 @@ func Export(src Source, dir string) (*Written, error) {
 	defer m.Close()
 	exp, ok := m.(Exporter)
 	if !ok {
-		return nil, fmt.Errorf("method %s has no PEFT equivalent (PEFT has pt as %s and lora as %s): use --format native", src.Method, PromptTuning, LoRA)
+		return nil, fmt.Errorf("method %s has no PEFT equivalent (PEFT equivalents: %s): use --format native", src.Method, Equivalents())
 	}
 	_, ck, err := readCheckpoint(src.Checkpoint)
 	if err != nil {
@@ -166,57 +167,46 @@ func provenance(src Source) map[string]string {
 }
 
 // Description is what the native export says about a method: its equation and the role of
-// each tensor (Pattern is a path.Match pattern over the checkpoint's tensor names).
-type Description struct {
-	Equation string
-	Tensors  []TensorRole
-}
+// each tensor (Pattern is a path.Match pattern over the checkpoint's tensor names). Methods
+// give it in their core.Description (Tensors).
+type Description = core.TensorDoc
 
 // TensorRole is one tensor (or family of tensors) of an equation.
-type TensorRole struct {
-	Pattern string
-	Role    string
-}
+type TensorRole = core.TensorRole
 
-// Describer is a method that describes its checkpoint for the native export.
+// Describer is a method that describes its checkpoint at run time, overriding its
+// registered description.
 type Describer interface{ DescribeTensors() Description }
 
-// described are the methods whose packages do not (yet) implement Describer, from their
-// package docs.
-var described = map[string]Description{
-	"dept": {
-		Equation: "E'_t = E_t + (α/√r)·(A B)[pos(t)];  H0 = [P_s ; E']   (DePT, Shi & Lipani 2024)",
-		Tensors: []TensorRole{
-			{"prompt", "P_s ∈ R^{m×d}: the short soft prompt prepended to the input embeddings"},
-			{"lora_A", "A ∈ R^{s×r}: row p scales the offset added to the token at source position p"},
-			{"lora_B", "B ∈ R^{r×d}: the offset's basis; (α/√r)·A B ∈ R^{s×d} is added position by position"},
-		},
-	},
-	"ept": {
-		Equation: "E' = E + (α/√r)·(A B)[pos];  F = softmax(P_s Kᵀ/√d) V with K = V = (α/√r)·A B;  P_f = P_s + F;  " +
-			"P_ms = Σ_i g_i P_f W_down^(i) W_up^(i), g = softmax(W_g·mean_rows(P_f) + b_g);  H0 = [P_f + P_ms ; E']   (EPT reimpl.)",
-		Tensors: []TensorRole{
-			{"prompt", "P_s ∈ R^{m×d}: the short soft prompt (fused and projected before it is prepended)"},
-			{"lora_A", "A ∈ R^{s×r}: DePT's position-wise offset factor"},
-			{"lora_B", "B ∈ R^{r×d}: DePT's offset basis; (α/√r)·A B is the offset and the fusion's keys and values"},
-			{"proj_down", "W_down ∈ R^{N×d×k}: the N spaces' down projections"},
-			{"proj_up", "W_up ∈ R^{N×k×d}: the N spaces' up projections"},
-			{"gate_w", "W_g ∈ R^{N×d}: the gate over the N spaces"},
-			{"gate_b", "b_g ∈ R^N: the gate's bias"},
-		},
-	},
-}
-
-// Describe returns a method's description: its own (Describer), the table's, or none.
+// Describe returns a method's description: its own (Describer), its registered one, or none.
+// m may be nil (the run's method could not be rebuilt).
 func Describe(name string, m core.Method) (Description, bool) {
 	if d, ok := m.(Describer); ok {
 		return d.DescribeTensors(), true
 	}
-	d, ok := described[name]
-	return d, ok
+	if d, ok := core.Describe(name); ok && d.Tensors != nil {
+		return *d.Tensors, true
+	}
+	return Description{}, false
 }
 
-func (d Description) role(name string) string {
+// Equivalents names the registered methods with a PEFT equivalent, for errors: "pt ↔
+// PROMPT_TUNING, lora ↔ LORA".
+func Equivalents() string {
+	var out []string
+	for _, d := range core.Descriptions() {
+		if d.PEFT != "" {
+			out = append(out, d.Name+" ↔ "+d.PEFT)
+		}
+	}
+	if len(out) == 0 {
+		return "none registered"
+	}
+	return strings.Join(out, ", ")
+}
+
+// role is the role of the checkpoint tensor name under d ("" if no pattern matches).
+func role(d Description, name string) string {
 	for _, t := range d.Tensors {
 		if ok, _ := path.Match(t.Pattern, name); ok {
 			return t.Role
@@ -248,20 +238,19 @@ func ExportNative(src Source, dir string) (*Written, error) {
 	}
 	n := Native{Format: "ptbench-native/1", Method: src.Method, Config: src.Config, Backbone: src.Backbone,
 		RunKey: src.RunKey, Weights: src.Method + ".safetensors"}
-	desc, ok := Description{}, false
-	if m, err := src.method(); err == nil { // a plugin not registered here: generic
-		desc, ok = Describe(src.Method, m)
+	var built core.Method // nil when the run's method cannot be rebuilt here (a plugin): generic
+	if m, err := src.method(); err == nil {
+		built = m
+		defer m.Close()
 		if e, isExp := m.(Exporter); isExp {
 			n.PEFT = e.PEFTType()
 		}
-		m.Close()
-	} else if d, has := described[src.Method]; has {
-		desc, ok = d, true
 	}
+	desc, ok := Describe(src.Method, built)
 	n.Equation, n.Undescribed = desc.Equation, !ok
 	tensors := f.Tensors()
 	for _, t := range tensors {
-		n.Tensors = append(n.Tensors, TensorInfo{Name: t.Name, Shape: t.Shape, DType: t.DType, Role: desc.role(t.Name)})
+		n.Tensors = append(n.Tensors, TensorInfo{Name: t.Name, Shape: t.Shape, DType: t.DType, Role: role(desc, t.Name)})
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err

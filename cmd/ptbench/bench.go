@@ -88,7 +88,7 @@ func newBenchCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&methods, "methods", "pt", "comma-separated methods")
+	f.StringVar(&methods, "methods", core.BaselineMethod(), "comma-separated methods")
 	f.StringVar(&backbone, "backbone", "t5-small", "backbone preset or directory")
 	f.StringVar(&initMode, "init", "random", "random (preset weights from --seed)")
 	f.StringVar(&quant, "quant", "", "store the frozen linear weights quantised: nf4 (Llama and T5 backbones)")

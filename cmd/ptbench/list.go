@@ -37,15 +37,28 @@ func newListCmd(name, short string, list func() []core.Registered) *cobra.Comman
 }
 
 // newMethodsCmd lists built-in methods and the method plugins found in $PTBENCH_PLUGIN_DIR,
-// beside the ptbench binary and on $PATH (ptbench-method-<name>), each with its source.
+// beside the ptbench binary and on $PATH (ptbench-method-<name>), each with its source; with a
+// NAME it shows that method's description: label, family, needs, relative step cost, PEFT
+// equivalent and every setting (name, type, default, doc) — the keys --set, --sweep and
+// --method-config take.
 func newMethodsCmd(short string) *cobra.Command {
 	var output string
 	var quick bool
 	cmd := &cobra.Command{
-		Use:   "methods",
-		Short: short + " and method plugins (ptbench-method-<name> in $PTBENCH_PLUGIN_DIR, beside ptbench, or on $PATH)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Use:   "methods [NAME]",
+		Short: short + " and method plugins (ptbench-method-<name> in $PTBENCH_PLUGIN_DIR, beside ptbench, or on $PATH); with NAME, its settings",
+		Example: `  ptbench methods
+  ptbench methods pt               # pt's settings: name, type, default, doc
+  ptbench methods dept -o json     # {"name": "dept", …, "settings": [{"name", "type", "default", "doc"}, …]}
+  ptbench methods plugin:./bin/ptbench-method-residual`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: want text or json", output)}
+			}
+			if len(args) == 1 {
+				return showMethod(cmd, args[0], output)
+			}
 			items := host.List(!quick)
 			if output == "json" {
 				enc := json.NewEncoder(cmd.OutOrStdout())

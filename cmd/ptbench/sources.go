@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ptbench/ptbench/benchmarks"
+	"github.com/ptbench/ptbench/core"
 )
 
 // newSourcesCmd is `ptbench sources`: the source-task artefacts of SPoT, ATTEMPT and MPT.
@@ -27,14 +29,14 @@ OUT/artefacts/, recorded in OUT/results.jsonl as source rows, and reused by ever
 		g                                                       benchmarks.Grid
 	)
 	train := &cobra.Command{
-		Use:   "train --method spot|attempt|mpt --sources a,b,c",
+		Use:   "train --method " + strings.Join(artefactMethods(), "|") + " --sources a,b,c",
 		Short: "Train (or find) the source artefacts of a method",
 		Example: `  ptbench sources train --method attempt --sources sst2,qnli --backbone t5-base-dir/ --data-dir data/
   ptbench sources train --method spot --sources mnli,qqp --steps 30000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if method == "" {
-				return usageError{fmt.Errorf("--method is required (spot, attempt or mpt)")}
+				return usageError{fmt.Errorf("--method is required (%s)", strings.Join(artefactMethods(), ", "))}
 			}
 			srcs := splitList(sources)
 			cfgs, err := loadMethodConfigs(methodConfig, sets, []string{method})
@@ -45,7 +47,9 @@ OUT/artefacts/, recorded in OUT/results.jsonl as source rows, and reused by ever
 			if raw == nil {
 				raw = map[string]any{}
 			}
-			// SPoT transfers from one source: one SPoT configuration per source given.
+			// A method with a "sources" list (ATTEMPT, MPT) trains all the sources given in
+			// one configuration; one with a single "source" (SPoT transfers from one) gets one
+			// configuration per source given.
 			var specs []benchmarks.MethodSpec
 			withSources := func(key string, v any) map[string]any {
 				c := map[string]any{}
@@ -55,10 +59,13 @@ OUT/artefacts/, recorded in OUT/results.jsonl as source rows, and reused by ever
 				c[key] = v
 				return c
 			}
+			d, _ := core.Describe(method)
+			_, listed := d.Setting("sources")
+			_, single := d.Setting("source")
 			switch {
 			case len(srcs) == 0:
 				specs = append(specs, benchmarks.MethodSpec{Name: method, Config: raw})
-			case method == "spot":
+			case single && !listed:
 				for _, s := range srcs {
 					specs = append(specs, benchmarks.MethodSpec{Name: method, Config: withSources("source", s)})
 				}
@@ -88,7 +95,7 @@ OUT/artefacts/, recorded in OUT/results.jsonl as source rows, and reused by ever
 		},
 	}
 	f := train.Flags()
-	f.StringVar(&method, "method", "", "spot, attempt or mpt")
+	f.StringVar(&method, "method", "", "a method that uses source artefacts: "+strings.Join(artefactMethods(), ", "))
 	f.StringVar(&sources, "sources", "", "comma-separated source tasks (default: the method's own, e.g. mnli for SPoT)")
 	f.StringVar(&backbone, "backbone", "t5-tiny", "preset or checkpoint directory / HF cache id")
 	f.StringVar(&tokenizer, "tokenizer", "", "override the backbone's tokenizer")
@@ -123,4 +130,16 @@ OUT/artefacts/, recorded in OUT/results.jsonl as source rows, and reused by ever
 	list.Flags().StringVarP(&format, "output", "o", "markdown", "markdown or json")
 	cmd.AddCommand(train, list)
 	return cmd
+}
+
+// artefactMethods are the registered methods whose description says they need source
+// artefacts (the methods `sources train` is for), sorted.
+func artefactMethods() []string {
+	var out []string
+	for _, d := range core.Descriptions() {
+		if d.Needs.Artefacts {
+			out = append(out, d.Name)
+		}
+	}
+	return out
 }

@@ -16,7 +16,7 @@ import (
 // as far as loading would say so instead.
 func TestRunRejectsBadSweepBeforeLoading(t *testing.T) {
 	for _, tc := range []struct{ sweep, want string }{
-		{"pt.lrr=0.1,0.2", `--sweep pt.lrr=0.1: method pt: config: json: unknown field "lrr"`},
+		{"pt.lrr=0.1,0.2", `--sweep pt.lrr=0.1: method pt: unknown setting "lrr"; valid settings: init, init_text, length, lr, vocab_limit`},
 		{"pt.lr=0.3,fast", "--sweep pt.lr=fast"},
 		{"pt.length=1.5", "--sweep pt.length=1.5"},
 		{"dept.prompt_lr=0.3", `method "dept" is not in --methods [pt]`},

@@ -46,15 +46,16 @@ type Spec = adapters.Spec
 // NewAdapter makes the adapter of a sublayer site (width site.Out); its tensors require grad.
 func NewAdapter(site core.HookSite, spec Spec) (*Adapter, error) { return adapters.New(site, spec) }
 
-// Config is the adapter's hyperparameters.
+// Config is the adapter's hyperparameters; each field's doc tag is its line in `ptbench
+// methods adapter`.
 type Config struct {
-	Bottleneck  int     `json:"bottleneck"` // b
-	Activation  string  `json:"activation"` // relu, gelu_new, gelu, silu
-	LR          float64 `json:"lr"`         // adapters' learning rate
-	NormLR      float64 `json:"norm_lr"`    // layer norms' learning rate
-	InitStd     float64 `json:"init_std"`   // std of W_down
-	UpStd       float64 `json:"up_std"`     // std of W_up (0: zeros, the adapter starts as the identity)
-	WeightDecay float64 `json:"weight_decay"`
+	Bottleneck  int     `json:"bottleneck" doc:"b, the adapter's hidden size"`
+	Activation  string  `json:"activation" doc:"the adapter's nonlinearity: relu, gelu_new, gelu or silu"`
+	LR          float64 `json:"lr" doc:"learning rate of the adapters"`
+	NormLR      float64 `json:"norm_lr" doc:"learning rate of the backbone's layer norms"`
+	InitStd     float64 `json:"init_std" doc:"std of W_down at initialisation"`
+	UpStd       float64 `json:"up_std" doc:"std of W_up at initialisation (0: zeros, the adapter starts as the identity)"`
+	WeightDecay float64 `json:"weight_decay" doc:"AdamW weight decay"`
 }
 
 // DefaultConfig is the reference setting: bottleneck 24 (d/32), gelu_new, both weight
@@ -84,8 +85,12 @@ func (c Config) Validate() error {
 }
 
 func init() {
-	core.RegisterConfigured("adapter", "Houlsby adapter: h + W_up gelu_new(W_down h + b_down) + b_up after self-attention and FFN of every block; layer norms trained",
-		DefaultConfig, func(c Config) core.Method { return New(c, 0) })
+	core.RegisterConfigured(core.Description{
+		Name: "adapter", Label: "Adapter", Family: core.FamilyBackbone,
+		About: "Houlsby adapter: h + W_up gelu_new(W_down h + b_down) + b_up after self-attention and FFN of every block; layer norms trained",
+		// Estimated from what a step computes: no prompt lengthens the input.
+		StepCost: 0.8,
+	}, DefaultConfig, func(c Config) core.Method { return New(c, 0) })
 }
 
 // Method is the Houlsby adapter (optionally without the lowest blocks' adapters).
@@ -101,7 +106,6 @@ type Method struct {
 func New(cfg Config, dropBelow int) *Method { return &Method{cfg: cfg, dropBelow: dropBelow} }
 
 func (m *Method) Config() any        { return m.cfg }
-func (m *Method) Label() string      { return "Adapter" }
 func (m *Method) EditsWeights() bool { return true }
 
 // Adapters lists the adapters in backbone order.

@@ -22,7 +22,7 @@ import (
 // Config is the adapter's settings plus k.
 type Config struct {
 	adapter.Config
-	K int `json:"k"` // blocks 0..k-1 of each stack get no adapter
+	K int `json:"k" doc:"blocks 0..k-1 of each stack get no adapter"`
 }
 
 // DefaultConfig is the adapter's defaults with k = 5.
@@ -37,8 +37,12 @@ func (c Config) Validate() error {
 }
 
 func init() {
-	core.RegisterConfigured("adapterdrop", "AdapterDrop: the Houlsby adapter (gelu_new) without the adapters of the lowest k blocks of each stack",
-		DefaultConfig, func(c Config) core.Method { return &Method{Method: adapter.New(c.Config, c.K), cfg: c} })
+	core.RegisterConfigured(core.Description{
+		Name: "adapterdrop", Label: "AdapterDrop", Family: core.FamilyBackbone,
+		About: "AdapterDrop: the Houlsby adapter (gelu_new) without the adapters of the lowest k blocks of each stack",
+		// Estimated: the adapter's step without the lowest blocks' adapters.
+		StepCost: 0.75,
+	}, DefaultConfig, func(c Config) core.Method { return &Method{Method: adapter.New(c.Config, c.K), cfg: c} })
 }
 
 // Method is an adapter.Method that drops the lowest k blocks' adapters.
@@ -47,5 +51,4 @@ type Method struct {
 	cfg Config
 }
 
-func (m *Method) Config() any   { return m.cfg }
-func (m *Method) Label() string { return "AdapterDrop" }
+func (m *Method) Config() any { return m.cfg }

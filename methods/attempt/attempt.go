@@ -42,25 +42,25 @@ import (
 	_ "github.com/ptbench/ptbench/methods/pt" // the source prompts are PT artefacts
 )
 
-// Config is ATTEMPT's settings.
+// Config is ATTEMPT's settings; each field's doc tag is its line in `ptbench methods attempt`.
 type Config struct {
-	Sources     []string `json:"sources"`     // source tasks, one frozen PT prompt each
-	Length      int      `json:"length"`      // l (sources and target)
-	Bottleneck  int      `json:"bottleneck"`  // k, the attention module's hidden size
-	Temperature float64  `json:"temperature"` // T in softmax(p̂·h / T)
-	LR          float64  `json:"lr"`          // every trainable tensor (the reference's learning_rate)
+	Sources     []string `json:"sources" doc:"source tasks, one frozen PT prompt each"`
+	Length      int      `json:"length" doc:"l, the number of soft prompt tokens (sources and target)"`
+	Bottleneck  int      `json:"bottleneck" doc:"k, the attention module's hidden size"`
+	Temperature float64  `json:"temperature" doc:"T in the attention softmax(p̂·h / T)"`
+	LR          float64  `json:"lr" doc:"learning rate of every trainable tensor (the reference's learning_rate)"`
 	// AttnLR is the attention module's own rate (the reference's attn_learning_rate); 0 = LR.
-	AttnLR         float64 `json:"attn_lr"`
-	AttnInitStd    float64 `json:"attn_init_std"`    // W_down, W_up ~ N(0, std²)
-	TrainLayerNorm bool    `json:"train_layer_norm"` // the reference freezes it
+	AttnLR         float64 `json:"attn_lr" doc:"learning rate of the attention module (0: lr)"`
+	AttnInitStd    float64 `json:"attn_init_std" doc:"std of W_down and W_up at initialisation"`
+	TrainLayerNorm bool    `json:"train_layer_norm" doc:"train the attention's layer norm (the reference freezes it)"`
 	// TargetInit is where P_t starts: "first_source" (the reference: a copy of the first
 	// source prompt) or "vocab" (vocabulary rows, as PT).
-	TargetInit string `json:"target_init"`
+	TargetInit string `json:"target_init" doc:"where the target prompt starts: first_source (a copy of the first source prompt) or vocab"`
 	// Pool is what x̂ maxes over: "padded" (the reference: the input padded to the max source
 	// length) or "real" (the real tokens only).
-	Pool        string `json:"pool"`
-	SourceSeed  int64  `json:"source_seed"`  // the source prompts' seed (fixed across targets)
-	SourceSteps int    `json:"source_steps"` // source training steps (0: the run's --steps)
+	Pool        string `json:"pool" doc:"what the input summary maxes over: padded (the reference) or real (real tokens only)"`
+	SourceSeed  int64  `json:"source_seed" doc:"seed of the source prompts' runs (fixed across targets)"`
+	SourceSteps int    `json:"source_steps" doc:"training steps of each source prompt (0: the run's --steps)"`
 }
 
 // DefaultConfig is the reference's single-task configuration with its six sources.
@@ -103,8 +103,13 @@ func (c Config) Validate() error {
 }
 
 func init() {
-	core.RegisterConfigured("attempt", "ATTEMPT (Asai et al. 2022): per-example attention over frozen source prompts and the target prompt, plus the target prompt",
-		DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
+	core.RegisterConfigured(core.Description{
+		Name: "attempt", Label: "ATTEMPT", Family: core.FamilyInput,
+		About: "ATTEMPT (Asai et al. 2022): per-example attention over frozen source prompts and the target prompt, plus the target prompt",
+		// Estimated: PT's step plus the attention over the source prompts.
+		StepCost: 1.05,
+		Needs:    core.Needs{Artefacts: true},
+	}, DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
 }
 
 // Method is ATTEMPT.
@@ -123,7 +128,6 @@ type Method struct {
 }
 
 func (m *Method) Config() any       { return m.cfg }
-func (m *Method) Label() string     { return "ATTEMPT" }
 func (m *Method) PromptLength() int { return m.cfg.Length }
 
 // NeededArtefacts are the source PT prompts.

@@ -30,10 +30,11 @@ import (
 	"github.com/ptbench/ptbench/core"
 )
 
-// Config is BitFit's hyperparameters.
+// Config is BitFit's hyperparameters; each field's doc tag is its line in `ptbench methods
+// bitfit`.
 type Config struct {
-	LR          float64 `json:"lr"`
-	WeightDecay float64 `json:"weight_decay"`
+	LR          float64 `json:"lr" doc:"learning rate of the biases"`
+	WeightDecay float64 `json:"weight_decay" doc:"AdamW weight decay"`
 }
 
 // DefaultConfig is the reference configs' lr 3e-4, no weight decay.
@@ -51,8 +52,12 @@ func (c Config) Validate() error {
 }
 
 func init() {
-	core.RegisterConfigured("bitfit", "BitFit: zero-initialised biases on every attention/FFN linear, layer norm and the LM head; only they train",
-		DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
+	core.RegisterConfigured(core.Description{
+		Name: "bitfit", Label: "BitFit", Family: core.FamilyBackbone,
+		About: "BitFit: zero-initialised biases on every attention/FFN linear, layer norm and the LM head; only they train",
+		// Estimated from what a step computes: no prompt lengthens the input.
+		StepCost: 0.8,
+	}, DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
 }
 
 // roles are the linear sites that get a bias.
@@ -66,8 +71,7 @@ type Method struct {
 	bySite map[string]*ts.Tensor
 }
 
-func (m *Method) Config() any   { return m.cfg }
-func (m *Method) Label() string { return "BitFit" }
+func (m *Method) Config() any { return m.cfg }
 
 // Setup makes a zero bias for every biased site.
 func (m *Method) Setup(env core.SetupEnv) error {

@@ -36,17 +36,19 @@ import (
 	"github.com/ptbench/ptbench/methods/pt"
 )
 
-// Config is DePT's hyperparameters.
+// Config is DePT's hyperparameters; each field's doc tag is its line in `ptbench methods dept`.
+// The prompt's length and rate have PT's names (length, lr); prompt_length and prompt_lr, their
+// names before, are accepted as deprecated spellings.
 type Config struct {
-	PromptLength int     `json:"prompt_length"` // m
-	Rank         int     `json:"rank"`          // r
-	MaxLen       int     `json:"max_len"`       // s, rows of A (the longest source)
-	Alpha        float64 `json:"alpha"`         // α in (α/√r)·A B
-	PromptLR     float64 `json:"prompt_lr"`
-	LowRankLR    float64 `json:"lowrank_lr"`
-	Init         string  `json:"init"` // P_s init: "vocab" or "text", as PT
-	InitText     string  `json:"init_text"`
-	VocabLimit   int     `json:"vocab_limit"`
+	PromptLength int     `json:"length" alias:"prompt_length" doc:"m, the number of soft prompt tokens"`
+	Rank         int     `json:"rank" doc:"r, the rank of the offset A B"`
+	MaxLen       int     `json:"max_len" doc:"s, rows of A: the longest source the offset covers"`
+	Alpha        float64 `json:"alpha" doc:"α in the offset's scale α/√r"`
+	PromptLR     float64 `json:"lr" alias:"prompt_lr" doc:"learning rate of the prompt P_s"`
+	LowRankLR    float64 `json:"lowrank_lr" doc:"learning rate of A and B"`
+	Init         string  `json:"init" doc:"P_s initialisation: vocab (sampled vocabulary rows) or text (the embeddings of init_text), as PT"`
+	InitText     string  `json:"init_text" doc:"instruction text tiled/truncated to m tokens (init text)"`
+	VocabLimit   int     `json:"vocab_limit" doc:"init vocab samples ids in [0, vocab_limit)"`
 }
 
 // DefaultInitText is DePT's train.py default prompt_tuning_init_text, typo included.
@@ -63,7 +65,7 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	switch {
 	case c.PromptLength <= 0:
-		return fmt.Errorf("prompt_length (m) must be > 0, got %d", c.PromptLength)
+		return fmt.Errorf("length (m) must be > 0, got %d", c.PromptLength)
 	case c.Rank <= 0:
 		return fmt.Errorf("rank (r) must be > 0, got %d", c.Rank)
 	case c.MaxLen <= 0:
@@ -71,14 +73,26 @@ func (c Config) Validate() error {
 	case c.Rank > c.MaxLen:
 		return fmt.Errorf("rank r = %d exceeds max_len s = %d", c.Rank, c.MaxLen)
 	case c.PromptLR <= 0 || c.LowRankLR <= 0:
-		return fmt.Errorf("prompt_lr and lowrank_lr must be > 0 (got %g, %g)", c.PromptLR, c.LowRankLR)
+		return fmt.Errorf("lr and lowrank_lr must be > 0 (got %g, %g)", c.PromptLR, c.LowRankLR)
 	}
 	return pt.Config{Length: c.PromptLength, LR: c.PromptLR, Init: c.Init, VocabLimit: c.VocabLimit}.Validate()
 }
 
 func init() {
-	core.RegisterConfigured("dept", "DePT (Shi & Lipani 2024): short prompt P_s + low-rank offset (α/√r)·A B on input embeddings",
-		DefaultConfig, func(c Config) core.Method { return &Method{Cfg: c} })
+	core.RegisterConfigured(core.Description{
+		Name: "dept", Label: "DePT", Family: core.FamilyInput,
+		About: "DePT (Shi & Lipani 2024): short prompt P_s + low-rank offset (α/√r)·A B on input embeddings",
+		// Measured: a prompt of 60 tokens instead of PT's 100 shortens every sequence.
+		StepCost: 0.85,
+		Tensors: &core.TensorDoc{
+			Equation: "E'_t = E_t + (α/√r)·(A B)[pos(t)];  H0 = [P_s ; E']   (DePT, Shi & Lipani 2024)",
+			Tensors: []core.TensorRole{
+				{Pattern: "prompt", Role: "P_s ∈ R^{m×d}: the short soft prompt prepended to the input embeddings"},
+				{Pattern: "lora_A", Role: "A ∈ R^{s×r}: row p scales the offset added to the token at source position p"},
+				{Pattern: "lora_B", Role: "B ∈ R^{r×d}: the offset's basis; (α/√r)·A B ∈ R^{s×d} is added position by position"},
+			},
+		},
+	}, DefaultConfig, func(c Config) core.Method { return &Method{Cfg: c} })
 }
 
 // Method is DePT. Its fields are exported so EPT can build on the same decomposition.
@@ -89,7 +103,6 @@ type Method struct {
 }
 
 func (m *Method) Config() any       { return m.Cfg }
-func (m *Method) Label() string     { return "DePT" }
 func (m *Method) PromptLength() int { return m.Cfg.PromptLength }
 
 // Setup initialises P_s (text or vocabulary rows), A Kaiming-uniform(a=√5) — U(±1/√r) for an [s, r] tensor —

@@ -33,21 +33,22 @@ import (
 	"github.com/ptbench/ptbench/methods/dept"
 )
 
-// Config is EPT's hyperparameters: DePT's plus fusion and projection choices.
+// Config is EPT's hyperparameters: DePT's plus fusion and projection choices; each field's doc
+// tag is its line in `ptbench methods ept`.
 type Config struct {
 	dept.Config
-	Spaces     int    `json:"spaces"`     // N
-	ProjRank   int    `json:"proj_rank"`  // k
-	Gate       string `json:"gate"`       // "pooled" or "token"
-	FusionKV   string `json:"fusion_kv"`  // "ab", "b" or "prompt_ab"
-	Fusion     *bool  `json:"fusion"`     // ablation: false skips stage 2
-	Projection *bool  `json:"projection"` // ablation: false skips stage 3
-	// ProjLR is the learning rate of W_down, W_up, W_g, b_g (0 = prompt_lr, the spec's
+	Spaces     int    `json:"spaces" doc:"N, the number of projection spaces"`
+	ProjRank   int    `json:"proj_rank" doc:"k, the rank of each space's W_down W_up"`
+	Gate       string `json:"gate" doc:"gate over the spaces: pooled (one weight per space) or token (per prompt token)"`
+	FusionKV   string `json:"fusion_kv" doc:"fusion keys and values: ab (α/√r·A B), b (B) or prompt_ab ([P_s ; A B])"`
+	Fusion     *bool  `json:"fusion" doc:"ablation: false skips the fusion stage"`
+	Projection *bool  `json:"projection" doc:"ablation: false skips the multi-space projection stage"`
+	// ProjLR is the learning rate of W_down, W_up, W_g, b_g (0 = lr, the prompt's: the spec's
 	// grouping). Default 1e-2: with Adam at the prompt's 0.3 both factors of W_down·W_up move
 	// by ~0.3 per step, their product grows multiplicatively, and training stalls (measured
 	// on t5-tiny: syn-keyword loss 2.52 / accuracy 0 at 0.3 vs 0.52 / 98% at 1e-2, RTE loss
 	// stuck at 2.8 at 0.3).
-	ProjLR float64 `json:"proj_lr"`
+	ProjLR float64 `json:"proj_lr" doc:"learning rate of the projections and the gate (0: lr, the prompt's)"`
 }
 
 // DefaultConfig is the paper's setting: DePT (60, 30), 4 spaces, rank 8.
@@ -70,7 +71,7 @@ func (c Config) Validate() error {
 	case c.Gate != "pooled" && c.Gate != "token":
 		return fmt.Errorf(`gate must be "pooled" or "token", got %q`, c.Gate)
 	case c.ProjLR < 0:
-		return fmt.Errorf("proj_lr must be ≥ 0 (0 = prompt_lr), got %g", c.ProjLR)
+		return fmt.Errorf("proj_lr must be ≥ 0 (0 = lr, the prompt's), got %g", c.ProjLR)
 	case c.FusionKV != "ab" && c.FusionKV != "b" && c.FusionKV != "prompt_ab":
 		return fmt.Errorf(`fusion_kv must be "ab", "b" or "prompt_ab", got %q`, c.FusionKV)
 	}
@@ -78,8 +79,25 @@ func (c Config) Validate() error {
 }
 
 func init() {
-	core.RegisterConfigured("ept", "EPT (reimpl.; Lan et al. 2025): DePT decomposition + prompt fusion + gated multi-space projection",
-		DefaultConfig, func(c Config) core.Method { return &Method{cfg: c, dec: &dept.Method{Cfg: c.Config}} })
+	core.RegisterConfigured(core.Description{
+		Name: "ept", Label: "EPT (reimpl.)", Family: core.FamilyInput,
+		About: "EPT (reimpl.; Lan et al. 2025): DePT decomposition + prompt fusion + gated multi-space projection",
+		// Measured: DePT's short prompt plus the fusion and projection of a 60-token prompt.
+		StepCost: 0.87,
+		Tensors: &core.TensorDoc{
+			Equation: "E' = E + (α/√r)·(A B)[pos];  F = softmax(P_s Kᵀ/√d) V with K = V = (α/√r)·A B;  P_f = P_s + F;  " +
+				"P_ms = Σ_i g_i P_f W_down^(i) W_up^(i), g = softmax(W_g·mean_rows(P_f) + b_g);  H0 = [P_f + P_ms ; E']   (EPT reimpl.)",
+			Tensors: []core.TensorRole{
+				{Pattern: "prompt", Role: "P_s ∈ R^{m×d}: the short soft prompt (fused and projected before it is prepended)"},
+				{Pattern: "lora_A", Role: "A ∈ R^{s×r}: DePT's position-wise offset factor"},
+				{Pattern: "lora_B", Role: "B ∈ R^{r×d}: DePT's offset basis; (α/√r)·A B is the offset and the fusion's keys and values"},
+				{Pattern: "proj_down", Role: "W_down ∈ R^{N×d×k}: the N spaces' down projections"},
+				{Pattern: "proj_up", Role: "W_up ∈ R^{N×k×d}: the N spaces' up projections"},
+				{Pattern: "gate_w", Role: "W_g ∈ R^{N×d}: the gate over the N spaces"},
+				{Pattern: "gate_b", Role: "b_g ∈ R^N: the gate's bias"},
+			},
+		},
+	}, DefaultConfig, func(c Config) core.Method { return &Method{cfg: c, dec: &dept.Method{Cfg: c.Config}} })
 }
 
 // Method is EPT.
@@ -92,7 +110,6 @@ type Method struct {
 }
 
 func (m *Method) Config() any       { return m.cfg }
-func (m *Method) Label() string     { return "EPT (reimpl.)" }
 func (m *Method) PromptLength() int { return m.cfg.PromptLength }
 
 // Setup creates the decomposition (as DePT) and the projection and gate (W_down Kaiming-

@@ -34,8 +34,8 @@ func TestParameterCountsOnT5Base(t *testing.T) {
 		// init vocab: this embedding-only backbone has no tokenizer for DePT's text init.
 		{"pt", nil, 76800},
 		{"dept", map[string]any{"init": "vocab"}, 76800},
-		{"dept", map[string]any{"prompt_length": 40, "rank": 45, "init": "vocab"}, 76800},
-		{"dept", map[string]any{"prompt_length": 80, "rank": 15, "init": "vocab"}, 76800},
+		{"dept", map[string]any{"length": 40, "rank": 45, "init": "vocab"}, 76800},
+		{"dept", map[string]any{"prompt_length": 80, "rank": 15, "init": "vocab"}, 76800}, // the deprecated spelling
 		// 76,800 + N·2·d·k (4·2·768·8 = 49,152) + gate N·d + N (3,076)
 		{"ept", map[string]any{"init": "vocab"}, 129028},
 		{"ept", map[string]any{"spaces": 2, "init": "vocab"}, 76800 + 2*2*768*8 + 2*768 + 2},
@@ -61,12 +61,14 @@ func TestConfigErrors(t *testing.T) {
 		cfg    map[string]any
 		want   string
 	}{
-		{"dept", map[string]any{"prompt_length": 0}, "prompt_length (m) must be > 0"},
+		{"dept", map[string]any{"length": 0}, "length (m) must be > 0"},
+		{"dept", map[string]any{"prompt_lr": -1}, "lr and lowrank_lr must be > 0"},
+		{"dept", map[string]any{"lr": 0.3, "prompt_lr": 0.5}, "settings lr and prompt_lr are the same setting lr"},
 		{"dept", map[string]any{"rank": 300}, "rank r = 300 exceeds max_len s = 256"},
-		{"dept", map[string]any{"promptlength": 3}, `unknown field "promptlength"`},
+		{"dept", map[string]any{"promptlength": 3}, `unknown setting "promptlength"; valid settings: alpha, init, init_text, length, lowrank_lr, lr, max_len, rank, vocab_limit`},
 		{"ept", map[string]any{"spaces": 0}, "spaces (N) must be > 0"},
 		{"ept", map[string]any{"gate": "max"}, `gate must be "pooled" or "token"`},
-		{"ept", map[string]any{"prompt_length": -1}, "prompt_length (m) must be > 0"},
+		{"ept", map[string]any{"prompt_length": -1}, "length (m) must be > 0"},
 		{"pt", map[string]any{"length": 0}, "length must be > 0"},
 	}
 	for _, c := range cases {
@@ -126,7 +128,7 @@ func TestDynamicPaddingIsExact(t *testing.T) {
 	}
 	defer bb.Close()
 	for _, name := range []string{"dept", "ept"} {
-		m, _ := core.NewMethod(name, map[string]any{"prompt_length": 8, "rank": 4})
+		m, _ := core.NewMethod(name, map[string]any{"length": 8, "rank": 4})
 		core.SeedAll(3)
 		if err := m.Setup(core.SetupEnv{Backbone: bb, Seed: 3, MaxSourceLen: 256}); err != nil {
 			t.Fatal(err)

@@ -25,11 +25,11 @@ import (
 	"github.com/ptbench/ptbench/core"
 )
 
-// Config is FT's hyperparameters.
+// Config is FT's hyperparameters; each field's doc tag is its line in `ptbench methods ft`.
 type Config struct {
-	LR            float64 `json:"lr"`
-	WeightDecay   float64 `json:"weight_decay"`
-	MaxShardBytes int64   `json:"max_shard_bytes"` // checkpoint shard size limit
+	LR            float64 `json:"lr" doc:"learning rate of every backbone weight"`
+	WeightDecay   float64 `json:"weight_decay" doc:"AdamW weight decay"`
+	MaxShardBytes int64   `json:"max_shard_bytes" doc:"size limit of one checkpoint shard file, in bytes"`
 }
 
 // DefaultConfig is AdamW at lr 1e-4; 5 GB shards as transformers' save_pretrained.
@@ -49,8 +49,13 @@ func (c Config) Validate() error {
 }
 
 func init() {
-	core.RegisterConfigured("ft", "Full fine-tuning: every backbone weight trainable (AdamW); checkpoint is a loadable HF model directory",
-		DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
+	core.RegisterConfigured(core.Description{
+		Name: "ft", Label: "FT", Family: core.FamilyBackbone,
+		About: "Full fine-tuning: every backbone weight trainable (AdamW); checkpoint is a loadable HF model directory",
+		// Estimated: every weight's gradient and AdamW state.
+		StepCost: 1.4,
+		Needs:    core.Needs{TrainsBackboneWeights: true},
+	}, DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
 }
 
 // ConfigExporter is a backbone that can write its architecture as a Hugging Face
@@ -67,7 +72,6 @@ type Method struct {
 }
 
 func (m *Method) Config() any        { return m.cfg }
-func (m *Method) Label() string      { return "FT" }
 func (m *Method) EditsWeights() bool { return true }
 func (m *Method) Hooks() *core.Hooks { return nil }
 

@@ -37,14 +37,15 @@ import (
 	"github.com/ptbench/ptbench/methods/internal/hypernet"
 )
 
-// Config is HyperDecoder's settings, named as the reference's arguments are.
+// Config is HyperDecoder's settings, named as the reference's arguments are; each field's doc
+// tag is its line in `ptbench methods hyperdecoder`.
 type Config struct {
-	EncoderAdapterDim  int     `json:"encoder_adapter_dim"`     // the learned encoder adapters' bottleneck
-	DecoderAdapterDim  int     `json:"decoder_adapter_dim"`     // the generated decoder adapters' bottleneck
-	HypernetBottleneck int     `json:"hypernetwork_bottleneck"` // s_i's size
-	LayerEmbedDim      int     `json:"layer_embedding_dim"`     // l_i's size (10, fixed in the reference)
-	ProcessEncoder     bool    `json:"process_encoder_output"`  // the d → d → d mlp on the pooled encoding
-	LR                 float64 `json:"lr"`
+	EncoderAdapterDim  int     `json:"encoder_adapter_dim" doc:"bottleneck of the learned encoder adapters"`
+	DecoderAdapterDim  int     `json:"decoder_adapter_dim" doc:"bottleneck of the generated decoder adapters"`
+	HypernetBottleneck int     `json:"hypernetwork_bottleneck" doc:"size of the generator's hidden state s_i"`
+	LayerEmbedDim      int     `json:"layer_embedding_dim" doc:"size of the layer embedding l_i (10, fixed in the reference)"`
+	ProcessEncoder     bool    `json:"process_encoder_output" doc:"apply the d → d → d mlp to the pooled encoding"`
+	LR                 float64 `json:"lr" doc:"learning rate of everything trained"`
 }
 
 // DefaultConfig is configs/experiments/glue_t5_base.json.
@@ -66,8 +67,13 @@ func (c Config) Validate() error {
 }
 
 func init() {
-	core.RegisterConfigured("hyperdecoder", "HyperDecoder (Ivison & Peters 2022): parallel FFN adapters; the decoder's generated per example from the encoder output",
-		DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
+	core.RegisterConfigured(core.Description{
+		Name: "hyperdecoder", Label: "HyperDecoder", Family: core.FamilyBackbone,
+		About: "HyperDecoder (Ivison & Peters 2022): parallel FFN adapters; the decoder's generated per example from the encoder output",
+		// Estimated: adapters (no prompt lengthens the input) plus their per-example generation.
+		StepCost: 0.85,
+		Needs:    core.Needs{EncoderDecoder: true},
+	}, DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
 }
 
 // ffnSite is an FFN sublayer and the norm site in front of it (whose output is the FFN's
@@ -112,8 +118,7 @@ type Method struct {
 	pooled     *ts.Tensor // e of the current batch [B, d], set by the encoder-output hook
 }
 
-func (m *Method) Config() any   { return m.cfg }
-func (m *Method) Label() string { return "HyperDecoder" }
+func (m *Method) Config() any { return m.cfg }
 
 // newEncoderAdapter is AdapterLayer's learned ("manual") adapter: the adapter method's
 // module with ReLU, its weights redrawn as nn.init.xavier_uniform_(gain=1e-4), zero biases.

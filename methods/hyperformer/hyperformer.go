@@ -39,18 +39,19 @@ import (
 	"github.com/ptbench/ptbench/methods/internal/hypernet"
 )
 
-// Config is HyperFormer++'s settings, named as the reference's adapter arguments are.
+// Config is HyperFormer++'s settings, named as the reference's adapter arguments are; each
+// field's doc tag is its line in `ptbench methods hyperformer`.
 type Config struct {
-	ReductionFactor int     `json:"reduction_factor"`             // b = d_model / reduction_factor
-	TaskDim         int     `json:"task_embedding_dim"`           // t: task, layer-id and block-type embeddings
-	ProjectedDim    int     `json:"projected_task_embedding_dim"` // p: the projector's output, the heads' input
-	TaskHiddenDim   int     `json:"task_hidden_dim"`              // the projector's hidden size
-	Activation      string  `json:"non_linearity"`                // the adapters' f
-	InitStd         float64 `json:"init_std"`                     // std of every generator weight (weight_init_range)
-	ProjectedNorm   bool    `json:"unique_hyper_net_layer_norm"`  // layer norm on the projected embedding
-	TrainNorms      bool    `json:"unfreeze_layer_norms"`         // T5's layer norms train
-	LR              float64 `json:"lr"`                           // everything (AdamW)
-	MaxTasks        int     `json:"max_tasks"`                    // task embeddings to allocate (0: the run's tasks)
+	ReductionFactor int     `json:"reduction_factor" doc:"the adapters' bottleneck is d_model / reduction_factor"`
+	TaskDim         int     `json:"task_embedding_dim" doc:"t, the size of the task, layer-id and block-type embeddings"`
+	ProjectedDim    int     `json:"projected_task_embedding_dim" doc:"p, the projector's output size (the heads' input)"`
+	TaskHiddenDim   int     `json:"task_hidden_dim" doc:"the task projector's hidden size"`
+	Activation      string  `json:"non_linearity" doc:"the adapters' nonlinearity: relu, gelu_new, gelu or silu"`
+	InitStd         float64 `json:"init_std" doc:"std of every generator weight (the reference's weight_init_range)"`
+	ProjectedNorm   bool    `json:"unique_hyper_net_layer_norm" doc:"layer norm on the projected task embedding"`
+	TrainNorms      bool    `json:"unfreeze_layer_norms" doc:"train T5's layer norms"`
+	LR              float64 `json:"lr" doc:"learning rate of everything trained (AdamW)"`
+	MaxTasks        int     `json:"max_tasks" doc:"task embeddings to allocate (0: the run's tasks)"`
 }
 
 // DefaultConfig is configs/hyperformer++.json with the training_args defaults it leaves
@@ -78,8 +79,12 @@ func (c Config) Validate() error {
 }
 
 func init() {
-	core.RegisterConfigured("hyperformer", "HyperFormer++ (Karimi Mahabadi et al. 2021): per stack, one hypernetwork generates every adapter from task, layer and block-type embeddings; T5's layer norms train",
-		DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
+	core.RegisterConfigured(core.Description{
+		Name: "hyperformer", Label: "HyperFormer++", Family: core.FamilyBackbone,
+		About: "HyperFormer++ (Karimi Mahabadi et al. 2021): per stack, one hypernetwork generates every adapter from task, layer and block-type embeddings; T5's layer norms train",
+		// Estimated: adapters (no prompt lengthens the input) plus their per-batch generation.
+		StepCost: 0.85,
+	}, DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
 }
 
 // Site is an adapter place: a self-attention or FFN sublayer site, its block within its
@@ -121,8 +126,7 @@ type Method struct {
 	norms  []core.NamedTensor // T5's layer-norm weights (borrowed from the backbone)
 }
 
-func (m *Method) Config() any   { return m.cfg }
-func (m *Method) Label() string { return "HyperFormer++" }
+func (m *Method) Config() any { return m.cfg }
 
 // EditsWeights: training T5's layer norms changes backbone weights, which the harness
 // restores after the run.

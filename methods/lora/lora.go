@@ -40,15 +40,15 @@ import (
 	"github.com/ptbench/ptbench/peft"
 )
 
-// Config is LoRA's hyperparameters.
+// Config is LoRA's hyperparameters; each field's doc tag is its line in `ptbench methods lora`.
 type Config struct {
-	Rank        int      `json:"rank"`    // r
-	Alpha       float64  `json:"alpha"`   // α; the update is scaled by α/r
-	Dropout     float64  `json:"dropout"` // dropout on x in training steps
-	Targets     []string `json:"targets"` // roles of the linear sites to adapt
-	LR          float64  `json:"lr"`
-	WeightDecay float64  `json:"weight_decay"`
-	Merge       bool     `json:"merge"` // evaluate with B A merged into W
+	Rank        int      `json:"rank" doc:"r, the rank of B A"`
+	Alpha       float64  `json:"alpha" doc:"α; the update is scaled by α/r"`
+	Dropout     float64  `json:"dropout" doc:"dropout on x before A in training steps"`
+	Targets     []string `json:"targets" doc:"roles of the linear sites to adapt (q, k, v, o, ffn_in, ffn_out, lm_head)"`
+	LR          float64  `json:"lr" doc:"learning rate of A and B"`
+	WeightDecay float64  `json:"weight_decay" doc:"AdamW weight decay of A and B"`
+	Merge       bool     `json:"merge" doc:"evaluate with B A merged into W"`
 }
 
 // DefaultConfig is r 8, α 16 on q and v.
@@ -90,8 +90,20 @@ func (c Config) Validate() error {
 }
 
 func init() {
-	core.RegisterConfigured("lora", "LoRA (Hu et al. 2022): W x + (α/r)·B A x on the q and v projections of every attention",
-		DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
+	core.RegisterConfigured(core.Description{
+		Name: "lora", Label: "LoRA", Family: core.FamilyBackbone,
+		About: "LoRA (Hu et al. 2022): W x + (α/r)·B A x on the q and v projections of every attention",
+		// Estimated from what a step computes: no prompt lengthens the input.
+		StepCost: 0.8,
+		PEFT:     peft.LoRA,
+		Tensors: &core.TensorDoc{
+			Equation: "y = W x + (α/r)·B A dropout(x) at every adapted linear site   (LoRA, Hu et al. 2022)",
+			Tensors: []core.TensorRole{
+				{Pattern: "*.lora_A", Role: "A ∈ R^{r×in}: the site's down projection"},
+				{Pattern: "*.lora_B", Role: "B ∈ R^{out×r}: the site's up projection"},
+			},
+		},
+	}, DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
 }
 
 // pair is one adapted site.
@@ -112,7 +124,6 @@ type Method struct {
 }
 
 func (m *Method) Config() any        { return m.cfg }
-func (m *Method) Label() string      { return "LoRA" }
 func (m *Method) EditsWeights() bool { return m.cfg.Merge }
 
 // Sites lists the adapted site names in backbone order.

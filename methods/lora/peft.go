@@ -162,14 +162,3 @@ func (m *Method) ImportPEFT(a *peft.Adapter, bb core.BackboneInfo) error {
 
 // InitFromPEFT makes Setup end by loading a (`ptbench run --init-from`).
 func (m *Method) InitFromPEFT(a *peft.Adapter) { m.init = a }
-
-// DescribeTensors is LoRA's equation for the native export.
-func (m *Method) DescribeTensors() peft.Description {
-	return peft.Description{
-		Equation: "y = W x + (α/r)·B A dropout(x) at every adapted linear site   (LoRA, Hu et al. 2022)",
-		Tensors: []peft.TensorRole{
-			{Pattern: "*.lora_A", Role: "A ∈ R^{r×in}: the site's down projection"},
-			{Pattern: "*.lora_B", Role: "B ∈ R^{out×r}: the site's up projection"},
-		},
-	}
-}

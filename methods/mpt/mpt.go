@@ -35,30 +35,32 @@ import (
 	_ "github.com/ptbench/ptbench/methods/pt" // the source prompts are PT artefacts
 )
 
-// SourceConfig is stage 1's settings.
+// SourceConfig is stage 1's settings; each field's doc tag is its line in `ptbench methods
+// mpt-source`.
 type SourceConfig struct {
-	Sources      []string `json:"sources"`       // source tasks (one teacher each)
-	Length       int      `json:"length"`        // l
-	LR           float64  `json:"lr"`            // P*, u_k, v_k
-	KLWeight     float64  `json:"kl_weight"`     // λ_KL
-	HiddenWeight float64  `json:"hidden_weight"` // λ_H
-	SourceSeed   int64    `json:"source_seed"`   // the teachers' seed
-	SourceSteps  int      `json:"source_steps"`  // teacher training steps (0: the run's --steps)
+	Sources      []string `json:"sources" doc:"source tasks, one PT teacher each"`
+	Length       int      `json:"length" doc:"l, the number of soft prompt tokens"`
+	LR           float64  `json:"lr" doc:"learning rate of P*, u_k and v_k"`
+	KLWeight     float64  `json:"kl_weight" doc:"λ_KL, the weight of the distillation's KL term"`
+	HiddenWeight float64  `json:"hidden_weight" doc:"λ_H, the weight of the distillation's hidden-state term"`
+	SourceSeed   int64    `json:"source_seed" doc:"seed of the teachers' runs"`
+	SourceSteps  int      `json:"source_steps" doc:"training steps of each teacher (0: the run's --steps)"`
 }
 
-// Config is stage 2's settings (and which stage-1 artefact it starts from).
+// Config is stage 2's settings (and which stage-1 artefact it starts from); each field's doc
+// tag is its line in `ptbench methods mpt`.
 type Config struct {
-	Sources      []string `json:"sources"`
-	Length       int      `json:"length"`
-	LR           float64  `json:"lr"`        // P*
-	FactorLR     float64  `json:"factor_lr"` // u, v
-	KLWeight     float64  `json:"kl_weight"`
-	HiddenWeight float64  `json:"hidden_weight"`
-	SourceSeed   int64    `json:"source_seed"`
-	SourceSteps  int      `json:"source_steps"`  // teachers' steps (0: the run's --steps)
-	DistillSteps int      `json:"distill_steps"` // stage 1 steps (0: the run's --steps)
-	Init         string   `json:"init"`          // u, v start: "average", "exact" or "ones"
-	InitTask     int      `json:"init_task"`     // "exact": index of the source whose u_k, v_k
+	Sources      []string `json:"sources" doc:"source tasks of stage 1, one PT teacher each"`
+	Length       int      `json:"length" doc:"l, the number of soft prompt tokens"`
+	LR           float64  `json:"lr" doc:"learning rate of P* (stages 1 and 2)"`
+	FactorLR     float64  `json:"factor_lr" doc:"learning rate of the target factors u and v"`
+	KLWeight     float64  `json:"kl_weight" doc:"λ_KL of stage 1's distillation"`
+	HiddenWeight float64  `json:"hidden_weight" doc:"λ_H of stage 1's distillation"`
+	SourceSeed   int64    `json:"source_seed" doc:"seed of the teachers' runs"`
+	SourceSteps  int      `json:"source_steps" doc:"training steps of each teacher (0: the run's --steps)"`
+	DistillSteps int      `json:"distill_steps" doc:"training steps of stage 1 (0: the run's --steps)"`
+	Init         string   `json:"init" doc:"where u and v start: average (of the sources' factors), exact (source init_task's) or ones"`
+	InitTask     int      `json:"init_task" doc:"init exact: the index of the source whose u_k and v_k start u and v"`
 }
 
 // DefaultConfig uses the six sources of the comparison tables.
@@ -118,10 +120,17 @@ func (c Config) Validate() error {
 }
 
 func init() {
-	core.RegisterConfigured("mpt", "MPT (Wang et al. 2023): a distilled multi-task prompt P* with a rank-one target factor, P* ∘ (u vᵀ)",
-		DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
-	core.RegisterConfigured("mpt-source", "MPT stage 1 (source tasks, multi-task): P* distilled from per-task PT teachers",
-		DefaultSourceConfig, func(c SourceConfig) core.Method { return &Source{cfg: c} })
+	core.RegisterConfigured(core.Description{
+		Name: "mpt", Label: "MPT", Family: core.FamilyInput,
+		About:    "MPT (Wang et al. 2023): a distilled multi-task prompt P* with a rank-one target factor, P* ∘ (u vᵀ)",
+		StepCost: 1, // PT's step: one prompt of PT's length
+		Needs:    core.Needs{Artefacts: true},
+	}, DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
+	core.RegisterConfigured(core.Description{
+		Name: "mpt-source", Label: "MPT (source stage)", Family: core.FamilyInput,
+		About: "MPT stage 1 (source tasks, multi-task): P* distilled from per-task PT teachers",
+		Needs: core.Needs{Artefacts: true, MultiTask: true},
+	}, DefaultSourceConfig, func(c SourceConfig) core.Method { return &Source{cfg: c} })
 }
 
 // ---- stage 2 ---------------------------------------------------------------------------------
@@ -133,7 +142,6 @@ type Method struct {
 }
 
 func (m *Method) Config() any       { return m.cfg }
-func (m *Method) Label() string     { return "MPT" }
 func (m *Method) PromptLength() int { return m.cfg.Length }
 
 func (m *Method) sourceConfig() SourceConfig {
@@ -256,7 +264,6 @@ type Source struct {
 }
 
 func (s *Source) Config() any       { return s.cfg }
-func (s *Source) Label() string     { return "MPT (source stage)" }
 func (s *Source) PromptLength() int { return s.cfg.Length }
 
 // NeededArtefacts are the teachers.

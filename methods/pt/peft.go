@@ -76,11 +76,3 @@ func (m *Method) ImportPEFT(a *peft.Adapter, bb core.BackboneInfo) error {
 
 // InitFromPEFT makes Setup end by loading a (`ptbench run --init-from`).
 func (m *Method) InitFromPEFT(a *peft.Adapter) { m.init = a }
-
-// DescribeTensors is PT's equation for the native export.
-func (m *Method) DescribeTensors() peft.Description {
-	return peft.Description{
-		Equation: "H0 = [P ; E], attention mask extended by ones   (prompt tuning, Lester et al. 2021)",
-		Tensors:  []peft.TensorRole{{Pattern: "prompt", Role: "P ∈ R^{l×d}: the soft prompt prepended to the frozen input embeddings E"}},
-	}
-}

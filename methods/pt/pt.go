@@ -18,13 +18,13 @@ import (
 	"github.com/ptbench/ptbench/peft"
 )
 
-// Config is PT's hyperparameters.
+// Config is PT's hyperparameters; each field's doc tag is its line in `ptbench methods pt`.
 type Config struct {
-	Length     int     `json:"length"`      // l, number of soft tokens
-	LR         float64 `json:"lr"`          // learning rate of the prompt
-	Init       string  `json:"init"`        // "vocab" or "text"
-	InitText   string  `json:"init_text"`   // used by "text"
-	VocabLimit int     `json:"vocab_limit"` // "vocab" samples ids in [0, VocabLimit)
+	Length     int     `json:"length" doc:"l, the number of soft prompt tokens"`
+	LR         float64 `json:"lr" doc:"learning rate of the prompt"`
+	Init       string  `json:"init" doc:"prompt initialisation: vocab (sampled vocabulary rows) or text (the embeddings of init_text)"`
+	InitText   string  `json:"init_text" doc:"instruction text tiled/truncated to l tokens (init text)"`
+	VocabLimit int     `json:"vocab_limit" doc:"init vocab samples ids in [0, vocab_limit)"`
 }
 
 // DefaultConfig is the paper's setting.
@@ -49,8 +49,17 @@ func (c Config) Validate() error {
 }
 
 func init() {
-	core.RegisterConfigured("pt", "Prompt tuning (Lester et al. 2021): soft prompt P (l×d) prepended to the input",
-		DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
+	core.RegisterConfigured(core.Description{
+		Name: "pt", Label: "PT", Family: core.FamilyInput,
+		About: "Prompt tuning (Lester et al. 2021): soft prompt P (l×d) prepended to the input",
+		// The baseline: other methods' step times are quoted relative to PT's.
+		StepCost: 1, Baseline: true,
+		PEFT: peft.PromptTuning,
+		Tensors: &core.TensorDoc{
+			Equation: "H0 = [P ; E], attention mask extended by ones   (prompt tuning, Lester et al. 2021)",
+			Tensors:  []core.TensorRole{{Pattern: "prompt", Role: "P ∈ R^{l×d}: the soft prompt prepended to the frozen input embeddings E"}},
+		},
+	}, DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
 }
 
 // Method is PT.
@@ -60,8 +69,7 @@ type Method struct {
 	init   *peft.Adapter // loaded at the end of Setup (InitFromPEFT)
 }
 
-func (m *Method) Config() any   { return m.cfg }
-func (m *Method) Label() string { return "PT" }
+func (m *Method) Config() any { return m.cfg }
 
 // PromptLength is l, the number of encoder positions PT adds.
 func (m *Method) PromptLength() int { return m.cfg.Length }

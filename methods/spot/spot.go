@@ -19,13 +19,13 @@ import (
 	"github.com/ptbench/ptbench/methods/internal/promptbank"
 )
 
-// Config is SPoT's settings.
+// Config is SPoT's settings; each field's doc tag is its line in `ptbench methods spot`.
 type Config struct {
-	Source      string  `json:"source"`       // source task (MNLI in the comparison tables)
-	Length      int     `json:"length"`       // l, as the source prompt's
-	LR          float64 `json:"lr"`           // target learning rate of P
-	SourceSeed  int64   `json:"source_seed"`  // the source prompt's seed (fixed across target seeds)
-	SourceSteps int     `json:"source_steps"` // source training steps (0: the run's --steps)
+	Source      string  `json:"source" doc:"the source task whose PT prompt initialises P (MNLI in the comparison tables)"`
+	Length      int     `json:"length" doc:"l, the number of soft prompt tokens (the source prompt's too)"`
+	LR          float64 `json:"lr" doc:"learning rate of the prompt on the target task"`
+	SourceSeed  int64   `json:"source_seed" doc:"seed of the source prompt's run (fixed across target seeds)"`
+	SourceSteps int     `json:"source_steps" doc:"training steps of the source prompt (0: the run's --steps)"`
 }
 
 // DefaultConfig transfers from MNLI with PT's settings.
@@ -49,8 +49,12 @@ func (c Config) Validate() error {
 }
 
 func init() {
-	core.RegisterConfigured("spot", "SPoT (Vu et al. 2022): PT initialised from a PT prompt trained on a source task",
-		DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
+	core.RegisterConfigured(core.Description{
+		Name: "spot", Label: "SPoT", Family: core.FamilyInput,
+		About:    "SPoT (Vu et al. 2022): PT initialised from a PT prompt trained on a source task",
+		StepCost: 1, // PT's step
+		Needs:    core.Needs{Artefacts: true},
+	}, DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
 }
 
 // Method is SPoT.
@@ -60,7 +64,6 @@ type Method struct {
 }
 
 func (m *Method) Config() any       { return m.cfg }
-func (m *Method) Label() string     { return "SPoT" }
 func (m *Method) PromptLength() int { return m.cfg.Length }
 
 // NeededArtefacts is the source PT prompt.
