@@ -75,10 +75,14 @@ func RenderMarkdown(w io.Writer, b Board) error {
 	}
 	fmt.Fprintln(w)
 	if multiSeed {
-		fmt.Fprintln(w, "- Cells: test score ×100, mean ± sample std over the row's n seeds (a cell over fewer seeds says n=…); a task's first metric is the one ranked, averaged and compared with papers, the others follow in brackets.")
+		fmt.Fprint(w, "- Cells: test score ×100, mean ± sample std over the row's n seeds (a cell over fewer seeds says n=…)")
 	} else {
-		fmt.Fprintln(w, "- Cells: test score ×100 of one seed (no spread to show); a task's first metric is the one ranked, averaged and compared with papers, the others follow in brackets.")
+		fmt.Fprint(w, "- Cells: test score ×100 of one seed (no spread to show)")
 	}
+	if hasOthers(b) {
+		fmt.Fprint(w, "; a task's first metric is the one ranked, averaged and compared with papers, the others follow in brackets")
+	}
+	fmt.Fprintln(w, ".")
 	if ranked(b) {
 		fmt.Fprintln(w, "- **Bold**: best of its column, <u>underlined</u>: second, among the rows on the same backbone; equal shown values share a rank.")
 	}
@@ -120,6 +124,16 @@ func RenderMarkdown(w io.Writer, b Board) error {
 					fmt.Sprintf("%.4f", s.MeanStepSec), fmt.Sprintf("%.1f", s.TotalTrainSec))
 			}
 		})
+}
+
+// hasOthers tells whether any task column has metrics beside its table score.
+func hasOthers(b Board) bool {
+	for _, m := range b.TaskMetrics {
+		if len(m.Also) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // ranked tells whether any cell or average of the board is marked best or second.
