@@ -77,8 +77,9 @@ func TestBuiltinExperiments(t *testing.T) {
 			if got := v.Values(); got["ept.prompt_lr"] != 0.4 || got["ept.lowrank_lr"] != 5e-3 {
 				t.Errorf("%s: EPT's sixth variant %v", name, got)
 			}
-			if p.MethodConfig["ept"]["proj_lr"] != 0 {
-				t.Errorf("%s: EPT's projection rate %v, want 0 (= the prompt's)", name, p.MethodConfig["ept"]["proj_lr"])
+			if p.MethodConfig["ept"]["proj_lr"] != 0 || p.MethodConfig["ft"]["lr"] != 3e-4 {
+				t.Errorf("%s: EPT's projection rate %v, want 0 (= the prompt's); FT's rate %v, want the references' 3e-4",
+					name, p.MethodConfig["ept"]["proj_lr"], p.MethodConfig["ft"]["lr"])
 			}
 		}
 	}
