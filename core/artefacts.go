@@ -11,7 +11,7 @@ import (
 // (these settings) trained on sst2 with seed 42 over this backbone". The harness completes
 // the identity with the backbone, the data and its own training options.
 type ArtefactSpec struct {
-	Method string         `json:"method"`           // a registered method ("pt")
+	Method string         `json:"method"`           // the registered method's name
 	Config map[string]any `json:"config,omitempty"` // raw settings; the method resolves them
 	Tasks  []string       `json:"tasks"`            // trained on these (several = multi-task)
 	Seed   int64          `json:"seed"`

@@ -117,7 +117,7 @@ func (a *Adapter) Write(dir string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", filepath.Join(dir, ConfigName), err)
 	}
-	meta := map[string]string{"format": "pt"}
+	meta := map[string]string{safetensors.FormatKey: safetensors.FormatPyTorch}
 	for k, v := range a.Metadata {
 		meta[k] = v
 	}

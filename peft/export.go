@@ -256,7 +256,7 @@ func ExportNative(src Source, dir string) (*Written, error) {
 		return nil, err
 	}
 	meta := provenance(src)
-	meta["format"] = "pt"
+	meta[safetensors.FormatKey] = safetensors.FormatPyTorch
 	wpath := filepath.Join(dir, n.Weights)
 	if err := safetensors.Write(wpath, tensors, meta); err != nil {
 		return nil, err

@@ -613,7 +613,7 @@ func WriteHFDir(m *Model, dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
 		return err
 	}
-	return core.SaveTorchFile(filepath.Join(dir, hf.SafetensorsWeights), m.Weights(), map[string]string{"format": "pt"})
+	return core.SaveTorchFile(filepath.Join(dir, hf.SafetensorsWeights), m.Weights(), map[string]string{safetensors.FormatKey: safetensors.FormatPyTorch})
 }
 
 // Weights lists the full-precision parameters by HF name (NF4 linears are left out: they are

@@ -69,11 +69,13 @@ func (byteTok) Encode(s string) []int {
 func (byteTok) Decode(ids []int) string { return "" }
 func (byteTok) VocabSize() int          { return 259 }
 
-// Artefacts is an in-memory core.ArtefactStore for method tests: every spec gets random
-// tensors of the shapes its method stores (PT: "prompt" [length, D]; mpt-source:
-// "prompt_shared" [length, D]), the same values for the same spec. Asked counts calls.
+// Artefacts is an in-memory core.ArtefactStore for method tests: every spec gets one random
+// [length, D] tensor under the name its method stores it (Names, given by the test: PT's
+// "prompt", MPT stage 1's "prompt_shared"), the same values for the same spec. Asked counts
+// calls.
 type Artefacts struct {
 	D     int64
+	Names map[string]string // method → the name of the tensor its artefacts hold
 	Asked int
 	made  map[string][]core.NamedTensor
 }
@@ -90,9 +92,9 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 		if l, ok := spec.Config["length"].(int); ok {
 			length = int64(l)
 		}
-		name := map[string]string{"pt": "prompt", "mpt-source": "prompt_shared"}[spec.Method]
+		name := a.Names[spec.Method]
 		if name == "" {
-			return nil, fmt.Errorf("coretest.Artefacts: no shapes for method %q", spec.Method)
+			return nil, fmt.Errorf("coretest.Artefacts: no tensor name for method %q (set Names)", spec.Method)
 		}
 		ts.ManualSeed(int64(len(a.made) + 11))
 		a.made[key] = []core.NamedTensor{{Name: name, Tensor: ts.MustRandn([]int64{length, a.D}, gotch.Float, gotch.CPU)}}

@@ -20,6 +20,14 @@ import (
 // metadataKey is the reserved header key holding free-form string metadata rather than a tensor.
 const metadataKey = "__metadata__"
 
+// FormatKey: FormatPyTorch is the metadata entry transformers and PEFT write into the
+// safetensors files they save, and check when loading: tensors in PyTorch's layout. "pt"
+// here names that file convention, not ptbench's prompt-tuning method.
+const (
+	FormatKey     = "format"
+	FormatPyTorch = "pt"
+)
+
 // maxHeaderSize bounds the header length field, as the reference implementation does, so a
 // corrupt or hostile length cannot make us allocate gigabytes before failing.
 const maxHeaderSize = 100 << 20

@@ -12,6 +12,10 @@ import (
 	"github.com/ptbench/ptbench/methods/internal/promptbank"
 )
 
+// artefactNames are the tensors the fake artefact store hands out: source prompts are PT's
+// "prompt", MPT's stage-1 state its "prompt_shared".
+var artefactNames = map[string]string{"pt": "prompt", "mpt-source": "prompt_shared"}
+
 func setup(t *testing.T, bb core.Backbone, raw map[string]any, store *coretest.Artefacts, maxLen int) *attempt.Method {
 	t.Helper()
 	m, err := core.NewMethod("attempt", raw)
@@ -37,7 +41,7 @@ func TestParametersOnT5Base(t *testing.T) {
 		raw  map[string]any
 		want int64
 	}{{nil, 230_400}, {map[string]any{"train_layer_norm": true}, 231_936}} {
-		store := &coretest.Artefacts{D: 768}
+		store := &coretest.Artefacts{D: 768, Names: artefactNames}
 		m := setup(t, bb, c.raw, store, 256)
 		if n := core.TrainableParams(m); n != c.want {
 			t.Errorf("%v: ATTEMPT trains %d parameters, want %d", c.raw, n, c.want)
@@ -79,7 +83,7 @@ func TestTargetStartsAsTheFirstSource(t *testing.T) {
 	coretest.LockThread(t)
 	bb := coretest.NewEmbeddingOnly(300, 16)
 	defer bb.Close()
-	store := &coretest.Artefacts{D: 16}
+	store := &coretest.Artefacts{D: 16, Names: artefactNames}
 	m := setup(t, bb, map[string]any{"sources": []any{"mnli", "qnli"}, "length": 4}, store, 32)
 	defer m.Close()
 	want := core.Float32s(store.Stored(promptbank.SourceSpec("mnli", 4, 42, 0)))
@@ -109,7 +113,7 @@ func TestAttentionOverSourcesAndTarget(t *testing.T) {
 	bb := coretest.NewEmbeddingOnly(300, 64)
 	defer bb.Close()
 	m := setup(t, bb, map[string]any{"sources": []any{"a", "b", "c"}, "length": 5, "temperature": 1, "attn_init_std": 0.3},
-		&coretest.Artefacts{D: 64}, 16)
+		&coretest.Artefacts{D: 64, Names: artefactNames}, 16)
 	defer m.Close()
 	if m.Candidates() != 4 {
 		t.Fatalf("%d candidates, want n + 1 = 4", m.Candidates())
@@ -158,7 +162,7 @@ func TestTargetKeyIsLive(t *testing.T) {
 	coretest.LockThread(t)
 	bb := coretest.NewEmbeddingOnly(300, 8)
 	defer bb.Close()
-	m := setup(t, bb, map[string]any{"sources": []any{"a"}, "length": 2, "temperature": 1, "attn_init_std": 0.5}, &coretest.Artefacts{D: 8}, 8)
+	m := setup(t, bb, map[string]any{"sources": []any{"a"}, "length": 2, "temperature": 1, "attn_init_std": 0.5}, &coretest.Artefacts{D: 8, Names: artefactNames}, 8)
 	defer m.Close()
 	b, _ := core.CollateWith([]core.Encoded{{Source: []int64{5, 6, 7}}}, core.CollateOptions{NoLabels: true}, core.PadRight, 0)
 	defer b.Close()

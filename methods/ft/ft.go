@@ -23,6 +23,7 @@ import (
 	"sort"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/safetensors"
 )
 
 // Config is FT's hyperparameters; each field's doc tag is its line in `ptbench methods ft`.
@@ -140,7 +141,7 @@ func WriteModelDir(dir string, tensors []core.NamedTensor, config []byte, meta m
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	header := map[string]string{"format": "pt"}
+	header := map[string]string{safetensors.FormatKey: safetensors.FormatPyTorch}
 	for k, v := range meta {
 		header[k] = v
 	}

@@ -13,6 +13,10 @@ import (
 	_ "github.com/ptbench/ptbench/methods/spot"
 )
 
+// artefactNames are the tensors the fake artefact store hands out: source prompts are PT's
+// "prompt", MPT's stage-1 state its "prompt_shared".
+var artefactNames = map[string]string{"pt": "prompt", "mpt-source": "prompt_shared"}
+
 // stage1 is a store holding a stage-1 artefact with known P*, u_k and v_k (K = 2, l = 3,
 // d = 4): u_1 = 1,2,3, u_2 = 3,4,5; v_1 = 1…4, v_2 = 2…5.
 type stage1 struct{ asked int }
@@ -99,10 +103,10 @@ func TestSourceStageNeedsItsSourcesAsTasks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if err := m.Setup(core.SetupEnv{Backbone: bb, Tasks: []string{"a"}, Artefacts: &coretest.Artefacts{D: 64}}); err == nil {
+	if err := m.Setup(core.SetupEnv{Backbone: bb, Tasks: []string{"a"}, Artefacts: &coretest.Artefacts{D: 64, Names: artefactNames}}); err == nil {
 		t.Fatal("mpt-source set up on one task of two")
 	}
-	store := &coretest.Artefacts{D: 64}
+	store := &coretest.Artefacts{D: 64, Names: artefactNames}
 	if err := m.Setup(core.SetupEnv{Backbone: bb, Tasks: []string{"a", "b"}, Artefacts: store}); err != nil {
 		t.Fatal(err)
 	}

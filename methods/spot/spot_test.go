@@ -8,12 +8,16 @@ import (
 	"github.com/ptbench/ptbench/methods/spot"
 )
 
+// artefactNames are the tensors the fake artefact store hands out: source prompts are PT's
+// "prompt", MPT's stage-1 state its "prompt_shared".
+var artefactNames = map[string]string{"pt": "prompt", "mpt-source": "prompt_shared"}
+
 // SPoT's initial prompt is the stored source prompt bit for bit; its budget is PT's.
 func TestStartsFromTheSourcePrompt(t *testing.T) {
 	coretest.LockThread(t)
 	bb := coretest.NewEmbeddingOnly(5000, 768)
 	defer bb.Close()
-	store := &coretest.Artefacts{D: 768}
+	store := &coretest.Artefacts{D: 768, Names: artefactNames}
 	m, err := core.NewMethod("spot", map[string]any{"source": "sst2"})
 	if err != nil {
 		t.Fatal(err)
