@@ -21,7 +21,7 @@ var ptStepSeconds = []struct {
 	{"t5-small", "bfloat16", 1.79, "measured"}, // bench --seq 256 --dtype bfloat16: 1.77–1.81 s
 	{"t5-base", "", 13.0, "measured"},
 	{"t5-base", "bfloat16", 7.6, "extrapolated"}, // bf16 rows: fp32 × t5-small's bf16/fp32 ratio (0.58)
-	{"t5-large", "", 43.0, "extrapolated"}, // 737.7M parameters
+	{"t5-large", "", 43.0, "extrapolated"},       // 737.7M parameters
 	{"t5-large", "bfloat16", 25.1, "extrapolated"},
 	{"t5-3b", "", 166, "extrapolated"},
 	{"t5-3b", "bfloat16", 97, "extrapolated"},
