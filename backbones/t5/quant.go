@@ -48,7 +48,7 @@ func (p packedLinears) numel() int64 {
 	return n
 }
 
-// Bytes is the storage the 4-bit weights take (codes, double-quantised scales).
+// bytes is the storage the 4-bit weights take (codes, double-quantised scales).
 func (p packedLinears) bytes() int64 {
 	var n int64
 	for _, q := range p {

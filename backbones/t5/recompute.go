@@ -83,9 +83,11 @@ func (m *Model) forwardRecomputed(embeds, mask *ts.Tensor, labels [][]int64) (Ou
 			ts.ManualSeed(seeds[i])
 		}
 	}
-	encSeg := func(i int) int { return 1 + i }        // 0: input dropout
-	finalSeg := nEnc + 1                              // the encoder's final norm and dropout
-	decSeg := func(j int) int { return nEnc + 2 + j } //
+	// Segments: 0 the input dropout, 1..nEnc the encoder's blocks, nEnc+1 its final norm and
+	// dropout, then the decoder's blocks.
+	encSeg := func(i int) int { return 1 + i }
+	finalSeg := nEnc + 1
+	decSeg := func(j int) int { return nEnc + 2 + j }
 	B, T := int64(len(labels)), int64(len(labels[0]))
 
 	encBias := m.encoderBias(mask)
