@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -164,16 +165,27 @@ func rankValues(values []float64, present []bool) []int {
 	return ranks
 }
 
+// kShotSuffix is the label suffix a few-shot grid gives its rows (" (k=16)").
+var kShotSuffix = regexp.MustCompile(` \(k=\d+\)$`)
+
+// rankGroup is the set of rows a row's cells are ranked in: the same backbone and the same
+// few-shot size, so a 4-shot row is not marked worse than a 32-shot one.
+func rankGroup(r MethodRow) string {
+	return r.Backbone + "\x00" + kShotSuffix.FindString(r.Label)
+}
+
 // rankBoard marks the best (rank 1) and second (rank 2) cell of every task and average
-// column among the rows on the same backbone: rows on different backbones are not compared.
+// column among the rows of a rank group: rows on different backbones or few-shot sizes are
+// not compared.
 func rankBoard(b *Board) {
 	groups := map[string][]int{}
 	var order []string
 	for i, r := range b.Rows {
-		if _, ok := groups[r.Backbone]; !ok {
-			order = append(order, r.Backbone)
+		g := rankGroup(r)
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
 		}
-		groups[r.Backbone] = append(groups[r.Backbone], i)
+		groups[g] = append(groups[g], i)
 	}
 	for _, g := range order {
 		idx := groups[g]

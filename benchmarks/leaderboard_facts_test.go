@@ -61,9 +61,11 @@ func TestBoardMarksBestAndSecond(t *testing.T) {
 	rows := []core.ResultRow{okRow("pt", "rte", 1, 70), okRow("dept", "rte", 1, 80), okRow("lora", "rte", 1, 60)}
 	other := okRow("ept", "rte", 1, 99)
 	other.Backbone.Name = "t5-small" // another backbone: alone in its group, not ranked
-	b := BuildBoard(append(rows, other))
+	fewShot := okRow("bitfit", "rte", 1, 95)
+	fewShot.Label = "BitFit (k=16)" // another few-shot size: not compared with the full-data rows
+	b := BuildBoard(append(rows, other, fewShot))
 	md := render(t, b)
-	for _, want := range []string{"**80.0**", "<u>70.0</u>", "| 60.0 ", "| 99.0 "} {
+	for _, want := range []string{"**80.0**", "<u>70.0</u>", "| 60.0 ", "| 99.0 ", "| 95.0 "} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
@@ -72,7 +74,7 @@ func TestBoardMarksBestAndSecond(t *testing.T) {
 	for _, r := range b.Rows {
 		ranks[r.Method] = r.Tasks["rte"].Rank
 	}
-	if want := map[string]int{"dept": 1, "pt": 2, "lora": 0, "ept": 0}; !reflect.DeepEqual(ranks, want) {
+	if want := map[string]int{"dept": 1, "pt": 2, "lora": 0, "ept": 0, "bitfit": 0}; !reflect.DeepEqual(ranks, want) {
 		t.Errorf("JSON ranks %v, want %v", ranks, want)
 	}
 }

@@ -84,7 +84,7 @@ func RenderMarkdown(w io.Writer, b Board) error {
 	}
 	fmt.Fprintln(w, ".")
 	if ranked(b) {
-		fmt.Fprintln(w, "- **Bold**: best of its column, <u>underlined</u>: second, among the rows on the same backbone; equal shown values share a rank.")
+		fmt.Fprintln(w, "- **Bold**: best of its column, <u>underlined</u>: second, among the rows on the same backbone (and k-shot size); equal shown values share a rank.")
 	}
 	for _, a := range b.Averages {
 		if a.Complete {
