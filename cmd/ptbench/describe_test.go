@@ -60,6 +60,11 @@ func TestSetRejectsUnknownKeysListingValidOnes(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %v, want %q", err, want)
 	}
+	out, _ := execute("run", "--methods", "dept", "--tasks", "rte", "--offline", "--data-dir", t.TempDir(),
+		"--set", "dept.prompt_lr=0.4", "--out", t.TempDir())
+	if !strings.Contains(out, "warning: dept: deprecated setting names prompt_lr (now lr)") {
+		t.Errorf("no deprecation warning for dept.prompt_lr in\n%s", out)
+	}
 	cfgs, err := loadMethodConfigs("", []string{"dept.prompt_lr=0.4"}, []string{"dept"})
 	if err != nil {
 		t.Fatal(err)

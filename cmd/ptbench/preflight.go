@@ -64,6 +64,9 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 			return fmt.Errorf("method %s: %w", name, err)
 		}
 		isBuiltin := builtin[name] && !strings.HasPrefix(name, "plugin:")
+		if old := core.DeprecatedSettings(name, raw); len(old) > 0 && g.Log != nil && isBuiltin {
+			fmt.Fprintf(g.Log, "warning: %s: deprecated setting names %s (accepted; the run records the current names)\n", name, strings.Join(old, ", "))
+		}
 		if isBuiltin {
 			if err := checkNonFiniteWords(name, raw); err != nil {
 				return err
@@ -205,8 +208,8 @@ func validateQuant(quant string, methods []string) error {
 		return usageError{fmt.Errorf("--quant %q: want none or nf4 (4-bit NormalFloat, double-quantised; Llama and T5 backbones)", quant)}
 	}
 	for _, m := range methods {
-		if m == "ft" {
-			return usageError{fmt.Errorf("--quant nf4 stores the backbone's linear weights 4-bit and frozen, and ft trains them: run ft without --quant (lora on a 4-bit backbone is QLoRA)")}
+		if d, ok := core.Describe(m); ok && d.Needs.TrainsBackboneWeights {
+			return usageError{fmt.Errorf("--quant nf4 stores the backbone's linear weights 4-bit and frozen, and %s trains them: run %s without --quant (a method that keeps them frozen, such as LoRA, runs on a 4-bit backbone: LoRA there is QLoRA)", m, m)}
 		}
 	}
 	return nil
