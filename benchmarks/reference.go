@@ -3,9 +3,11 @@ package benchmarks
 import (
 	"fmt"
 	"io"
+
+	"github.com/ptbench/ptbench/core"
 )
 
-// paperRow is a published result on T5-Base (DePT's comparison tables), shown beside the
+// paperRow is a published result (a method description's Published), shown beside the
 // measured board so a reader can see how far a run is from the papers. nil = not published.
 type paperRow struct {
 	Method string // the registered method the numbers are for
@@ -16,22 +18,23 @@ type paperRow struct {
 
 func f(v float64) *float64 { return &v }
 
-// referenceRows: DePT from its released checkpoints ((m, r) = (60, 30) unless noted); EPT
-// published no per-task numbers.
-var referenceRows = []paperRow{
-	{Method: "dept", Label: "DePT (paper, T5-Base)", Scores: map[string]*float64{
-		"mnli": f(85.0), "qqp": f(90.4), "qnli": f(93.2), "sst2": f(94.2), "stsb": f(90.8), "mrpc": f(90.7),
-		"rte": f(79.1), "cola": f(63.8), "multirc": f(74.3), "boolq": f(79.3), "wic": f(68.7), "wsc": f(67.3), "cb": f(92.9),
-	}, Note: "CoLA with (m, r) = (80, 15), BoolQ (40, 45); GLUE avg 85.9, SuperGLUE avg 76.5. " + deptRunSettings},
-	{Method: "ept", Label: "EPT (paper, T5-Base)", Scores: map[string]*float64{}, Note: "per-task numbers not published; claims +12.9% max relative gain, −14% training time; " +
-		"batch 16, 30,000 steps under 100k training examples and 300,000 above, rates searched in prompt {3e-1, 4e-1, 5e-1} × low-rank {1e-4, 5e-4, 5e-3}"},
+// referenceRows are the registered methods' published results, in method-name order (EPT's
+// row has no per-task numbers: its paper published none).
+func referenceRows() []paperRow {
+	var out []paperRow
+	for _, d := range core.Descriptions() {
+		p := d.Published
+		if p == nil {
+			continue
+		}
+		r := paperRow{Method: d.Name, Label: p.Label, Scores: map[string]*float64{}, Note: p.Note}
+		for t, v := range p.Scores {
+			r.Scores[t] = f(v)
+		}
+		out = append(out, r)
+	}
+	return out
 }
-
-// deptRunSettings are the settings of DePT's released runs (the DePT repository's
-// checkpoints/<task>/output.log): not this harness's batch 16 and 30,000/300,000 steps.
-const deptRunSettings = "Run with batch 32, every input padded to 256, group_by_length False, AdamW weight decay 1e-5, " +
-	"per-task steps (MRPC 10k; WiC, WSC 20k; CoLA 40k; QNLI, QQP 100k; MNLI 250k; others 30k) and per-task rates " +
-	"(prompt 0.3 or 0.4, low-rank 1e-4 to 5e-3)"
 
 // publishedMetric is the metric each published number is, read from DePT's released
 // checkpoints/<task>/test_results.json: MRPC 90.7 = test_accuracy 90.69 (test_f1 93.29), QQP
@@ -47,9 +50,10 @@ var publishedMetric = map[string]string{
 // RenderReference writes the papers' numbers for the board's tasks that have one (a task no
 // paper reports gets no column).
 func RenderReference(w io.Writer, tasks []string) error {
+	rows := referenceRows()
 	var known []string
 	for _, t := range tasks {
-		for _, r := range referenceRows {
+		for _, r := range rows {
 			if r.Scores[t] != nil {
 				known = append(known, t)
 				break
@@ -68,7 +72,7 @@ func RenderReference(w io.Writer, tasks []string) error {
 	}
 	header = append(header, "Note")
 	return table(w, header, func(add func(...any)) {
-		for _, r := range referenceRows {
+		for _, r := range rows {
 			line := []any{r.Label}
 			for _, t := range known {
 				if v := r.Scores[t]; v != nil {
@@ -98,9 +102,10 @@ type Comparison struct {
 // Compare pairs every board row of a method with published numbers (DePT) with the paper,
 // task by task, where the paper published a number for the task (EPT published none per task).
 func Compare(b Board) []Comparison {
+	refs := referenceRows()
 	var out []Comparison
 	for _, r := range b.Rows {
-		for _, ref := range referenceRows {
+		for _, ref := range refs {
 			if ref.Method != r.Method {
 				continue
 			}

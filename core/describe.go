@@ -34,6 +34,18 @@ type Description struct {
 	// the native export (nil: names, shapes and dtypes only).
 	Tensors *TensorDoc `json:"tensors,omitempty"`
 	Needs   Needs      `json:"needs"`
+	// Published is what the method's paper reports, shown beside measured results; nil when
+	// it is not a published baseline with numbers on this benchmark.
+	Published *Published `json:"published,omitempty"`
+}
+
+// Published is a method's published results: test scores per task (each the task's table
+// score, on the paper's backbone) and the paper's training-time claim against the baseline.
+type Published struct {
+	Label    string             `json:"label"`            // "DePT (paper, T5-Base)"
+	Scores   map[string]float64 `json:"scores,omitempty"` // task → published test score
+	Note     string             `json:"note,omitempty"`   // how the numbers were obtained
+	StepTime string             `json:"step_time,omitempty"`
 }
 
 // Family is how a method changes what the backbone computes (see the catalogue in doc.go).
