@@ -195,6 +195,9 @@ type ReproduceOptions struct {
 	// NoSweep runs every method once, with the experiment's settings and no learning-rate
 	// search (a quick look; the paper's tables select among the sweep's variants).
 	NoSweep bool
+	// Sweep adds axes (`reproduce --sweep`) to every grid with the axis's method; an axis of
+	// a key the experiment sweeps replaces the experiment's. Applied after NoSweep.
+	Sweep []SweepAxis
 }
 
 // PlannedGrid is one grid of an experiment, resolved: what `ptbench reproduce` runs.
@@ -289,6 +292,7 @@ func (x *Experiment) Plan(o ReproduceOptions) ([]PlannedGrid, error) {
 		if o.NoSweep {
 			p.Sweep = nil
 		}
+		p.Sweep = mergeSweep(p.Sweep, o.Sweep, methods)
 		if o.Backbone != "" { // a replaced backbone keeps the group's number format only if asked again
 			p.Quant, p.DType = "", ""
 		}
@@ -328,6 +332,11 @@ func (x *Experiment) Plan(o ReproduceOptions) ([]PlannedGrid, error) {
 	for _, t := range o.Tasks {
 		if !seenTask[t] {
 			return nil, fmt.Errorf("experiment %s has no task %q (its tasks: %s)", x.Name, t, strings.Join(sortedKeys(seenTask), ", "))
+		}
+	}
+	for _, a := range o.Sweep {
+		if !seenMethod[a.Method] {
+			return nil, fmt.Errorf("--sweep %s: experiment %s has no method %q (its methods: %s)", a.Key(), x.Name, a.Method, strings.Join(sortedKeys(seenMethod), ", "))
 		}
 	}
 	for _, m := range o.Methods {
@@ -425,4 +434,17 @@ func EstimateCost(plan []PlannedGrid, known []core.ResultRow) CostEstimate {
 	}
 	c.StepSource = strings.Join(sortedKeys(sources), "+")
 	return c
+}
+
+// MethodNames lists the methods of every group, each once, in order of first appearance.
+func (x *Experiment) MethodNames() []string {
+	var out []string
+	for _, g := range x.Groups {
+		for _, m := range g.Methods {
+			if !slices.Contains(out, m) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
 }

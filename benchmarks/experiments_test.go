@@ -147,6 +147,30 @@ groups:
 	if c.Runs != 13 || c.Steps != 130 {
 		t.Errorf("cost %+v: want 13 runs, 130 steps (every variant counted)", c)
 	}
+	// reproduce --sweep: adds an axis where its method runs, replaces one of the same key;
+	// --no-sweep drops the file's axes first.
+	extra, err := ParseSweeps([]string{"pt.lr=0.9", "lora.lr=1e-4,5e-4"}, []string{"pt", "lora"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err = x.Plan(ReproduceOptions{Sweep: extra})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan[0].MethodRuns("pt") != 2 || plan[0].MethodRuns("lora") != 4 || plan[1].MethodRuns("pt") != 1 || plan[1].MethodRuns("dept") != 4 {
+		t.Errorf("with --sweep: group a pt %d lora %d runs, group b pt %d dept %d; want 2, 4, 1, 4",
+			plan[0].MethodRuns("pt"), plan[0].MethodRuns("lora"), plan[1].MethodRuns("pt"), plan[1].MethodRuns("dept"))
+	}
+	plan, err = x.Plan(ReproduceOptions{Sweep: extra, NoSweep: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan[1].MethodRuns("dept") != 1 || plan[1].MethodRuns("pt") != 1 {
+		t.Errorf("--no-sweep with --sweep: dept %d, pt %d runs; want the file's axes dropped, --sweep's kept", plan[1].MethodRuns("dept"), plan[1].MethodRuns("pt"))
+	}
+	if _, err := x.Plan(ReproduceOptions{Sweep: []SweepAxis{{Method: "ept", Setting: "lr", Values: []any{1}}}}); err == nil || !strings.Contains(err.Error(), `has no method "ept"`) {
+		t.Errorf("--sweep of a method the experiment lacks: %v", err)
+	}
 	for _, tc := range []struct{ yaml, want string }{
 		{"name: x\nbackbone: b\ngroups:\n  - {name: g, methods: [pt], tasks: [rte], steps: 5, sweep: {ept.lr: [1]}}\n", `sweep ept.lr: "ept" is not among its methods`},
 		{"name: x\nbackbone: b\ngroups:\n  - {name: g, methods: [pt], tasks: [rte], steps: 5, sweep: {pt.lr: []}}\n", "non-empty list"},

@@ -23,6 +23,7 @@ func newReproduceCmd() *cobra.Command {
 		list, dryRun, noSweep                                 bool
 		output, backbone, tasks, methods, seeds, out, tokenzr string
 		shard                                                 string
+		sweeps                                                []string
 		scale                                                 float64
 		g                                                     benchmarks.Grid
 	)
@@ -73,6 +74,13 @@ backbone (e.g. t5-tiny, or a local T5-Base folder); --shard i/n runs the i-th of
 			}
 			x, err := benchmarks.LoadExperiment(args[0])
 			if err != nil {
+				return usageError{err}
+			}
+			sweepable := x.MethodNames() // the experiment's methods, or those --methods keeps
+			if len(opts.Methods) > 0 {
+				sweepable = opts.Methods
+			}
+			if opts.Sweep, err = benchmarks.ParseSweeps(sweeps, sweepable); err != nil {
 				return usageError{err}
 			}
 			plan, err := x.Plan(opts)
@@ -160,6 +168,7 @@ backbone (e.g. t5-tiny, or a local T5-Base folder); --shard i/n runs the i-th of
 	f.StringVar(&tasks, "tasks", "", "keep only these of the experiment's tasks (comma-separated)")
 	f.StringVar(&methods, "methods", "", "keep only these of the experiment's methods (comma-separated)")
 	f.StringVar(&seeds, "seeds", "", "replace the experiment's seeds (comma-separated)")
+	f.StringArrayVar(&sweeps, "sweep", nil, "add a sweep axis method.key=v1,v2,… to every grid with the method (repeatable; replaces the experiment's axis of the same key)")
 	f.BoolVar(&noSweep, "no-sweep", false, "run each method once with the experiment's settings, without its learning-rate sweep (a quick look)")
 	f.StringVar(&out, "out", "", "results folder (default runs/NAME)")
 	f.StringVar(&shard, "shard", "", "run only share i of n of every grid (i/n, 1 ≤ i ≤ n; combine the shares with ptbench merge)")

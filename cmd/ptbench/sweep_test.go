@@ -77,6 +77,19 @@ func TestReproduceDryRunShowsSweepsAndPadding(t *testing.T) {
 	if !plan.Grids[0].PadToMax || plan.Grids[len(plan.Grids)-1].PadToMax {
 		t.Errorf("time grids %+v: want the primary padded to 256, the last (length-grouped) not", plan.Grids)
 	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--sweep", "ept.nope=1"}, `unknown setting "nope"`},
+		{[]string{"--sweep", "lora.lr=1e-4", "--methods", "ept"}, `method "lora" is not in --methods [ept]`},
+		{[]string{"--sweep", "xx.lr=1"}, `method "xx" is not in`},
+	} {
+		args := append([]string{"reproduce", "glue", "--dry-run", "--out", filepath.Join(dir, "bad")}, tc.args...)
+		if out, err := execute(args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want %q\n%s", tc.args, err, tc.want, out)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(dir, "time")); err == nil {
 		t.Error("a dry run created its results folder")
 	}
