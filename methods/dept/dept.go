@@ -51,6 +51,22 @@ type Config struct {
 	VocabLimit   int     `json:"vocab_limit" doc:"init vocab samples ids in [0, vocab_limit)"`
 }
 
+// KeyConfig is Config under the names DePT's settings had before they took PT's (length was
+// prompt_length, lr was prompt_lr), in Config's field order: what run keys hash (the
+// harness asks a method for KeyConfig), so the rename kept the key of every DePT and EPT run
+// and older results folders resume. Config converts to it (the tags differ, nothing else).
+type KeyConfig struct {
+	PromptLength int     `json:"prompt_length"`
+	Rank         int     `json:"rank"`
+	MaxLen       int     `json:"max_len"`
+	Alpha        float64 `json:"alpha"`
+	PromptLR     float64 `json:"prompt_lr"`
+	LowRankLR    float64 `json:"lowrank_lr"`
+	Init         string  `json:"init"`
+	InitText     string  `json:"init_text"`
+	VocabLimit   int     `json:"vocab_limit"`
+}
+
 // DefaultInitText is DePT's train.py default prompt_tuning_init_text, typo included.
 const DefaultInitText = "Classify this text is postive or not:"
 
@@ -122,6 +138,7 @@ type Method struct {
 }
 
 func (m *Method) Config() any       { return m.Cfg }
+func (m *Method) KeyConfig() any    { return KeyConfig(m.Cfg) }
 func (m *Method) PromptLength() int { return m.Cfg.PromptLength }
 
 // Setup initialises P_s (text or vocabulary rows), A Kaiming-uniform(a=√5) — U(±1/√r) for an [s, r] tensor —

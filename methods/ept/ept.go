@@ -51,6 +51,20 @@ type Config struct {
 	ProjLR float64 `json:"proj_lr" doc:"learning rate of the projections and the gate (0: lr, the prompt's)"`
 }
 
+// keyConfig is Config as run keys hash it: DePT's part under its names from before the
+// rename (dept.KeyConfig), EPT's own as they are, in the same order, so every EPT run kept
+// its key.
+type keyConfig struct {
+	dept.KeyConfig
+	Spaces     int     `json:"spaces"`
+	ProjRank   int     `json:"proj_rank"`
+	Gate       string  `json:"gate"`
+	FusionKV   string  `json:"fusion_kv"`
+	Fusion     *bool   `json:"fusion"`
+	Projection *bool   `json:"projection"`
+	ProjLR     float64 `json:"proj_lr"`
+}
+
 // DefaultConfig is the paper's setting: DePT (60, 30), 4 spaces, rank 8.
 func DefaultConfig() Config {
 	on := true
@@ -116,7 +130,11 @@ type Method struct {
 	d            int64
 }
 
-func (m *Method) Config() any       { return m.cfg }
+func (m *Method) Config() any { return m.cfg }
+func (m *Method) KeyConfig() any {
+	c := m.cfg
+	return keyConfig{dept.KeyConfig(c.Config), c.Spaces, c.ProjRank, c.Gate, c.FusionKV, c.Fusion, c.Projection, c.ProjLR}
+}
 func (m *Method) PromptLength() int { return m.cfg.PromptLength }
 
 // Setup creates the decomposition (as DePT) and the projection and gate (W_down Kaiming-

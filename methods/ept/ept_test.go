@@ -1,6 +1,7 @@
 package ept_test
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -291,4 +292,41 @@ func maxAbsF(a, b []float32) float64 {
 		m = math.Max(m, math.Abs(float64(a[i]-b[i])))
 	}
 	return m
+}
+
+// Run keys hash a method's KeyConfig: DePT's and EPT's keep the encoding they had before
+// prompt_length and prompt_lr took PT's names (length, lr), so their runs keep their keys and
+// older results folders resume. The strings are json.Marshal of the configs before the rename.
+func TestRunKeyConfigKeepsThePreRenameEncoding(t *testing.T) {
+	const deptBefore = `{"prompt_length":60,"rank":30,"max_len":256,"alpha":8,"prompt_lr":0.3,"lowrank_lr":0.0001,` +
+		`"init":"text","init_text":"Classify this text is postive or not:","vocab_limit":5000`
+	cases := []struct {
+		method string
+		raw    map[string]any
+		want   string
+	}{
+		{"dept", nil, deptBefore + `}`},
+		{"ept", nil, deptBefore + `,"spaces":4,"proj_rank":8,"gate":"pooled","fusion_kv":"ab","fusion":true,"projection":true,"proj_lr":0.01}`},
+		{"dept", map[string]any{"length": 40, "lr": 0.5}, strings.Replace(strings.Replace(deptBefore, `"prompt_length":60`, `"prompt_length":40`, 1), `"prompt_lr":0.3`, `"prompt_lr":0.5`, 1) + `}`},
+		{"dept", map[string]any{"prompt_length": 40, "prompt_lr": 0.5}, strings.Replace(strings.Replace(deptBefore, `"prompt_length":60`, `"prompt_length":40`, 1), `"prompt_lr":0.3`, `"prompt_lr":0.5`, 1) + `}`},
+	}
+	for _, c := range cases {
+		m, err := core.NewMethod(c.method, c.raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, ok := m.(interface{ KeyConfig() any })
+		if !ok {
+			t.Fatalf("%s has no KeyConfig", c.method)
+		}
+		got, _ := json.Marshal(k.KeyConfig())
+		if string(got) != c.want {
+			t.Errorf("%s %v: key config\n got %s\nwant %s", c.method, c.raw, got, c.want)
+		}
+		rec, _ := json.Marshal(m.Config())
+		if !strings.Contains(string(rec), `"length":`) || strings.Contains(string(rec), "prompt_length") {
+			t.Errorf("%s: the recorded config %s should use the current names", c.method, rec)
+		}
+		m.Close()
+	}
 }
