@@ -12,7 +12,7 @@
 // DefaultConfig, build). The Description is what everything else reads — listings and
 // `ptbench methods NAME`, the leaderboard label, the relative step cost that balances shards,
 // the baseline (PT: step times are "× PT", bench's default), the Hugging Face PEFT type, the
-// tensor roles of the native export, and Needs (source artefacts, an encoder–decoder
+// tensor roles of the native export, the paper's published numbers, and Needs (source artefacts, an encoder–decoder
 // backbone, several tasks at once, trainable backbone weights). Its settings are derived from
 // the config struct (SettingsOf: json tag = name, Go type = type, DefaultConfig's value =
 // default, `doc:"…"` = one line, `alias:"…"` = a deprecated spelling), so an unknown --set key
@@ -48,6 +48,9 @@
 //     bench times the sequence the backbone really sees.
 //   - SaveCheckpointDir (benchmarks' `dirCheckpointer`): the checkpoint is a directory (FT
 //     writes a Hugging Face model folder that --backbone opens).
+//   - KeyConfig() any (benchmarks' keyConfigOf): what the run key hashes instead of Config
+//     (plugins: their settings and binary hash; DePT and EPT: their settings under the names
+//     they had before the rename, so keys did not change).
 //   - peft.Exporter, peft.Importer (package peft, so core stays free of file formats): the
 //     method has a Hugging Face PEFT equivalent (Description.PEFT: PROMPT_TUNING, LORA) that
 //     `ptbench export --format peft` writes and `ptbench run --init-from` loads after Setup;
