@@ -49,7 +49,7 @@ func newMethodsCmd(short string) *cobra.Command {
 		Short: short + " and method plugins (ptbench-method-<name> in $PTBENCH_PLUGIN_DIR, beside ptbench, or on $PATH); with NAME, its settings",
 		Example: `  ptbench methods
   ptbench methods pt               # pt's settings: name, type, default, doc
-  ptbench methods dept -o json     # {"name": "dept", …, "settings": [{"name", "type", "default", "doc"}, …]}
+  ptbench methods dept -o json     # the same as JSON: settings as [{name, type, default, doc}, …]
   ptbench methods plugin:./bin/ptbench-method-residual`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
