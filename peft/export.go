@@ -190,6 +190,18 @@ func Describe(name string, m core.Method) (Description, bool) {
 	return Description{}, false
 }
 
+// Methods are the registered methods with a PEFT equivalent (their descriptions' PEFT type),
+// sorted: the methods `export --format peft` and `run --init-from` take.
+func Methods() []string {
+	var out []string
+	for _, d := range core.Descriptions() {
+		if d.PEFT != "" {
+			out = append(out, d.Name)
+		}
+	}
+	return out
+}
+
 // Equivalents names the registered methods with a PEFT equivalent, for errors: "pt ↔
 // PROMPT_TUNING, lora ↔ LORA".
 func Equivalents() string {

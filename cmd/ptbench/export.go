@@ -20,7 +20,7 @@ func newExportCmd() *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:   "export RUN [OUT] --format peft|native --out OUT",
-		Short: "Write a trained run as a Hugging Face PEFT adapter folder (pt, lora) or in ptbench's native format (any method)",
+		Short: "Write a trained run as a Hugging Face PEFT adapter folder (" + strings.Join(peft.Methods(), ", ") + ") or in ptbench's native format (any method)",
 		Long: `RUN is a run key from RESULTS/results.jsonl (see ` + "`ptbench leaderboard -o json`" + `) or a checkpoint file.
 
 --format peft writes OUT/adapter_config.json and OUT/adapter_model.safetensors as Hugging Face
@@ -87,7 +87,7 @@ any method, including those PEFT lacks (DePT, EPT, …).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&format, "format", "peft", "peft (Hugging Face PEFT adapter folder: pt, lora) or native (any method)")
+	f.StringVar(&format, "format", "peft", "peft (Hugging Face PEFT adapter folder: "+strings.Join(peft.Methods(), ", ")+") or native (any method)")
 	f.StringVar(&out, "out", "", "folder to write")
 	f.StringVar(&results, "results", "runs", "results folder holding results.jsonl and checkpoints/")
 	f.StringVar(&taskType, "task-type", "", "SEQ_2_SEQ_LM or CAUSAL_LM, for a checkpoint with no results row")

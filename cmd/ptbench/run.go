@@ -17,6 +17,7 @@ import (
 
 	"github.com/ptbench/ptbench/benchmarks"
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/peft"
 	"github.com/ptbench/ptbench/plugins/host"
 )
 
@@ -139,7 +140,7 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&preset, "preset", "", "smoke: t5-tiny, byte tokenizer, synthetic tasks, 300 steps (offline)")
 	f.StringVar(&out, "out", "runs", "output folder (results.jsonl, checkpoints/, leaderboard.md)")
 	f.StringVar(&methodConfig, "method-config", "", "YAML/JSON file: {method: {key: value}}")
-	f.StringVar(&g.InitFrom, "init-from", "", "PEFT adapter folder (adapter_config.json + adapter_model.safetensors, e.g. written by ptbench export) loaded into pt or lora before training; part of the run key")
+	f.StringVar(&g.InitFrom, "init-from", "", "PEFT adapter folder (adapter_config.json + adapter_model.safetensors, e.g. written by ptbench export) loaded before training into a method with a PEFT equivalent ("+strings.Join(peft.Methods(), ", ")+"); part of the run key")
 	f.StringArrayVar(&sets, "set", nil, "method setting method.key=value (repeatable)")
 	f.StringArrayVar(&sweeps, "sweep", nil, "sweep a method setting: method.key=v1,v2,… (repeatable; the cartesian product of a method's sweeps, each variant its own run; the leaderboard reports the best-dev variant per method, task and seed)")
 	registerGridFlags(f, &g)
