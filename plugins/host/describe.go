@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -123,4 +124,34 @@ func jsonType(v any) (string, any) {
 	default:
 		return "any", nil
 	}
+}
+
+// withValidSettings adds the plugin's valid settings to its rejection of raw when raw holds
+// keys its default_config_json does not (as a built-in method's unknown key is reported):
+// `… ("lenght" not among its settings: hidden, length, lr; …)`. Otherwise, or when
+// the plugin declares no defaults, the plugin's error is returned as it is.
+func withValidSettings(name string, d *methodpb.DescribeResponse, raw map[string]any, err error) error {
+	settings, serr := settingsFromJSON(d.GetDefaultConfigJson())
+	if serr != nil || len(settings) == 0 {
+		return err
+	}
+	valid := map[string]bool{}
+	var names []string
+	for _, s := range settings {
+		valid[s.Name] = true
+		names = append(names, s.Name)
+	}
+	var unknown []string
+	for k := range raw {
+		if !valid[k] {
+			unknown = append(unknown, fmt.Sprintf("%q", k))
+		}
+	}
+	if len(unknown) == 0 {
+		return err
+	}
+	sort.Strings(unknown)
+	sort.Strings(names)
+	return fmt.Errorf("%w (%s not among its settings: %s; and the host's %s, %s; see `ptbench methods %s`)",
+		err, strings.Join(unknown, ", "), strings.Join(names, ", "), keyTimeout, keyWire, name)
 }

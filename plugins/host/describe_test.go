@@ -1,6 +1,7 @@
 package host
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 
@@ -48,5 +49,27 @@ func TestDescriptionOfAPlugin(t *testing.T) {
 				t.Errorf("got  %#v\nwant %#v", got, c.want)
 			}
 		})
+	}
+}
+
+// A plugin's rejection of an unknown key also lists its settings, from its defaults.
+func TestPluginRejectionListsValidSettings(t *testing.T) {
+	d := &methodpb.DescribeResponse{DefaultConfigJson: `{"length": 20, "lr": 0.3}`}
+	plugin := errors.New(`plugin x: Configure: unknown field "lenght"`)
+	for _, c := range []struct {
+		name string
+		d    *methodpb.DescribeResponse
+		raw  map[string]any
+		want string
+	}{
+		{"an unknown key", d, map[string]any{"lenght": 4, "lr": 1},
+			`plugin x: Configure: unknown field "lenght" ("lenght" not among its settings: length, lr; and the host's plugin_timeout, plugin_wire_dtype; see ` + "`ptbench methods x`)"},
+		{"known keys: the plugin's reason as it is", d, map[string]any{"lr": -1}, plugin.Error()},
+		{"no declared defaults", &methodpb.DescribeResponse{}, map[string]any{"lenght": 4}, plugin.Error()},
+	} {
+		err := withValidSettings("x", c.d, c.raw, plugin)
+		if err.Error() != c.want || !errors.Is(err, plugin) {
+			t.Errorf("%s: %v\nwant %s", c.name, err, c.want)
+		}
 	}
 }

@@ -248,7 +248,7 @@ func (m *Method) configure(raw map[string]any) error {
 		return err
 	}); err != nil {
 		if m.broken == nil { // the plugin answered: it rejects these settings
-			return &configRejected{err}
+			return &configRejected{withValidSettings(m.name, m.info, raw, err)}
 		}
 		return err
 	}
