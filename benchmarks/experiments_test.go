@@ -74,7 +74,7 @@ func TestBuiltinExperiments(t *testing.T) {
 				}
 			}
 			v := SweepVariants(p.Sweep, "ept")[5] // prompt 4e-1, low-rank 5e-3
-			if got := v.Values(); got["ept.prompt_lr"] != 0.4 || got["ept.lowrank_lr"] != 5e-3 {
+			if got := v.Values(); got["ept.lr"] != 0.4 || got["ept.lowrank_lr"] != 5e-3 {
 				t.Errorf("%s: EPT's sixth variant %v", name, got)
 			}
 			if p.MethodConfig["ept"]["proj_lr"] != 0 || p.MethodConfig["ft"]["lr"] != 3e-4 {

@@ -58,7 +58,7 @@ func TestReproduceDryRunShowsSweepsAndPadding(t *testing.T) {
 	for _, a := range plan.Grids[0].Sweep {
 		got[a.Key] = a.Values
 	}
-	for key, want := range map[string][]float64{"pt.lr": {0.3, 0.4, 0.5}, "ept.prompt_lr": {0.3, 0.4, 0.5}, "ept.lowrank_lr": {1e-4, 5e-4, 5e-3}, "dept.lowrank_lr": {1e-4, 5e-4, 5e-3}} {
+	for key, want := range map[string][]float64{"pt.lr": {0.3, 0.4, 0.5}, "ept.lr": {0.3, 0.4, 0.5}, "dept.lr": {0.3, 0.4, 0.5}, "ept.lowrank_lr": {1e-4, 5e-4, 5e-3}, "dept.lowrank_lr": {1e-4, 5e-4, 5e-3}} {
 		if len(got[key]) != 3 || got[key][0] != want[0] || got[key][1] != want[1] || got[key][2] != want[2] {
 			t.Errorf("glue %q: %s = %v, want %v", plan.Grids[0].Group, key, got[key], want)
 		}
