@@ -27,6 +27,10 @@ targets=(
   "FuzzGenuineTokenizerJSON ./backbones/tokenizers"
   "FuzzParseT5Config ./backbones/hf"
   "FuzzDecode ./plugins/wire"
+  "FuzzBinHeader ./backbones/llama"
+  "FuzzAdapterFolder ./peft"
+  "FuzzExperimentYAML ./benchmarks"
+  "FuzzJobFiles ./cmd/ptbench"
 )
 for t in "${targets[@]}"; do
   read -r name pkg <<<"$t"
