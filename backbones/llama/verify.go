@@ -64,8 +64,8 @@ func IsReference(path string) bool {
 
 // Open loads a model from a llama2.c .bin file or an HF directory.
 func Open(path string, o LoadOptions) (*Model, error) {
-	if probeBin(path) {
-		return OpenBin(path, o)
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		return OpenBin(path, o) // a file: a llama2.c .bin, or LoadBin says why not (bincheck.go)
 	}
 	return OpenDir(path, o)
 }
