@@ -56,6 +56,11 @@ type Grid struct {
 	// full result, e.g. every step's loss.
 	OnRun func(key string, res *core.TrainResult)
 
+	// Pack is the most runs that train together over the backbone (--pack; pack.go): runs
+	// whose method packs (core.Packable) queue until Pack of them can step as one batch;
+	// the others run alone, as with Pack ≤ 1.
+	Pack int
+
 	// InitFrom, if set, is a PEFT adapter folder every method's Setup loads (--init-from; see
 	// initfrom.go): part of each run's identity by its content hash.
 	InitFrom string
@@ -142,6 +147,8 @@ func (g *Grid) Run() (Summary, error) {
 		runs = append(runs, []core.TaskData{td})
 	}
 	index, mine, inShard := -1, -1, g.inShard() // shard.go
+	pack := &packQueue{g: g}
+	defer pack.close()
 	for _, tasks := range runs {
 		for _, methodName := range g.Methods {
 			for _, variant := range g.Variants(methodName) { // one, unless swept (sweep.go)
@@ -152,36 +159,61 @@ func (g *Grid) Run() (Summary, error) {
 					if mine++; g.Workers > 1 && mine%g.Workers != g.Worker {
 						continue // another worker's run
 					}
-					status, err := g.runOne(bb, tasks, methodName, variant, seed, done, store, arts)
+					var statuses []string
+					if g.Pack > 1 { // pack.go: packable runs wait for their pack
+						statuses, err = pack.add(bb, tasks, methodName, variant, seed, done, store, arts)
+					} else {
+						var status string
+						status, err = g.runOne(bb, tasks, methodName, variant, seed, done, store, arts)
+						statuses = []string{status}
+					}
 					if err != nil {
 						return sum, err
 					}
-					// Safety net: a method that unfroze backbone weights without declaring
-					// core.WeightEditor (so nothing restored them) gets the backbone reopened.
-					if w := core.UnfrozenWeight(bb); w != "" {
-						fmt.Fprintf(g.Log, "%s left backbone weight %s trainable without declaring core.WeightEditor: reopening the backbone\n", methodName, w)
-						bb.Close()
-						if bb, err = core.OpenBackbone(g.Backbone, g.BackboneOpts); err != nil {
-							bb = noBackbone{}
-							return sum, err
-						}
-						arts.backbone = bb
+					if bb, err = g.checkFrozen(bb, methodName, arts); err != nil {
+						return sum, err
 					}
-					switch status {
-					case "skipped":
-						sum.Skipped++
-					case "failed":
-						sum.Failed++
-					case "diverged":
-						sum.Diverged++
-					default:
-						sum.Ran++
-					}
+					sum.count(statuses...)
 				}
 			}
 		}
 	}
-	return sum, nil
+	statuses, err := pack.flush(bb, store, done)
+	sum.count(statuses...)
+	return sum, err
+}
+
+// checkFrozen is a safety net after a run: a method that unfroze backbone weights without
+// declaring core.WeightEditor (so nothing restored them) gets the backbone reopened.
+func (g *Grid) checkFrozen(bb core.Backbone, methodName string, arts *Artefacts) (core.Backbone, error) {
+	w := core.UnfrozenWeight(bb)
+	if w == "" {
+		return bb, nil
+	}
+	fmt.Fprintf(g.Log, "%s left backbone weight %s trainable without declaring core.WeightEditor: reopening the backbone\n", methodName, w)
+	bb.Close()
+	bb, err := core.OpenBackbone(g.Backbone, g.BackboneOpts)
+	if err != nil {
+		return noBackbone{}, err
+	}
+	arts.backbone = bb
+	return bb, nil
+}
+
+// count adds runs' statuses ("skipped", "failed", "diverged", else ran) to the summary.
+func (s *Summary) count(statuses ...string) {
+	for _, status := range statuses {
+		switch status {
+		case "skipped":
+			s.Skipped++
+		case "failed":
+			s.Failed++
+		case "diverged":
+			s.Diverged++
+		default:
+			s.Ran++
+		}
+	}
 }
 
 // loadTask reads a task's splits and reports rows the official files lose.
@@ -204,14 +236,49 @@ func (g *Grid) loadTask(name string) (core.TaskData, error) {
 // and appends a row per task. It returns "skipped" or the run's status.
 func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string, variant Variant, seed int64,
 	done map[string]bool, store *core.ResultStore, arts *Artefacts) (string, error) {
+	p, err := g.prepareRun(bb, tasks, methodName, variant, seed, done, arts)
+	if err != nil || p == nil {
+		return "skipped", err
+	}
+	defer p.m.Close()
+	arts.begin()
+	res, err := safeRun(p.tr)
+	if used := arts.end(); len(used) > 0 {
+		p.base.Extra["artefacts"] = used // source cost: the leaderboard adds these runs' time
+	}
+	return g.record(p, res, err, store, done)
+}
+
+// pendingRun is a run of the grid that is set up to train: its method (the caller closes
+// it), trainer, key and the row fields it shares with every task's row.
+type pendingRun struct {
+	m         core.Method
+	tr        *core.Trainer
+	tasks     []core.TaskData
+	key       string
+	rowKey    func(task string) string
+	taskLabel string
+	prefix    string
+	base      core.ResultRow
+}
+
+// prepareRun builds a run's method, key and trainer; nil (and the method closed) when its
+// rows are already in results.jsonl.
+func (g *Grid) prepareRun(bb core.Backbone, tasks []core.TaskData, methodName string, variant Variant, seed int64,
+	done map[string]bool, arts *Artefacts) (_ *pendingRun, err error) {
 	m, err := core.NewMethod(methodName, g.VariantConfig(methodName, variant))
 	if err != nil {
-		return "", err // a configuration error stops the grid: every run would fail
+		return nil, err // a configuration error stops the grid: every run would fail
 	}
-	defer m.Close()
+	keep := false
+	defer func() {
+		if !keep {
+			m.Close()
+		}
+	}()
 	keyConfig, initExtra, err := g.initFrom(m, methodName) // initfrom.go
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	train := g.Train
 	train.Seed = seed
@@ -224,7 +291,7 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 	taskLabel := strings.Join(names, "+")
 	key, err := g.runIdentity(methodName, keyConfig, names, seed, train, core.DataHash(splits...)).Key()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	// One row per task: a single-task run's row carries the run key itself; a multi-task
 	// run's rows share it as a prefix.
@@ -240,7 +307,7 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 	}
 	if finished {
 		fmt.Fprintf(g.Log, "%s: already in results.jsonl, skipped\n", key)
-		return "skipped", nil
+		return nil, nil
 	}
 	prefix := fmt.Sprintf("[%s %s seed %d]", methodName, taskLabel, seed)
 	if len(variant.Settings) > 0 {
@@ -276,11 +343,14 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 		}
 	}
 	tr := &core.Trainer{Backbone: bb, Method: m, Tasks: tasks, Opts: train, Temperature: g.Temperature, Artefacts: arts}
-	arts.begin()
-	res, err := safeRun(tr)
-	if used := arts.end(); len(used) > 0 {
-		base.Extra["artefacts"] = used // source cost: the leaderboard adds these runs' time
-	}
+	keep = true
+	return &pendingRun{m: m, tr: tr, tasks: tasks, key: key, rowKey: rowKey, taskLabel: taskLabel, prefix: prefix, base: base}, nil
+}
+
+// record appends a finished (or failed) run's rows, writes its checkpoint and predictions,
+// and returns its status.
+func (g *Grid) record(p *pendingRun, res *core.TrainResult, err error, store *core.ResultStore, done map[string]bool) (string, error) {
+	m, tasks, key, rowKey, taskLabel, prefix, base := p.m, p.tasks, p.key, p.rowKey, p.taskLabel, p.prefix, p.base
 	var out []core.ResultRow
 	status := "failed"
 	if err != nil {

@@ -38,7 +38,6 @@ type Loop struct {
 func (l *Loop) Run() error {
 	start := time.Now()
 	var err error
-outer:
 	for step := 1; step <= l.Steps; step++ {
 		t0 := time.Now()
 		loss, serr := l.Step(step)
@@ -47,19 +46,35 @@ outer:
 			break
 		}
 		info := StepInfo{Step: step, Total: l.Steps, Loss: loss, Seconds: time.Since(t0).Seconds(), Elapsed: time.Since(start)}
-		for _, c := range l.Callbacks {
-			if c.OnStep == nil {
-				continue
-			}
-			if cerr := c.OnStep(info); cerr != nil {
-				if !errors.Is(cerr, ErrStopTraining) {
-					err = stepError(step, cerr)
-				}
-				break outer
-			}
+		stop, cerr := runOnStep(l.Callbacks, info)
+		if stop {
+			err = cerr
+			break
 		}
 	}
-	for _, c := range l.Callbacks {
+	return runOnEnd(l.Callbacks, err)
+}
+
+// runOnStep calls the callbacks in order after a step. stop reports that the run ends here:
+// a callback returned ErrStopTraining (err nil) or another error (err carries the step).
+func runOnStep(cbs []Callback, info StepInfo) (stop bool, err error) {
+	for _, c := range cbs {
+		if c.OnStep == nil {
+			continue
+		}
+		if cerr := c.OnStep(info); cerr != nil {
+			if !errors.Is(cerr, ErrStopTraining) {
+				return true, stepError(info.Step, cerr)
+			}
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// runOnEnd calls every callback's OnEnd and returns err, or else the first OnEnd error.
+func runOnEnd(cbs []Callback, err error) error {
+	for _, c := range cbs {
 		if c.OnEnd != nil {
 			if eerr := c.OnEnd(); eerr != nil && err == nil {
 				err = eerr

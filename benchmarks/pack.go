@@ -1,0 +1,90 @@
+package benchmarks
+
+import (
+	"fmt"
+
+	"github.com/ptbench/ptbench/core"
+)
+
+// packQueue holds the grid's packable runs until Grid.Pack of them can train together
+// (core.RunPacked: one backbone pass per step for all of them, every run's own batches,
+// losses, optimiser, evaluation and checkpoint). A run whose method cannot pack
+// (core.Packable: FT, hook methods, plugins, methods with artefacts) runs alone at once.
+//
+// Runs pack across methods, sweep variants, seeds and tasks: each run collates and
+// transforms its own rows, and a pack has no hooks that would read a batch's task names, so
+// a pack needs only the one backbone the grid opened. Keys and rows are the runs' own; a row
+// records its pack's size in extra.pack, and its step times are the pack's divided by the
+// runs in it.
+type packQueue struct {
+	g       *Grid
+	pending []*pendingRun
+}
+
+// add prepares a run and queues it if it packs (running the pack once full), or runs it
+// alone; it returns the statuses of the runs that finished.
+func (q *packQueue) add(bb core.Backbone, tasks []core.TaskData, methodName string, variant Variant, seed int64,
+	done map[string]bool, store *core.ResultStore, arts *Artefacts) ([]string, error) {
+	p, err := q.g.prepareRun(bb, tasks, methodName, variant, seed, done, arts)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return []string{"skipped"}, nil
+	}
+	if why := core.Packable(bb, p.m); why != nil {
+		fmt.Fprintf(q.g.Log, "%s runs alone: %v\n", p.prefix, why)
+		defer p.m.Close()
+		arts.begin()
+		res, err := safeRun(p.tr)
+		if used := arts.end(); len(used) > 0 {
+			p.base.Extra["artefacts"] = used
+		}
+		status, err := q.g.record(p, res, err, store, done)
+		return []string{status}, err
+	}
+	q.pending = append(q.pending, p)
+	if len(q.pending) < q.g.Pack {
+		return nil, nil
+	}
+	return q.flush(bb, store, done)
+}
+
+// flush trains the queued runs as one pack and records each run's rows in queue order.
+func (q *packQueue) flush(bb core.Backbone, store *core.ResultStore, done map[string]bool) ([]string, error) {
+	runs := q.pending
+	q.pending = nil
+	if len(runs) == 0 {
+		return nil, nil
+	}
+	defer func() {
+		for _, p := range runs {
+			p.m.Close()
+		}
+	}()
+	trs := make([]*core.Trainer, len(runs))
+	for i, p := range runs {
+		trs[i] = p.tr
+		p.base.Extra["pack"] = len(runs)
+	}
+	fmt.Fprintf(q.g.Log, "training %d runs as one pack\n", len(runs))
+	results, errs := core.RunPacked(trs)
+	var statuses []string
+	var firstErr error
+	for i, p := range runs {
+		status, err := q.g.record(p, results[i], errs[i], store, done)
+		if err != nil && firstErr == nil {
+			firstErr = err // the results store failed: the grid stops after recording the rest
+		}
+		statuses = append(statuses, status)
+	}
+	return statuses, firstErr
+}
+
+// close frees the methods of runs still queued (a grid that stopped early).
+func (q *packQueue) close() {
+	for _, p := range q.pending {
+		p.m.Close()
+	}
+	q.pending = nil
+}

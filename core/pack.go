@@ -1,0 +1,423 @@
+package core
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sugarme/gotch/ts"
+)
+
+// RowPacker is implemented by an input method whose Transform treats every row of a batch on
+// its own — a prompt or offset per row, no statistic across rows, no randomness — so its rows
+// can share one backbone pass with other runs' rows (RunPacked). It is opt-in: a method that
+// does not declare it always runs alone.
+type RowPacker interface{ PacksRows() bool }
+
+// Packable says why a run of m on bb cannot step in a pack (nil: it can). A pack needs an
+// input method that declares RowPacker and does nothing else the packed step would skip or
+// share: no hooks (they would see every run's rows), no weight edits, no loss of its own, no
+// per-batch Begin, no optimiser outside AdamW, no state beyond its parameters, no artefacts
+// (the harness accounts artefacts per run). The backbone must be an encoder–decoder that
+// returns logits (OutputsBackbone): it pads on the right, so a row padded further keeps its
+// positions, and per-run losses are taken from the pack's logits.
+func Packable(bb Backbone, m Method) error {
+	if p, ok := m.(RowPacker); !ok || !p.PacksRows() {
+		return fmt.Errorf("the method does not declare row-independent inputs (core.RowPacker)")
+	}
+	if _, ok := m.(InputMethod); !ok {
+		return fmt.Errorf("not an input method")
+	}
+	for _, refuse := range []struct {
+		is  bool
+		why string
+	}{
+		{isA[BackboneMethod](m), "it installs backbone hooks"},
+		{isA[LossMethod](m), "it computes its own loss"},
+		{isA[BatchBeginner](m), "it prepares every batch (Begin)"},
+		{isA[ExternalOptimizer](m), "its optimiser is its own"},
+		{isA[StateSaver](m), "its state is not just its parameters"},
+		{editsWeights(m), "it edits the backbone's weights"},
+		{needsArtefacts(m), "it uses artefacts trained elsewhere"},
+	} {
+		if refuse.is {
+			return fmt.Errorf("%s", refuse.why)
+		}
+	}
+	if _, ok := bb.(OutputsBackbone); !ok || !bb.Info().EncoderDecoder {
+		return fmt.Errorf("backbone %s is not an encoder–decoder that returns logits", bb.Info().Name)
+	}
+	return nil
+}
+
+func isA[T any](m Method) bool { _, ok := m.(T); return ok }
+
+func editsWeights(m Method) bool {
+	we, ok := m.(WeightEditor)
+	return ok && we.EditsWeights()
+}
+
+func needsArtefacts(m Method) bool {
+	au, ok := m.(ArtefactUser)
+	return ok && len(au.NeededArtefacts()) > 0
+}
+
+// packMember is one run of a pack: its state between start and finish, its callbacks, and
+// whether (and how) it has ended.
+type packMember struct {
+	r     *runState
+	cbs   []Callback
+	ended bool
+	err   error
+}
+
+// RunPacked trains runs that share one backbone together: at every step each run draws and
+// collates its own batch (its own seeded order) and transforms it with its own method; the
+// transformed inputs are padded on the right to the pack's longest (masked, so every row
+// sees the positions it would alone) and stacked along the batch, the backbone runs forward
+// and backward once, and each run's loss is the mean cross-entropy over its own rows' target
+// tokens — the loss it would have alone. The sum of the runs' losses is back-propagated (a
+// run's parameters get exactly its own loss's gradient); each run then clips and steps its
+// own AdamW with its own schedule. Evaluation, best checkpoints and the final test run per
+// run through the callbacks Run uses, so a packed run's result is its unpacked result
+// within float rounding (the stacked shapes change reduction orders).
+//
+// A run that fails (an error or a libtorch panic in its own batch, transform or callbacks)
+// or diverges ends alone; the others go on. If the shared forward itself fails, that step
+// falls back to one backbone pass per run. Runs with fewer steps leave the pack early.
+// StepInfo.Seconds (the rows' step times) is the pack's step wall time divided by the runs
+// in it. Dropout draws from one torch generator in the pack's order, so with dropout on the
+// masks differ from the unpacked runs' (the presets train without dropout).
+//
+// Every trainer must share one Backbone and pass Packable; results and errors come back in
+// the trainers' order (exactly one of them set per run).
+func RunPacked(trs []*Trainer) ([]*TrainResult, []error) {
+	results, errs := make([]*TrainResult, len(trs)), make([]error, len(trs))
+	if len(trs) == 0 {
+		return results, errs
+	}
+	bb := trs[0].Backbone
+	ResetPeakRSS()
+	members := make([]*packMember, len(trs))
+	for i, tr := range trs {
+		if tr.Backbone != bb {
+			errs[i] = fmt.Errorf("pack: runs must share one backbone")
+			continue
+		}
+		if err := Packable(tr.Backbone, tr.Method); err != nil {
+			errs[i] = fmt.Errorf("pack: %w", err)
+			continue
+		}
+		var r *runState
+		if err := guard(func() (err error) { r, err = tr.start(); return err }); err != nil {
+			errs[i] = err
+			continue
+		}
+		members[i] = &packMember{r: r, cbs: r.callbacks()}
+	}
+	start := time.Now()
+	for step := 1; ; step++ {
+		var active []*packMember
+		for _, m := range members {
+			if m != nil && !m.ended {
+				active = append(active, m)
+			}
+		}
+		if len(active) == 0 {
+			break
+		}
+		t0 := time.Now()
+		losses, stepErrs := packedStep(bb, active, step)
+		seconds := time.Since(t0).Seconds() / float64(len(active))
+		for k, m := range active {
+			if stepErrs[k] != nil {
+				m.err, m.ended = stepError(step, stepErrs[k]), true
+				continue
+			}
+			info := StepInfo{Step: step, Total: m.r.o.Steps, Loss: losses[k], Seconds: seconds, Elapsed: time.Since(start)}
+			var stop bool
+			if err := guard(func() (err error) { stop, err = runOnStep(m.cbs, info); return err }); err != nil || stop {
+				m.err, m.ended = err, true
+			}
+			if step >= m.r.o.Steps {
+				m.ended = true
+			}
+		}
+		// A run that ended this step finishes now (its test evaluation) and frees its session.
+		for _, m := range active {
+			if m.ended {
+				m.finish()
+			}
+		}
+	}
+	for i, m := range members {
+		if m != nil {
+			results[i], errs[i] = m.r.res, m.err
+			if m.err != nil {
+				results[i] = nil
+			}
+		}
+	}
+	return results, errs
+}
+
+// finish runs the member's OnEnd callbacks and, without an error, its final evaluation; then
+// closes its session. A failed member's result is dropped by RunPacked's caller contract.
+func (m *packMember) finish() {
+	m.err = runOnEnd(m.cbs, m.err)
+	if m.err == nil {
+		m.err = guard(func() (err error) { _, err = m.r.finish(); return err })
+	}
+	if m.err != nil {
+		dropNamed(m.r.res.Best)
+		m.r.res.Best = nil
+	}
+	m.r.close()
+}
+
+// guard runs f and turns a panic (gotch's Must* functions panic on a libtorch error) into
+// f's error: the first line of the message, without libtorch's C++ frames.
+func guard(f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			msg := fmt.Sprint(p)
+			if i := strings.Index(msg, "\n"); i >= 0 {
+				msg = msg[:i]
+			}
+			err = fmt.Errorf("panic: %s", msg)
+		}
+	}()
+	return f()
+}
+
+// packedStep takes one training step for every active member and returns each one's loss
+// or error. A member whose batch or transform fails gets that error and sits the step out.
+func packedStep(bb Backbone, active []*packMember, step int) ([]float64, []error) {
+	losses, errs := make([]float64, len(active)), make([]error, len(active))
+	if _, err := ts.GradSetEnabled(true); err != nil {
+		for k := range errs {
+			errs[k] = err
+		}
+		return losses, errs
+	}
+	batches := make([]*Batch, len(active))
+	inputs := make([]Input, len(active))
+	var ready []int
+	for k, m := range active {
+		errs[k] = guard(func() (err error) {
+			if batches[k], err = m.r.collate(step); err != nil {
+				return err
+			}
+			inputs[k], err = MethodInput(bb, m.r.tr.Method, batches[k])
+			return err
+		})
+		if errs[k] == nil {
+			ready = append(ready, k)
+		}
+	}
+	defer func() {
+		for k := range active {
+			inputs[k].Drop()
+			batches[k].Close()
+		}
+	}()
+	if len(ready) == 0 {
+		return losses, errs
+	}
+	if len(ready) > 1 {
+		committed := false
+		err := guard(func() error { return stackedStep(bb, active, step, ready, batches, inputs, losses, &committed) })
+		if err == nil {
+			return losses, errs
+		}
+		if committed { // parameters may have moved: the step cannot be retried
+			for _, k := range ready {
+				errs[k] = err
+			}
+			return losses, errs
+		}
+		// The shared pass failed before any update: take this step one run at a time, so a
+		// failure that belongs to one run's rows fails only that run.
+	}
+	for _, k := range ready {
+		m, b := active[k], batches[k]
+		errs[k] = guard(func() (err error) {
+			losses[k], err = TrainBatch(bb, m.r.tr.Method, m.r.sess.Opt, b, m.lrFactor(step), m.r.o.MaxGradNorm)
+			return err
+		})
+	}
+	return losses, errs
+}
+
+func (m *packMember) lrFactor(step int) float64 {
+	return LinearSchedule(step, m.r.o.Warmup, m.r.o.Steps)
+}
+
+// stackedStep is the shared pass of packedStep for the members ready: stack, forward once,
+// per-run losses, one backward of their sum, per-run clip and AdamW. A member with a
+// non-finite loss gets no update (as TrainBatch), and its loss stays out of the sum.
+// committed is set once the backward pass has succeeded (from then on an error cannot be
+// retried without stepping some runs twice).
+func stackedStep(bb Backbone, active []*packMember, step int, ready []int, batches []*Batch, inputs []Input, losses []float64, committed *bool) error {
+	ob := bb.(OutputsBackbone)
+	in, labels, err := stackInputs(ready, batches, inputs, step)
+	if err != nil {
+		return err
+	}
+	defer in.Drop()
+	defer labels.MustDrop()
+	out, err := ob.ForwardOutputs(in, labels)
+	if err != nil {
+		return err
+	}
+	defer out.Drop()
+	var total *ts.Tensor
+	defer func() {
+		if total != nil {
+			total.MustDrop()
+		}
+	}()
+	var finite []int
+	off := int64(0)
+	for _, k := range ready {
+		rows := int64(batches[k].Size())
+		loss, err := rowBlockLoss(out.Logits, off, rows, batches[k].Labels)
+		off += rows
+		if err != nil {
+			return err
+		}
+		losses[k] = loss.Float64Values()[0]
+		if checkFinite("loss", losses[k]) != nil {
+			loss.MustDrop()
+			continue
+		}
+		finite = append(finite, k)
+		if total == nil {
+			total = loss
+			continue
+		}
+		sum, err := total.Add(loss, true)
+		loss.MustDrop()
+		if err != nil {
+			return err
+		}
+		total = sum
+	}
+	if total == nil {
+		return nil
+	}
+	for _, k := range finite {
+		active[k].r.sess.Opt.ZeroGrad()
+	}
+	if err := total.Backward(); err != nil {
+		return err
+	}
+	*committed = true
+	for _, k := range finite {
+		m := active[k]
+		if m.r.o.MaxGradNorm > 0 {
+			m.r.sess.Opt.ClipGradNorm(m.r.o.MaxGradNorm)
+		}
+		m.r.sess.Opt.Step(m.lrFactor(step))
+	}
+	return nil
+}
+
+// stackInputs pads every ready member's transformed input on the right to the pack's
+// longest (zero embeddings, mask 0) and its labels to the longest target (-100), and stacks
+// both along the batch in the order of ready. The stacked input's batch context is a
+// training batch of the step with every row's length; it carries no task names (a pack has
+// no hooks to read them).
+func stackInputs(ready []int, batches []*Batch, inputs []Input, step int) (Input, *ts.Tensor, error) {
+	L, T := int64(0), int64(0)
+	for _, k := range ready {
+		sz, err := inputs[k].Embeds.Size()
+		if err != nil {
+			return Input{}, nil, err
+		}
+		L = max(L, sz[1])
+		lz, err := batches[k].Labels.Size()
+		if err != nil {
+			return Input{}, nil, err
+		}
+		T = max(T, lz[1])
+	}
+	var embeds, masks, labels []*ts.Tensor
+	defer func() {
+		for _, t := range append(append(embeds, masks...), labels...) {
+			t.MustDrop()
+		}
+	}()
+	ctx := &Batch{Train: true, Step: step}
+	for _, k := range ready {
+		x, b := inputs[k], batches[k]
+		sz := x.Embeds.MustSize()
+		e, err := x.Embeds.ConstantPadNd([]int64{0, 0, 0, L - sz[1]}, false)
+		if err != nil {
+			return Input{}, nil, err
+		}
+		embeds = append(embeds, e)
+		mk, err := x.Mask.ConstantPadNd([]int64{0, L - sz[1]}, false)
+		if err != nil {
+			return Input{}, nil, err
+		}
+		masks = append(masks, mk)
+		lab, err := b.Labels.AddScalar(ts.IntScalar(100), false) // pad with 0, then shift back: -100
+		if err != nil {
+			return Input{}, nil, err
+		}
+		padded, err := lab.ConstantPadNd([]int64{0, T - b.Labels.MustSize()[1]}, true)
+		if err != nil {
+			return Input{}, nil, err
+		}
+		padded.MustSubScalar_(ts.IntScalar(100))
+		labels = append(labels, padded)
+		ctx.Lengths = append(ctx.Lengths, b.Lengths...)
+	}
+	e, err := ts.Cat(embeds, 0)
+	if err != nil {
+		return Input{}, nil, err
+	}
+	mk, err := ts.Cat(masks, 0)
+	if err != nil {
+		e.MustDrop()
+		return Input{}, nil, err
+	}
+	lab, err := ts.Cat(labels, 0)
+	if err != nil {
+		e.MustDrop()
+		mk.MustDrop()
+		return Input{}, nil, err
+	}
+	return Input{Embeds: e, Mask: mk, Batch: ctx}, lab, nil
+}
+
+// rowBlockLoss is the mean cross-entropy of rows [off, off+rows) of the pack's logits
+// [N, T, V] against one run's own labels [rows, t] (t ≤ T; the later positions are the
+// pack's padding): the loss the backbone computes for that run alone.
+func rowBlockLoss(logits *ts.Tensor, off, rows int64, labels *ts.Tensor) (*ts.Tensor, error) {
+	ls, err := logits.Size()
+	if err != nil {
+		return nil, err
+	}
+	t := labels.MustSize()[1]
+	block, err := logits.Narrow(0, off, rows, false)
+	if err != nil {
+		return nil, err
+	}
+	block, err = block.Narrow(1, 0, t, true)
+	if err != nil {
+		return nil, err
+	}
+	flat, err := block.Reshape([]int64{-1, ls[2]}, true)
+	if err != nil {
+		return nil, err
+	}
+	target, err := labels.Reshape([]int64{-1}, false)
+	if err != nil {
+		flat.MustDrop()
+		return nil, err
+	}
+	defer target.MustDrop()
+	return flat.CrossEntropyLoss(target, ts.None, 1, -100, 0, true)
+}
