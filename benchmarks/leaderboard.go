@@ -328,20 +328,22 @@ func mergePadding(have, next string) string {
 	return "mixed"
 }
 
-// relativeToPT sets each row's step time relative to PT's (method "pt") on the same backbone
-// with the same padding: the papers compare step times at one input length. Of several PT
-// rows, the one whose label suffix after "PT" (a grid's " (k=16)") the row's label shares,
-// longest first.
+// relativeToPT sets each row's step time relative to the baseline's (PT, the method whose
+// description says Baseline) on the same backbone with the same padding: the papers compare
+// step times at one input length. Of several baseline rows, the one whose label suffix after
+// the baseline's label (a grid's " (k=16)") the row's label shares, longest first.
 func relativeToPT(rows []MethodRow) {
+	baseline := core.BaselineMethod()
+	d, _ := core.Describe(baseline)
 	for i := range rows {
 		best := -1
 		for j, pt := range rows {
-			suffix, isPT := strings.CutPrefix(pt.Label, "PT")
-			if pt.Method != "pt" || !isPT || pt.Backbone != rows[i].Backbone || pt.Padding != rows[i].Padding ||
+			suffix, isPT := strings.CutPrefix(pt.Label, d.Label)
+			if pt.Method != baseline || !isPT || pt.Backbone != rows[i].Backbone || pt.Padding != rows[i].Padding ||
 				pt.MeanStepSec <= 0 || !strings.HasSuffix(rows[i].Label, suffix) {
 				continue
 			}
-			if best < 0 || len(suffix) > len(strings.TrimPrefix(rows[best].Label, "PT")) {
+			if best < 0 || len(suffix) > len(strings.TrimPrefix(rows[best].Label, d.Label)) {
 				best = j
 			}
 		}
@@ -352,12 +354,14 @@ func relativeToPT(rows []MethodRow) {
 	}
 }
 
-// paperStepClaims are the papers' training-time claims against PT, shown beside the measured
-// ratio: EPT's abstract ("training time decreased by 14%") and DePT's (over 20% less time
-// and memory than PT, from its shorter prompt).
-var paperStepClaims = map[string]string{
-	"ept":  "−14% vs PT (EPT paper)",
-	"dept": ">20% less than PT (DePT paper)",
+// paperStepClaim is a method's paper's training-time claim against PT, shown beside the
+// measured ratio (its description's Published.StepTime: EPT's "training time decreased by
+// 14%", DePT's over 20% less time than PT); "" when its paper makes none.
+func paperStepClaim(method string) string {
+	if d, ok := core.Describe(method); ok && d.Published != nil {
+		return d.Published.StepTime
+	}
+	return ""
 }
 
 func benchOrder(b string) int {

@@ -177,7 +177,7 @@ func renderTimes(w io.Writer, b Board) error {
 		if r.StepVsPT != nil {
 			vsPT, relative = formatVsPT(*r.StepVsPT), true
 		}
-		claim := paperStepClaims[r.Method]
+		claim := paperStepClaim(r.Method)
 		if claim == "" {
 			claim = "–"
 		}

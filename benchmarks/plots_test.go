@@ -328,7 +328,8 @@ func TestGridRowsCarryCurves(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rep.Files) != 2*(3+2+2) {
+		// score-vs-params, step time, step time vs PT, peak memory, loss and dev curves per task.
+		if len(rep.Files) != 2*(4+2+2) {
 			t.Errorf("wrote %v", rep.Files)
 		}
 	})
