@@ -102,3 +102,12 @@ func TestNonFiniteWordsOnlyForNumberSettings(t *testing.T) {
 		}
 	}
 }
+
+// A swept value is bounded like a set one: every variant is built and checked.
+func TestSweptSizesAreBounded(t *testing.T) {
+	_, err := execute("run", "--methods", "pt", "--tasks", "syn-keyword", "--offline", "--backbone", "/nonexistent",
+		"--out", t.TempDir(), "--sweep", "pt.length=4,1000000000")
+	if err == nil || !strings.Contains(err.Error(), "bound for sizes") {
+		t.Fatalf("--sweep pt.length=4,1e9: %v", err)
+	}
+}

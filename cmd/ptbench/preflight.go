@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -135,6 +136,11 @@ func checkMethod(name string, raw map[string]any) (err error) {
 	defer m.Close()
 	if err := core.CheckFiniteConfig(m.Config()); err != nil {
 		return fmt.Errorf("method %s: %w", name, err)
+	}
+	// Size bounds here too, so that every swept variant (CheckSweep calls this) is bounded.
+	var cfg map[string]any
+	if b, err := json.Marshal(m.Config()); err == nil && json.Unmarshal(b, &cfg) == nil {
+		return checkSettingSizes(name, cfg) // memory.go
 	}
 	return nil
 }
