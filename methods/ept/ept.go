@@ -49,6 +49,12 @@ type Config struct {
 	// on t5-tiny: syn-keyword loss 2.52 / accuracy 0 at 0.3 vs 0.52 / 98% at 1e-2, RTE loss
 	// stuck at 2.8 at 0.3).
 	ProjLR float64 `json:"proj_lr" doc:"learning rate of the projections and the gate (0: lr, the prompt's)"`
+	// Sources, if set, start every EPT tensor from an EPT trained multi-task on these tasks
+	// (SPoT-style transfer, as the paper's few-shot EPT starts from source-pretrained
+	// prompts; source.go).
+	Sources     []string `json:"sources,omitempty" doc:"source tasks of a multi-task EPT run whose tensors initialise this one (empty: from scratch)"`
+	SourceSeed  int64    `json:"source_seed,omitempty" doc:"seed of the source run (0: 42, fixed across target seeds)"`
+	SourceSteps int      `json:"source_steps,omitempty" doc:"training steps of the source run (0: the run's --steps)"`
 }
 
 // keyConfig is Config as run keys hash it: DePT's part under its names from before the
@@ -63,6 +69,10 @@ type keyConfig struct {
 	Fusion     *bool   `json:"fusion"`
 	Projection *bool   `json:"projection"`
 	ProjLR     float64 `json:"proj_lr"`
+	// Source transfer (added later; omitted when unset so earlier runs keep their keys).
+	Sources     []string `json:"sources,omitempty"`
+	SourceSeed  int64    `json:"source_seed,omitempty"`
+	SourceSteps int      `json:"source_steps,omitempty"`
 }
 
 // DefaultConfig is the paper's setting: DePT (60, 30), 4 spaces, rank 8.
@@ -88,6 +98,13 @@ func (c Config) Validate() error {
 		return fmt.Errorf("proj_lr must be ≥ 0 (0 = lr, the prompt's), got %g", c.ProjLR)
 	case c.FusionKV != "ab" && c.FusionKV != "b" && c.FusionKV != "prompt_ab":
 		return fmt.Errorf(`fusion_kv must be "ab", "b" or "prompt_ab", got %q`, c.FusionKV)
+	case c.SourceSteps < 0:
+		return fmt.Errorf("source_steps must be ≥ 0, got %d", c.SourceSteps)
+	}
+	for _, s := range c.Sources {
+		if s == "" {
+			return fmt.Errorf("sources: an empty task name")
+		}
 	}
 	return nil
 }
@@ -133,7 +150,8 @@ type Method struct {
 func (m *Method) Config() any { return m.cfg }
 func (m *Method) KeyConfig() any {
 	c := m.cfg
-	return keyConfig{dept.KeyConfig(c.Config), c.Spaces, c.ProjRank, c.Gate, c.FusionKV, c.Fusion, c.Projection, c.ProjLR}
+	return keyConfig{dept.KeyConfig(c.Config), c.Spaces, c.ProjRank, c.Gate, c.FusionKV, c.Fusion, c.Projection, c.ProjLR,
+		c.Sources, c.SourceSeed, c.SourceSteps}
 }
 func (m *Method) PromptLength() int { return m.cfg.PromptLength }
 
@@ -149,7 +167,7 @@ func (m *Method) Setup(env core.SetupEnv) error {
 	m.up = zerosParam(N, k, m.d)
 	m.gateW = zerosParam(N, m.d)
 	m.gateB = zerosParam(N)
-	return nil
+	return m.initFromSource(env) // source.go: no-op without sources
 }
 
 func zerosParam(shape ...int64) *ts.Tensor {
