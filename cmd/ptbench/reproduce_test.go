@@ -50,7 +50,7 @@ func TestReproduceRejectsBadInputBeforeLoading(t *testing.T) {
 		{[]string{"reproduce"}, "give one experiment name"},
 		{[]string{"reproduce", "gleu"}, "built in: ablation, fewshot, glue"},
 		{[]string{"reproduce", "glue", "--tasks", "squad"}, `has no task "squad"`},
-		{[]string{"reproduce", "glue", "--steps-scale", "-1"}, "--steps-scale must be a positive number"},
+		{[]string{"reproduce", "glue", "--steps-scale", "-1"}, "--steps-scale must be in (0, 1]"},
 		{[]string{"reproduce", "glue", "--shard", "3/2"}, "want i/n with 1 ≤ i ≤ n"},
 		{[]string{"reproduce", "glue", "--set", "x"}, "unknown flag"},
 	} {
