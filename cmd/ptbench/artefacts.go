@@ -11,14 +11,17 @@ import (
 
 func newArtefactsCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "artefacts",
-		Short: "Trained method states that runs reuse (source-task prompts), by stable name",
+		Use:     "artefacts",
+		Short:   "Trained method states that runs reuse (source-task prompts), by stable name",
+		Example: `  ptbench artefacts list --results runs/main`,
 	}
 	var out, format string
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the artefacts of a results folder with the method, tasks, backbone and seed each belongs to",
-		Args:  cobra.NoArgs,
+		Example: `  ptbench artefacts list --results runs/main
+  ptbench artefacts list --results runs/main -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			arts, err := benchmarks.ListArtefacts(out)
 			if err != nil {
@@ -40,8 +43,9 @@ func newArtefactsCmd() *cobra.Command {
 			}
 		},
 	}
-	list.Flags().StringVar(&out, "out", "runs", "results folder")
-	list.Flags().StringVarP(&format, "output", "o", "markdown", "markdown or json")
+	addResultsFlag(list.Flags(), &out, "results folder to read") // vocab.go
+	deprecateAlias(list.Flags(), "out", "results")
+	addOutputFlag(list.Flags(), &format, "markdown", "")
 	cmd.AddCommand(list)
 	return cmd
 }

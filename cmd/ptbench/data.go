@@ -19,7 +19,7 @@ type taskDataFlags struct {
 }
 
 func (f *taskDataFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.task, "task", "", "task name (see `ptbench tasks`)")
+	cmd.Flags().StringVar(&f.task, "task", "", "task name (see ptbench tasks)")
 	cmd.Flags().StringVar(&f.opts.DataDir, "data-dir", "", "folder laid out like glue/RTE/train.tsv")
 	cmd.Flags().StringVar(&f.opts.CacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/ptbench)")
 	cmd.Flags().BoolVar(&f.opts.Offline, "offline", false, "never download")
@@ -58,6 +58,9 @@ in the Hugging Face dataset split the reference code (DePT, ATTEMPT) shuffles, i
 order: one per line, or with -o json one JSON array. For a small task, --split test is
 torch.randperm(n, seed 42)[n/2:] over the n validation rows. Where the rows come from is
 written to stderr.`,
+		Example: `  ptbench data --task rte -o json
+  ptbench data --task rte --tokenizer spiece.model --batch-size 16 -o json
+  ptbench data --task rte --split test --ids`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !ids && cmd.Flags().Changed("split") {
@@ -102,7 +105,7 @@ written to stderr.`,
 		},
 	}
 	f.register(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	addOutputFlag(cmd.Flags(), &output, "text", "") // vocab.go
 	cmd.Flags().StringVar(&tokenizer, "tokenizer", "", "with a tokenizer (spiece.model, tokenizer.json or byte): padded source positions per training epoch for pad-to-max, dynamic and length-grouped batches")
 	cmd.Flags().IntVar(&batch, "batch-size", 16, "batch size for --tokenizer's epoch counts")
 	cmd.Flags().BoolVar(&ids, "ids", false, "print the rows --split holds (0-based, Hugging Face dataset order) instead of the summary")

@@ -89,9 +89,9 @@ any method, including those PEFT lacks (DePT, EPT, …).`,
 	f := cmd.Flags()
 	f.StringVar(&format, "format", "peft", "peft (Hugging Face PEFT adapter folder: "+strings.Join(peft.Methods(), ", ")+") or native (any method)")
 	f.StringVar(&out, "out", "", "folder to write")
-	f.StringVar(&results, "results", "runs", "results folder holding results.jsonl and checkpoints/")
+	addResultsFlag(f, &results, "results folder holding results.jsonl and checkpoints/") // vocab.go
 	f.StringVar(&taskType, "task-type", "", "SEQ_2_SEQ_LM or CAUSAL_LM, for a checkpoint with no results row")
-	f.StringVarP(&output, "output", "o", "text", "text or json (what was written)")
+	addOutputFlag(f, &output, "text", "text or json (what was written)") // vocab.go
 	f.BoolVar(&force, "force", false, "write into an OUT folder that already holds files (its files of the same names are replaced)")
 	return cmd
 }

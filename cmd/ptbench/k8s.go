@@ -50,6 +50,8 @@ Apply the manifest, wait for the shards, then let the merge run:
 
 (The merge Job is suspended so that applying the whole file at once cannot merge before the
 shards end.)`,
+		Example: `  ptbench k8s --shards 8 --image registry/ptbench:v1 --out /runs/glue --file grid.yaml -- \
+    run --methods ept,dept,pt --tasks rte,mrpc --backbone t5-base --seeds 42,43,44`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.command = args

@@ -16,14 +16,24 @@ import (
 )
 
 func newLeaderboardCmd() *cobra.Command {
-	var output string
+	var output, results string
 	var noSelect bool
 	var invalidThreshold float64
 	cmd := &cobra.Command{
-		Use:   "leaderboard RUNS_DIR",
+		Use:   "leaderboard [RUNS_DIR]",
 		Short: "Render the leaderboard (markdown, or -o json) from RUNS_DIR/results.jsonl",
-		Args:  cobra.ExactArgs(1),
+		Long: `Render the leaderboard of a results folder (RUNS_DIR positionally or --results DIR;
+default runs) from its results.jsonl, and its bench.jsonl if any (written by ptbench bench --out).`,
+		Example: `  ptbench leaderboard runs/main
+  ptbench leaderboard --results runs/main -o json
+  ptbench leaderboard runs/main --no-select     # every sweep variant as a row`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := resultsDirArg(cmd, args, results) // vocab.go
+			if err != nil {
+				return err
+			}
+			args = []string{dir}
 			// Read-only: a torn last line (a write cut short) is skipped with a warning; the
 			// next `ptbench run` on the folder moves it aside.
 			rows, torn, err := core.ReadResultsLenient(filepath.Join(args[0], core.ResultsFile))
@@ -54,7 +64,8 @@ func newLeaderboardCmd() *cobra.Command {
 			return renderAll(cmd.OutOrStdout(), b, bench)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "markdown", "markdown or json")
+	addOutputFlag(cmd.Flags(), &output, "markdown", "")
+	addResultsFlag(cmd.Flags(), &results, "results folder to read (or RUNS_DIR)")
 	cmd.Flags().Float64Var(&invalidThreshold, "invalid-threshold", benchmarks.DefaultInvalidThreshold, "flag a score whose share of invalid test predictions exceeds this (negative: never flag)")
 	cmd.Flags().BoolVar(&noSelect, "no-select", false, "show every sweep variant as a row of its own (default: the best-dev variant per method, task and seed)")
 	return cmd

@@ -16,9 +16,10 @@ func newListCmd(name, short string, list func() []core.Registered) *cobra.Comman
 	}
 	var output string
 	cmd := &cobra.Command{
-		Use:   name,
-		Short: short,
-		Args:  cobra.NoArgs,
+		Use:     name,
+		Short:   short,
+		Example: "  ptbench " + name + "\n  ptbench " + name + " -o json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			items := list()
 			if output == "json" {
@@ -32,7 +33,7 @@ func newListCmd(name, short string, list func() []core.Registered) *cobra.Comman
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	addOutputFlag(cmd.Flags(), &output, "text", "") // vocab.go
 	return cmd
 }
 
@@ -75,7 +76,7 @@ func newMethodsCmd(short string) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	addOutputFlag(cmd.Flags(), &output, "text", "") // vocab.go
 	cmd.Flags().BoolVar(&quick, "quick", false, "do not start plugins to ask for their description")
 	return cmd
 }

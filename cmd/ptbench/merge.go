@@ -34,6 +34,8 @@ Rows of one run key with the same outcome (status, scores) are one run: kept onc
 row (ok, diverged) wins over failed ones. Two finished rows that disagree are a conflict: the
 one with the latest finished_at is kept and the conflict is reported (stderr, and -o json).
 Merging again adds nothing.`,
+		Example: `  ptbench merge --out runs/glue shards/1 shards/2
+  ptbench merge --out runs/glue runs/glue/shards/* -o json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, dirs []string) error {
 			if out == "" {
@@ -66,7 +68,7 @@ Merging again adds nothing.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "", "the merged results folder (created if missing; rows already there are kept)")
-	f.StringVarP(&output, "output", "o", "markdown", "markdown (the leaderboard) or json (a summary: rows, duplicates, conflicts)")
+	addOutputFlag(f, &output, "markdown", "markdown (the leaderboard) or json (a summary: rows, duplicates, conflicts)") // vocab.go
 	f.BoolVar(&noWait, "no-wait", false, "fail at once when another run writes to --out (default: wait for it)")
 	return cmd
 }

@@ -31,10 +31,11 @@ func newParamsCmd() *cobra.Command {
 	var maxSourceLen int
 	var taskList string
 	cmd := &cobra.Command{
-		Use:     "params --methods M1,M2 --backbone B",
-		Short:   "Print each method's trainable parameter count and share of the backbone, without training",
-		Example: "  ptbench params --methods pt,dept,ept,ft,lora,adapter,adapterdrop,bitfit --backbone t5-base -o json",
-		Args:    cobra.NoArgs,
+		Use:   "params --methods M1,M2 --backbone B",
+		Short: "Print each method's trainable parameter count and share of the backbone, without training",
+		Example: `  ptbench params --methods pt,dept,ept,ft,lora,adapter,adapterdrop,bitfit --backbone t5-base -o json
+  ptbench params --methods hyperformer --tasks rte,mrpc,cola --backbone t5-small`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			names := splitList(methods)
 			if len(names) == 0 {
@@ -98,9 +99,9 @@ func newParamsCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&methods, "methods", "", "comma-separated methods (built-in or plugins)")
 	f.StringVar(&taskList, "tasks", "", "the run's tasks, for methods whose size depends on them (HyperFormer: one task embedding each; default one task)")
-	f.StringVar(&backbone, "backbone", "t5-base", "preset (random init is fine) or checkpoint directory")
+	f.StringVar(&backbone, "backbone", defaultBackbone, "preset (random init is fine) or checkpoint directory")
 	f.StringVar(&tokenizer, "tokenizer", "", "override the backbone's tokenizer")
-	f.StringVarP(&output, "output", "o", "text", "text or json")
+	addOutputFlag(f, &output, "text", "") // vocab.go
 	f.StringVar(&methodConfig, "method-config", "", "YAML/JSON file: {method: {key: value}}")
 	f.StringArrayVar(&sets, "set", nil, "method setting method.key=value (repeatable)")
 	f.Int64Var(&seed, "seed", 42, "seed of random-init presets and of the methods' initialisation")

@@ -23,9 +23,9 @@ type plotOutput struct {
 // newPlotCmd: `ptbench plot DIR` draws DIR's figures into DIR/plots and re-renders
 // DIR/leaderboard.md with a Plots section linking them.
 func newPlotCmd() *cobra.Command {
-	var output string
+	var output, results string
 	cmd := &cobra.Command{
-		Use:   "plot RUNS_DIR",
+		Use:   "plot [RUNS_DIR]",
 		Short: "Draw RUNS_DIR's figures (PNG and SVG in RUNS_DIR/plots) and link them from leaderboard.md",
 		Long: `Draw the figures of a results folder from RUNS_DIR/results.jsonl into RUNS_DIR/plots,
 each as PNG and SVG:
@@ -47,13 +47,17 @@ that recorded curves are drawn on their own, dotted.
 
 Then RUNS_DIR/leaderboard.md is re-rendered with a "Plots" section linking them (later
 renders keep the section while RUNS_DIR/plots exists). Curves come from runs made since the
-trainer records them; older rows have none and only appear in the score and bar figures.`,
-		Args: cobra.ExactArgs(1),
+trainer records them; older rows have none and only appear in the score and bar figures.
+
+RUNS_DIR may also be given as --results DIR (default runs).`,
+		Example: `  ptbench plot runs/main
+  ptbench plot --results runs/glue -o json     # the written files and warnings as JSON`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return fmt.Errorf("--output %q: want text or json", output)
+			dir, err := resultsDirArg(cmd, args, results) // vocab.go
+			if err != nil {
+				return err
 			}
-			dir := args[0]
 			rep, err := benchmarks.WritePlots(dir)
 			if err != nil {
 				return err
@@ -90,6 +94,7 @@ trainer records them; older rows have none and only appear in the score and bar 
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text (one written file a line) or json")
+	addOutputFlag(cmd.Flags(), &output, "text", "text (one written file a line) or json")
+	addResultsFlag(cmd.Flags(), &results, "results folder to read and draw into (or RUNS_DIR)")
 	return cmd
 }

@@ -161,7 +161,7 @@ backbone (e.g. t5-tiny, or a local T5-Base folder); --shard i/n runs the i-th of
 	f := cmd.Flags()
 	f.BoolVar(&list, "list", false, "list the experiments with their size and estimated training time")
 	f.BoolVar(&dryRun, "dry-run", false, "print the resolved grids and cost as JSON, run nothing")
-	f.StringVarP(&output, "output", "o", "markdown", "markdown or json")
+	addOutputFlag(f, &output, "markdown", "") // vocab.go
 	f.StringVar(&backbone, "backbone", "", "replace the experiment's backbone (preset, checkpoint folder or HF id)")
 	f.StringVar(&tokenzr, "tokenizer", "", "override the backbone's tokenizer (spiece.model, tokenizer.json, or \"byte\")")
 	f.Float64Var(&scale, "steps-scale", 1, "multiply every step budget and evaluation interval (e.g. 0.01 for a quick look)")

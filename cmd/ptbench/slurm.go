@@ -110,7 +110,7 @@ ptbench merge --out OUT OUT/shards/*.`,
 	f.StringArrayVar(&o.extra, "sbatch", nil, "extra #SBATCH option for both jobs, e.g. --sbatch=--account=abc (repeatable)")
 	f.StringVar(&o.exe, "ptbench", "", "ptbench binary the jobs run (default: this one's absolute path)")
 	f.BoolVar(&o.submit, "submit", false, "run submit.sh (sbatch) and print the job ids")
-	f.StringVarP(&o.output, "output", "o", "text", "text or json")
+	addOutputFlag(f, &o.output, "text", "") // vocab.go
 	f.BoolVar(&o.noCheck, "no-check", false, "do not run the command's own checks here first")
 	return cmd
 }

@@ -22,6 +22,8 @@ several source tasks, MPT distils one shared prompt from per-source teachers. Th
 artefacts are trained once per backbone, settings and data, stored under stable names in
 OUT/artefacts/, recorded in OUT/results.jsonl as source rows, and reused by every target run.
 ` + "`ptbench run`" + ` trains missing ones by itself; this command trains them ahead of time.`,
+		Example: `  ptbench sources train --method spot --sources mnli --data-dir data/ --out runs/main
+  ptbench sources list --results runs/main`,
 	}
 	var (
 		method, sources, backbone, tokenizer, out, methodConfig string
@@ -97,7 +99,7 @@ OUT/artefacts/, recorded in OUT/results.jsonl as source rows, and reused by ever
 	f := train.Flags()
 	f.StringVar(&method, "method", "", "a method that uses source artefacts: "+strings.Join(artefactMethods(), ", "))
 	f.StringVar(&sources, "sources", "", "comma-separated source tasks (default: the method's own, e.g. mnli for SPoT)")
-	f.StringVar(&backbone, "backbone", "t5-tiny", "preset or checkpoint directory / HF cache id")
+	f.StringVar(&backbone, "backbone", defaultBackbone, "preset or checkpoint directory / HF cache id")
 	f.StringVar(&tokenizer, "tokenizer", "", "override the backbone's tokenizer")
 	f.StringVar(&out, "out", "runs", "results folder (artefacts go to OUT/artefacts)")
 	f.StringVar(&methodConfig, "method-config", "", "YAML/JSON file: {method: {key: value}}")
@@ -108,7 +110,9 @@ OUT/artefacts/, recorded in OUT/results.jsonl as source rows, and reused by ever
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the source artefacts of a results folder, with the backbone and config each belongs to",
-		Args:  cobra.NoArgs,
+		Example: `  ptbench sources list --results runs/main
+  ptbench sources list --results runs/main -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			arts, err := benchmarks.ListArtefacts(listOut)
 			if err != nil {
@@ -126,8 +130,9 @@ OUT/artefacts/, recorded in OUT/results.jsonl as source rows, and reused by ever
 			return benchmarks.RenderArtefacts(cmd.OutOrStdout(), arts)
 		},
 	}
-	list.Flags().StringVar(&listOut, "out", "runs", "results folder")
-	list.Flags().StringVarP(&format, "output", "o", "markdown", "markdown or json")
+	addResultsFlag(list.Flags(), &listOut, "results folder to read") // vocab.go
+	deprecateAlias(list.Flags(), "out", "results")
+	addOutputFlag(list.Flags(), &format, "markdown", "")
 	cmd.AddCommand(train, list)
 	return cmd
 }

@@ -12,7 +12,9 @@ import (
 )
 
 func newVerifyCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "verify", Short: "Check a backbone or tokenizer against reference outputs"}
+	cmd := &cobra.Command{Use: "verify", Short: "Check a backbone or tokenizer against reference outputs",
+		Example: `  ptbench verify backbone --model t5-small-dir/ --cases cases.json
+  ptbench verify tokenizer --model spiece.model --cases cases.jsonl --field ids`}
 	cmd.AddCommand(newVerifyBackboneCmd(), newVerifyTokenizerCmd())
 	return cmd
 }
@@ -33,6 +35,8 @@ A llama2.c reference file (shared/fixtures/llama/stories260K-reference.json: "fo
 LlamaForCausalLM directory, and every forced case's logits (|Δ| ≤ --logit-tol), final
 RMSNorm'd hidden state (≤ --hidden-tol), argmax where the reference margin > 1e-3, and the
 greedy ids are checked.`,
+		Example: `  ptbench verify backbone --model t5-small-dir/ --cases cases.json
+  ptbench verify backbone --model stories260K.bin --cases stories260K-reference.json -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if model == "" || cases == "" {
@@ -87,7 +91,7 @@ greedy ids are checked.`,
 	cmd.Flags().Float64Var(&tol.LossRel, "loss-tol", tol.LossRel, "relative tolerance on losses")
 	cmd.Flags().Float64Var(&ltol.Logit, "logit-tol", ltol.Logit, "llama reference: absolute tolerance on logits")
 	cmd.Flags().Float64Var(&ltol.Hidden, "hidden-tol", ltol.Hidden, "llama reference: absolute tolerance on the final hidden state")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	addOutputFlag(cmd.Flags(), &output, "text", "") // vocab.go
 	return cmd
 }
 
@@ -96,7 +100,9 @@ func newVerifyTokenizerCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tokenizer --model FILE --cases FILE --field NAME",
 		Short: "Check a tokenizer against expected ids (one JSON object per line)",
-		Args:  cobra.NoArgs,
+		Example: `  ptbench verify tokenizer --model spiece.model --cases cases.jsonl --field ids
+  ptbench verify tokenizer --model byte --cases cases.jsonl --field byte_ids -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if model == "" || cases == "" || field == "" {
 				return usageError{fmt.Errorf("--model, --cases and --field are required")}
@@ -133,6 +139,6 @@ func newVerifyTokenizerCmd() *cobra.Command {
 	cmd.Flags().StringVar(&model, "model", "", "tokenizer file (.model, tokenizer.json) or \"byte\"")
 	cmd.Flags().StringVar(&cases, "cases", "", "JSONL cases file")
 	cmd.Flags().StringVar(&field, "field", "", "field holding the expected ids")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	addOutputFlag(cmd.Flags(), &output, "text", "") // vocab.go
 	return cmd
 }
