@@ -20,8 +20,8 @@ func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench --methods pt,dept,ept --backbone t5-base",
 		Short: "Time forward+backward+AdamW steps per method on one warm backbone (no data needed)",
-		Example: `  ptbench bench --methods pt,dept,ept --backbone t5-base --init random --seq 256 --batch 16 --steps 20
-  ptbench bench --methods pt --backbone t5-small --seq 128 --batch 16 --steps 500 --rss-at 50,500`,
+		Example: `  ptbench bench --methods pt,dept,ept --backbone t5-base --init random --seq 256 --batch-size 16 --steps 20
+  ptbench bench --methods pt --backbone t5-small --seq 128 --batch-size 16 --steps 500 --rss-at 50,500`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if initMode != "random" {
@@ -89,12 +89,13 @@ func newBenchCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&methods, "methods", core.BaselineMethod(), "comma-separated methods")
-	f.StringVar(&backbone, "backbone", "t5-small", "backbone preset or directory")
+	f.StringVar(&backbone, "backbone", defaultBackbone, "backbone preset or directory") // vocab.go: one default with run and params
 	f.StringVar(&initMode, "init", "random", "random (preset weights from --seed)")
 	f.StringVar(&quant, "quant", "", "store the frozen linear weights quantised: nf4 (Llama and T5 backbones)")
 	f.StringVar(&dtype, "dtype", "", "compute dtype: float32 (default) or bfloat16 (Llama)")
 	f.IntVar(&o.Seq, "seq", 256, "source length")
-	f.IntVar(&o.Batch, "batch", 16, "batch size")
+	f.IntVar(&o.Batch, "batch-size", 16, "batch size")
+	deprecateAlias(f, "batch", "batch-size") // bench's old spelling
 	f.IntVar(&o.Steps, "steps", 20, "timed steps per method and mode")
 	f.IntVar(&o.Warmup, "warmup", 2, "untimed warm-up steps")
 	f.Int64Var(&o.Seed, "seed", 42, "seed")
@@ -105,8 +106,8 @@ func newBenchCmd() *cobra.Command {
 	f.StringVar(&tokenizer, "tokenizer", "", "tokenizer for --dynamic-task lengths (spiece.model, tokenizer.json; presets default to bytes)")
 	f.StringVar(&methodConfig, "method-config", "", "YAML/JSON file: {method: {key: value}}")
 	f.StringArrayVar(&sets, "set", nil, "method setting method.key=value (repeatable)")
-	f.StringVarP(&output, "output", "o", "markdown", "markdown or json")
-	f.StringVar(&outDir, "out", "", "also append the results to OUT/bench.jsonl (shown by `ptbench leaderboard OUT`)")
+	addOutputFlag(f, &output, "markdown", "")
+	f.StringVar(&outDir, "out", "", "also append the results to OUT/bench.jsonl (shown by ptbench leaderboard OUT)")
 	return cmd
 }
 

@@ -131,14 +131,14 @@ func newRunCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&output, "output", "o", "markdown", "print the leaderboard as markdown or json")
-	f.StringVar(&methods, "methods", "", "comma-separated methods (see `ptbench methods`); plugin:PATH runs a plugin binary")
-	f.StringVar(&tasks, "tasks", "", "comma-separated tasks (see `ptbench tasks`)")
+	addOutputFlag(f, &output, "markdown", "print the leaderboard as markdown or json") // vocab.go
+	f.StringVar(&methods, "methods", "", "comma-separated methods (see ptbench methods); plugin:PATH runs a plugin binary")
+	f.StringVar(&tasks, "tasks", "", "comma-separated tasks (see ptbench tasks)")
 	f.StringVar(&seeds, "seeds", "42", "comma-separated seeds")
-	f.StringVar(&backbone, "backbone", "t5-tiny", "preset (t5-tiny, t5-small, t5-base) or checkpoint directory / HF cache id")
+	f.StringVar(&backbone, "backbone", defaultBackbone, "preset (t5-tiny, t5-small, t5-base) or checkpoint directory / HF cache id")
 	f.StringVar(&tokenizer, "tokenizer", "", "override the backbone's tokenizer (spiece.model, tokenizer.json, or \"byte\")")
 	f.StringVar(&preset, "preset", "", "smoke: t5-tiny, byte tokenizer, synthetic tasks, 300 steps (offline)")
-	f.StringVar(&out, "out", "runs", "output folder (results.jsonl, checkpoints/, leaderboard.md)")
+	f.StringVar(&out, "out", defaultResults, "results folder to write (results.jsonl, checkpoints/, leaderboard.md)")
 	f.StringVar(&methodConfig, "method-config", "", "YAML/JSON file: {method: {key: value}}")
 	f.StringVar(&g.InitFrom, "init-from", "", "PEFT adapter folder (adapter_config.json + adapter_model.safetensors, e.g. written by ptbench export) loaded before training into a method with a PEFT equivalent ("+strings.Join(peft.Methods(), ", ")+"); part of the run key")
 	f.StringArrayVar(&sets, "set", nil, "method setting method.key=value (repeatable)")
@@ -195,7 +195,7 @@ func (d *dropoutFlag) Set(s string) error {
 	return nil
 }
 
-func (d *dropoutFlag) Type() string { return "rate" }
+func (d *dropoutFlag) Type() string { return "float" }
 
 func splitList(s string) []string {
 	var out []string
