@@ -44,6 +44,9 @@
 //   - StateSaver: the checkpoint is not just ParamGroups (plugins).
 //   - ParamCounter: the trainable count is not the sum of ParamGroups (plugins).
 //   - Labeler: a label chosen at run time (plugins); built-in methods give Description.Label.
+//   - RowPacker: PacksRows() declares that Transform treats each row on its own, so runs of
+//     the method can share one backbone pass per step with other runs (RunPacked, --pack;
+//     Packable lists what else keeps a run out of a pack). Examples: pt, dept, ept.
 //   - PromptLength() int (benchmarks' `lengthy`): the encoder positions the method adds, so
 //     bench times the sequence the backbone really sees.
 //   - SaveCheckpointDir (benchmarks' `dirCheckpointer`): the checkpoint is a directory (FT
@@ -73,5 +76,7 @@
 // Trainer.Run is a small step (collate → embed → transform → loss → backward → AdamW) inside
 // Loop, with evaluation, best-checkpoint keeping, progress, divergence checks and RSS
 // tracking as Callbacks around it. Multi-task runs sample each row's task with a
-// temperature (TaskSampler) and evaluate every task.
+// temperature (TaskSampler) and evaluate every task. RunPacked (pack.go) steps several runs
+// over one backbone at once: their transformed batches stacked, one forward and backward,
+// each run's own loss, optimiser, evaluation and result.
 package core

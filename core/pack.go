@@ -129,9 +129,19 @@ func RunPacked(trs []*Trainer) ([]*TrainResult, []error) {
 		t0 := time.Now()
 		losses, stepErrs := packedStep(bb, active, step)
 		seconds := time.Since(t0).Seconds() / float64(len(active))
+		var stepped []*packMember
 		for k, m := range active {
 			if stepErrs[k] != nil {
 				m.err, m.ended = stepError(step, stepErrs[k]), true
+			} else if checkFinite("loss", losses[k]) == nil {
+				stepped = append(stepped, m)
+			}
+		}
+		// The runs that evaluate on dev after this step decode together (packeval.go); each
+		// one's evaluation callback then finds its predictions.
+		packedPredict(bb, devJobs(stepped, step))
+		for k, m := range active {
+			if stepErrs[k] != nil {
 				continue
 			}
 			info := StepInfo{Step: step, Total: m.r.o.Steps, Loss: losses[k], Seconds: seconds, Elapsed: time.Since(start)}
@@ -142,12 +152,20 @@ func RunPacked(trs []*Trainer) ([]*TrainResult, []error) {
 			if step >= m.r.o.Steps {
 				m.ended = true
 			}
+			m.r.tr.packed = nil
 		}
-		// A run that ended this step finishes now (its test evaluation) and frees its session.
+		// Runs that ended this step finish now: OnEnd, their test evaluations decoded
+		// together, then each run's result; their sessions close.
+		var ending []*packMember
 		for _, m := range active {
 			if m.ended {
-				m.finish()
+				m.err = runOnEnd(m.cbs, m.err)
+				ending = append(ending, m)
 			}
+		}
+		packedPredict(bb, testJobs(ending))
+		for _, m := range ending {
+			m.finish()
 		}
 	}
 	for i, m := range members {
@@ -161,10 +179,10 @@ func RunPacked(trs []*Trainer) ([]*TrainResult, []error) {
 	return results, errs
 }
 
-// finish runs the member's OnEnd callbacks and, without an error, its final evaluation; then
-// closes its session. A failed member's result is dropped by RunPacked's caller contract.
+// finish completes an ended member (its OnEnd callbacks have run): without an error, its
+// final evaluation; then it frees a failed run's checkpoint and closes the session.
 func (m *packMember) finish() {
-	m.err = runOnEnd(m.cbs, m.err)
+	defer func() { m.r.tr.packed = nil }()
 	if m.err == nil {
 		m.err = guard(func() (err error) { _, err = m.r.finish(); return err })
 	}
@@ -323,46 +341,32 @@ func stackedStep(bb Backbone, active []*packMember, step int, ready []int, batch
 	return nil
 }
 
-// stackInputs pads every ready member's transformed input on the right to the pack's
-// longest (zero embeddings, mask 0) and its labels to the longest target (-100), and stacks
-// both along the batch in the order of ready. The stacked input's batch context is a
-// training batch of the step with every row's length; it carries no task names (a pack has
-// no hooks to read them).
+// stackInputs stacks the ready members' transformed inputs (stackEmbeds) and their labels,
+// padded on the right to the longest target with -100, in the order of ready. The stacked
+// input's batch context is a training batch of the step with every row's length; it carries
+// no task names (a pack has no hooks to read them).
 func stackInputs(ready []int, batches []*Batch, inputs []Input, step int) (Input, *ts.Tensor, error) {
-	L, T := int64(0), int64(0)
+	T := int64(0)
+	var xs []Input
 	for _, k := range ready {
-		sz, err := inputs[k].Embeds.Size()
-		if err != nil {
-			return Input{}, nil, err
-		}
-		L = max(L, sz[1])
 		lz, err := batches[k].Labels.Size()
 		if err != nil {
 			return Input{}, nil, err
 		}
 		T = max(T, lz[1])
+		xs = append(xs, inputs[k])
 	}
-	var embeds, masks, labels []*ts.Tensor
+	var labels []*ts.Tensor
 	defer func() {
-		for _, t := range append(append(embeds, masks...), labels...) {
+		for _, t := range labels {
 			t.MustDrop()
 		}
 	}()
 	ctx := &Batch{Train: true, Step: step}
 	for _, k := range ready {
-		x, b := inputs[k], batches[k]
-		sz := x.Embeds.MustSize()
-		e, err := x.Embeds.ConstantPadNd([]int64{0, 0, 0, L - sz[1]}, false)
-		if err != nil {
-			return Input{}, nil, err
-		}
-		embeds = append(embeds, e)
-		mk, err := x.Mask.ConstantPadNd([]int64{0, L - sz[1]}, false)
-		if err != nil {
-			return Input{}, nil, err
-		}
-		masks = append(masks, mk)
-		lab, err := b.Labels.AddScalar(ts.IntScalar(100), false) // pad with 0, then shift back: -100
+		b := batches[k]
+		// Pad with 0 after shifting by +100, then shift back: the padding reads -100.
+		lab, err := b.Labels.AddScalar(ts.IntScalar(100), false)
 		if err != nil {
 			return Input{}, nil, err
 		}
@@ -370,26 +374,67 @@ func stackInputs(ready []int, batches []*Batch, inputs []Input, step int) (Input
 		if err != nil {
 			return Input{}, nil, err
 		}
-		padded.MustSubScalar_(ts.IntScalar(100))
 		labels = append(labels, padded)
+		if err := padded.SubScalar_(ts.IntScalar(100)); err != nil {
+			return Input{}, nil, err
+		}
 		ctx.Lengths = append(ctx.Lengths, b.Lengths...)
+	}
+	lab, err := ts.Cat(labels, 0)
+	if err != nil {
+		return Input{}, nil, err
+	}
+	in, err := stackEmbeds(xs)
+	if err != nil {
+		lab.MustDrop()
+		return Input{}, nil, err
+	}
+	in.Batch = ctx
+	return in, lab, nil
+}
+
+// stackEmbeds pads every input's embeddings and mask on the right to the longest (zero
+// embeddings, mask 0) and stacks them along the batch. Rows keep their positions: T5 pads
+// on the right, and its relative position bias sees a row's prefix and tokens where they
+// were, with the extra positions masked out as keys.
+func stackEmbeds(inputs []Input) (Input, error) {
+	L := int64(0)
+	for _, x := range inputs {
+		sz, err := x.Embeds.Size()
+		if err != nil {
+			return Input{}, err
+		}
+		L = max(L, sz[1])
+	}
+	var embeds, masks []*ts.Tensor
+	defer func() {
+		for _, t := range append(embeds, masks...) {
+			t.MustDrop()
+		}
+	}()
+	for _, x := range inputs {
+		n := x.Embeds.MustSize()[1]
+		e, err := x.Embeds.ConstantPadNd([]int64{0, 0, 0, L - n}, false)
+		if err != nil {
+			return Input{}, err
+		}
+		embeds = append(embeds, e)
+		mk, err := x.Mask.ConstantPadNd([]int64{0, L - n}, false)
+		if err != nil {
+			return Input{}, err
+		}
+		masks = append(masks, mk)
 	}
 	e, err := ts.Cat(embeds, 0)
 	if err != nil {
-		return Input{}, nil, err
+		return Input{}, err
 	}
 	mk, err := ts.Cat(masks, 0)
 	if err != nil {
 		e.MustDrop()
-		return Input{}, nil, err
+		return Input{}, err
 	}
-	lab, err := ts.Cat(labels, 0)
-	if err != nil {
-		e.MustDrop()
-		mk.MustDrop()
-		return Input{}, nil, err
-	}
-	return Input{Embeds: e, Mask: mk, Batch: ctx}, lab, nil
+	return Input{Embeds: e, Mask: mk}, nil
 }
 
 // rowBlockLoss is the mean cross-entropy of rows [off, off+rows) of the pack's logits

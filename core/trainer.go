@@ -125,6 +125,9 @@ type Trainer struct {
 	Artefacts   ArtefactStore
 	// Callbacks run after the built-in ones at every step (logging, custom stopping).
 	Callbacks []Callback
+
+	// packed holds predictions a pack decoded for this run's next evaluation (packeval.go).
+	packed map[predKey][]string
 }
 
 // tasks returns the run's tasks (one for single-task runs).
@@ -368,6 +371,9 @@ func (tr *Trainer) Predict(examples []Example, o TrainOptions) ([]string, error)
 }
 
 func (tr *Trainer) predict(examples []Example, o TrainOptions, taskNames []string, taskIdx int) ([]string, error) {
+	if out, ok := tr.takePacked(examples, taskIdx); ok {
+		return out, nil
+	}
 	// Sort by length so each batch pads little; restore order at the end.
 	idx := make([]int, len(examples))
 	enc := make([]Encoded, len(examples))

@@ -1,0 +1,157 @@
+package benchmarks
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/coretest"
+	_ "github.com/ptbench/ptbench/methods/ept"
+)
+
+// packedNaN is nanMethod declared packable: its loss is NaN from the first step.
+type packedNaN struct{ nanMethod }
+
+func (*packedNaN) PacksRows() bool { return true }
+
+func init() {
+	core.RegisterMethod("test-nan-packed", "test only", func(map[string]any) (core.Method, error) { return &packedNaN{}, nil })
+}
+
+// packGrid is smallGrid over both synthetic tasks with valid pt, dept and ept settings.
+func packGrid(out string, methods []string, seeds []int64, pack int) *Grid {
+	g := smallGrid(out, methods, seeds)
+	g.Tasks = []string{"syn-keyword", "syn-parity"}
+	g.MethodConfigs = map[string]map[string]any{
+		"pt":   {"length": 4},
+		"dept": {"length": 6, "rank": 2},
+		"ept":  {"length": 5, "rank": 2},
+	}
+	g.Pack = pack
+	return g
+}
+
+func rowsByKey(t *testing.T, out string) map[string]core.ResultRow {
+	t.Helper()
+	rows, err := core.ReadResults(filepath.Join(out, core.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]core.ResultRow{}
+	for _, r := range rows {
+		by[r.RunKey] = r
+	}
+	return by
+}
+
+// assertSameRun checks a packed row against its unpacked row: status, every step's loss
+// within 1e-4 relative, identical dev and test scores, identical prediction files.
+func assertSameRun(t *testing.T, alone, packed core.ResultRow, aloneOut, packedOut string) {
+	t.Helper()
+	if alone.Status != packed.Status || alone.Steps != packed.Steps || alone.BestStep != packed.BestStep {
+		t.Errorf("%s: status/steps/best %s/%d/%d packed, %s/%d/%d alone", alone.RunKey,
+			packed.Status, packed.Steps, packed.BestStep, alone.Status, alone.Steps, alone.BestStep)
+	}
+	if alone.Curves == nil || packed.Curves == nil || len(alone.Curves.Loss) != len(packed.Curves.Loss) || len(alone.Curves.Loss) == 0 {
+		t.Fatalf("%s: loss curves missing or of different lengths", alone.RunKey)
+	}
+	for i, p := range alone.Curves.Loss {
+		q := packed.Curves.Loss[i]
+		if rel := math.Abs(p.Value-q.Value) / math.Abs(p.Value); !(rel <= 1e-4) {
+			t.Errorf("%s step %d: loss %v packed, %v alone (relative %.2g)", alone.RunKey, p.Step, q.Value, p.Value, rel)
+		}
+	}
+	if alone.DevScore != packed.DevScore || alone.TestScore != packed.TestScore {
+		t.Errorf("%s: dev/test %v/%v packed, %v/%v alone", alone.RunKey, packed.DevScore, packed.TestScore, alone.DevScore, alone.TestScore)
+	}
+	for _, f := range []string{alone.Predictions["dev"], alone.Predictions["test"]} {
+		if f == "" {
+			t.Fatalf("%s: no predictions file", alone.RunKey)
+		}
+		a, errA := os.ReadFile(filepath.Join(aloneOut, f))
+		b, errB := os.ReadFile(filepath.Join(packedOut, f))
+		if errA != nil || errB != nil || string(a) != string(b) {
+			t.Errorf("%s: predictions %s differ (%v, %v)", alone.RunKey, f, errA, errB)
+		}
+	}
+}
+
+// Packing changes nothing a row reports: methods, tasks and seeds packed together give the
+// rows, keys, losses, scores and predictions of the same runs trained one at a time.
+func TestPackedGridMatchesUnpacked(t *testing.T) {
+	coretest.LockThread(t)
+	methods, seeds := []string{"pt", "dept", "ept"}, []int64{1, 2}
+	aloneOut, packedOut := t.TempDir(), t.TempDir()
+	for _, c := range []struct {
+		out  string
+		pack int
+	}{{aloneOut, 1}, {packedOut, 12}} {
+		sum, err := packGrid(c.out, methods, seeds, c.pack).Run()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Ran != 12 || sum.Failed+sum.Diverged != 0 {
+			t.Fatalf("--pack %d: %+v, want 12 ran", c.pack, sum)
+		}
+	}
+	alone, packed := rowsByKey(t, aloneOut), rowsByKey(t, packedOut)
+	if len(alone) != 12 || len(packed) != 12 {
+		t.Fatalf("%d rows alone, %d packed; want 12 each", len(alone), len(packed))
+	}
+	for key, a := range alone {
+		p, ok := packed[key]
+		if !ok {
+			t.Fatalf("run %s has no packed row (keys changed?)", key)
+		}
+		if p.Extra["pack"] != float64(12) {
+			t.Errorf("%s: extra.pack = %v, want 12", key, p.Extra["pack"])
+		}
+		assertSameRun(t, a, p, aloneOut, packedOut)
+	}
+}
+
+// A run that fails or diverges in a pack ends alone: its packmates train on and report what
+// they report unpacked.
+func TestPackedRunFailsAlone(t *testing.T) {
+	coretest.LockThread(t)
+	aloneOut, packedOut := t.TempDir(), t.TempDir()
+	if _, err := packGrid(aloneOut, []string{"pt"}, []int64{1}, 1).Run(); err != nil {
+		t.Fatal(err)
+	}
+	g := packGrid(packedOut, []string{"dept", "test-nan-packed", "pt"}, []int64{1}, 6)
+	g.MethodConfigs["dept"] = map[string]any{"length": 4, "rank": 2, "max_len": 8} // sources are longer: fails in its first transform
+	sum, err := g.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Failed != 2 || sum.Diverged != 2 || sum.Ran != 2 {
+		t.Fatalf("summary %+v, want 2 failed (dept), 2 diverged (NaN), 2 ran (pt)", sum)
+	}
+	alone, packed := rowsByKey(t, aloneOut), rowsByKey(t, packedOut)
+	seen := 0
+	for key, p := range packed {
+		switch p.Method {
+		case "dept":
+			if p.Status != "failed" || !strings.Contains(p.Error, "max_len") {
+				t.Errorf("dept row: status %s, error %q", p.Status, p.Error)
+			}
+		case "test-nan-packed":
+			if p.Status != "diverged" || p.Steps != 1 {
+				t.Errorf("NaN row: status %s after %d steps", p.Status, p.Steps)
+			}
+		case "pt":
+			a, ok := alone[key]
+			if !ok {
+				t.Fatalf("pt run %s: key differs from the unpacked run's", key)
+			}
+			assertSameRun(t, a, p, aloneOut, packedOut)
+			seen++
+		}
+	}
+	if seen != 2 {
+		t.Fatalf("%d pt rows compared, want 2", seen)
+	}
+}
