@@ -146,6 +146,14 @@ func ParseExperiment(file string, raw []byte) (*Experiment, error) {
 	bad := func(g int, format string, args ...any) error {
 		return fmt.Errorf("%s: group %d (%q): %s", file, g+1, x.Groups[g].Name, fmt.Sprintf(format, args...))
 	}
+	if err := canonicalNumerics(&x.DType, &x.Quant); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	for i := range x.Groups {
+		if err := canonicalNumerics(&x.Groups[i].DType, &x.Groups[i].Quant); err != nil {
+			return nil, bad(i, "%v", err)
+		}
+	}
 	for i, g := range x.Groups {
 		switch {
 		case len(g.Methods) == 0:
@@ -174,6 +182,27 @@ func ParseExperiment(file string, raw []byte) (*Experiment, error) {
 		}
 	}
 	return &x, nil
+}
+
+// canonicalNumerics checks an experiment's dtype and quant with the CLI's rules
+// (core.ParseDType, core.ParseQuant) and rewrites a given one to its canonical name ("bf16" →
+// "bfloat16"); an empty one stays empty (inherited from the experiment, or the default).
+func canonicalNumerics(dtype, quant *string) error {
+	if *dtype != "" {
+		d, err := core.ParseDType(*dtype)
+		if err != nil {
+			return err
+		}
+		*dtype = d.String()
+	}
+	if *quant != "" {
+		q, err := core.ParseQuant(*quant)
+		if err != nil {
+			return err
+		}
+		*quant = q.String()
+	}
+	return nil
 }
 
 func (x *Experiment) backbone(g ExperimentGroup) string { return cmpOr(g.Backbone, x.Backbone) }
@@ -379,7 +408,10 @@ func sortedKeys(m map[string]bool) []string {
 func (p PlannedGrid) Grid(base Grid) Grid {
 	g := base
 	g.Methods, g.Tasks, g.Seeds = p.Methods, p.Tasks, p.Seeds
-	g.Backbone, g.BackboneOpts.Quant, g.BackboneOpts.DType = p.Backbone, p.Quant, p.DType
+	g.Backbone = p.Backbone
+	// ParseExperiment checked both with the same rules, so these parse.
+	g.BackboneOpts.Quant, _ = core.ParseQuant(p.Quant)
+	g.BackboneOpts.DType, _ = core.ParseDType(p.DType)
 	g.Train.Steps, g.Train.BatchSize, g.Train.EvalEvery = p.Steps, p.BatchSize, p.EvalEvery
 	g.Data.KShot, g.MultiTask = p.KShot, p.MultiTask
 	g.Train.GroupByLength = g.Train.GroupByLength || p.GroupByLen

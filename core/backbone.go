@@ -190,13 +190,14 @@ type Hooks struct {
 type BackboneOptions struct {
 	Seed      int64  // for random-init presets
 	Tokenizer string // override: "byte", a spiece.model or tokenizer.json path; "" = the model's own
-	DType     string // "float32" (default) or "bfloat16" compute
+	DType     DType  // compute dtype (ParseDType); Float32 is the default
+	Device    Device // where tensors are created (ParseDevice); CPU is the default
 	// Dropout overrides the checkpoint's training dropout rate (nil: the checkpoint's, e.g.
 	// T5's dropout_rate; 0 turns it off). Evaluation never drops.
 	Dropout *float64
-	// Quant stores the frozen linear weights quantised: "" or "none" (full precision) or
-	// "nf4" (QLoRA's 4-bit NormalFloat with double quantisation; backbones that support it).
-	Quant string
+	// Quant stores the frozen linear weights quantised: QuantNone (full precision) or
+	// QuantNF4 (QLoRA's 4-bit NormalFloat with double quantisation; backbones that support it).
+	Quant Quant
 }
 
 // ErrEncoderDecoderOnly is wrapped by RequireEncoderDecoder's error.
@@ -259,7 +260,11 @@ func RandomInitNote(spec string) string {
 }
 
 // OpenBackbone opens spec: a registered preset name first, else a path some loader accepts.
+// A device the linked libtorch cannot use is refused first (CheckDevice), before any load.
 func OpenBackbone(spec string, opts BackboneOptions) (Backbone, error) {
+	if err := CheckDevice(opts.Device); err != nil {
+		return nil, err
+	}
 	if f, err := backbonePresets.lookup(spec); err == nil {
 		return f(spec, opts)
 	}

@@ -49,20 +49,20 @@ func (n Numerics) IsDefault() bool {
 	return n.DType == "" && n.Quant == "" && n.Dropout == nil && n.Tokenizer == "" && n.InitSeed == 0 && n.Device == ""
 }
 
-// NumericsOf normalises backbone options into Numerics: "float32"/"fp32" and "none" are the
-// defaults, aliases are folded ("bf16" → "bfloat16"), and a tokenizer file is named by its
-// base name and content hash (so moving the file keeps the identity, editing it does not).
+// NumericsOf is the identity of backbone options: the typed dtype, quantisation and device
+// (parsed once, ParseDType/ParseQuant/ParseDevice) by their canonical names, each left empty
+// at its default so a default run keeps its key; a tokenizer file is named by its base name
+// and content hash (so moving the file keeps the identity, editing it does not).
 func NumericsOf(o BackboneOptions) Numerics {
 	n := Numerics{Dropout: o.Dropout, InitSeed: o.Seed}
-	switch d := strings.ToLower(strings.TrimSpace(o.DType)); d {
-	case "", "float32", "fp32", "float":
-	case "bf16", "bfloat16":
-		n.DType = "bfloat16"
-	default:
-		n.DType = d
+	if o.DType != Float32 {
+		n.DType = o.DType.String()
 	}
-	if q := strings.ToLower(strings.TrimSpace(o.Quant)); q != "" && q != "none" {
-		n.Quant = q
+	if o.Quant != QuantNone {
+		n.Quant = o.Quant.String()
+	}
+	if o.Device != CPU {
+		n.Device = o.Device.String()
 	}
 	n.Tokenizer = tokenizerIdentity(o.Tokenizer)
 	return n

@@ -46,9 +46,12 @@ func TestRunIdentityKey(t *testing.T) {
 		id      RunIdentity
 		samekey bool
 	}{
-		{"float32 spelled out", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{DType: "float32", Quant: "none"}) }), true},
-		{"bfloat16", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{DType: "bfloat16"}) }), false},
-		{"nf4", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{Quant: "nf4"}) }), false},
+		{"float32 spelled out", with(func(id *RunIdentity) {
+			id.Numerics = NumericsOf(BackboneOptions{DType: Float32, Quant: QuantNone, Device: CPU})
+		}), true},
+		{"bfloat16", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{DType: BFloat16}) }), false},
+		{"cuda", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{Device: Device{CUDA: true}}) }), false},
+		{"nf4", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{Quant: QuantNF4}) }), false},
 		{"dropout 0", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{Dropout: &half}) }), false},
 		{"byte tokenizer", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{Tokenizer: "byte"}) }), false},
 		{"init seed", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{Seed: 3}) }), false},
@@ -69,8 +72,9 @@ func TestRunIdentityKey(t *testing.T) {
 		}
 	}
 	// bf16 and its alias are one identity; multi-task temperature counts.
-	a, _ := with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{DType: "bf16"}) }).Key()
-	b, _ := with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{DType: "bfloat16"}) }).Key()
+	alias, _ := ParseDType("bf16")
+	a, _ := with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{DType: alias}) }).Key()
+	b, _ := with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{DType: BFloat16}) }).Key()
 	if a != b {
 		t.Errorf("bf16 %s and bfloat16 %s differ", a, b)
 	}
@@ -96,7 +100,7 @@ func TestArtefactNameCountsNumerics(t *testing.T) {
 	if want := "pt.mnli.s1." + hex.EncodeToString(h[:])[:10]; name != want {
 		t.Errorf("default artefact name %s, want legacy %s", name, want)
 	}
-	n := NumericsOf(BackboneOptions{DType: "bfloat16"})
+	n := NumericsOf(BackboneOptions{DType: BFloat16})
 	id.Numerics = &n
 	if bf, _ := ArtefactName(id); bf == name {
 		t.Errorf("a bfloat16 artefact has the float32 one's name %s", name)

@@ -44,11 +44,7 @@ func init() {
 				if v := int64(tok.VocabSize()); v > c.Vocab {
 					c.Vocab = v
 				}
-				lo, err := loadOptions(opts)
-				if err != nil {
-					return nil, err
-				}
-				m, err := NewRandom(c, opts.Seed, lo)
+				m, err := NewRandom(c, opts.Seed, loadOptions(opts))
 				if err != nil {
 					return nil, err
 				}
@@ -83,29 +79,13 @@ func looksLikeHubID(spec string) bool {
 	return hf.ValidateRepoID(base) == nil && strings.Count(base, "/") == 1
 }
 
-func loadOptions(opts core.BackboneOptions) (LoadOptions, error) {
-	lo := LoadOptions{Quant: opts.Quant}
-	switch strings.ToLower(opts.DType) {
-	case "", "float32", "fp32", "f32":
-		lo.DType = gotch.Float
-	case "bfloat16", "bf16":
-		lo.DType = gotch.BFloat16
-	default:
-		return lo, fmt.Errorf("llama: --dtype %q is not supported (float32 or bfloat16)", opts.DType)
-	}
-	switch opts.Quant {
-	case "", "none", "nf4":
-	default:
-		return lo, fmt.Errorf("llama: --quant %q is not supported (none or nf4)", opts.Quant)
-	}
-	return lo, nil
+// loadOptions are the typed options core parsed (one set of spellings for every backbone).
+func loadOptions(opts core.BackboneOptions) LoadOptions {
+	return LoadOptions{DType: opts.DType, Quant: opts.Quant}
 }
 
 func openSpec(spec string, opts core.BackboneOptions) (core.Backbone, error) {
-	lo, err := loadOptions(opts)
-	if err != nil {
-		return nil, err
-	}
+	lo := loadOptions(opts)
 	if probeBin(spec) {
 		tok, err := loadTokenizer(opts.Tokenizer, filepath.Dir(spec))
 		if err != nil {

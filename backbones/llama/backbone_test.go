@@ -231,7 +231,7 @@ func toInts(v []int64) []int {
 // method parameters) get float32 gradients.
 func TestBF16LossAndGradients(t *testing.T) {
 	f32 := tinyBackbone(t, core.BackboneOptions{Seed: 2})
-	bf := tinyBackbone(t, core.BackboneOptions{Seed: 2, DType: "bfloat16"})
+	bf := tinyBackbone(t, core.BackboneOptions{Seed: 2, DType: core.BFloat16})
 	rows := []core.Encoded{{Source: f32.EncodeSource("some source", 32), Target: f32.EncodeTarget("label", 8)}}
 	a, b := lossOf(t, f32, rows), lossOf(t, bf, rows)
 	if math.Abs(a-b) > 0.05*math.Abs(a) {

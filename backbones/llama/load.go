@@ -19,17 +19,10 @@ import (
 	"github.com/ptbench/ptbench/core/safetensors"
 )
 
-// LoadOptions say how weights are stored once loaded.
+// LoadOptions say how weights are stored once loaded (typed: parsed once, in core).
 type LoadOptions struct {
-	DType gotch.DType // compute dtype: gotch.Float (default) or gotch.BFloat16
-	Quant string      // "" or "none": full precision; "nf4": linear weights as NF4
-}
-
-func (o LoadOptions) dtype() gotch.DType {
-	if o.DType == gotch.BFloat16 {
-		return gotch.BFloat16
-	}
-	return gotch.Float
+	DType core.DType // compute dtype: core.Float32 (default) or core.BFloat16
+	Quant core.Quant // core.QuantNone: full precision; core.QuantNF4: linear weights as NF4
 }
 
 // source hands out a model's tensors by HF name, one at a time (the caller owns each).
@@ -57,11 +50,8 @@ func build(cfg Config, src source, o LoadOptions) (m *Model, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	quant := o.Quant == "nf4"
-	if o.Quant != "" && o.Quant != "none" && !quant {
-		return nil, fmt.Errorf("llama: --quant %q is not supported (none or nf4)", o.Quant)
-	}
-	m = &Model{Cfg: cfg, DType: o.dtype()}
+	quant := o.Quant == core.QuantNF4
+	m = &Model{Cfg: cfg, DType: o.DType.Torch()}
 	defer func() {
 		if err != nil {
 			m.Close()

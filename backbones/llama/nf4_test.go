@@ -125,7 +125,7 @@ func TestNF4RoundTripDoubleQuantAndLinear(t *testing.T) {
 // loss stays close to the float32 model's.
 func TestNF4ModelLoss(t *testing.T) {
 	f32 := tinyBackbone(t, core.BackboneOptions{Seed: 4})
-	q := tinyBackbone(t, core.BackboneOptions{Seed: 4, Quant: "nf4"})
+	q := tinyBackbone(t, core.BackboneOptions{Seed: 4, Quant: core.QuantNF4})
 	if !q.Model().Quantized() || f32.Model().Quantized() {
 		t.Fatal("Quantized() wrong")
 	}
@@ -143,15 +143,12 @@ func TestNF4ModelLoss(t *testing.T) {
 	if math.Abs(a-b) > 0.05*a { // ≈9% weight error per linear moves the loss of a random model by a few %
 		t.Fatalf("nf4 loss %v vs float32 %v", b, a)
 	}
-	if _, err := core.OpenBackbone("llama-tiny", core.BackboneOptions{Quant: "int3"}); err == nil {
-		t.Fatal("unknown --quant accepted")
-	}
 }
 
 // The NF4 model's recomputed (layer-by-layer) backward gives the loss and the prompt
 // gradient that plain autograd gives.
 func TestNF4RecomputedBackwardMatchesAutograd(t *testing.T) {
-	bb := tinyBackbone(t, core.BackboneOptions{Seed: 6, Quant: "nf4"})
+	bb := tinyBackbone(t, core.BackboneOptions{Seed: 6, Quant: core.QuantNF4})
 	rows := []core.Encoded{{Source: bb.EncodeSource("a source", 32), Target: bb.EncodeTarget("label", 8)},
 		{Source: bb.EncodeSource("another, longer source", 32), Target: bb.EncodeTarget("x", 8)}}
 	batch, _ := bb.Collate(rows, core.CollateOptions{Train: true})

@@ -39,9 +39,6 @@ func init() {
 		core.RegisterBackbone(name, fmt.Sprintf("T5 v1.0 shape (d %d, %d+%d layers, %d heads, FFN %d), random init from --seed; --quant nf4, --dtype bfloat16; byte-level tokenizer",
 			cfg.DModel, cfg.EncoderLayers, cfg.DecoderLayers, cfg.Heads, cfg.DFF),
 			func(spec string, opts core.BackboneOptions) (core.Backbone, error) {
-				if err := checkOptions(spec, opts); err != nil {
-					return nil, err
-				}
 				var m *Model
 				var err error
 				if quantized(opts) { // drawn and quantised one matrix at a time
@@ -72,9 +69,6 @@ func probe(spec string) bool {
 }
 
 func openDir(spec string, opts core.BackboneOptions) (core.Backbone, error) {
-	if err := checkOptions(spec, opts); err != nil {
-		return nil, err
-	}
 	dir, err := hf.ResolveModelDir(spec)
 	if err != nil && looksLikeHubID(spec) {
 		dir, err = FetchFromHub(context.Background(), spec)
@@ -101,28 +95,13 @@ func openDir(spec string, opts core.BackboneOptions) (core.Backbone, error) {
 	return newBackbone(spec, m, arch, dtypeLabel(opts, "float32"), opts.Tokenizer, dir)
 }
 
-// checkOptions refuses what T5 does not do: storage other than full precision and NF4, and
-// compute types other than float32 and bfloat16.
-func checkOptions(spec string, opts core.BackboneOptions) error {
-	switch opts.Quant {
-	case "", "none", "nf4":
-	default:
-		return fmt.Errorf("backbone %s: --quant %q: want none or nf4 (4-bit NormalFloat, double-quantised)", spec, opts.Quant)
-	}
-	switch opts.DType {
-	case "", "float32", "bfloat16":
-		return nil
-	}
-	return fmt.Errorf("backbone %s: --dtype %q: want float32 or bfloat16", spec, opts.DType)
-}
-
 // applyDropout sets --dropout when given (it overrides config.json's dropout_rate), and
 // --dtype bfloat16's bf16 matmuls.
 func applyDropout(m *Model, opts core.BackboneOptions) {
 	if opts.Dropout != nil {
 		m.Cfg.Dropout = *opts.Dropout
 	}
-	if opts.DType == "bfloat16" {
+	if opts.DType == core.BFloat16 {
 		m.ToBF16()
 	}
 }
@@ -338,12 +317,12 @@ func MaskFromLengths(lengths []int, L int) *ts.Tensor {
 }
 
 // quantized reports whether opts ask for 4-bit linear weights.
-func quantized(opts core.BackboneOptions) bool { return opts.Quant == "nf4" }
+func quantized(opts core.BackboneOptions) bool { return opts.Quant == core.QuantNF4 }
 
 // dtypeLabel is how results name the weights' precision.
 func dtypeLabel(opts core.BackboneOptions, fp32 string) string {
 	label := fp32
-	if opts.DType == "bfloat16" {
+	if opts.DType == core.BFloat16 {
 		label = "bfloat16 (matmuls; norms, softmax and loss fp32)"
 	}
 	if quantized(opts) {

@@ -18,7 +18,7 @@ import (
 // autograd. Each step's loss is finite and moves the method's parameters.
 func TestNF4TrainingStepsTakeTheRightBackward(t *testing.T) {
 	lockThread(t)
-	bb := openTiny(t, core.BackboneOptions{Seed: 2, Quant: "nf4"})
+	bb := openTiny(t, core.BackboneOptions{Seed: 2, Quant: core.QuantNF4})
 	b := tinyBatch(t, bb, true)
 	for _, c := range []struct {
 		method     string

@@ -13,9 +13,10 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	var (
-		methods, backbone, initMode, output, rssAt, lengthsTask, dataDir, methodConfig, outDir, tokenizer, quant, dtype string
-		sets                                                                                                            []string
-		o                                                                                                               benchmarks.BenchOptions
+		methods, backbone, initMode, output, rssAt, lengthsTask, dataDir, methodConfig, outDir, tokenizer string
+		sets                                                                                              []string
+		o                                                                                                 benchmarks.BenchOptions
+		numerics                                                                                          core.BackboneOptions // --dtype, --quant, --device (parsed by the flags)
 	)
 	cmd := &cobra.Command{
 		Use:   "bench --methods pt,dept,ept --backbone t5-base",
@@ -48,10 +49,14 @@ func newBenchCmd() *cobra.Command {
 			if err := validateBenchFlags(o); err != nil { // preflight.go
 				return err
 			}
-			if err := validateQuant(quant, o.Methods); err != nil {
+			if err := validateQuant(numerics.Quant, o.Methods); err != nil {
 				return err
 			}
-			bb, err := core.OpenBackbone(backbone, core.BackboneOptions{Seed: o.Seed, Tokenizer: tokenizer, Quant: quant, DType: dtype})
+			if err := core.CheckDevice(numerics.Device); err != nil {
+				return usageError{err}
+			}
+			numerics.Seed, numerics.Tokenizer = o.Seed, tokenizer
+			bb, err := core.OpenBackbone(backbone, numerics)
 			if err != nil {
 				return err
 			}
@@ -65,7 +70,7 @@ func newBenchCmd() *cobra.Command {
 			o.Log = cmd.ErrOrStderr()
 			bf16, how := core.BF16Support()
 			fmt.Fprintf(o.Log, "bench: CPU bf16 matmul: %s\n", how)
-			if dtype == "bfloat16" && !bf16 {
+			if numerics.DType == core.BFloat16 && !bf16 {
 				fmt.Fprintln(o.Log, "WARNING: --dtype bfloat16 on a CPU without native bf16 instructions: libtorch emulates it, usually slower than float32")
 			}
 			fmt.Fprintf(o.Log, "bench: backbone %s (d %d, %d params), batch %d, seq %d, %d+%d steps, %d threads\n",
@@ -91,8 +96,9 @@ func newBenchCmd() *cobra.Command {
 	f.StringVar(&methods, "methods", core.BaselineMethod(), "comma-separated methods")
 	f.StringVar(&backbone, "backbone", defaultBackbone, "backbone preset or directory") // vocab.go: one default with run and params
 	f.StringVar(&initMode, "init", "random", "random (preset weights from --seed)")
-	f.StringVar(&quant, "quant", "", "store the frozen linear weights quantised: nf4 (Llama and T5 backbones)")
-	f.StringVar(&dtype, "dtype", "", "compute dtype: float32 (default) or bfloat16 (Llama)")
+	f.Var(&numerics.Quant, "quant", "store the frozen linear weights quantised: none (default) or nf4 (Llama and T5 backbones)")
+	f.Var(&numerics.DType, "dtype", "compute dtype: float32 (default) or bfloat16 / bf16")
+	f.Var(&numerics.Device, "device", "where tensors are created: cpu (default), cuda or cuda:N (see README: GPUs)")
 	f.IntVar(&o.Seq, "seq", 256, "source length")
 	f.IntVar(&o.Batch, "batch-size", 16, "batch size")
 	deprecateAlias(f, "batch", "batch-size") // bench's old spelling

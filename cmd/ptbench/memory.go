@@ -221,12 +221,12 @@ func (e memoryEstimate) total() int64 { return e.weights + e.method + e.activati
 // setting, d floats per token) is counted among the method's parameters, and each layer keeps
 // its input, q/k/v and context, the FFN's inner activations and one copy of the attention
 // probabilities.
-func estimateRun(s backboneShape, cfg map[string]any, train core.TrainOptions, dtype, quant string) memoryEstimate {
+func estimateRun(s backboneShape, cfg map[string]any, train core.TrainOptions, dtype core.DType, quant core.Quant) memoryEstimate {
 	actBytes, weightBytes := 4.0, 4.0
-	if d := strings.ToLower(dtype); d == "bfloat16" || d == "bf16" {
+	if dtype == core.BFloat16 {
 		actBytes, weightBytes = 2, 2
 	}
-	if quant == "nf4" {
+	if quant == core.QuantNF4 {
 		weightBytes = 0.5
 	}
 	prompt := int64(0)

@@ -50,16 +50,16 @@ func TestMemoryEstimateScales(t *testing.T) {
 		t.Fatalf("t5-base has %d parameters in the estimate, want about 223M", s.params)
 	}
 	train := core.TrainOptions{BatchSize: 32, MaxSourceLen: 256}
-	paper := estimateRun(s, map[string]any{"length": 100.0}, train, "", "")
+	paper := estimateRun(s, map[string]any{"length": 100.0}, train, core.Float32, core.QuantNone)
 	if paper.total() > 16<<30 || paper.weights < 800<<20 {
 		t.Fatalf("paper settings: %s (weights %s), want under 16 GiB and weights about 0.9 GiB", human(paper.total()), human(paper.weights))
 	}
-	huge := estimateRun(s, map[string]any{"length": 60000.0}, train, "", "")
+	huge := estimateRun(s, map[string]any{"length": 60000.0}, train, core.Float32, core.QuantNone)
 	if huge.total() < 1<<40 {
 		t.Fatalf("a 60,000-token prompt: %s, want over a TiB", human(huge.total()))
 	}
-	bf16 := estimateRun(s, map[string]any{"length": 100.0}, train, "bfloat16", "")
-	nf4 := estimateRun(s, map[string]any{"length": 100.0}, train, "", "nf4")
+	bf16 := estimateRun(s, map[string]any{"length": 100.0}, train, core.BFloat16, core.QuantNone)
+	nf4 := estimateRun(s, map[string]any{"length": 100.0}, train, core.Float32, core.QuantNF4)
 	if bf16.activations*2 != paper.activations || nf4.weights*8 != paper.weights {
 		t.Fatalf("bf16 activations %d vs %d, nf4 weights %d vs %d", bf16.activations, paper.activations, nf4.weights, paper.weights)
 	}

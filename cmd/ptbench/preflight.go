@@ -54,6 +54,13 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 	if err := validateQuant(g.BackboneOpts.Quant, g.Methods); err != nil {
 		return err
 	}
+	// A device this libtorch cannot use fails here, before any backbone, data or plugin loads
+	// (a cluster job checked elsewhere runs on its own machine's libtorch).
+	if !checkingOnly {
+		if err := core.CheckDevice(g.BackboneOpts.Device); err != nil {
+			return usageError{err}
+		}
+	}
 	if g.Data.Offline && !checkingOnly { // jobcheck.go: a job's cache is not this machine's
 		if err := checkOffline(g.Backbone); err != nil {
 			return err
@@ -202,16 +209,11 @@ func validateBenchFlags(o benchmarks.BenchOptions) error {
 	return nil
 }
 
-// validateQuant checks --quant before the backbone loads: none, or nf4 (QLoRA's 4-bit
-// NormalFloat with double quantisation, which the Llama and T5 backbones implement), and no
-// method that trains the weights nf4 stores frozen.
-func validateQuant(quant string, methods []string) error {
-	switch quant {
-	case "", "none":
+// validateQuant checks --quant (already parsed by the flag: none or nf4) against the methods
+// before the backbone loads: no method may train the weights nf4 stores frozen.
+func validateQuant(quant core.Quant, methods []string) error {
+	if quant == core.QuantNone {
 		return nil
-	case "nf4":
-	default:
-		return usageError{fmt.Errorf("--quant %q: want none or nf4 (4-bit NormalFloat, double-quantised; Llama and T5 backbones)", quant)}
 	}
 	for _, m := range methods {
 		if d, ok := core.Describe(m); ok && d.Needs.TrainsBackboneWeights {

@@ -161,8 +161,10 @@ func newRunCmd() *cobra.Command {
 		_ = f.MarkHidden(hidden)
 	}
 	f.BoolVar(&g.MultiTask, "multi-task", false, "train each method once over all --tasks (one result row per task)")
-	f.StringVar(&g.BackboneOpts.Quant, "quant", "", "store the frozen linear weights quantised: nf4 (QLoRA 4-bit NormalFloat, double-quantised; Llama and T5 backbones)")
-	f.StringVar(&g.BackboneOpts.DType, "dtype", "", "compute dtype: float32 (default) or bfloat16 (Llama: weights and activations bf16, method parameters and loss fp32)")
+	// Parsed once, here, into core's typed values (one set of spellings for every backbone).
+	f.Var(&g.BackboneOpts.Quant, "quant", "store the frozen linear weights quantised: none (default) or nf4 (QLoRA 4-bit NormalFloat, double-quantised; Llama and T5 backbones)")
+	f.Var(&g.BackboneOpts.DType, "dtype", "compute dtype: float32 (default) or bfloat16 / bf16 (Llama: weights and activations bf16, method parameters and loss fp32; T5: matmuls bf16)")
+	f.Var(&g.BackboneOpts.Device, "device", "where tensors are created: cpu (default), cuda or cuda:N (needs a CUDA build of libtorch; see README: GPUs)")
 	f.Var(&dropoutFlag{&g.BackboneOpts.Dropout}, "dropout", "training dropout rate (default: the checkpoint's dropout_rate; presets 0; 0 turns it off)")
 	f.BoolVar(&retryFailed, "retry-failed", true, "run again the runs results.jsonl records as failed (their rows stay as history); false counts them as done")
 	cmd.PreRun = func(cmd *cobra.Command, _ []string) {
