@@ -74,28 +74,6 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-// resolvedConfig is a method's full config (its defaults filled in) as a JSON map; for a
-// plugin (not built here: that would start its process) the settings as given.
-func resolvedConfig(name string, raw map[string]any, builtin bool) (map[string]any, error) {
-	if !builtin {
-		return raw, nil
-	}
-	m, err := core.NewMethod(name, raw)
-	if err != nil {
-		return nil, err
-	}
-	defer m.Close()
-	b, err := json.Marshal(m.Config())
-	if err != nil {
-		return nil, err
-	}
-	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
-		return map[string]any{}, nil // a config that is not an object has no size fields
-	}
-	return out, nil
-}
-
 // memoryLimit is --memory-limit in bytes (0: the machine's).
 type memoryLimit struct{ bytes *int64 }
 

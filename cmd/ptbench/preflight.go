@@ -75,20 +75,18 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 		if old := core.DeprecatedSettings(name, raw); len(old) > 0 && g.Log != nil && isBuiltin {
 			fmt.Fprintf(g.Log, "warning: %s: deprecated setting names %s (accepted; the run records the current names)\n", name, strings.Join(old, ", "))
 		}
+		// A built-in method is built once here (its own validation, finite and bounded
+		// settings); a plugin's settings are checked as given (building it would start it).
+		cfg := raw
 		if isBuiltin {
 			if err := checkNonFiniteWords(name, raw); err != nil {
 				return err
 			}
-			if err := checkMethod(name, raw); err != nil {
+			var err error
+			if cfg, err = resolveMethod(name, raw); err != nil {
 				return err
 			}
-		}
-		// memory.go: size-like settings are bounded, and the run must fit in memory.
-		cfg, err := resolvedConfig(name, raw, isBuiltin)
-		if err != nil {
-			return err
-		}
-		if err := checkSettingSizes(name, cfg); err != nil {
+		} else if err := checkSettingSizes(name, cfg); err != nil { // memory.go
 			return err
 		}
 		if !checkingOnly { // a cluster job's memory is not this machine's
@@ -129,11 +127,19 @@ func checkOffline(backbone string) error {
 }
 
 // checkMethod builds one method without setting it up, checks its resolved config, and
-// closes it.
-func checkMethod(name string, raw map[string]any) (err error) {
+// closes it (CheckSweep calls it for every swept variant).
+func checkMethod(name string, raw map[string]any) error {
+	_, err := resolveMethod(name, raw)
+	return err
+}
+
+// resolveMethod builds one method without setting it up, checks that its resolved config is
+// finite and its size-like settings bounded, closes it, and returns the config as a JSON map
+// (its defaults filled in) for the memory check.
+func resolveMethod(name string, raw map[string]any) (cfg map[string]any, err error) {
 	m, err := core.NewMethod(name, raw)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() {
 		if p := recover(); p != nil && err == nil {
@@ -142,14 +148,16 @@ func checkMethod(name string, raw map[string]any) (err error) {
 	}()
 	defer m.Close()
 	if err := core.CheckFiniteConfig(m.Config()); err != nil {
-		return fmt.Errorf("method %s: %w", name, err)
+		return nil, fmt.Errorf("method %s: %w", name, err)
 	}
-	// Size bounds here too, so that every swept variant (CheckSweep calls this) is bounded.
-	var cfg map[string]any
-	if b, err := json.Marshal(m.Config()); err == nil && json.Unmarshal(b, &cfg) == nil {
-		return checkSettingSizes(name, cfg) // memory.go
+	b, err := json.Marshal(m.Config())
+	if err != nil {
+		return nil, fmt.Errorf("method %s: %w", name, err)
 	}
-	return nil
+	if json.Unmarshal(b, &cfg) != nil {
+		return map[string]any{}, nil // a config that is not an object has no size fields
+	}
+	return cfg, checkSettingSizes(name, cfg) // memory.go
 }
 
 // nonFinite reports a --set value that is NaN or infinite: a YAML .nan/.inf. A word such as
@@ -175,7 +183,7 @@ func checkNonFiniteWords(name string, raw map[string]any) error {
 	if len(words) == 0 {
 		return nil
 	}
-	defaults, err := resolvedConfig(name, nil, true) // memory.go
+	defaults, err := resolveMethod(name, nil)
 	if err != nil {
 		return nil // the method's own check reports what is wrong
 	}
