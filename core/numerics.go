@@ -160,6 +160,11 @@ func (d *Device) Type() string { return "device" }
 // ErrNoCUDA is wrapped by CheckDevice's error when libtorch was built without CUDA.
 var ErrNoCUDA = fmt.Errorf("this libtorch has no CUDA")
 
+// ErrCUDAUnwired is OpenBackbone's answer to a CUDA device that libtorch does have: the
+// device is parsed and checked, but backbones, methods, batches and optimiser state still
+// create their tensors on the CPU, so a run refuses rather than silently computing there.
+var ErrCUDAUnwired = fmt.Errorf("CUDA is available to this libtorch, but ptbench does not yet create its tensors on CUDA (unverified: no GPU was available) — see README: GPUs")
+
 // cudaDevices is how many CUDA devices the linked libtorch sees (0 on a CPU-only build);
 // a variable so tests can stand in for a GPU machine.
 var cudaDevices = func() int {
@@ -169,8 +174,9 @@ var cudaDevices = func() int {
 	return int(gotch.CUDA.DeviceCount())
 }
 
-// CheckDevice says, before anything loads, whether d can be used with the linked libtorch:
-// the CPU always; cuda:N only where libtorch was built with CUDA and sees device N.
+// CheckDevice says, before anything loads, whether d can be used: the CPU always; cuda:N is
+// refused where libtorch was built without CUDA (ErrNoCUDA) or does not see device N, and,
+// until tensor creation is carried to the device, where it does (ErrCUDAUnwired).
 func CheckDevice(d Device) error {
 	if !d.CUDA {
 		return nil
@@ -182,5 +188,5 @@ func CheckDevice(d Device) error {
 	if d.Index >= n {
 		return fmt.Errorf("--device %s: this libtorch sees %d CUDA device(s) (cuda:0 … cuda:%d) — see README: GPUs", d, n, n-1)
 	}
-	return nil
+	return fmt.Errorf("--device %s: %w", d, ErrCUDAUnwired)
 }
