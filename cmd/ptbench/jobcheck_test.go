@@ -106,3 +106,15 @@ func TestSlurmChecksTheCommandItShards(t *testing.T) {
 		t.Fatalf("a good reproduce command: %v\n%s", err, o)
 	}
 }
+
+// A plugin's host settings are checked before anything loads (the plugin is not started):
+// plugin_timeout 1e9 used to pass until the run opened the plugin.
+func TestPluginHostSettingsCheckedInPreflight(t *testing.T) {
+	for _, set := range []string{"plugin:/bin/true.plugin_timeout=1e9", "plugin:/bin/true.plugin_timeout=-5", "plugin:/bin/true.plugin_wire_dtype=int8"} {
+		_, err := execute("run", "--methods", "plugin:/bin/true", "--tasks", "syn-keyword", "--offline", "--backbone", "/nonexistent",
+			"--out", t.TempDir(), "--set", set)
+		if err == nil || strings.Contains(err.Error(), "/nonexistent") || !strings.Contains(err.Error(), "plugin_") {
+			t.Errorf("--set %s: %v, want the setting refused before the backbone", set, err)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/ptbench/ptbench/backbones/hf"
 	"github.com/ptbench/ptbench/benchmarks"
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/plugins/host"
 )
 
 // Up-front checks of `ptbench run`: every number and setting is checked before the backbone
@@ -86,8 +87,13 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 			if cfg, err = resolveMethod(name, raw); err != nil {
 				return err
 			}
-		} else if err := checkSettingSizes(name, cfg); err != nil { // memory.go
-			return err
+		} else {
+			if err := host.CheckHostSettings(raw); err != nil { // plugin_timeout, plugin_wire_dtype
+				return usageError{fmt.Errorf("method %s: %w", name, err)}
+			}
+			if err := checkSettingSizes(name, cfg); err != nil { // memory.go
+				return err
+			}
 		}
 		if !checkingOnly { // a cluster job's memory is not this machine's
 			if err := checkMemory(g, name, cfg, runMemoryLimit); err != nil {

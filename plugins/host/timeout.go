@@ -45,3 +45,15 @@ func CheckTimeoutEnv() error {
 	}
 	return nil
 }
+
+// CheckHostSettings checks the settings the host takes out of a plugin method's settings
+// (plugin_timeout, plugin_wire_dtype) without starting the plugin, so that `ptbench run`
+// refuses a bad one before anything loads.
+func CheckHostSettings(raw map[string]any) error {
+	var o Options
+	if _, err := o.takeHostKeys(raw); err != nil {
+		return err
+	}
+	_, err := o.wireDType()
+	return err
+}
