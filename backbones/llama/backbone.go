@@ -12,7 +12,6 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/backbones/hf"
-	"github.com/ptbench/ptbench/backbones/t5"
 	"github.com/ptbench/ptbench/backbones/tokenizers"
 	"github.com/ptbench/ptbench/core"
 )
@@ -65,18 +64,7 @@ func Probe(spec string) bool {
 		_, err = LoadHFConfig(dir)
 		return err == nil
 	}
-	return looksLikeHubID(spec) && strings.Contains(strings.ToLower(spec), "llama")
-}
-
-func looksLikeHubID(spec string) bool {
-	if _, err := os.Stat(spec); err == nil {
-		return false
-	}
-	base := spec
-	if i := strings.IndexByte(base, '@'); i > 0 {
-		base = base[:i]
-	}
-	return hf.ValidateRepoID(base) == nil && strings.Count(base, "/") == 1
+	return hf.LooksLikeHubID(spec) && strings.Contains(strings.ToLower(spec), "llama")
 }
 
 // loadOptions are the typed options core parsed (one set of spellings for every backbone).
@@ -99,8 +87,8 @@ func openSpec(spec string, opts core.BackboneOptions) (core.Backbone, error) {
 		return newBackbone(spec, m, tok, "llama2.c")
 	}
 	dir, err := hf.ResolveModelDir(spec)
-	if err != nil && looksLikeHubID(spec) {
-		if dir, err = t5.FetchFromHub(context.Background(), spec); err == nil {
+	if err != nil && hf.LooksLikeHubID(spec) {
+		if dir, err = hf.FetchModel(context.Background(), spec, "spiece.model", "tokenizer.json"); err == nil {
 			fetchTokenizerModel(spec)
 		}
 	}
@@ -128,7 +116,7 @@ func fetchTokenizerModel(repoID string) {
 		repoID, rev = repoID[:i], repoID[i+1:]
 	}
 	_, _ = hf.Download(context.Background(), repoID, rev, []string{"tokenizer.model"},
-		hf.DownloadOptions{Endpoint: t5.HubEndpoint, Token: hf.TokenFromEnv()})
+		hf.DownloadOptions{Endpoint: hf.HubEndpoint, Token: hf.TokenFromEnv()})
 }
 
 // loadTokenizer: an explicit --tokenizer, else dir's tokenizer.model / tokenizer.json, else
@@ -202,7 +190,7 @@ func (b *Backbone) SetHooks(h *core.Hooks) { b.hooks = h; b.model.SetHooks(h) }
 
 // decoderOnly refuses hooks that need an encoder (HyperDecoder-like methods).
 func (b *Backbone) decoderOnly() error {
-	if b.hooks != nil && b.hooks.EncoderOutput != nil {
+	if b.hooks.HasEncoderOutput() {
 		return fmt.Errorf("llama: the method hooks the encoder output, which a decoder-only backbone does not have (%w)", core.ErrEncoderDecoderOnly)
 	}
 	return nil

@@ -151,24 +151,28 @@ func scalar(v float64) *ts.Scalar { return ts.FloatScalar(v) }
 // "model.norm"), if any.
 func (m *Model) rmsNorm(site string, x, w *ts.Tensor) *ts.Tensor {
 	out := m.rmsNormRaw(x, w)
-	if m.hooks == nil || m.hooks.Norm == nil {
+	if !m.hooks.HasNorm() {
 		return out
 	}
 	c := core.HookCall{Site: site, Batch: m.batch}
+	return m.hookInFloat32(out, func(o32 *ts.Tensor) *ts.Tensor { return m.hooks.Norm(c, o32) })
+}
+
+// hookInFloat32 passes t (in the compute dtype) to a hook that sees float32 tensors (method
+// parameters are float32): in float32 mode t itself; otherwise a float32 copy, whose
+// replacement comes back in the compute dtype. It returns t when the hook leaves it alone,
+// else the replacement (t freed).
+func (m *Model) hookInFloat32(t *ts.Tensor, hook func(t32 *ts.Tensor) *ts.Tensor) *ts.Tensor {
 	if m.DType == gotch.Float {
-		if o2 := m.hooks.Norm(c, out); o2 != out {
-			out.MustDrop()
-			out = o2
-		}
-		return out
+		return core.Replace(t, hook(t))
 	}
-	o32 := out.MustTotype(gotch.Float, false)
-	if o2 := m.hooks.Norm(c, o32); o2 != o32 {
-		out.MustDrop()
-		out = o2.MustTotype(m.DType, true)
+	t32 := t.MustTotype(gotch.Float, false)
+	if r := hook(t32); r != t32 {
+		t.MustDrop()
+		t = r.MustTotype(m.DType, true)
 	}
-	o32.MustDrop()
-	return out
+	t32.MustDrop()
+	return t
 }
 
 func (m *Model) rmsNormRaw(x, w *ts.Tensor) *ts.Tensor {
@@ -211,46 +215,25 @@ func (m *Model) linear(l *linear, x *ts.Tensor) *ts.Tensor {
 	if owned {
 		w.MustDrop()
 	}
-	if m.hooks != nil && m.hooks.Linear != nil {
+	if m.hooks.HasLinear() {
 		c := core.HookCall{Site: l.name, Batch: m.batch}
-		if m.DType == gotch.Float {
-			if y2 := m.hooks.Linear(c, x, y); y2 != y {
-				y.MustDrop()
-				y = y2
-			}
-		} else {
-			x32, y32 := x.MustTotype(gotch.Float, false), y.MustTotype(gotch.Float, false)
-			if y2 := m.hooks.Linear(c, x32, y32); y2 != y32 {
-				y.MustDrop()
-				y = y2.MustTotype(m.DType, true)
-			}
-			x32.MustDrop()
-			y32.MustDrop()
+		x32 := x
+		if m.DType != gotch.Float {
+			x32 = x.MustTotype(gotch.Float, false)
+			defer x32.MustDrop()
 		}
+		y = m.hookInFloat32(y, func(y32 *ts.Tensor) *ts.Tensor { return m.hooks.Linear(c, x32, y32) })
 	}
 	return y
 }
 
 // sublayerOut passes a sublayer's output through the sublayer hook (adapters), if any.
 func (m *Model) sublayerOut(site string, h *ts.Tensor) *ts.Tensor {
-	if m.hooks == nil || m.hooks.Sublayer == nil {
+	if !m.hooks.HasSublayer() {
 		return h
 	}
 	c := core.HookCall{Site: site, Batch: m.batch}
-	if m.DType == gotch.Float {
-		if h2 := m.hooks.Sublayer(c, h); h2 != h {
-			h.MustDrop()
-			return h2
-		}
-		return h
-	}
-	h32 := h.MustTotype(gotch.Float, false)
-	if h2 := m.hooks.Sublayer(c, h32); h2 != h32 {
-		h.MustDrop()
-		h = h2.MustTotype(m.DType, true)
-	}
-	h32.MustDrop()
-	return h
+	return m.hookInFloat32(h, func(h32 *ts.Tensor) *ts.Tensor { return m.hooks.Sublayer(c, h32) })
 }
 
 // rotateHalf is HF's rotate_half: [x1, x2] → [−x2, x1] along the last axis.
@@ -595,9 +578,6 @@ func (m *Model) forwardTargets(embeds, mask *ts.Tensor, labels [][]int64, keep b
 	return core.Outputs{Loss: loss, Logits: logits, Encoder: srcH}, nil
 }
 
-// recomputed counts recomputeLoss calls (tests).
-var recomputed int
-
 // headLoss is the cross-entropy of the logits of columns L−1..L+T−2 of the final hidden
 // states h (consumed) against target [B·T].
 func (m *Model) headLoss(h *ts.Tensor, L, T int64, target *ts.Tensor) *ts.Tensor {
@@ -606,137 +586,4 @@ func (m *Model) headLoss(h *ts.Tensor, L, T int64, target *ts.Tensor) *ts.Tensor
 	sel.MustDrop()
 	lf := logits.MustView([]int64{-1, m.Cfg.Vocab}, true)
 	return lf.MustCrossEntropyLoss(target, ts.None, 1, -100, 0, true)
-}
-
-// recomputeLoss is the training loss of an NF4 model whose gradient goes only to the input
-// embeddings (input-family methods, no hooks). Autograd would keep every layer's
-// dequantised weight until the backward pass (the whole model in full precision), so the
-// forward runs without gradients, keeping each layer's input [B, T, D]; then, last layer
-// first, each layer is recomputed with gradients from its saved input and back-propagated
-// alone (one layer's weights dequantised at a time). The result has the loss's value and,
-// through full, the exact gradient: loss + ⟨full, g⟩ − ⟨full, g⟩.detach().
-func (m *Model) recomputeLoss(full, mask *ts.Tensor, L, T int64, target *ts.Tensor) *ts.Tensor {
-	recomputed++
-	rows := maskRows(mask)
-	pos := make([][]int64, len(rows))
-	for i, r := range rows {
-		pos[i] = Positions(r)
-	}
-	cos, sin := m.rotary(pos)
-	bias := attnBias(rows, int64(len(rows[0])))
-	defer func() {
-		cos.MustDrop()
-		sin.MustDrop()
-		bias.MustDrop()
-	}()
-	inputs := make([]*ts.Tensor, len(m.layers)+1)
-	ts.NoGrad(func() {
-		h := full.MustDetach(false)
-		if h.DType() != m.DType {
-			h = h.MustTotype(m.DType, true)
-		}
-		for i := range m.layers {
-			inputs[i] = h
-			h = m.block(&m.layers[i], h.MustShallowClone(), cos, sin, bias, nil)
-		}
-		inputs[len(m.layers)] = h
-	})
-	// Head: loss and its gradient with respect to the last layer's output.
-	leaf := inputs[len(m.layers)].MustDetach(false).MustSetRequiresGrad(true, true)
-	n := m.rmsNorm("model.norm", leaf, m.norm)
-	loss := m.headLoss(n, L, T, target)
-	value := loss.MustDetach(false)
-	loss.MustBackward()
-	loss.MustDrop()
-	g := leaf.MustGrad(false).MustDetach(true)
-	leaf.MustDrop()
-	inputs[len(m.layers)].MustDrop()
-	for i := len(m.layers) - 1; i >= 0; i-- {
-		leaf := inputs[i].MustDetach(false).MustSetRequiresGrad(true, true)
-		out := m.block(&m.layers[i], leaf.MustShallowClone(), cos, sin, bias, nil)
-		s := out.MustMul(g, true).MustSum(gotch.Float, true)
-		s.MustBackward()
-		s.MustDrop()
-		g.MustDrop()
-		g = leaf.MustGrad(false).MustDetach(true)
-		leaf.MustDrop()
-		inputs[i].MustDrop()
-	}
-	x := full
-	if x.DType() != gotch.Float {
-		x = full.MustTotype(gotch.Float, false)
-	}
-	g32 := g.MustTotype(gotch.Float, true)
-	dot := x.MustMul(g32, false).MustSum(gotch.Float, true)
-	if x != full {
-		x.MustDrop()
-	}
-	g32.MustDrop()
-	dd := dot.MustDetach(false)
-	out := dot.MustSub(dd, true).MustAdd(value, true)
-	dd.MustDrop()
-	value.MustDrop()
-	return out
-}
-
-// Greedy runs the prompt (embeds [B, L, D], mask [B, L], left-padded) once, then appends the
-// argmax token step by step through the key/value cache. With stopAtEOS, tokens after a
-// row's EOS become pad and decoding ends once every row has emitted EOS. stepLogits, if not
-// nil, receives each step's float32 logits [B, V] (owned by the caller).
-func (m *Model) Greedy(embeds, mask *ts.Tensor, steps int, stopAtEOS bool, stepLogits *[]*ts.Tensor) [][]int64 {
-	B := embeds.MustSize()[0]
-	caches := make([]kvCache, len(m.layers))
-	cur := mask.MustTotype(gotch.Float, false)
-	defer func() {
-		for i := range caches {
-			caches[i].drop()
-		}
-		cur.MustDrop()
-	}()
-	out := make([][]int64, B)
-	done := make([]bool, B)
-	x := embeds.MustShallowClone()
-	for step := 0; step < steps; step++ {
-		h := m.run(x, cur, caches)
-		x.MustDrop()
-		T := h.MustSize()[1]
-		last := h.MustNarrow(1, T-1, 1, true)
-		logits := m.logits(last).MustView([]int64{B, m.Cfg.Vocab}, true)
-		last.MustDrop()
-		best := logits.MustArgmax([]int64{-1}, false, false).Int64Values(true)
-		if stepLogits != nil {
-			*stepLogits = append(*stepLogits, logits)
-		} else {
-			logits.MustDrop()
-		}
-		allDone := true
-		next := make([]int64, B)
-		for i, tok := range best {
-			if stopAtEOS && done[i] {
-				tok = m.Cfg.Pad
-			}
-			out[i] = append(out[i], tok)
-			if tok == m.Cfg.EOS {
-				done[i] = true
-			}
-			next[i] = tok
-			allDone = allDone && done[i]
-		}
-		if (stopAtEOS && allDone) || step == steps-1 {
-			x = nil
-			break
-		}
-		ids := ts.MustOfSlice(next).MustView([]int64{B, 1}, true)
-		x = ts.MustEmbedding(m.embed, ids, -1, false, false)
-		ids.MustDrop()
-		ones := ts.MustOnes([]int64{B, 1}, gotch.Float, gotch.CPU)
-		nm := ts.MustCat([]*ts.Tensor{cur, ones}, 1)
-		ones.MustDrop()
-		cur.MustDrop()
-		cur = nm
-	}
-	if x != nil {
-		x.MustDrop()
-	}
-	return out
 }

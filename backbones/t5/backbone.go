@@ -62,7 +62,7 @@ func init() {
 func probe(spec string) bool {
 	dir, err := hf.ResolveModelDir(spec)
 	if err != nil {
-		return looksLikeHubID(spec)
+		return hf.LooksLikeHubID(spec)
 	}
 	_, err = hf.LoadT5Config(dir)
 	return err == nil
@@ -70,8 +70,8 @@ func probe(spec string) bool {
 
 func openDir(spec string, opts core.BackboneOptions) (core.Backbone, error) {
 	dir, err := hf.ResolveModelDir(spec)
-	if err != nil && looksLikeHubID(spec) {
-		dir, err = FetchFromHub(context.Background(), spec)
+	if err != nil && hf.LooksLikeHubID(spec) {
+		dir, err = hf.FetchModel(context.Background(), spec, "spiece.model", "tokenizer.json")
 	}
 	if err != nil {
 		return nil, err

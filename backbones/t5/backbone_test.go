@@ -379,8 +379,8 @@ func TestOpenDownloadsFromHub(t *testing.T) {
 	defer srv.Close()
 	t.Setenv("HF_HUB_CACHE", t.TempDir())
 	t.Setenv("HF_HUB_OFFLINE", "")
-	HubEndpoint = srv.URL
-	defer func() { HubEndpoint = "" }()
+	hf.HubEndpoint = srv.URL
+	defer func() { hf.HubEndpoint = "" }()
 	// The fixture has only 128 embeddings, fewer than any tokenizer: opening must say so
 	// after the download (so config and weights were fetched and parsed).
 	_, err := core.OpenBackbone("test-org/tiny-v11", core.BackboneOptions{Tokenizer: "byte"})

@@ -3,13 +3,10 @@ package t5
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 
-	"github.com/sugarme/gotch/pickle"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/backbones/hf"
-	"github.com/ptbench/ptbench/core"
 )
 
 // ConfigFromHF converts a parsed config.json into the architecture the model implements:
@@ -53,7 +50,7 @@ func LoadModelDir(dir, weightsFile string) (*Model, map[string]*ts.Tensor, error
 	}
 	tensors := map[string]*ts.Tensor{}
 	for _, f := range files {
-		part, err := loadWeightFile(f)
+		part, err := hf.LoadWeightFile(f)
 		if err != nil {
 			dropAll(tensors)
 			return nil, nil, err
@@ -82,16 +79,4 @@ func LoadModelDir(dir, weightsFile string) (*Model, map[string]*ts.Tensor, error
 		}
 	}
 	return m, extra, nil
-}
-
-// loadWeightFile reads a .safetensors file or a PyTorch pickle (.bin) state dict.
-func loadWeightFile(path string) (map[string]*ts.Tensor, error) {
-	if strings.HasSuffix(path, ".safetensors") {
-		return core.LoadTorchFile(path)
-	}
-	out, err := pickle.Decode(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return out, nil
 }

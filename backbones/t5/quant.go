@@ -214,7 +214,7 @@ func LoadModelDirNF4(dir string) (*Model, error) {
 			if next >= len(pickled) {
 				return nil, fmt.Errorf("%s: missing tensor %q", dir, name)
 			}
-			part, err := loadWeightFile(pickled[next])
+			part, err := hf.LoadWeightFile(pickled[next])
 			next++
 			if err != nil {
 				return nil, err

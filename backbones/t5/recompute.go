@@ -49,7 +49,7 @@ func (m *Model) recomputable(embeds *ts.Tensor, keepLogits, keepEncoder bool) bo
 	if !m.Quantized() || plainBackward || keepLogits || keepEncoder || !embeds.MustRequiresGrad() {
 		return false
 	}
-	if h := m.hooks; h != nil && (h.Linear != nil || h.Sublayer != nil || h.Norm != nil || h.EncoderOutput != nil) {
+	if m.hooks.Any() {
 		return false
 	}
 	for _, w := range m.weights {

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/ptbench/ptbench/backbones/t5"
+	"github.com/ptbench/ptbench/backbones/hf"
 	"github.com/ptbench/ptbench/core"
 )
 
@@ -23,9 +23,9 @@ func TestOfflineNeverDials(t *testing.T) {
 		http.NotFound(w, r)
 	}))
 	defer srv.Close()
-	old := t5.HubEndpoint
-	t5.HubEndpoint = srv.URL
-	defer func() { t5.HubEndpoint = old }()
+	old := hf.HubEndpoint
+	hf.HubEndpoint = srv.URL
+	defer func() { hf.HubEndpoint = old }()
 	t.Setenv("HF_HUB_CACHE", t.TempDir()) // an empty cache
 	t.Setenv("PTBENCH_OFFLINE", "")       // the flag alone must do it
 	out := t.TempDir()
