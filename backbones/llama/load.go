@@ -212,74 +212,12 @@ func OpenDir(dir string, o LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, err := hf.WeightFiles(dir)
+	weights, err := hf.OpenLazyWeights(dir, func(n string) bool { return strings.HasSuffix(n, "rotary_emb.inv_freq") })
 	if err != nil {
 		return nil, err
 	}
-	where := map[string]*safetensors.Header{}
-	var pickled []string
-	for _, f := range files {
-		if !strings.HasSuffix(f, ".safetensors") {
-			pickled = append(pickled, f)
-			continue
-		}
-		h, err := safetensors.ReadHeader(f)
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range h.Names() {
-			where[n] = h
-		}
-	}
-	pending := map[string]*ts.Tensor{}
-	next := 0
-	defer func() {
-		for _, t := range pending {
-			t.MustDrop()
-		}
-	}()
-	src := func(name string, _ []int64) (*ts.Tensor, error) {
-		if h, ok := where[name]; ok {
-			return readTensor(h, name)
-		}
-		for {
-			if t, ok := pending[name]; ok {
-				delete(pending, name)
-				return t, nil
-			}
-			if next >= len(pickled) {
-				return nil, fmt.Errorf("%s: no tensor %s in the weight files", dir, name)
-			}
-			part, err := hf.LoadWeightFile(pickled[next])
-			next++
-			if err != nil {
-				return nil, err
-			}
-			for n, t := range part {
-				if strings.HasSuffix(n, "rotary_emb.inv_freq") {
-					t.MustDrop()
-					continue
-				}
-				pending[n] = t
-			}
-		}
-	}
-	return build(cfg, src, o)
-}
-
-// readTensor reads one tensor's bytes from a safetensors file at its header offsets.
-func readTensor(h *safetensors.Header, name string) (*ts.Tensor, error) {
-	info, _ := h.Info(name)
-	f, err := os.Open(h.Path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data := make([]byte, info.End-info.Begin)
-	if _, err := f.ReadAt(data, h.DataStart()+info.Begin); err != nil {
-		return nil, fmt.Errorf("%s: tensor %s: %w", h.Path, name, err)
-	}
-	return core.ToTorch(&safetensors.Tensor{Name: name, DType: info.DType, Shape: info.Shape, Data: data})
+	defer weights.Close()
+	return build(cfg, func(name string, _ []int64) (*ts.Tensor, error) { return weights.Take(name) }, o)
 }
 
 // ---- random init ----------------------------------------------------------------------------

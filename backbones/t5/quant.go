@@ -18,7 +18,6 @@ package t5
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -27,8 +26,6 @@ import (
 
 	"github.com/ptbench/ptbench/backbones/hf"
 	"github.com/ptbench/ptbench/backbones/quant"
-	"github.com/ptbench/ptbench/core"
-	"github.com/ptbench/ptbench/core/safetensors"
 )
 
 // packedLinears are the 4-bit linear weights by site (HF module name, e.g.
@@ -180,64 +177,10 @@ func LoadModelDirNF4(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, err := hf.WeightFiles(dir)
+	weights, err := hf.OpenLazyWeights(dir, nil)
 	if err != nil {
 		return nil, err
 	}
-	where := map[string]*safetensors.Header{}
-	var pickled []string
-	for _, f := range files {
-		if !strings.HasSuffix(f, ".safetensors") {
-			pickled = append(pickled, f)
-			continue
-		}
-		h, err := safetensors.ReadHeader(f)
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range h.Names() {
-			where[n] = h
-		}
-	}
-	pending := map[string]*ts.Tensor{}
-	defer dropAll(pending)
-	next := 0
-	src := func(name string, _ []int64) (*ts.Tensor, error) {
-		if h, ok := where[name]; ok {
-			return readSafetensor(h, name)
-		}
-		for {
-			if t, ok := pending[name]; ok {
-				delete(pending, name)
-				return t, nil
-			}
-			if next >= len(pickled) {
-				return nil, fmt.Errorf("%s: missing tensor %q", dir, name)
-			}
-			part, err := hf.LoadWeightFile(pickled[next])
-			next++
-			if err != nil {
-				return nil, err
-			}
-			for n, t := range part {
-				pending[n] = t
-			}
-		}
-	}
-	return buildNF4(cfg, src, dir)
-}
-
-// readSafetensor reads one tensor's bytes from a safetensors file at its header offsets.
-func readSafetensor(h *safetensors.Header, name string) (*ts.Tensor, error) {
-	info, _ := h.Info(name)
-	f, err := os.Open(h.Path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data := make([]byte, info.End-info.Begin)
-	if _, err := f.ReadAt(data, h.DataStart()+info.Begin); err != nil {
-		return nil, fmt.Errorf("%s: tensor %s: %w", h.Path, name, err)
-	}
-	return core.ToTorch(&safetensors.Tensor{Name: name, DType: info.DType, Shape: info.Shape, Data: data})
+	defer weights.Close()
+	return buildNF4(cfg, func(name string, _ []int64) (*ts.Tensor, error) { return weights.Take(name) }, dir)
 }
