@@ -16,4 +16,4 @@ test: setup
 	scripts/test.sh
 
 bench: setup
-	bin/ptbench bench --methods pt --backbone t5-small --seq 128 --batch 16 --steps 500 --rss-at 50,500
+	bin/ptbench bench --methods pt --backbone t5-small --seq 128 --batch-size 16 --steps 500 --rss-at 50,500

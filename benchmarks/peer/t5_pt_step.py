@@ -6,7 +6,7 @@ Run where Debian's python3-torch (PyTorch 1.13 on the same libtorch as ptbench) 
 
     /usr/bin/python3 benchmarks/peer/t5_pt_step.py --dtype float32  --batch 16 --seq 128 --steps 5
     /usr/bin/python3 benchmarks/peer/t5_pt_step.py --dtype bfloat16 --batch 16 --seq 128 --steps 5
-    bin/ptbench bench --methods pt --backbone t5-small --seq 128 --batch 16 --steps 5 [--dtype bfloat16]
+    bin/ptbench bench --methods pt --backbone t5-small --seq 128 --batch-size 16 --steps 5 [--dtype bfloat16]
 
 Same shapes as ptbench's bench: a 100-token prompt, sources of --seq tokens, 2-token targets,
 a frozen backbone, AdamW on the prompt only, 2 warm-up steps. Prints mean and median step time.
