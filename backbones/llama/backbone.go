@@ -12,6 +12,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/backbones/hf"
+	"github.com/ptbench/ptbench/backbones/internal/seq"
 	"github.com/ptbench/ptbench/backbones/tokenizers"
 	"github.com/ptbench/ptbench/core"
 )
@@ -229,28 +230,13 @@ func (b *Backbone) EncodeTarget(text string, maxLen int) []int64 {
 	if len(joint) >= len(sep) && slices.Equal(joint[:len(sep)], sep) {
 		ids = joint[len(sep):]
 	}
-	if maxLen > 0 && len(ids) > maxLen-1 {
-		ids = ids[:max(maxLen-1, 0)]
-	}
-	out := make([]int64, 0, len(ids)+1)
-	for _, id := range ids {
-		out = append(out, int64(id))
-	}
-	return append(out, b.model.Cfg.EOS)
+	return seq.EndWithEOS(ids, maxLen, b.model.Cfg.EOS)
 }
 
 // DecodeTarget stops at the first EOS and drops pad and BOS.
 func (b *Backbone) DecodeTarget(ids []int64) string {
-	var keep []int
-	for _, id := range ids {
-		if id == b.model.Cfg.EOS {
-			break
-		}
-		if id == b.model.Cfg.Pad || id == b.model.Cfg.BOS || id < 0 {
-			continue
-		}
-		keep = append(keep, int(id))
-	}
+	c := b.model.Cfg
+	keep := seq.UntilEOS(ids, c.EOS, func(id int64) bool { return id == c.Pad || id == c.BOS || id < 0 })
 	return strings.TrimSpace(b.tok.Decode(keep))
 }
 

@@ -4,7 +4,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/ptbench/ptbench/backbones/internal/decode"
+	"github.com/ptbench/ptbench/backbones/internal/seq"
 )
 
 // Greedy runs the prompt (embeds [B, L, D], mask [B, L], left-padded) once, then appends the
@@ -21,7 +21,7 @@ func (m *Model) Greedy(embeds, mask *ts.Tensor, steps int, stopAtEOS bool, stepL
 		}
 		cur.MustDrop()
 	}()
-	gen := decode.NewGreedy(int(B), m.Cfg.EOS, m.Cfg.Pad, stopAtEOS, stepLogits)
+	gen := seq.NewGreedy(int(B), m.Cfg.EOS, m.Cfg.Pad, stopAtEOS, stepLogits)
 	x := embeds.MustShallowClone()
 	for step := 0; step < steps; step++ {
 		h := m.run(x, cur, caches)

@@ -10,6 +10,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/backbones/hf"
+	"github.com/ptbench/ptbench/backbones/internal/seq"
 	"github.com/ptbench/ptbench/backbones/tokenizers"
 	"github.com/ptbench/ptbench/core"
 )
@@ -159,30 +160,13 @@ func (b *Backbone) EncodeTarget(t string, n int) []int64 { return b.EncodeSource
 
 // EncodeSource appends EOS, as T5's tokenizer does, truncating the text to keep it.
 func (b *Backbone) EncodeSource(text string, maxLen int) []int64 {
-	ids := b.tok.Encode(text)
-	if maxLen > 0 && len(ids) > maxLen-1 {
-		ids = ids[:maxLen-1]
-	}
-	out := make([]int64, 0, len(ids)+1)
-	for _, id := range ids {
-		out = append(out, int64(id))
-	}
-	return append(out, b.model.Cfg.EOS)
+	return seq.EndWithEOS(b.tok.Encode(text), maxLen, b.model.Cfg.EOS)
 }
 
 // DecodeTarget stops at the first EOS and drops pads.
 func (b *Backbone) DecodeTarget(ids []int64) string {
-	var keep []int
-	for _, id := range ids {
-		if id == b.model.Cfg.EOS {
-			break
-		}
-		if id == b.model.Cfg.Pad {
-			continue
-		}
-		keep = append(keep, int(id))
-	}
-	return b.tok.Decode(keep)
+	pad := b.model.Cfg.Pad
+	return b.tok.Decode(seq.UntilEOS(ids, b.model.Cfg.EOS, func(id int64) bool { return id == pad }))
 }
 
 // Collate pads on the right with T5's pad id (0); positions count 0..L-1 along each row.

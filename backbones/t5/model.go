@@ -35,7 +35,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/ptbench/ptbench/backbones/internal/decode"
+	"github.com/ptbench/ptbench/backbones/internal/seq"
 	"github.com/ptbench/ptbench/core"
 )
 
@@ -519,7 +519,7 @@ func (m *Model) Greedy(embeds, mask *ts.Tensor, steps int, stopAtEOS bool, stepL
 		dropIfAny(crossBias)
 	}()
 
-	gen := decode.NewGreedy(int(B), m.Cfg.EOS, m.Cfg.Pad, stopAtEOS, stepLogits)
+	gen := seq.NewGreedy(int(B), m.Cfg.EOS, m.Cfg.Pad, stopAtEOS, stepLogits)
 	next := make([]int64, B)
 	for i := range next {
 		next[i] = m.Cfg.DecoderStart

@@ -1,7 +1,8 @@
-// Package decode holds what the T5 and Llama backbones' greedy decoders share: choosing each
+// Package seq holds the token-sequence code the T5 and Llama backbones share: ending a source
+// with EOS, reading a target up to its EOS, and, for their greedy decoders, choosing each
 // row's next token from a step's logits and ending rows at EOS. The models keep their own
 // forward passes (encoder–decoder with a cross cache, decoder-only with a growing mask).
-package decode
+package seq
 
 import "github.com/sugarme/gotch/ts"
 
