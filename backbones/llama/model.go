@@ -23,6 +23,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/ptbench/ptbench/backbones/internal/seq"
 	"github.com/ptbench/ptbench/core"
 )
 
@@ -293,16 +294,8 @@ func (m *Model) attention(L *layer, n, cos, sin, bias *ts.Tensor, c *kvCache) *t
 	k := rope(heads(m.linear(&L.k, n), cfg.KVHeads, hs), cos, sin)
 	v := heads(m.linear(&L.v, n), cfg.KVHeads, hs)
 	if c != nil {
-		if c.k != nil {
-			nk := ts.MustCat([]*ts.Tensor{c.k, k}, 2)
-			nv := ts.MustCat([]*ts.Tensor{c.v, v}, 2)
-			for _, t := range []*ts.Tensor{c.k, c.v, k, v} {
-				t.MustDrop()
-			}
-			k, v = nk, nv
-		}
-		c.k, c.v = k, v
-		k, v = k.MustShallowClone(), v.MustShallowClone()
+		c.k, c.v = seq.AppendKV(c.k, c.v, k, v)
+		k, v = c.k.MustShallowClone(), c.v.MustShallowClone()
 	}
 	rep := cfg.Heads / cfg.KVHeads
 	k = repeatKV(k, rep)

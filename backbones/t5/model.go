@@ -258,15 +258,8 @@ func (m *Model) attention(a attention, n, kv, bias *ts.Tensor, c *kvCache, cross
 			c.crossK, c.crossV = k, v
 		}
 		if c != nil && !cross {
-			if c.selfK != nil {
-				nk := ts.MustCat([]*ts.Tensor{c.selfK, k}, 2)
-				nv := ts.MustCat([]*ts.Tensor{c.selfV, v}, 2)
-				for _, t := range []*ts.Tensor{c.selfK, c.selfV, k, v} {
-					t.MustDrop()
-				}
-				k, v = nk, nv
-			}
-			c.selfK, c.selfV = k, v
+			c.selfK, c.selfV = seq.AppendKV(c.selfK, c.selfV, k, v)
+			k, v = c.selfK, c.selfV
 		}
 	}
 	if q == nil {

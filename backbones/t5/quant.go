@@ -18,6 +18,7 @@ package t5
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -137,7 +138,7 @@ func buildNF4(cfg Config, src tensorSource, source string) (m *Model, err error)
 			full[n] = t // buildModel checks its shape and dtype
 			continue
 		}
-		if got := t.MustSize(); !sameShape(got, want[n]) || !isFloat(t.DType()) {
+		if got := t.MustSize(); !slices.Equal(got, want[n]) || !isFloat(t.DType()) {
 			t.MustDrop()
 			return nil, fmt.Errorf("%s: tensor %q is %v %v, config.json implies float %v", source, n, t.DType(), got, want[n])
 		}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
@@ -295,7 +296,7 @@ func NewPromptAdam(p *ts.Tensor, lr, eps float64) *core.AdamW {
 }
 
 func maxAbsDiff(a, b *ts.Tensor) float64 {
-	if !sameShape(a.MustSize(), b.MustSize()) {
+	if !slices.Equal(a.MustSize(), b.MustSize()) {
 		return math.Inf(1)
 	}
 	d := a.MustDetach(false).MustTotype(gotch.Double, true)

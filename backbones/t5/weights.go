@@ -3,6 +3,7 @@ package t5
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -85,7 +86,7 @@ func buildModel(cfg Config, tensors map[string]*ts.Tensor, packed packedLinears,
 		if !ok {
 			return nil, nil, fmt.Errorf("%s: missing tensor %q (shape %v)", source, n, want[n])
 		}
-		if got := t.MustSize(); !sameShape(got, want[n]) {
+		if got := t.MustSize(); !slices.Equal(got, want[n]) {
 			return nil, nil, fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v", source, n, got, want[n])
 		}
 		switch t.DType() {
@@ -103,7 +104,7 @@ func buildModel(cfg Config, tensors map[string]*ts.Tensor, packed packedLinears,
 			continue
 		}
 		if aliases[n] {
-			if got := t.MustSize(); !sameShape(got, want["shared.weight"]) {
+			if got := t.MustSize(); !slices.Equal(got, want["shared.weight"]) {
 				return nil, nil, fmt.Errorf("%s: tensor %q has shape %v, want %v like shared.weight", source, n, got, want["shared.weight"])
 			}
 			continue
@@ -187,18 +188,6 @@ func (m *Model) Close() {
 	m.nf4 = nil
 	m.dropBucketCache()
 	m.dropHeadCache()
-}
-
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // ---- seeded random initialisation (no torch RNG, reproducible everywhere) --------------------

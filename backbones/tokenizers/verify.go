@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -124,7 +125,7 @@ func VerifyCases(tok EncoderDecoder, casesPath, field string) (Report, error) {
 			}
 			report.Cases++
 			got := tok.Encode(text)
-			if !equalIDs(got, want) {
+			if !slices.Equal(got, want) {
 				report.EncodeMismatches++
 				if encodeReported < maxReportedMismatches {
 					encodeReported++
@@ -181,18 +182,6 @@ func parseCase(line []byte, field string) (string, []int, error) {
 		return "", nil, fmt.Errorf("%q is not a list of ids: %w", field, err)
 	}
 	return text, ids, nil
-}
-
-func equalIDs(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func containsID(ids []int, id int) bool {
