@@ -115,6 +115,8 @@ func init() {
 		About: "EPT (reimpl.; Lan et al. 2025): DePT decomposition + prompt fusion + gated multi-space projection",
 		// Measured: DePT's short prompt plus the fusion and projection of a 60-token prompt.
 		StepCost: 0.87,
+		// With sources set, a multi-task EPT run on them (source.go); without, none.
+		Needs: core.Needs{Artefacts: true},
 		Published: &core.Published{
 			Label: "EPT (paper, T5-Base)",
 			Note: "per-task numbers not published; claims +12.9% max relative gain, −14% training time; " +
