@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -278,17 +279,6 @@ func (m *packMember) lrFactor(step int) float64 {
 // retried without stepping some runs twice).
 func stackedStep(bb Backbone, active []*packMember, step int, ready []int, batches []*Batch, inputs []Input, losses []float64, committed *bool) error {
 	ob := bb.(OutputsBackbone)
-	in, labels, err := stackInputs(ready, batches, inputs, step)
-	if err != nil {
-		return err
-	}
-	defer in.Drop()
-	defer labels.MustDrop()
-	out, err := ob.ForwardOutputs(in, labels)
-	if err != nil {
-		return err
-	}
-	defer out.Drop()
 	var total *ts.Tensor
 	defer func() {
 		if total != nil {
@@ -296,30 +286,45 @@ func stackedStep(bb Backbone, active []*packMember, step int, ready []int, batch
 		}
 	}()
 	var finite []int
-	off := int64(0)
-	for _, k := range ready {
-		rows := int64(batches[k].Size())
-		loss, err := rowBlockLoss(out.Logits, off, rows, batches[k].Labels)
-		off += rows
+	for _, group := range lengthGroups(ready, inputLength(inputs)) {
+		in, labels, err := stackInputs(group, batches, inputs, step)
 		if err != nil {
 			return err
 		}
-		losses[k] = loss.Float64Values()[0]
-		if checkFinite("loss", losses[k]) != nil {
+		out, err := ob.ForwardOutputs(in, labels)
+		in.Drop()
+		labels.MustDrop()
+		if err != nil {
+			return err
+		}
+		off := int64(0)
+		for _, k := range group {
+			rows := int64(batches[k].Size())
+			loss, err := rowBlockLoss(out.Logits, off, rows, batches[k].Labels)
+			off += rows
+			if err != nil {
+				out.Drop()
+				return err
+			}
+			losses[k] = loss.Float64Values()[0]
+			if checkFinite("loss", losses[k]) != nil {
+				loss.MustDrop()
+				continue
+			}
+			finite = append(finite, k)
+			if total == nil {
+				total = loss
+				continue
+			}
+			sum, err := total.Add(loss, true)
 			loss.MustDrop()
-			continue
+			if err != nil {
+				out.Drop()
+				return err
+			}
+			total = sum
 		}
-		finite = append(finite, k)
-		if total == nil {
-			total = loss
-			continue
-		}
-		sum, err := total.Add(loss, true)
-		loss.MustDrop()
-		if err != nil {
-			return err
-		}
-		total = sum
+		out.Drop() // the losses' graph keeps what the backward needs
 	}
 	if total == nil {
 		return nil
@@ -339,6 +344,37 @@ func stackedStep(bb Backbone, active []*packMember, step int, ready []int, batch
 		m.r.sess.Opt.Step(m.lrFactor(step))
 	}
 	return nil
+}
+
+// packSlack bounds the padding a stacked pass may add: members whose inputs (prefix and
+// tokens) differ in length by more than this factor take separate passes within the step
+// (PT's 100-token prompt and DePT's 60 do on short sources). On a CPU a step's cost follows
+// the positions it computes, so padding a short input to a long one costs more than the
+// extra pass saves; within the factor, one pass of more rows wins.
+const packSlack = 1.25
+
+// lengthGroups splits members into groups whose lengths are within packSlack of the
+// group's shortest, shortest first; members keep their order within a group.
+func lengthGroups(members []int, length func(k int) int64) [][]int {
+	sorted := append([]int(nil), members...)
+	sort.SliceStable(sorted, func(a, b int) bool { return length(sorted[a]) < length(sorted[b]) })
+	var groups [][]int
+	var shortest int64
+	for _, k := range sorted {
+		if n := len(groups); n == 0 || float64(length(k)) > packSlack*float64(shortest) {
+			groups, shortest = append(groups, nil), length(k)
+		}
+		groups[len(groups)-1] = append(groups[len(groups)-1], k)
+	}
+	for _, g := range groups {
+		sort.Ints(g)
+	}
+	return groups
+}
+
+// inputLength is the positions of each input (prefix and tokens).
+func inputLength(inputs []Input) func(k int) int64 {
+	return func(k int) int64 { return inputs[k].Embeds.MustSize()[1] }
 }
 
 // stackInputs stacks the ready members' transformed inputs (stackEmbeds) and their labels,

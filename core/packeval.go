@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/sugarme/gotch/ts"
 )
@@ -81,8 +82,19 @@ func testJobs(members []*packMember) []*evalJob {
 }
 
 // packedPredict decodes the jobs' examples in shared passes and leaves each successful job's
-// texts in its run's Trainer. Jobs of one run only, or none, are left to evaluate alone.
+// texts in its run's Trainer. Jobs of one run only, or none, are left to evaluate alone. The
+// shared passes' time is split evenly between the runs in them (their EvalSeconds).
 func packedPredict(bb Backbone, jobs []*evalJob) {
+	t0 := time.Now()
+	defer func() {
+		runs := map[*packMember]bool{}
+		for _, j := range jobs {
+			runs[j.m] = true
+		}
+		for m := range runs {
+			m.r.res.EvalSeconds += time.Since(t0).Seconds() / float64(len(runs))
+		}
+	}()
 	var usable []*evalJob
 	for _, j := range jobs {
 		if len(j.examples) > 0 && j.m.r.o.MaxNewTokens == jobs[0].m.r.o.MaxNewTokens {
@@ -145,21 +157,37 @@ func decodeJobs(bb Backbone, jobs []*evalJob) error {
 		if len(parts) == 0 {
 			return nil
 		}
-		ids, err := generateStacked(bb, inputs, batches, jobs[0].m.r.o.MaxNewTokens)
-		for i := range inputs {
-			inputs[i].Drop()
-			batches[i].Close()
+		all := make([]int, len(parts))
+		for p := range parts {
+			all[p] = p
 		}
-		if err != nil {
-			return err
-		}
-		row := 0
-		for p, j := range parts {
-			for _, i := range spans[p] {
-				j.out[i] = bb.DecodeTarget(ids[row])
-				row++
+		for _, group := range lengthGroups(all, inputLength(inputs)) {
+			var gin []Input
+			var gb []*Batch
+			for _, p := range group {
+				gin, gb = append(gin, inputs[p]), append(gb, batches[p])
+			}
+			ids, err := generateStacked(bb, gin, gb, jobs[0].m.r.o.MaxNewTokens)
+			if err != nil {
+				dropAll(inputs, batches)
+				return err
+			}
+			row := 0
+			for _, p := range group {
+				for _, i := range spans[p] {
+					parts[p].out[i] = bb.DecodeTarget(ids[row])
+					row++
+				}
 			}
 		}
+		dropAll(inputs, batches)
+	}
+}
+
+func dropAll(inputs []Input, batches []*Batch) {
+	for i := range inputs {
+		inputs[i].Drop()
+		batches[i].Close()
 	}
 }
 

@@ -1,0 +1,105 @@
+package core
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/sugarme/gotch/ts"
+)
+
+// packStub is an input method that declares packable rows; the variants below add one
+// interface each that must keep a run out of a pack.
+type packStub struct{ packs bool }
+
+func (*packStub) Setup(SetupEnv) error                      { return nil }
+func (*packStub) ParamGroups() []ParamGroup                 { return nil }
+func (*packStub) Config() any                               { return nil }
+func (*packStub) Close()                                    {}
+func (*packStub) Transform(in Input, _ bool) (Input, error) { return in, nil }
+func (s *packStub) PacksRows() bool                         { return s.packs }
+
+type hookedStub struct{ packStub }
+
+func (*hookedStub) Hooks() *Hooks { return nil }
+
+type lossStub struct{ packStub }
+
+func (*lossStub) TrainingLoss(Backbone, Input, *Batch) (*ts.Tensor, error) { return nil, nil }
+
+type editorStub struct{ packStub }
+
+func (*editorStub) EditsWeights() bool { return true }
+
+type artefactStub struct{ packStub }
+
+func (*artefactStub) NeededArtefacts() []ArtefactSpec { return []ArtefactSpec{{}} }
+
+type beginStub struct{ packStub }
+
+func (*beginStub) Begin(*Batch) error { return nil }
+
+// backboneStub answers Info and, when withOutputs, is an OutputsBackbone.
+type backboneStub struct {
+	Backbone
+	encDec bool
+}
+
+func (b backboneStub) Info() BackboneInfo {
+	return BackboneInfo{Name: "stub", EncoderDecoder: b.encDec}
+}
+
+type outputsStub struct{ backboneStub }
+
+func (outputsStub) ForwardOutputs(Input, *ts.Tensor) (Outputs, error) { return Outputs{}, nil }
+
+func TestPackableAdmitsOnlyRowIndependentInputMethods(t *testing.T) {
+	t5like := outputsStub{backboneStub{encDec: true}}
+	cases := []struct {
+		name string
+		bb   Backbone
+		m    Method
+		want string // "" = packable; else a part of the refusal
+	}{
+		{"declared input method on an encoder–decoder", t5like, &packStub{packs: true}, ""},
+		{"undeclared", t5like, &packStub{packs: false}, "core.RowPacker"},
+		{"hooks", t5like, &hookedStub{packStub{true}}, "hooks"},
+		{"own loss", t5like, &lossStub{packStub{true}}, "own loss"},
+		{"edits weights", t5like, &editorStub{packStub{true}}, "weights"},
+		{"artefacts", t5like, &artefactStub{packStub{true}}, "artefacts"},
+		{"per-batch Begin", t5like, &beginStub{packStub{true}}, "Begin"},
+		{"decoder-only backbone", outputsStub{backboneStub{encDec: false}}, &packStub{packs: true}, "encoder–decoder"},
+		{"backbone without logits", backboneStub{encDec: true}, &packStub{packs: true}, "logits"},
+	}
+	for _, c := range cases {
+		err := Packable(c.bb, c.m)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: refused: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: got %v, want a refusal naming %q", c.name, err, c.want)
+		}
+	}
+}
+
+func TestLengthGroupsBoundPadding(t *testing.T) {
+	cases := []struct {
+		lengths []int64
+		want    string
+	}{
+		{[]int64{130, 90, 95, 131}, "[[1 2] [0 3]]"}, // PT (100 + s) apart from DePT (60 + s)
+		{[]int64{100, 110, 125}, "[[0 1 2]]"},        // within 1.25× of the shortest: one pass
+		{[]int64{100, 126}, "[[0] [1]]"},             // just beyond
+		{[]int64{50}, "[[0]]"},
+	}
+	for _, c := range cases {
+		members := make([]int, len(c.lengths))
+		for i := range members {
+			members[i] = i
+		}
+		got := fmt.Sprint(lengthGroups(members, func(k int) int64 { return c.lengths[k] }))
+		if got != c.want {
+			t.Errorf("lengthGroups(%v) = %s, want %s", c.lengths, got, c.want)
+		}
+	}
+}
