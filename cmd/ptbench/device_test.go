@@ -38,3 +38,19 @@ func TestDeviceIsCheckedBeforeAnythingLoads(t *testing.T) {
 		t.Error("a refused --device still wrote results.jsonl")
 	}
 }
+
+// One set of spellings for every backbone: --dtype bf16 (the alias) benches on T5 and Llama
+// alike (it used to work for Llama and fail for T5), and a misspelt dtype is a flag error.
+func TestDTypeAliasWorksForEveryBackbone(t *testing.T) {
+	for _, bb := range []string{"t5-tiny", "llama-tiny"} {
+		out, err := execute("bench", "--methods", "pt", "--backbone", bb, "--dtype", "bf16",
+			"--seq", "8", "--batch-size", "1", "--steps", "1", "--warmup", "0")
+		if err != nil || !strings.Contains(out, "| PT ") {
+			t.Errorf("bench %s --dtype bf16: %v\n%s", bb, err, out)
+		}
+	}
+	_, err := execute("bench", "--methods", "pt", "--backbone", "t5-tiny", "--dtype", "half")
+	if err == nil || !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), `--dtype "half": want float32 or bfloat16`) {
+		t.Errorf("--dtype half: %v, want a usage error naming the valid values", err)
+	}
+}
