@@ -203,7 +203,8 @@ func TestReadmeCommandLinesParse(t *testing.T) {
 }
 
 func TestEveryCommandHasAParsingExample(t *testing.T) {
-	for _, cmd := range allCommands(newRoot()) {
+	root := newRoot()
+	for _, cmd := range append(allCommands(root), root) {
 		if cmd.Example == "" {
 			t.Errorf("%s: no Example", cmd.CommandPath())
 			continue

@@ -52,8 +52,12 @@ func main() {
 func newRoot() *cobra.Command {
 	var threads int
 	root := &cobra.Command{
-		Use:           "ptbench",
-		Short:         "Train and compare prompt-tuning methods on frozen T5 / Llama-2 backbones",
+		Use:   "ptbench",
+		Short: "Train and compare prompt-tuning methods on frozen T5 / Llama-2 backbones",
+		Example: `  ptbench run --methods pt,dept,ept --preset smoke --out runs/smoke
+  ptbench leaderboard runs/smoke
+  ptbench plot runs/smoke
+  ptbench params --methods pt,dept,ept,lora --backbone t5-base`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
