@@ -69,7 +69,11 @@
 // # Backbones
 //
 // A Backbone tokenises, collates (padding side, pad id, positions), embeds, computes the
-// teacher-forced loss and generates; it lists hook sites with model-independent roles.
+// teacher-forced loss and generates; it lists hook sites with model-independent roles and
+// applies a hook's answer with Replace. It is opened with BackboneOptions whose compute
+// dtype, quantisation and device are typed values (DType, Quant, Device), parsed once where
+// they enter (flags, experiment files) with one set of spellings for every backbone;
+// OpenBackbone refuses a device the linked libtorch cannot use before anything loads.
 //
 // # The loop
 //
