@@ -272,68 +272,24 @@ func (m *packMember) lrFactor(step int) float64 {
 	return LinearSchedule(step, m.r.o.Warmup, m.r.o.Steps)
 }
 
-// stackedStep is the shared pass of packedStep for the members ready: stack, forward once,
-// per-run losses, one backward of their sum, per-run clip and AdamW. A member with a
-// non-finite loss gets no update (as TrainBatch), and its loss stays out of the sum.
-// committed is set once the backward pass has succeeded (from then on an error cannot be
-// retried without stepping some runs twice).
+// stackedStep is the shared pass of packedStep for the members ready: per length group
+// (lengthGroups), stack, forward once, per-run losses and one backward of their sum — a
+// group's graph is freed before the next group's forward, so the pack holds one group's
+// activations at a time — then per-run clip and AdamW. A member with a non-finite loss gets
+// no update (as TrainBatch), and its loss stays out of the sums. committed is set once the
+// first optimiser step starts (from then on an error cannot be retried without stepping
+// some runs twice; before, a retry zeroes the gradients again).
 func stackedStep(bb Backbone, active []*packMember, step int, ready []int, batches []*Batch, inputs []Input, losses []float64, committed *bool) error {
-	ob := bb.(OutputsBackbone)
-	var total *ts.Tensor
-	defer func() {
-		if total != nil {
-			total.MustDrop()
-		}
-	}()
-	var finite []int
-	for _, group := range lengthGroups(ready, inputLength(inputs)) {
-		in, labels, err := stackInputs(group, batches, inputs, step)
-		if err != nil {
-			return err
-		}
-		out, err := ob.ForwardOutputs(in, labels)
-		in.Drop()
-		labels.MustDrop()
-		if err != nil {
-			return err
-		}
-		off := int64(0)
-		for _, k := range group {
-			rows := int64(batches[k].Size())
-			loss, err := rowBlockLoss(out.Logits, off, rows, batches[k].Labels)
-			off += rows
-			if err != nil {
-				out.Drop()
-				return err
-			}
-			losses[k] = loss.Float64Values()[0]
-			if checkFinite("loss", losses[k]) != nil {
-				loss.MustDrop()
-				continue
-			}
-			finite = append(finite, k)
-			if total == nil {
-				total = loss
-				continue
-			}
-			sum, err := total.Add(loss, true)
-			loss.MustDrop()
-			if err != nil {
-				out.Drop()
-				return err
-			}
-			total = sum
-		}
-		out.Drop() // the losses' graph keeps what the backward needs
-	}
-	if total == nil {
-		return nil
-	}
-	for _, k := range finite {
+	for _, k := range ready {
 		active[k].r.sess.Opt.ZeroGrad()
 	}
-	if err := total.Backward(); err != nil {
-		return err
+	var finite []int
+	for _, group := range lengthGroups(ready, inputLength(inputs)) {
+		ok, err := groupPass(bb, group, step, batches, inputs, losses)
+		if err != nil {
+			return err
+		}
+		finite = append(finite, ok...)
 	}
 	*committed = true
 	for _, k := range finite {
@@ -344,6 +300,59 @@ func stackedStep(bb Backbone, active []*packMember, step int, ready []int, batch
 		m.r.sess.Opt.Step(m.lrFactor(step))
 	}
 	return nil
+}
+
+// groupPass runs one stacked forward for a length group, records every member's loss and
+// back-propagates the sum of the finite ones (a run's parameters get exactly its own loss's
+// gradient); it returns the members with a finite loss.
+func groupPass(bb Backbone, group []int, step int, batches []*Batch, inputs []Input, losses []float64) ([]int, error) {
+	in, labels, err := stackInputs(group, batches, inputs, step)
+	if err != nil {
+		return nil, err
+	}
+	out, err := bb.(OutputsBackbone).ForwardOutputs(in, labels)
+	in.Drop()
+	labels.MustDrop()
+	if err != nil {
+		return nil, err
+	}
+	defer out.Drop() // the losses' graph keeps what the backward needs
+	var total *ts.Tensor
+	defer func() {
+		if total != nil {
+			total.MustDrop()
+		}
+	}()
+	var finite []int
+	off := int64(0)
+	for _, k := range group {
+		rows := int64(batches[k].Size())
+		loss, err := rowBlockLoss(out.Logits, off, rows, batches[k].Labels)
+		off += rows
+		if err != nil {
+			return nil, err
+		}
+		losses[k] = loss.Float64Values()[0]
+		if checkFinite("loss", losses[k]) != nil {
+			loss.MustDrop()
+			continue
+		}
+		finite = append(finite, k)
+		if total == nil {
+			total = loss
+			continue
+		}
+		sum, err := total.Add(loss, true)
+		loss.MustDrop()
+		if err != nil {
+			return nil, err
+		}
+		total = sum
+	}
+	if total == nil {
+		return nil, nil
+	}
+	return finite, total.Backward()
 }
 
 // packSlack bounds the padding a stacked pass may add: members whose inputs (prefix and
