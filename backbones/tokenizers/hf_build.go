@@ -67,17 +67,11 @@ func newHFNormalizer(raw json.RawMessage, section string) (hfNormalizer, error) 
 	}
 	switch c.Type {
 	case "Sequence":
-		var seq hfNormalizerSequence
-		for i, item := range c.Normalizers {
-			n, err := newHFNormalizer(item, fmt.Sprintf("%s[%d]", section, i))
-			if err != nil {
-				return nil, err
-			}
-			if n != nil {
-				seq = append(seq, n)
-			}
+		seq, err := buildSequence(c.Normalizers, section, newHFNormalizer)
+		if err != nil {
+			return nil, err
 		}
-		return seq, nil
+		return hfNormalizerSequence(seq), nil
 	case "Precompiled":
 		p, err := newHFPrecompiled(c.PrecompiledCharsmap)
 		if err != nil {
@@ -130,17 +124,11 @@ func newHFPreTokenizer(raw json.RawMessage, section string) (hfPreTokenizer, err
 	}
 	switch c.Type {
 	case "Sequence":
-		var seq hfPreTokenizerSequence
-		for i, item := range c.PreTokenizers {
-			p, err := newHFPreTokenizer(item, fmt.Sprintf("%s[%d]", section, i))
-			if err != nil {
-				return nil, err
-			}
-			if p != nil {
-				seq = append(seq, p)
-			}
+		seq, err := buildSequence(c.PreTokenizers, section, newHFPreTokenizer)
+		if err != nil {
+			return nil, err
 		}
-		return seq, nil
+		return hfPreTokenizerSequence(seq), nil
 	case "WhitespaceSplit":
 		return hfWhitespaceSplit{}, nil
 	case "Whitespace":
@@ -161,4 +149,21 @@ func newHFPreTokenizer(raw json.RawMessage, section string) (hfPreTokenizer, err
 		return hfMetaspace{replacement: string(replacement), prepend: prepend, split: split}, nil
 	}
 	return nil, unsupported(section, c.Type)
+}
+
+// buildSequence builds the items of a Sequence component (section[i] names each in errors),
+// leaving out the absent (null) ones.
+func buildSequence[T comparable](items []json.RawMessage, section string, build func(json.RawMessage, string) (T, error)) ([]T, error) {
+	var zero T
+	var out []T
+	for i, item := range items {
+		x, err := build(item, fmt.Sprintf("%s[%d]", section, i))
+		if err != nil {
+			return nil, err
+		}
+		if x != zero {
+			out = append(out, x)
+		}
+	}
+	return out, nil
 }

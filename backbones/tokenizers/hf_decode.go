@@ -165,17 +165,11 @@ func newHFDecoder(raw json.RawMessage, section string) (hfDecoder, error) {
 	}
 	switch c.Type {
 	case "Sequence":
-		var seq hfDecoderSequence
-		for i, item := range c.Decoders {
-			d, err := newHFDecoder(item, fmt.Sprintf("%s[%d]", section, i))
-			if err != nil {
-				return nil, err
-			}
-			if d != nil {
-				seq = append(seq, d)
-			}
+		seq, err := buildSequence(c.Decoders, section, newHFDecoder)
+		if err != nil {
+			return nil, err
 		}
-		return seq, nil
+		return hfDecoderSequence(seq), nil
 	case "Metaspace":
 		replacement, err := c.metaspaceReplacement(section)
 		if err != nil {
