@@ -68,7 +68,7 @@ func (q *packQueue) flush(bb core.Backbone, store *core.ResultStore, done map[st
 		p.base.Extra["pack"] = len(runs)
 	}
 	fmt.Fprintf(q.g.Log, "training %d runs as one pack\n", len(runs))
-	results, errs := core.RunPacked(trs)
+	results, errs := runPacked(trs)
 	var statuses []string
 	var firstErr error
 	for i, p := range runs {
@@ -87,4 +87,19 @@ func (q *packQueue) close() {
 		p.m.Close()
 	}
 	q.pending = nil
+}
+
+// runPacked is core.RunPacked with a panic outside its per-run guards turned into every
+// run's error, so the grid records them failed and goes on (as safeRun does for one run).
+func runPacked(trs []*core.Trainer) (results []*core.TrainResult, errs []error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err := panicError(p)
+			results, errs = make([]*core.TrainResult, len(trs)), make([]error, len(trs))
+			for i := range errs {
+				errs[i] = err
+			}
+		}
+	}()
+	return core.RunPacked(trs)
 }

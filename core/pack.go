@@ -140,7 +140,7 @@ func RunPacked(trs []*Trainer) ([]*TrainResult, []error) {
 		}
 		// The runs that evaluate on dev after this step decode together (packeval.go); each
 		// one's evaluation callback then finds its predictions.
-		packedPredict(bb, devJobs(stepped, step))
+		_ = guard(func() error { packedPredict(bb, devJobs(stepped, step)); return nil })
 		for k, m := range active {
 			if stepErrs[k] != nil {
 				continue
@@ -164,7 +164,8 @@ func RunPacked(trs []*Trainer) ([]*TrainResult, []error) {
 				ending = append(ending, m)
 			}
 		}
-		packedPredict(bb, testJobs(ending))
+		// A failure here only leaves the runs to evaluate alone (finish).
+		_ = guard(func() error { packedPredict(bb, testJobs(ending)); return nil })
 		for _, m := range ending {
 			m.finish()
 		}
@@ -187,11 +188,13 @@ func (m *packMember) finish() {
 	if m.err == nil {
 		m.err = guard(func() (err error) { _, err = m.r.finish(); return err })
 	}
+	if err := guard(func() error { m.r.close(); return nil }); err != nil && m.err == nil {
+		m.err = err
+	}
 	if m.err != nil {
 		dropNamed(m.r.res.Best)
 		m.r.res.Best = nil
 	}
-	m.r.close()
 }
 
 // guard runs f and turns a panic (gotch's Must* functions panic on a libtorch error) into
