@@ -32,7 +32,13 @@ func (q *packQueue) add(bb core.Backbone, tasks []core.TaskData, methodName stri
 	if p == nil {
 		return []string{"skipped"}, nil
 	}
-	if why := core.Packable(bb, p.m); why != nil {
+	why := core.Packable(bb, p.m)
+	if why == nil && q.g.BackboneOpts.Quant != core.QuantNone {
+		// A 4-bit backbone's input methods save memory by a recomputed, block-by-block
+		// backward that the packed logits path does not take: such runs stay alone.
+		why = fmt.Errorf("the backbone's weights are %s (packing would skip its recomputed backward)", q.g.BackboneOpts.Quant)
+	}
+	if why != nil {
 		fmt.Fprintf(q.g.Log, "%s runs alone: %v\n", p.prefix, why)
 		defer p.m.Close()
 		arts.begin()
