@@ -32,54 +32,12 @@ type bpeCandidate struct {
 	size        int // byte length of the merged piece when it was queued
 }
 
-// higherPriority orders the agenda: best score first, then leftmost.
-func (a bpeCandidate) higherPriority(b bpeCandidate) bool {
+// before orders the agenda (a priorityQueue): best score first, then leftmost.
+func (a bpeCandidate) before(b bpeCandidate) bool {
 	if a.score != b.score {
 		return a.score > b.score
 	}
 	return a.left < b.left
-}
-
-// bpeAgenda is a binary max-heap of candidates; hand-written to avoid the
-// interface boxing of container/heap on this hot path.
-type bpeAgenda []bpeCandidate
-
-func (h *bpeAgenda) push(c bpeCandidate) {
-	*h = append(*h, c)
-	items := *h
-	i := len(items) - 1
-	for i > 0 {
-		parent := (i - 1) / 2
-		if !items[i].higherPriority(items[parent]) {
-			break
-		}
-		items[i], items[parent] = items[parent], items[i]
-		i = parent
-	}
-}
-
-func (h *bpeAgenda) pop() bpeCandidate {
-	items := *h
-	top := items[0]
-	last := len(items) - 1
-	items[0] = items[last]
-	items = items[:last]
-	for i := 0; ; {
-		left, right, best := 2*i+1, 2*i+2, i
-		if left < len(items) && items[left].higherPriority(items[best]) {
-			best = left
-		}
-		if right < len(items) && items[right].higherPriority(items[best]) {
-			best = right
-		}
-		if best == i {
-			break
-		}
-		items[i], items[best] = items[best], items[i]
-		i = best
-	}
-	*h = items
-	return top
 }
 
 func (m *bpeModel) pieceToID(piece string) int {
@@ -115,7 +73,7 @@ func (m *bpeModel) encode(normalized string) []segment {
 	symbols[len(symbols)-1].next = -1
 
 	var unusedMerges map[string][2]string // merged piece → its two halves
-	agenda := make(bpeAgenda, 0, len(symbols))
+	agenda := make(priorityQueue[bpeCandidate], 0, len(symbols))
 	considerMerge := func(left, right int) {
 		if left < 0 || right < 0 || symbols[left].frozen || symbols[right].frozen {
 			return

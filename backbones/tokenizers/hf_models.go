@@ -431,7 +431,7 @@ func (m *hfBPE) tokenize(word string) ([]int, error) {
 type bpeQueued struct{ pos, rank, newID int }
 
 func (m *hfBPE) mergeAll(symbols []bpeWordSymbol) {
-	var queue bpeMergeQueue
+	var queue priorityQueue[bpeQueued]
 	for i := 0; i+1 < len(symbols); i++ {
 		if merge, ok := m.merges[[2]int{symbols[i].id, symbols[i+1].id}]; ok {
 			queue.push(bpeQueued{pos: i, rank: merge.rank, newID: merge.newID})
@@ -469,49 +469,10 @@ func (m *hfBPE) mergeAll(symbols []bpeWordSymbol) {
 	}
 }
 
-// bpeMergeQueue is a binary min-heap on (rank, pos).
-type bpeMergeQueue []bpeQueued
-
-func (q bpeMergeQueue) before(i, j int) bool {
-	if q[i].rank != q[j].rank {
-		return q[i].rank < q[j].rank
+// before orders the merge queue (a priorityQueue): lowest rank first, then leftmost.
+func (a bpeQueued) before(b bpeQueued) bool {
+	if a.rank != b.rank {
+		return a.rank < b.rank
 	}
-	return q[i].pos < q[j].pos
-}
-
-func (q *bpeMergeQueue) push(item bpeQueued) {
-	*q = append(*q, item)
-	h := *q
-	for i := len(h) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if !h.before(i, parent) {
-			break
-		}
-		h[i], h[parent] = h[parent], h[i]
-		i = parent
-	}
-}
-
-func (q *bpeMergeQueue) pop() bpeQueued {
-	h := *q
-	top := h[0]
-	last := len(h) - 1
-	h[0] = h[last]
-	h = h[:last]
-	for i := 0; ; {
-		left, right, smallest := 2*i+1, 2*i+2, i
-		if left < len(h) && h.before(left, smallest) {
-			smallest = left
-		}
-		if right < len(h) && h.before(right, smallest) {
-			smallest = right
-		}
-		if smallest == i {
-			break
-		}
-		h[i], h[smallest] = h[smallest], h[i]
-		i = smallest
-	}
-	*q = h
-	return top
+	return a.pos < b.pos
 }
