@@ -77,7 +77,7 @@ func (hf *HuggingFace) setAddedTokens(tokens []hfAddedToken) error {
 		// survives skipping special tokens, whose set holds contents).
 		hf.addedByID[token.ID] = token.Content
 		if token.Normalized && hf.normalizer != nil {
-			hf.addedByID[token.ID] = hf.normalizer.normalize(token.Content)
+			hf.addedByID[token.ID] = hf.normalizer.apply(token.Content)
 		}
 		hf.addedIDs[token.Content] = token.ID
 		if token.Special {
@@ -128,12 +128,12 @@ func (hf *HuggingFace) EncodeChecked(text string) ([]int, error) {
 		}
 		normalized := split.text
 		if hf.normalizer != nil {
-			normalized = hf.normalizer.normalize(normalized)
+			normalized = hf.normalizer.apply(normalized)
 		}
 		pieces = append(pieces, hf.normTokens.split(normalized, split.atStart)...)
 	}
 	if hf.preTokenizer != nil {
-		pieces = hf.preTokenizer.preTokenize(pieces)
+		pieces = hf.preTokenizer.apply(pieces)
 	}
 	ids := make([]int, 0, len(text)/2)
 	for _, piece := range pieces {
@@ -177,7 +177,7 @@ func (hf *HuggingFace) Decode(ids []int) string {
 	if hf.decoder == nil {
 		return strings.Join(tokens, " ")
 	}
-	return strings.Join(hf.decoder.decodeChain(tokens), "")
+	return strings.Join(hf.decoder.apply(tokens), "")
 }
 
 func (hf *HuggingFace) idToToken(id int) (string, bool) {
@@ -233,7 +233,7 @@ func newAddedTokenMatcher(tokens []hfAddedToken, normalizer hfNormalizer) *added
 	for _, token := range tokens {
 		pattern := token.Content
 		if normalizer != nil {
-			pattern = normalizer.normalize(pattern)
+			pattern = normalizer.apply(pattern)
 		}
 		builder.insert(pattern, len(m.tokens))
 		m.tokens = append(m.tokens, token)

@@ -26,13 +26,16 @@ func parseHuggingFace(content []byte) (*HuggingFace, error) {
 	if hf.model, err = newHFModel(&modelCfg); err != nil {
 		return nil, err
 	}
-	if hf.normalizer, err = newHFNormalizer(file.Normalizer, "normalizer"); err != nil {
+	normalizers := func(c *hfComponent) []json.RawMessage { return c.Normalizers }
+	if hf.normalizer, err = buildStep(file.Normalizer, "normalizer", normalizers, newHFNormalizer); err != nil {
 		return nil, err
 	}
-	if hf.preTokenizer, err = newHFPreTokenizer(file.PreTokenizer, "pre_tokenizer"); err != nil {
+	preTokenizers := func(c *hfComponent) []json.RawMessage { return c.PreTokenizers }
+	if hf.preTokenizer, err = buildStep(file.PreTokenizer, "pre_tokenizer", preTokenizers, newHFPreTokenizer); err != nil {
 		return nil, err
 	}
-	if hf.decoder, err = newHFDecoder(file.Decoder, "decoder"); err != nil {
+	decoders := func(c *hfComponent) []json.RawMessage { return c.Decoders }
+	if hf.decoder, err = buildStep(file.Decoder, "decoder", decoders, newHFDecoder); err != nil {
 		return nil, err
 	}
 	if err := hf.setAddedTokens(file.AddedTokens); err != nil {
@@ -56,22 +59,9 @@ func newHFModel(cfg *hfModelConfig) (hfModel, error) {
 	}
 }
 
-// newHFNormalizer builds the normalizer section; nil when the file has none.
-func newHFNormalizer(raw json.RawMessage, section string) (hfNormalizer, error) {
-	if isNull(raw) {
-		return nil, nil
-	}
-	c, err := decodeComponent(raw, section)
-	if err != nil {
-		return nil, err
-	}
+// newHFNormalizer builds one normalizer other than a Sequence (buildStep builds those).
+func newHFNormalizer(c *hfComponent, section string) (hfNormalizer, error) {
 	switch c.Type {
-	case "Sequence":
-		seq, err := buildSequence(c.Normalizers, section, newHFNormalizer)
-		if err != nil {
-			return nil, err
-		}
-		return hfNormalizerSequence(seq), nil
 	case "Precompiled":
 		p, err := newHFPrecompiled(c.PrecompiledCharsmap)
 		if err != nil {
@@ -81,13 +71,9 @@ func newHFNormalizer(raw json.RawMessage, section string) (hfNormalizer, error) 
 	case "Prepend":
 		return hfPrepend(c.Prepend), nil
 	case "Replace":
-		pattern, err := c.patternString(section)
+		pattern, content, err := c.replaceArgs(section)
 		if err != nil {
 			return nil, err
-		}
-		content := ""
-		if c.Content != nil {
-			content = *c.Content
 		}
 		return hfReplace{pattern: pattern, content: content}, nil
 	case "Lowercase":
@@ -113,32 +99,15 @@ func newHFNormalizer(raw json.RawMessage, section string) (hfNormalizer, error) 
 	return nil, unsupported(section, c.Type)
 }
 
-// newHFPreTokenizer builds the pre_tokenizer section; nil when the file has none.
-func newHFPreTokenizer(raw json.RawMessage, section string) (hfPreTokenizer, error) {
-	if isNull(raw) {
-		return nil, nil
-	}
-	c, err := decodeComponent(raw, section)
-	if err != nil {
-		return nil, err
-	}
+// newHFPreTokenizer builds one pre-tokenizer other than a Sequence (buildStep builds those).
+func newHFPreTokenizer(c *hfComponent, section string) (hfPreTokenizer, error) {
 	switch c.Type {
-	case "Sequence":
-		seq, err := buildSequence(c.PreTokenizers, section, newHFPreTokenizer)
-		if err != nil {
-			return nil, err
-		}
-		return hfPreTokenizerSequence(seq), nil
 	case "WhitespaceSplit":
 		return hfWhitespaceSplit{}, nil
 	case "Whitespace":
 		return hfWhitespace{}, nil
 	case "Metaspace":
-		replacement, err := c.metaspaceReplacement(section)
-		if err != nil {
-			return nil, err
-		}
-		prepend, err := c.metaspacePrependScheme(section)
+		replacement, prepend, err := c.metaspaceArgs(section)
 		if err != nil {
 			return nil, err
 		}
@@ -151,19 +120,47 @@ func newHFPreTokenizer(raw json.RawMessage, section string) (hfPreTokenizer, err
 	return nil, unsupported(section, c.Type)
 }
 
-// buildSequence builds the items of a Sequence component (section[i] names each in errors),
-// leaving out the absent (null) ones.
-func buildSequence[T comparable](items []json.RawMessage, section string, build func(json.RawMessage, string) (T, error)) ([]T, error) {
-	var zero T
-	var out []T
-	for i, item := range items {
-		x, err := build(item, fmt.Sprintf("%s[%d]", section, i))
+// hfStep is one normalizer (X string), pre-tokenizer (X []hfSplit) or decoder (X []string):
+// each rewrites what the one before it made, so a Sequence of any of them is one type.
+type hfStep[X any] interface {
+	apply(x X) X
+}
+
+// hfSequence is a Sequence component: its steps, in order.
+type hfSequence[X any] []hfStep[X]
+
+func (s hfSequence[X]) apply(x X) X {
+	for _, step := range s {
+		x = step.apply(x)
+	}
+	return x
+}
+
+// buildStep builds a normalizer, pre_tokenizer or decoder section: nil when the file has
+// none; for a Sequence, the list items picks from it (the three kinds name it differently),
+// each item named section[i] in errors and the absent (null) ones left out; any other kind
+// by build.
+func buildStep[X any](raw json.RawMessage, section string, items func(*hfComponent) []json.RawMessage,
+	build func(c *hfComponent, section string) (hfStep[X], error)) (hfStep[X], error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	c, err := decodeComponent(raw, section)
+	if err != nil {
+		return nil, err
+	}
+	if c.Type != "Sequence" {
+		return build(c, section)
+	}
+	var seq hfSequence[X]
+	for i, item := range items(c) {
+		step, err := buildStep(item, fmt.Sprintf("%s[%d]", section, i), items, build)
 		if err != nil {
 			return nil, err
 		}
-		if x != zero {
-			out = append(out, x)
+		if step != nil {
+			seq = append(seq, step)
 		}
 	}
-	return out, nil
+	return seq, nil
 }

@@ -122,32 +122,38 @@ func unsupported(section, kind string) error {
 	return fmt.Errorf("%s type %q: %w (supported: Unigram and BPE models with SentencePiece-style components)", section, kind, errUnsupported)
 }
 
-// patternString returns a Replace pattern's literal string.
-func (c *hfComponent) patternString(section string) (string, error) {
+// replaceArgs returns a Replace normalizer's or decoder's literal pattern and its content
+// ("" when the file has none).
+func (c *hfComponent) replaceArgs(section string) (pattern, content string, err error) {
 	switch {
 	case c.Pattern == nil:
-		return "", fmt.Errorf("%s Replace: no pattern", section)
+		return "", "", fmt.Errorf("%s Replace: no pattern", section)
 	case c.Pattern.Regex != nil:
-		return "", fmt.Errorf("%s Replace with a Regex pattern: %w (only String patterns)", section, errUnsupported)
+		return "", "", fmt.Errorf("%s Replace with a Regex pattern: %w (only String patterns)", section, errUnsupported)
 	case c.Pattern.String == nil:
-		return "", fmt.Errorf("%s Replace: pattern has neither String nor Regex", section)
+		return "", "", fmt.Errorf("%s Replace: pattern has neither String nor Regex", section)
 	case *c.Pattern.String == "":
-		return "", fmt.Errorf("%s Replace: empty pattern", section)
+		return "", "", fmt.Errorf("%s Replace: empty pattern", section)
 	}
-	return *c.Pattern.String, nil
+	if c.Content != nil {
+		content = *c.Content
+	}
+	return *c.Pattern.String, content, nil
 }
 
-// metaspaceReplacement returns Metaspace's replacement character (U+2581
-// unless the file says otherwise), which must be a single character.
-func (c *hfComponent) metaspaceReplacement(section string) (rune, error) {
-	if c.Replacement == nil {
-		return '\u2581', nil
+// metaspaceArgs returns a Metaspace pre-tokenizer's or decoder's replacement character
+// (U+2581 unless the file says otherwise; it must be a single character) and prepend scheme.
+func (c *hfComponent) metaspaceArgs(section string) (rune, metaspacePrepend, error) {
+	replacement := '\u2581'
+	if c.Replacement != nil {
+		runes := []rune(*c.Replacement)
+		if len(runes) != 1 {
+			return 0, 0, fmt.Errorf("%s Metaspace: replacement %q is not one character", section, *c.Replacement)
+		}
+		replacement = runes[0]
 	}
-	runes := []rune(*c.Replacement)
-	if len(runes) != 1 {
-		return 0, fmt.Errorf("%s Metaspace: replacement %q is not one character", section, *c.Replacement)
-	}
-	return runes[0], nil
+	prepend, err := c.metaspacePrependScheme(section)
+	return replacement, prepend, err
 }
 
 // metaspacePrepend is Metaspace's prepend scheme. Older files say

@@ -1,7 +1,6 @@
 package tokenizers
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -11,18 +10,7 @@ import (
 // and the result is concatenated. Without a decoder Hugging Face joins the
 // tokens with spaces.
 
-type hfDecoder interface {
-	decodeChain(tokens []string) []string
-}
-
-type hfDecoderSequence []hfDecoder
-
-func (s hfDecoderSequence) decodeChain(tokens []string) []string {
-	for _, d := range s {
-		tokens = d.decodeChain(tokens)
-	}
-	return tokens
-}
+type hfDecoder = hfStep[[]string]
 
 // hfMetaspaceDecoder turns the replacement character back into spaces and
 // drops the one that Metaspace prepended to the first token.
@@ -31,7 +19,7 @@ type hfMetaspaceDecoder struct {
 	prepend     metaspacePrepend
 }
 
-func (d hfMetaspaceDecoder) decodeChain(tokens []string) []string {
+func (d hfMetaspaceDecoder) apply(tokens []string) []string {
 	out := make([]string, len(tokens))
 	for i, token := range tokens {
 		decoded := strings.ReplaceAll(token, string(d.replacement), " ")
@@ -46,7 +34,7 @@ func (d hfMetaspaceDecoder) decodeChain(tokens []string) []string {
 // hfReplaceDecoder replaces a literal string in every token.
 type hfReplaceDecoder struct{ pattern, content string }
 
-func (d hfReplaceDecoder) decodeChain(tokens []string) []string {
+func (d hfReplaceDecoder) apply(tokens []string) []string {
 	out := make([]string, len(tokens))
 	for i, token := range tokens {
 		out[i] = strings.ReplaceAll(token, d.pattern, d.content)
@@ -58,7 +46,7 @@ func (d hfReplaceDecoder) decodeChain(tokens []string) []string {
 // spell; a run that is not valid UTF-8 becomes one U+FFFD per byte.
 type hfByteFallbackDecoder struct{}
 
-func (hfByteFallbackDecoder) decodeChain(tokens []string) []string {
+func (hfByteFallbackDecoder) apply(tokens []string) []string {
 	out := make([]string, 0, len(tokens))
 	var pending []byte
 	flush := func() {
@@ -89,7 +77,7 @@ func (hfByteFallbackDecoder) decodeChain(tokens []string) []string {
 // hfFuseDecoder concatenates all tokens into one.
 type hfFuseDecoder struct{}
 
-func (hfFuseDecoder) decodeChain(tokens []string) []string {
+func (hfFuseDecoder) apply(tokens []string) []string {
 	return []string{strings.Join(tokens, "")}
 }
 
@@ -102,7 +90,7 @@ type hfStripDecoder struct {
 	start, stop int
 }
 
-func (d hfStripDecoder) decodeChain(tokens []string) []string {
+func (d hfStripDecoder) apply(tokens []string) []string {
 	out := make([]string, len(tokens))
 	for i, token := range tokens {
 		runes := []rune(token)
@@ -128,7 +116,7 @@ type hfWordPieceDecoder struct {
 	cleanup bool
 }
 
-func (d hfWordPieceDecoder) decodeChain(tokens []string) []string {
+func (d hfWordPieceDecoder) apply(tokens []string) []string {
 	out := make([]string, len(tokens))
 	for i, token := range tokens {
 		if i > 0 {
@@ -154,40 +142,19 @@ func cleanupTokenization(s string) string {
 	).Replace(s)
 }
 
-// newHFDecoder builds the decoder section; nil when the file has none.
-func newHFDecoder(raw json.RawMessage, section string) (hfDecoder, error) {
-	if isNull(raw) {
-		return nil, nil
-	}
-	c, err := decodeComponent(raw, section)
-	if err != nil {
-		return nil, err
-	}
+// newHFDecoder builds one decoder other than a Sequence (buildStep builds those).
+func newHFDecoder(c *hfComponent, section string) (hfDecoder, error) {
 	switch c.Type {
-	case "Sequence":
-		seq, err := buildSequence(c.Decoders, section, newHFDecoder)
-		if err != nil {
-			return nil, err
-		}
-		return hfDecoderSequence(seq), nil
 	case "Metaspace":
-		replacement, err := c.metaspaceReplacement(section)
-		if err != nil {
-			return nil, err
-		}
-		prepend, err := c.metaspacePrependScheme(section)
+		replacement, prepend, err := c.metaspaceArgs(section)
 		if err != nil {
 			return nil, err
 		}
 		return hfMetaspaceDecoder{replacement: replacement, prepend: prepend}, nil
 	case "Replace":
-		pattern, err := c.patternString(section)
+		pattern, content, err := c.replaceArgs(section)
 		if err != nil {
 			return nil, err
-		}
-		content := ""
-		if c.Content != nil {
-			content = *c.Content
 		}
 		return hfReplaceDecoder{pattern: pattern, content: content}, nil
 	case "ByteFallback":

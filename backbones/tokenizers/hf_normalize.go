@@ -16,23 +16,12 @@ import (
 // not tracked: Encode returns ids only.
 
 // hfNormalizer rewrites one piece of input text.
-type hfNormalizer interface {
-	normalize(text string) string
-}
-
-type hfNormalizerSequence []hfNormalizer
-
-func (s hfNormalizerSequence) normalize(text string) string {
-	for _, n := range s {
-		text = n.normalize(text)
-	}
-	return text
-}
+type hfNormalizer = hfStep[string]
 
 // hfPrepend adds a prefix to non-empty text (Llama-2 prepends "▁").
 type hfPrepend string
 
-func (p hfPrepend) normalize(text string) string {
+func (p hfPrepend) apply(text string) string {
 	if text == "" {
 		return ""
 	}
@@ -42,7 +31,7 @@ func (p hfPrepend) normalize(text string) string {
 // hfReplace replaces every occurrence of a literal string.
 type hfReplace struct{ pattern, content string }
 
-func (r hfReplace) normalize(text string) string {
+func (r hfReplace) apply(text string) string {
 	return strings.ReplaceAll(text, r.pattern, r.content)
 }
 
@@ -50,19 +39,19 @@ func (r hfReplace) normalize(text string) string {
 // (İ lowercases to "i̇"; Go's ToLower gives "i").
 type hfLowercase struct{}
 
-func (hfLowercase) normalize(text string) string {
+func (hfLowercase) apply(text string) string {
 	return strings.ToLower(strings.ReplaceAll(text, "\u0130", "i\u0307"))
 }
 
 // hfUnicodeForm is one of the NFC, NFD, NFKC, NFKD normalizers.
 type hfUnicodeForm struct{ form norm.Form }
 
-func (u hfUnicodeForm) normalize(text string) string { return u.form.String(text) }
+func (u hfUnicodeForm) apply(text string) string { return u.form.String(text) }
 
 // hfStrip removes White_Space characters at either end.
 type hfStrip struct{ left, right bool }
 
-func (s hfStrip) normalize(text string) string {
+func (s hfStrip) apply(text string) string {
 	if s.left {
 		text = strings.TrimLeftFunc(text, unicode.IsSpace)
 	}
@@ -146,7 +135,7 @@ func (p *hfPrecompiled) transform(chunk string) (string, bool) {
 	return "", false
 }
 
-func (p *hfPrecompiled) normalize(text string) string {
+func (p *hfPrecompiled) apply(text string) string {
 	if len(p.trie) == 0 {
 		return text
 	}
@@ -187,18 +176,7 @@ type hfSplit struct {
 // hfPreTokenizer cuts the pieces still to be tokenised into words; added
 // tokens pass through untouched (and still count as pieces, as in Hugging
 // Face, where the "first" scheme looks at the input offset).
-type hfPreTokenizer interface {
-	preTokenize(splits []hfSplit) []hfSplit
-}
-
-type hfPreTokenizerSequence []hfPreTokenizer
-
-func (s hfPreTokenizerSequence) preTokenize(splits []hfSplit) []hfSplit {
-	for _, p := range s {
-		splits = p.preTokenize(splits)
-	}
-	return splits
-}
+type hfPreTokenizer = hfStep[[]hfSplit]
 
 // eachText applies cut to every piece still to be tokenised, dropping the
 // empty pieces it returns, as Hugging Face does.
@@ -222,7 +200,7 @@ func eachText(splits []hfSplit, cut func(hfSplit) []hfSplit) []hfSplit {
 // char::is_whitespace, Go's unicode.IsSpace) and drops them.
 type hfWhitespaceSplit struct{}
 
-func (hfWhitespaceSplit) preTokenize(splits []hfSplit) []hfSplit {
+func (hfWhitespaceSplit) apply(splits []hfSplit) []hfSplit {
 	return eachText(splits, func(s hfSplit) []hfSplit {
 		var words []hfSplit
 		start := -1
@@ -255,7 +233,7 @@ func isWordChar(r rune) bool {
 		unicode.IsMark(r) || unicode.Is(unicode.Nd, r) || unicode.Is(unicode.Pc, r) || r == '\u200c' || r == '\u200d'
 }
 
-func (hfWhitespace) preTokenize(splits []hfSplit) []hfSplit {
+func (hfWhitespace) apply(splits []hfSplit) []hfSplit {
 	return eachText(splits, func(s hfSplit) []hfSplit {
 		const (
 			space = iota
@@ -299,7 +277,7 @@ type hfMetaspace struct {
 	split       bool
 }
 
-func (m hfMetaspace) preTokenize(splits []hfSplit) []hfSplit {
+func (m hfMetaspace) apply(splits []hfSplit) []hfSplit {
 	return eachText(splits, func(s hfSplit) []hfSplit {
 		text := strings.ReplaceAll(s.text, " ", m.replacement)
 		if text != "" && !strings.HasPrefix(text, m.replacement) &&
