@@ -236,64 +236,60 @@ func (t *Tensor) Int64s() ([]int64, error) {
 	return out, nil
 }
 
-// mustMatchShape panics when a constructor gets a value count that disagrees with its shape:
-// the caller built both, so the mismatch is a bug to surface at its source, not at Write time.
-func mustMatchShape(kind, name string, shape []int64, count int) {
-	n, err := numel(shape)
-	if err != nil {
-		panic(fmt.Sprintf("safetensors.%s(%q): %v", kind, name, err))
-	}
-	if n != int64(count) {
-		panic(fmt.Sprintf("safetensors.%s(%q): shape %v has %d elements, got %d values", kind, name, shape, n, count))
-	}
-}
-
 // cloneShape copies the caller's shape so later edits to it cannot change the tensor, and
 // turns nil into an empty slice so scalars serialize as [] rather than null.
 func cloneShape(shape []int64) []int64 {
 	return append(make([]int64, 0, len(shape)), shape...)
 }
 
+// fromValues builds a dtype tensor whose elements put writes into their slots (the dtype's
+// size each). It panics, naming the constructor kind, when len(values) is not the shape's
+// element count: the caller built both, so the mismatch is a bug to surface at its source,
+// not at Write time.
+func fromValues[V any](kind, dtype, name string, shape []int64, values []V, put func(slot []byte, v V)) *Tensor {
+	n, err := numel(shape)
+	if err != nil {
+		panic(fmt.Sprintf("safetensors.%s(%q): %v", kind, name, err))
+	}
+	if n != int64(len(values)) {
+		panic(fmt.Sprintf("safetensors.%s(%q): shape %v has %d elements, got %d values", kind, name, shape, n, len(values)))
+	}
+	size := dtypeSizes[dtype]
+	data := make([]byte, size*len(values))
+	for i, v := range values {
+		put(data[size*i:], v)
+	}
+	return &Tensor{Name: name, DType: dtype, Shape: cloneShape(shape), Data: data}
+}
+
 // FromFloat32 builds an F32 tensor. It panics if len(values) is not the shape's element count.
 func FromFloat32(name string, shape []int64, values []float32) *Tensor {
-	mustMatchShape("FromFloat32", name, shape, len(values))
-	data := make([]byte, 4*len(values))
-	for i, v := range values {
-		binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v))
-	}
-	return &Tensor{Name: name, DType: "F32", Shape: cloneShape(shape), Data: data}
+	return fromValues("FromFloat32", "F32", name, shape, values, func(slot []byte, v float32) {
+		binary.LittleEndian.PutUint32(slot, math.Float32bits(v))
+	})
 }
 
 // FromFloat32AsBF16 builds a BF16 tensor from float32 values rounded to nearest-even, the
 // rounding torch's .to(torch.bfloat16) uses, so a file written here matches one saved by
 // PyTorch bit for bit. It panics if len(values) is not the shape's element count.
 func FromFloat32AsBF16(name string, shape []int64, values []float32) *Tensor {
-	mustMatchShape("FromFloat32AsBF16", name, shape, len(values))
-	data := make([]byte, 2*len(values))
-	for i, v := range values {
-		binary.LittleEndian.PutUint16(data[2*i:], Float32ToBFloat16(v))
-	}
-	return &Tensor{Name: name, DType: "BF16", Shape: cloneShape(shape), Data: data}
+	return fromValues("FromFloat32AsBF16", "BF16", name, shape, values, func(slot []byte, v float32) {
+		binary.LittleEndian.PutUint16(slot, Float32ToBFloat16(v))
+	})
 }
 
 // FromFloat64 builds an F64 tensor. It panics if len(values) is not the shape's element count.
 func FromFloat64(name string, shape []int64, values []float64) *Tensor {
-	mustMatchShape("FromFloat64", name, shape, len(values))
-	data := make([]byte, 8*len(values))
-	for i, v := range values {
-		binary.LittleEndian.PutUint64(data[8*i:], math.Float64bits(v))
-	}
-	return &Tensor{Name: name, DType: "F64", Shape: cloneShape(shape), Data: data}
+	return fromValues("FromFloat64", "F64", name, shape, values, func(slot []byte, v float64) {
+		binary.LittleEndian.PutUint64(slot, math.Float64bits(v))
+	})
 }
 
 // FromInt64 builds an I64 tensor. It panics if len(values) is not the shape's element count.
 func FromInt64(name string, shape []int64, values []int64) *Tensor {
-	mustMatchShape("FromInt64", name, shape, len(values))
-	data := make([]byte, 8*len(values))
-	for i, v := range values {
-		binary.LittleEndian.PutUint64(data[8*i:], uint64(v))
-	}
-	return &Tensor{Name: name, DType: "I64", Shape: cloneShape(shape), Data: data}
+	return fromValues("FromInt64", "I64", name, shape, values, func(slot []byte, v int64) {
+		binary.LittleEndian.PutUint64(slot, uint64(v))
+	})
 }
 
 // BFloat16ToFloat32 widens a bfloat16 bit pattern. bfloat16 is the top half of a float32, so

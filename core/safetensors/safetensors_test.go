@@ -500,8 +500,8 @@ func TestConstructorsPanicOnShapeMismatch(t *testing.T) {
 	for name, construct := range constructors {
 		func() {
 			defer func() {
-				if r := recover(); r == nil || !strings.Contains(r.(string), `"w"`) {
-					t.Errorf("%s: recovered %v, want a panic naming the tensor", name, r)
+				if r := recover(); r == nil || !strings.Contains(r.(string), "safetensors."+name+`("w")`) {
+					t.Errorf("%s: recovered %v, want a panic naming the constructor and the tensor", name, r)
 				}
 			}()
 			construct()
