@@ -3,11 +3,10 @@ package tasks
 import (
 	"archive/zip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"github.com/ptbench/ptbench/core/atomicfile"
+	"github.com/ptbench/ptbench/internal/filehash"
 	"io"
 	"net/http"
 	"os"
@@ -124,7 +123,7 @@ func (d *Downloader) Fetch(ctx context.Context, url, dest, wantSHA256 string) er
 		if wantSHA256 == "" {
 			return nil
 		}
-		got, err := fileSHA256(dest)
+		got, err := filehash.SHA256(dest)
 		if err != nil {
 			return err
 		}
@@ -141,7 +140,7 @@ func (d *Downloader) Fetch(ctx context.Context, url, dest, wantSHA256 string) er
 		return err
 	}
 	if wantSHA256 != "" {
-		got, err := fileSHA256(part)
+		got, err := filehash.SHA256(part)
 		if err != nil {
 			return err
 		}
@@ -210,19 +209,6 @@ func contentRangeStart(h string) (int64, error) {
 		return 0, errors.New("not a byte range")
 	}
 	return strconv.ParseInt(start, 10, 64)
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // unzip extracts an archive's files under dir, each atomically (temp file + rename).

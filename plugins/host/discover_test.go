@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/internal/filehash"
 )
 
 // TestDiscoveryAndListing: ptbench-method-<name> binaries in $PTBENCH_PLUGIN_DIR (then $PATH)
@@ -73,7 +74,7 @@ func TestDiscoveryAndListing(t *testing.T) {
 		}
 	}
 
-	sum, _ := FileSHA256(testPlugin)
+	sum, _ := filehash.SHA256(testPlugin)
 	if err := RegisterPlugins([]string{"onpath@sha256:" + sum}); err != nil {
 		t.Errorf("pinned with the right digest: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/internal/filehash"
 	"github.com/ptbench/ptbench/plugins/wire"
 )
 
@@ -117,7 +118,7 @@ func TestPluginConfigErrors(t *testing.T) {
 
 // TestPluginSHA256Pinning: a pinned digest must match the binary.
 func TestPluginSHA256Pinning(t *testing.T) {
-	sum, err := FileSHA256(testPlugin)
+	sum, err := filehash.SHA256(testPlugin)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package host
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 
+	"github.com/ptbench/ptbench/internal/filehash"
 	methodpb "github.com/ptbench/ptbench/plugins/proto"
 	"github.com/ptbench/ptbench/plugins/wire"
 )
@@ -197,7 +196,7 @@ func checkBinary(path, pin string) error {
 	if pin == "" {
 		return nil
 	}
-	sum, err := FileSHA256(path)
+	sum, err := filehash.SHA256(path)
 	if err != nil {
 		return err
 	}
@@ -205,20 +204,6 @@ func checkBinary(path, pin string) error {
 		return fmt.Errorf("plugin %s: SHA-256 mismatch: the file has %s, but %s was pinned (rebuilt or replaced binary?)", path, sum, strings.ToLower(pin))
 	}
 	return nil
-}
-
-// FileSHA256 is the hex SHA-256 of a file (for pinning: plugin:PATH@sha256:HEX).
-func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // tail keeps the last max bytes written to it.

@@ -1,5 +1,7 @@
 package host
 
+import "github.com/ptbench/ptbench/internal/filehash"
+
 // Run keys of plugin runs. A run key hashes its method's config; a plugin's resolved config
 // is only known once the plugin answered, so a plugin that failed to start used to be keyed
 // by its settings plus "(not started)", and its retry, once the plugin started, by the
@@ -17,7 +19,7 @@ func runKeyConfig(path string, raw map[string]any) any {
 			settings[k] = v
 		}
 	}
-	sum, err := FileSHA256(path)
+	sum, err := filehash.SHA256(path)
 	if err != nil {
 		sum = "unreadable: " + path
 	}
