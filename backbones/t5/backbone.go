@@ -18,20 +18,24 @@ import (
 // Presets need no download: random-init copies of real shapes, seeded (for tests, smoke runs
 // and timing). t5-tiny pairs with the byte-level tokenizer.
 var Presets = map[string]Config{
-	"t5-tiny": {Vocab: 259, DModel: 64, DKV: 16, DFF: 256, EncoderLayers: 2, DecoderLayers: 2, Heads: 4,
-		Buckets: 32, MaxDistance: 128, Eps: 1e-6, TiedHead: true, Pad: 0, EOS: 1, DecoderStart: 0},
-	"t5-small": {Vocab: 32128, DModel: 512, DKV: 64, DFF: 2048, EncoderLayers: 6, DecoderLayers: 6, Heads: 8,
-		Buckets: 32, MaxDistance: 128, Eps: 1e-6, TiedHead: true, Pad: 0, EOS: 1, DecoderStart: 0},
-	"t5-base": {Vocab: 32128, DModel: 768, DKV: 64, DFF: 3072, EncoderLayers: 12, DecoderLayers: 12, Heads: 12,
-		Buckets: 32, MaxDistance: 128, Eps: 1e-6, TiedHead: true, Pad: 0, EOS: 1, DecoderStart: 0},
+	"t5-tiny":  v10(Config{Vocab: 259, DModel: 64, DKV: 16, DFF: 256, EncoderLayers: 2, Heads: 4}),
+	"t5-small": v10(Config{Vocab: 32128, DModel: 512, DKV: 64, DFF: 2048, EncoderLayers: 6, Heads: 8}),
+	"t5-base":  v10(Config{Vocab: 32128, DModel: 768, DKV: 64, DFF: 3072, EncoderLayers: 12, Heads: 12}),
 	// The released v1.0 large, 3B and 11B shapes (google-t5/t5-large, t5-3b, t5-11b config.json):
 	// d_model 1024 throughout; the larger ones widen the FFN and the attention (H·d_kv 4096, 16384).
-	"t5-large": {Vocab: 32128, DModel: 1024, DKV: 64, DFF: 4096, EncoderLayers: 24, DecoderLayers: 24, Heads: 16,
-		Buckets: 32, MaxDistance: 128, Eps: 1e-6, TiedHead: true, Pad: 0, EOS: 1, DecoderStart: 0},
-	"t5-3b": {Vocab: 32128, DModel: 1024, DKV: 128, DFF: 16384, EncoderLayers: 24, DecoderLayers: 24, Heads: 32,
-		Buckets: 32, MaxDistance: 128, Eps: 1e-6, TiedHead: true, Pad: 0, EOS: 1, DecoderStart: 0},
-	"t5-11b": {Vocab: 32128, DModel: 1024, DKV: 128, DFF: 65536, EncoderLayers: 24, DecoderLayers: 24, Heads: 128,
-		Buckets: 32, MaxDistance: 128, Eps: 1e-6, TiedHead: true, Pad: 0, EOS: 1, DecoderStart: 0},
+	"t5-large": v10(Config{Vocab: 32128, DModel: 1024, DKV: 64, DFF: 4096, EncoderLayers: 24, Heads: 16}),
+	"t5-3b":    v10(Config{Vocab: 32128, DModel: 1024, DKV: 128, DFF: 16384, EncoderLayers: 24, Heads: 32}),
+	"t5-11b":   v10(Config{Vocab: 32128, DModel: 1024, DKV: 128, DFF: 65536, EncoderLayers: 24, Heads: 128}),
+}
+
+// v10 completes a preset with what every released T5 v1.0 config.json shares, so each preset
+// states only its sizes: as many decoder as encoder layers, 32 relative-position buckets up
+// to distance 128, ε 1e-6, the tied head, pad 0, EOS 1 and decoder start 0.
+func v10(c Config) Config {
+	c.DecoderLayers = c.EncoderLayers
+	c.Buckets, c.MaxDistance, c.Eps, c.TiedHead = 32, 128, 1e-6, true
+	c.Pad, c.EOS, c.DecoderStart = 0, 1, 0
+	return c
 }
 
 func init() {
