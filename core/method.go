@@ -216,33 +216,3 @@ func TrainableParams(m Method) int64 {
 	}
 	return CountParams(m.ParamGroups())
 }
-
-// Validator is a method configuration that checks itself.
-type Validator interface{ Validate() error }
-
-// RegisterConfigured registers a method and its description; the factory starts from
-// defaults(), overlays the raw settings (deprecated spellings renamed, unknown keys rejected
-// with the valid ones listed), validates, and builds the method — the shape every built-in
-// method's registration has. d.Settings is derived from the config type (SettingsOf), so a
-// setting is declared once, on its config field.
-func RegisterConfigured[C Validator](d Description, defaults func() C, build func(C) Method) {
-	settings, err := SettingsOf(defaults())
-	if err != nil {
-		panic(fmt.Sprintf("core: RegisterConfigured(%q): %v", d.Name, err))
-	}
-	d.Settings = settings
-	RegisterDescribed(d, func(raw map[string]any) (Method, error) {
-		raw, err := d.resolve(raw)
-		if err != nil {
-			return nil, err
-		}
-		cfg := defaults()
-		if err := DecodeConfig(raw, &cfg); err != nil {
-			return nil, err
-		}
-		if err := cfg.Validate(); err != nil {
-			return nil, err
-		}
-		return build(cfg), nil
-	})
-}
