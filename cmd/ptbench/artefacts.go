@@ -15,37 +15,40 @@ func newArtefactsCmd() *cobra.Command {
 		Short:   "Trained method states that runs reuse (source-task prompts), by stable name",
 		Example: `  ptbench artefacts list --results runs/main`,
 	}
-	var out, format string
+	cmd.AddCommand(newArtefactsListCmd("artefacts", "artefacts",
+		"List the artefacts of a results folder with the method, tasks, backbone and seed each belongs to"))
+	return cmd
+}
+
+// newArtefactsListCmd is the list subcommand of `artefacts` and of `sources` (parent): one
+// listing, as source artefacts are the artefacts a results folder has; what names them in
+// the message for an empty folder.
+func newArtefactsListCmd(parent, what, short string) *cobra.Command {
+	var dir, format string
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the artefacts of a results folder with the method, tasks, backbone and seed each belongs to",
-		Example: `  ptbench artefacts list --results runs/main
-  ptbench artefacts list --results runs/main -o json`,
-		Args: cobra.NoArgs,
+		Use:     "list",
+		Short:   short,
+		Example: fmt.Sprintf("  ptbench %[1]s list --results runs/main\n  ptbench %[1]s list --results runs/main -o json", parent),
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			arts, err := benchmarks.ListArtefacts(out)
+			arts, err := benchmarks.ListArtefacts(dir)
 			if err != nil {
 				return err
 			}
-			switch format {
-			case "json":
+			if format == "json" { // -o takes only markdown or json
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				return enc.Encode(arts)
-			case "markdown", "":
-				if len(arts) == 0 {
-					fmt.Fprintf(cmd.ErrOrStderr(), "no artefacts in %s\n", out)
-					return nil
-				}
-				return benchmarks.RenderArtefacts(cmd.OutOrStdout(), arts)
-			default:
-				return usageError{fmt.Errorf("-o %q: want markdown or json", format)}
 			}
+			if len(arts) == 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "no %s in %s\n", what, dir)
+				return nil
+			}
+			return benchmarks.RenderArtefacts(cmd.OutOrStdout(), arts)
 		},
 	}
-	addResultsFlag(list.Flags(), &out, "results folder to read") // vocab.go
+	addResultsFlag(list.Flags(), &dir, "results folder to read") // vocab.go
 	deprecateAlias(list.Flags(), "out", "results")
 	addOutputFlag(list.Flags(), &format, "markdown", "")
-	cmd.AddCommand(list)
-	return cmd
+	return list
 }

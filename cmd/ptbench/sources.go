@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -106,34 +105,8 @@ OUT/artefacts/, recorded in OUT/results.jsonl as source rows, and reused by ever
 	f.StringArrayVar(&sets, "set", nil, "method setting method.key=value (repeatable)")
 	registerGridFlags(f, &g)
 
-	var listOut, format string
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the source artefacts of a results folder, with the backbone and config each belongs to",
-		Example: `  ptbench sources list --results runs/main
-  ptbench sources list --results runs/main -o json`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			arts, err := benchmarks.ListArtefacts(listOut)
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(arts)
-			}
-			if len(arts) == 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "no source artefacts in %s\n", listOut)
-				return nil
-			}
-			return benchmarks.RenderArtefacts(cmd.OutOrStdout(), arts)
-		},
-	}
-	addResultsFlag(list.Flags(), &listOut, "results folder to read") // vocab.go
-	deprecateAlias(list.Flags(), "out", "results")
-	addOutputFlag(list.Flags(), &format, "markdown", "")
-	cmd.AddCommand(train, list)
+	cmd.AddCommand(train, newArtefactsListCmd("sources", "source artefacts",
+		"List the source artefacts of a results folder, with the backbone and config each belongs to"))
 	return cmd
 }
 
