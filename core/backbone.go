@@ -93,6 +93,9 @@ type Backbone interface {
 	HookSites() []HookSite
 	// SetHooks installs (or, with nil, removes) the hooks called during forward passes.
 	SetHooks(h *Hooks)
+	// Device is where the backbone's weights live and its inputs must be (BackboneOptions.
+	// Device): methods create their parameters there, batches and optimiser state follow.
+	Device() Device
 	// Close frees every tensor the backbone owns.
 	Close()
 }

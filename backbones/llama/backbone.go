@@ -70,7 +70,7 @@ func Probe(spec string) bool {
 
 // loadOptions are the typed options core parsed (one set of spellings for every backbone).
 func loadOptions(opts core.BackboneOptions) LoadOptions {
-	return LoadOptions{DType: opts.DType, Quant: opts.Quant}
+	return LoadOptions{DType: opts.DType, Quant: opts.Quant, Device: opts.Device}
 }
 
 func openSpec(spec string, opts core.BackboneOptions) (core.Backbone, error) {
@@ -185,6 +185,7 @@ func (b *Backbone) Model() *Model { return b.model }
 func (b *Backbone) Info() core.BackboneInfo   { return b.info }
 func (b *Backbone) Tokenizer() core.Tokenizer { return b.tok }
 func (b *Backbone) Close()                    { b.model.Close() }
+func (b *Backbone) Device() core.Device       { return b.model.Device() }
 
 // SetHooks installs (nil removes) a method's hooks.
 func (b *Backbone) SetHooks(h *core.Hooks) { b.hooks = h; b.model.SetHooks(h) }

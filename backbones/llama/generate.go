@@ -35,10 +35,10 @@ func (m *Model) Greedy(embeds, mask *ts.Tensor, steps int, stopAtEOS bool, stepL
 			x = nil
 			break
 		}
-		ids := ts.MustOfSlice(next).MustView([]int64{B, 1}, true)
+		ids := m.idsOnDevice(next, B, 1)
 		x = ts.MustEmbedding(m.embed, ids, -1, false, false)
 		ids.MustDrop()
-		ones := ts.MustOnes([]int64{B, 1}, gotch.Float, gotch.CPU)
+		ones := ts.MustOnes([]int64{B, 1}, gotch.Float, m.dev.Torch())
 		nm := ts.MustCat([]*ts.Tensor{cur, ones}, 1)
 		ones.MustDrop()
 		cur.MustDrop()

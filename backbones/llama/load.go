@@ -20,6 +20,8 @@ import (
 type LoadOptions struct {
 	DType core.DType // compute dtype: core.Float32 (default) or core.BFloat16
 	Quant core.Quant // core.QuantNone: full precision; core.QuantNF4: linear weights as NF4
+	// Device is where the weights are put as they are loaded (core.CPU by default).
+	Device core.Device
 }
 
 // source hands out a model's tensors by HF name, one at a time (the caller owns each).
@@ -48,7 +50,7 @@ func build(cfg Config, src source, o LoadOptions) (m *Model, err error) {
 		return nil, err
 	}
 	quant := o.Quant == core.QuantNF4
-	m = &Model{Cfg: cfg, DType: o.DType.Torch()}
+	m = &Model{Cfg: cfg, DType: o.DType.Torch(), dev: o.Device}
 	defer func() {
 		if err != nil {
 			m.Close()
@@ -68,7 +70,7 @@ func build(cfg Config, src source, o LoadOptions) (m *Model, err error) {
 		if t.DType() != m.DType {
 			t = t.MustTotype(m.DType, true)
 		}
-		return t, nil
+		return o.Device.Move(t)
 	}
 	lin := func(name string, out, in int64) (linear, error) {
 		l := linear{name: name, out: out, in: in}
@@ -83,13 +85,19 @@ func build(cfg Config, src source, o LoadOptions) (m *Model, err error) {
 		if quant && (out*in)%NF4Block == 0 {
 			l.q, err = QuantizeNF4(t)
 			t.MustDrop()
+			if err == nil {
+				if err = l.q.ToDevice(o.Device.Torch()); err != nil {
+					l.q.Drop()
+					l.q = nil
+				}
+			}
 			return l, err
 		}
 		if t.DType() != m.DType {
 			t = t.MustTotype(m.DType, true)
 		}
-		l.w = t
-		return l, nil
+		l.w, err = o.Device.Move(t)
+		return l, err
 	}
 	if m.embed, err = get("model.embed_tokens.weight", []int64{cfg.Vocab, cfg.Dim}); err != nil {
 		return m, err

@@ -83,6 +83,7 @@ type Model struct {
 	batch  *core.Batch
 	// plainBackward turns off NF4's layer-by-layer recomputed backward (tests compare).
 	plainBackward bool
+	dev           core.Device // where the weights live and the forward pass makes its tensors (device.go)
 }
 
 // Close frees every tensor the model owns.
@@ -387,8 +388,8 @@ func (m *Model) rotary(pos [][]int64) (cos, sin *ts.Tensor) {
 		}
 	}
 	shape := []int64{B, 1, T, hs}
-	cos = ts.MustOfSlice(cv).MustView(shape, true)
-	sin = ts.MustOfSlice(sv).MustView(shape, true)
+	cos = m.onDevice(ts.MustOfSlice(cv).MustView(shape, true))
+	sin = m.onDevice(ts.MustOfSlice(sv).MustView(shape, true))
 	if m.DType != gotch.Float {
 		cos = cos.MustTotype(m.DType, true)
 		sin = sin.MustTotype(m.DType, true)
@@ -443,7 +444,7 @@ func (m *Model) run(embeds, mask *ts.Tensor, caches []kvCache) *ts.Tensor {
 		pos[i] = p[int64(len(p))-T:]
 	}
 	cos, sin := m.rotary(pos)
-	bias := attnBias(rows, T)
+	bias := m.onDevice(attnBias(rows, T))
 	var h *ts.Tensor
 	if embeds.DType() != m.DType {
 		h = embeds.MustTotype(m.DType, false)
@@ -528,7 +529,7 @@ func (m *Model) forwardTargets(embeds, mask *ts.Tensor, labels [][]int64, keep b
 			}
 		}
 	}
-	idT := ts.MustOfSlice(ids).MustView([]int64{B, T}, true)
+	idT := m.idsOnDevice(ids, B, T)
 	tgt := ts.MustEmbedding(m.embed, idT, -1, false, false)
 	idT.MustDrop()
 	src := embeds
@@ -540,12 +541,12 @@ func (m *Model) forwardTargets(embeds, mask *ts.Tensor, labels [][]int64, keep b
 		src.MustDrop()
 	}
 	tgt.MustDrop()
-	tmT := ts.MustOfSlice(tm).MustView([]int64{B, T}, true)
+	tmT := m.onDevice(ts.MustOfSlice(tm).MustView([]int64{B, T}, true))
 	srcMask := mask.MustTotype(gotch.Float, false)
 	fullMask := ts.MustCat([]*ts.Tensor{srcMask, tmT}, 1)
 	srcMask.MustDrop()
 	tmT.MustDrop()
-	target := ts.MustOfSlice(flat)
+	target := m.idsOnDevice(flat, -1)
 	defer target.MustDrop()
 	if !keep && m.Quantized() && m.hooks == nil && !m.plainBackward && full.MustRequiresGrad() {
 		loss := m.recomputeLoss(full, fullMask, L, T, target)

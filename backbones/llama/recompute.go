@@ -23,7 +23,7 @@ func (m *Model) recomputeLoss(full, mask *ts.Tensor, L, T int64, target *ts.Tens
 		pos[i] = Positions(r)
 	}
 	cos, sin := m.rotary(pos)
-	bias := attnBias(rows, int64(len(rows[0])))
+	bias := m.onDevice(attnBias(rows, int64(len(rows[0]))))
 	defer func() {
 		cos.MustDrop()
 		sin.MustDrop()

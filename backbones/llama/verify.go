@@ -101,10 +101,10 @@ func VerifyModel(m *Model, ref *Reference, tol Tolerances) ([]Check, error) {
 	ts.NoGrad(func() {
 		for _, fc := range ref.Forced {
 			T := int64(len(fc.IDs))
-			ids := ts.MustOfSlice(fc.IDs).MustView([]int64{1, T}, true)
+			ids := m.idsOnDevice(fc.IDs, 1, T)
 			emb := m.EmbedIDs(ids)
 			ids.MustDrop()
-			mask := ts.MustOnes([]int64{1, T}, gotch.Float, gotch.CPU)
+			mask := ts.MustOnes([]int64{1, T}, gotch.Float, m.dev.Torch())
 			logits, hidden := m.Forward(emb, mask)
 			emb.MustDrop()
 			mask.MustDrop()
@@ -145,10 +145,10 @@ func VerifyModel(m *Model, ref *Reference, tol Tolerances) ([]Check, error) {
 			if len(start) == 0 {
 				start = []int64{m.Cfg.BOS}
 			}
-			ids := ts.MustOfSlice(start).MustView([]int64{1, int64(len(start))}, true)
+			ids := m.idsOnDevice(start, 1, int64(len(start)))
 			emb := m.EmbedIDs(ids)
 			ids.MustDrop()
-			mask := ts.MustOnes([]int64{1, int64(len(start))}, gotch.Float, gotch.CPU)
+			mask := ts.MustOnes([]int64{1, int64(len(start))}, gotch.Float, m.dev.Torch())
 			got := m.Greedy(emb, mask, len(ref.Greedy.IDs), false, nil)
 			emb.MustDrop()
 			mask.MustDrop()

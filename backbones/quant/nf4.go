@@ -135,6 +135,9 @@ func blockQuantize(x *ts.Tensor, bounds []float32) (idx, absmax *ts.Tensor, err 
 		return nil, nil, err
 	}
 	b, err := ts.OfSlice(bounds)
+	if err == nil {
+		b, err = toDeviceOf(b, x)
+	}
 	if err != nil {
 		scaled.MustDrop()
 		absmax.MustDrop()
@@ -245,7 +248,12 @@ func (q *NF4) doubleQuantize(absmax *ts.Tensor) error {
 	}
 	n2 := (nb + NF4Block2 - 1) / NF4Block2
 	if pad := n2*NF4Block2 - nb; pad > 0 {
-		z, err := ts.Zeros([]int64{pad}, gotch.Float, gotch.CPU)
+		dev, err := deviceOf(c)
+		if err != nil {
+			c.MustDrop()
+			return err
+		}
+		z, err := ts.Zeros([]int64{pad}, gotch.Float, dev)
 		if err != nil {
 			c.MustDrop()
 			return err
@@ -291,6 +299,9 @@ func (q *NF4) Absmax() *ts.Tensor {
 	if err != nil {
 		panic(fmt.Errorf("nf4: %w", err)) // the dynamic map is built once, before any weight is quantised
 	}
+	if table, err = tableOn(dynamicTableID, table, q.QAbs); err != nil {
+		panic(fmt.Errorf("nf4: dynamic map on the weight's device: %w", err))
+	}
 	n2 := q.Scale.MustSize()[0]
 	idx := q.QAbs.MustTotype(gotch.Int, false)
 	f := table.MustIndexSelect(0, idx, false).MustView([]int64{n2, NF4Block2}, true)
@@ -306,7 +317,11 @@ func (q *NF4) Dequantize() *ts.Tensor {
 	var out *ts.Tensor
 	ts.NoGrad(func() {
 		idx := q.Codes.MustTotype(gotch.Int, false) // int32 indices: half the bytes of int64
-		vals := nf4PairTable().MustIndexSelect(0, idx, false).MustView([]int64{q.blocks, NF4Block}, true)
+		pairs, err := tableOn(pairTableID, nf4PairTable(), q.Codes)
+		if err != nil {
+			panic(fmt.Errorf("nf4: code table on the weight's device: %w", err))
+		}
+		vals := pairs.MustIndexSelect(0, idx, false).MustView([]int64{q.blocks, NF4Block}, true)
 		idx.MustDrop()
 		a := q.Absmax().MustView([]int64{q.blocks, 1}, true)
 		out = vals.MustMul(a, true).MustView(q.Shape, true)

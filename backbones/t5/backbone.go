@@ -54,6 +54,10 @@ func init() {
 				if err != nil {
 					return nil, err
 				}
+				if err := m.ToDevice(opts.Device); err != nil {
+					m.Close()
+					return nil, err
+				}
 				applyDropout(m, opts)
 				return newBackbone(spec, m, "t5-v1.0", dtypeLabel(opts, "float32 (random init)"), opts.Tokenizer, "")
 			})
@@ -90,6 +94,10 @@ func openDir(spec string, opts core.BackboneOptions) (core.Backbone, error) {
 		dropAll(extra)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := m.ToDevice(opts.Device); err != nil { // before applyDropout's ToBF16 stacks q/k/v
+		m.Close()
 		return nil, err
 	}
 	applyDropout(m, opts)
@@ -159,6 +167,7 @@ func (b *Backbone) Model() *Model { return b.model }
 func (b *Backbone) Info() core.BackboneInfo              { return b.info }
 func (b *Backbone) Tokenizer() core.Tokenizer            { return b.tok }
 func (b *Backbone) SetHooks(h *core.Hooks)               { b.model.SetHooks(h) }
+func (b *Backbone) Device() core.Device                  { return b.model.Device() }
 func (b *Backbone) Close()                               { b.model.Close() }
 func (b *Backbone) EncodeTarget(t string, n int) []int64 { return b.EncodeSource(t, n) }
 

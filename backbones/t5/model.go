@@ -95,6 +95,7 @@ type Model struct {
 	// weight in bf16 mode: cast once, not at every forward and every generated token.
 	headBF16, headSrc *ts.Tensor
 	nf4               packedLinears // --quant nf4: 4-bit linears by site; their fields are nil (quant.go)
+	dev               core.Device   // where the weights live and the forward pass makes its tensors (device.go)
 }
 
 // ---- small ops ---------------------------------------------------------------------------
@@ -413,8 +414,8 @@ func (m *Model) ShiftRight(labels [][]int64) [][]int64 {
 }
 
 // causalBias is [1, 1, T, T]: 0 on and below the diagonal, lowest float above it.
-func causalBias(t int64) *ts.Tensor {
-	ones := ts.MustOnes([]int64{t, t}, gotch.Float, gotch.CPU)
+func causalBias(t int64, d core.Device) *ts.Tensor {
+	ones := ts.MustOnes([]int64{t, t}, gotch.Float, d.Torch())
 	upper := ones.MustTriu(1, true)
 	return upper.MustMulScalar(scalar(-math.MaxFloat32), true).MustView([]int64{1, 1, t, t}, true)
 }
@@ -468,13 +469,13 @@ func (m *Model) Forward(embeds, mask *ts.Tensor, labels [][]int64, keepLogits, k
 		return m.forwardRecomputed(embeds, mask, labels)
 	}
 	enc := m.encoderOutput(embeds, mask)
-	decIDs := ts.MustOfSlice(flatten(m.ShiftRight(labels))).MustView([]int64{int64(len(labels)), int64(len(labels[0]))}, true)
+	decIDs := m.idsOnDevice(flatten(m.ShiftRight(labels)), int64(len(labels)), int64(len(labels[0])))
 	g := m.Decode(decIDs, enc, mask)
 	decIDs.MustDrop()
 	logits := m.LMHead(g)
 	g.MustDrop()
 
-	target := ts.MustOfSlice(flatten(labels))
+	target := m.idsOnDevice(flatten(labels), -1)
 	flat := logits.MustView([]int64{-1, m.Cfg.Vocab}, false)
 	loss := flat.MustCrossEntropyLoss(target, ts.None, 1, -100, 0, true)
 	target.MustDrop()
@@ -518,7 +519,7 @@ func (m *Model) Greedy(embeds, mask *ts.Tensor, steps int, stopAtEOS bool, stepL
 		next[i] = m.Cfg.DecoderStart
 	}
 	for step := int64(0); step < int64(steps); step++ {
-		ids := ts.MustOfSlice(next).MustView([]int64{B, 1}, true)
+		ids := m.idsOnDevice(next, B, 1)
 		g := m.dropout(m.embed(ids))
 		ids.MustDrop()
 		pos := m.positionBias(m.decBias, step, 1, step+1, false) // [1, H, 1, step+1]

@@ -27,7 +27,7 @@ func (m *Model) encoderBias(mask *ts.Tensor) *ts.Tensor {
 // without padding).
 func (m *Model) decoderBiases(T int64, encMask *ts.Tensor) (self, cross *ts.Tensor) {
 	pos := m.positionBias(m.decBias, 0, T, T, false)
-	causal := causalBias(T)
+	causal := causalBias(T, m.dev)
 	self = pos.MustAdd(causal, true)
 	causal.MustDrop()
 	return self, maskBias(encMask)
@@ -57,7 +57,7 @@ func (m *Model) bucketIndex(qStart, tq, tk int64, bidirectional bool) *ts.Tensor
 			ids = append(ids, RelativePositionBucket(j-(qStart+i), bidirectional, m.Cfg.Buckets, m.Cfg.MaxDistance))
 		}
 	}
-	t := ts.MustOfSlice(ids)
+	t := m.idsOnDevice(ids, -1)
 	if len(m.bucketCache) > 256 { // bounded: generation makes one entry per step
 		m.dropBucketCache()
 	}

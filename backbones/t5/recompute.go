@@ -66,6 +66,8 @@ func (m *Model) segmentSeeds(n int) []int64 {
 	if !m.training() {
 		return nil
 	}
+	// Drawn on the CPU whatever the device: only their values are used (they seed the
+	// generator per segment), and the CPU generator keeps them the same on every device.
 	r, err := ts.Randint(math.MaxInt32, []int64{int64(n)}, gotch.Int64, gotch.CPU)
 	if err != nil {
 		panic(err)
@@ -92,8 +94,8 @@ func (m *Model) forwardRecomputed(embeds, mask *ts.Tensor, labels [][]int64) (Ou
 
 	encBias := m.encoderBias(mask)
 	selfBias, crossBias := m.decoderBiases(T, mask)
-	decIDs := ts.MustOfSlice(flatten(m.ShiftRight(labels))).MustView([]int64{B, T}, true)
-	target := ts.MustOfSlice(flatten(labels))
+	decIDs := m.idsOnDevice(flatten(m.ShiftRight(labels)), B, T)
+	target := m.idsOnDevice(flatten(labels), -1)
 	defer func() {
 		for _, t := range []*ts.Tensor{encBias, selfBias, crossBias, decIDs, target} {
 			dropIfAny(t)

@@ -139,17 +139,17 @@ func VerifyCases(dir, casesPath string, tol Tolerances) ([]Check, error) {
 // caseInput builds embeddings (optionally with a prompt prefix) and the mask of a case.
 func caseInput(m *Model, c referenceCase, prompt *ts.Tensor) (embeds, mask *ts.Tensor) {
 	B, L := int64(len(c.InputIDs)), int64(len(c.InputIDs[0]))
-	ids := ts.MustOfSlice(flatten(c.InputIDs)).MustView([]int64{B, L}, true)
+	ids := m.idsOnDevice(flatten(c.InputIDs), B, L)
 	embeds = ts.MustEmbedding(m.shared, ids, -1, false, false)
 	ids.MustDrop()
-	mask = ts.MustOfSlice(flatten(c.AttentionMask)).MustView([]int64{B, L}, true).MustTotype(gotch.Float, true)
+	mask = m.idsOnDevice(flatten(c.AttentionMask), B, L).MustTotype(gotch.Float, true)
 	if prompt == nil {
 		return embeds, mask
 	}
 	p := prompt.MustSize()
 	prefix := prompt.MustUnsqueeze(0, false).MustExpand([]int64{B, p[0], p[1]}, false, true)
 	withPrompt := ts.MustCat([]*ts.Tensor{prefix, embeds}, 1)
-	ones := ts.MustOnes([]int64{B, p[0]}, gotch.Float, gotch.CPU)
+	ones := ts.MustOnes([]int64{B, p[0]}, gotch.Float, m.dev.Torch())
 	withMask := ts.MustCat([]*ts.Tensor{ones, mask}, 1)
 	for _, t := range []*ts.Tensor{prefix, embeds, ones, mask} {
 		t.MustDrop()

@@ -49,6 +49,7 @@ func (b *EmbeddingOnly) Embed(ids *ts.Tensor) *ts.Tensor {
 func (b *EmbeddingOnly) Weights() []core.NamedTensor { return nil }
 func (b *EmbeddingOnly) HookSites() []core.HookSite  { return nil }
 func (b *EmbeddingOnly) SetHooks(*core.Hooks)        {}
+func (b *EmbeddingOnly) Device() core.Device         { return core.CPU }
 func (b *EmbeddingOnly) Close()                      { b.table.MustDrop() }
 func (b *EmbeddingOnly) Loss(core.Input, *ts.Tensor) (*ts.Tensor, error) {
 	panic("coretest.EmbeddingOnly has no model")
