@@ -58,7 +58,10 @@ func init() {
 					m.Close()
 					return nil, err
 				}
-				applyDropout(m, opts)
+				if err := applyOptions(m, opts); err != nil {
+					m.Close()
+					return nil, err
+				}
 				return newBackbone(spec, m, "t5-v1.0", dtypeLabel(opts, "float32 (random init)"), opts.Tokenizer, "")
 			})
 	}
@@ -96,11 +99,14 @@ func openDir(spec string, opts core.BackboneOptions) (core.Backbone, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.ToDevice(opts.Device); err != nil { // before applyDropout's ToBF16 stacks q/k/v
+	if err := m.ToDevice(opts.Device); err != nil { // before applyOptions stacks q/k/v
 		m.Close()
 		return nil, err
 	}
-	applyDropout(m, opts)
+	if err := applyOptions(m, opts); err != nil {
+		m.Close()
+		return nil, err
+	}
 	arch := "t5-v1.0"
 	if m.Cfg.GatedGELU {
 		arch = "t5-v1.1"
@@ -108,15 +114,22 @@ func openDir(spec string, opts core.BackboneOptions) (core.Backbone, error) {
 	return newBackbone(spec, m, arch, dtypeLabel(opts, "float32"), opts.Tokenizer, dir)
 }
 
-// applyDropout sets --dropout when given (it overrides config.json's dropout_rate), and
-// --dtype bfloat16's bf16 matmuls.
-func applyDropout(m *Model, opts core.BackboneOptions) {
+// applyOptions sets --dropout when given (it overrides config.json's dropout_rate), the
+// forms (core.FormsEnv: the fast ones unless PTBENCH_FORMS=plain; forms.go) and --dtype
+// bfloat16's bf16 matmuls, in that order (ToBF16 converts stacked weights as they are).
+func applyOptions(m *Model, opts core.BackboneOptions) error {
 	if opts.Dropout != nil {
 		m.Cfg.Dropout = *opts.Dropout
 	}
+	plain, err := formsFromEnv()
+	if err != nil {
+		return err
+	}
+	m.UseForms(plain)
 	if opts.DType == core.BFloat16 {
 		m.ToBF16()
 	}
+	return nil
 }
 
 // Backbone adapts Model to core.Backbone.

@@ -17,20 +17,25 @@ import (
 	"github.com/ptbench/ptbench/core/safetensors"
 )
 
+// Both forms (forms.go: the fast ones by default, PTBENCH_FORMS=plain) match the fixtures
+// within the fixture README's float32 tolerances, unchanged.
 func TestVerifyPassesEveryFixture(t *testing.T) {
 	lockThread(t)
-	for _, name := range []string{"t5-tiny-v10", "t5-tiny-v11"} {
-		dir := filepath.Join(fixtures, name)
-		checks, err := VerifyCases(dir, filepath.Join(dir, "cases.json"), DefaultTolerances)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if len(checks) < 15 {
-			t.Fatalf("%s: only %d checks ran", name, len(checks))
-		}
-		for _, c := range checks {
-			if !c.Pass {
-				t.Errorf("%s: %s/%s error %g > %g", name, c.Case, c.Output, c.Error, c.Tol)
+	for _, forms := range []string{"", "plain"} {
+		t.Setenv(core.FormsEnv, forms)
+		for _, name := range []string{"t5-tiny-v10", "t5-tiny-v11"} {
+			dir := filepath.Join(fixtures, name)
+			checks, err := VerifyCases(dir, filepath.Join(dir, "cases.json"), DefaultTolerances)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if len(checks) < 15 {
+				t.Fatalf("%s: only %d checks ran", name, len(checks))
+			}
+			for _, c := range checks {
+				if !c.Pass {
+					t.Errorf("forms %q, %s: %s/%s error %g > %g", forms, name, c.Case, c.Output, c.Error, c.Tol)
+				}
 			}
 		}
 	}

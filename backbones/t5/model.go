@@ -59,8 +59,8 @@ type Config struct {
 type attention struct {
 	prefix     string // HF name prefix, e.g. "encoder.block.0.layer.0.SelfAttention"
 	q, k, v, o *ts.Tensor
-	// qkv is [q; k; v] stacked (self-attention in bf16 mode, see ToBF16); q, k and v are then
-	// views of it, so one matmul projects all three.
+	// qkv is [q; k; v] stacked (self-attention in the fast forms, see forms.go); q, k and v
+	// are then views of it, so one matmul projects all three.
 	qkv *ts.Tensor
 }
 
@@ -88,9 +88,10 @@ type Model struct {
 	hooks              *core.Hooks
 	batch              *core.Batch // the batch being computed: hooks' context, train flag
 	bf16               bool        // matmuls in bf16 (ToBF16)
+	plain              bool        // the plain forms: every projection on its own (forms.go)
 	bucketCache        map[[3]int64]*ts.Tensor
 	weights            map[string]*ts.Tensor // every parameter by HF name
-	stacked            []*ts.Tensor          // stacked q/k/v weights (ToBF16) whose views are in weights
+	stacked            []*ts.Tensor          // stacked q/k/v weights (forms.go) whose views are in weights
 	// headBF16 is a bf16 copy of the frozen fp32 embedding table headSrc, the tied LM head's
 	// weight in bf16 mode: cast once, not at every forward and every generated token.
 	headBF16, headSrc *ts.Tensor
@@ -141,27 +142,48 @@ func (m *Model) linearTo(site string, x, w *ts.Tensor, keepBF16 bool) *ts.Tensor
 			defer w.MustDrop()
 		}
 	}
+	return m.hookLinear(site, x, m.matmul(x, w, keepBF16))
+}
+
+// matmul is x Wᵀ for an [out, in] weight: in fp32, or in bf16 mode against bf16 weights with
+// the result in bf16 (keepBF16) or cast to fp32.
+func (m *Model) matmul(x, w *ts.Tensor, keepBF16 bool) *ts.Tensor {
 	wt := w.MustTranspose(0, 1, false)
-	var y *ts.Tensor
-	if m.bf16 { // the matmul in bf16 against bf16 weights
-		xb := x.MustTotype(gotch.BFloat16, false)
-		y = xb.MustMatmul(wt, true)
-		if !keepBF16 {
-			y = y.MustTotype(gotch.Float, true)
-		}
-	} else {
-		y = x.MustMatmul(wt, false)
+	defer wt.MustDrop()
+	if !m.bf16 {
+		return x.MustMatmul(wt, false)
 	}
-	wt.MustDrop()
-	if m.hooks.HasLinear() {
-		xh := x
-		if x.DType() != gotch.Float { // hooks see fp32 (an input kept in bf16 by linearBF16's caller)
-			xh = x.MustTotype(gotch.Float, false)
-			defer xh.MustDrop()
-		}
-		y = core.Replace(y, m.hooks.Linear(core.HookCall{Site: site, Batch: m.batch}, xh, y))
+	y := x.MustTotype(gotch.BFloat16, false).MustMatmul(wt, true)
+	if !keepBF16 {
+		y = y.MustTotype(gotch.Float, true)
 	}
 	return y
+}
+
+// hookLinear passes the output y of a projection of x through the linear hook of site, if
+// any. The hook sees both in fp32 (an input or output kept in bf16 is cast for it); an output
+// it leaves alone comes back as it was, bf16 or not, and one it changes comes back in fp32.
+func (m *Model) hookLinear(site string, x, y *ts.Tensor) *ts.Tensor {
+	if !m.hooks.HasLinear() {
+		return y
+	}
+	xh, yh := x, y
+	if x.DType() != gotch.Float {
+		xh = x.MustTotype(gotch.Float, false)
+		defer xh.MustDrop()
+	}
+	if y.DType() != gotch.Float {
+		yh = y.MustTotype(gotch.Float, false)
+	}
+	out := m.hooks.Linear(core.HookCall{Site: site, Batch: m.batch}, xh, yh)
+	if yh != y {
+		if out == yh { // unchanged: keep y's dtype
+			yh.MustDrop()
+			return y
+		}
+		yh.MustDrop()
+	}
+	return core.Replace(y, out)
 }
 
 // sublayerOut passes a sublayer's output through the sublayer hook (adapters), if any.
@@ -278,11 +300,17 @@ func (m *Model) attention(a attention, n, kv, bias *ts.Tensor, c *kvCache, cross
 	return out
 }
 
-// kvCache holds one decoder layer's keys and values across generation steps.
-type kvCache struct{ selfK, selfV, crossK, crossV *ts.Tensor }
+// kvCache holds one decoder layer's keys and values across generation steps: the
+// self-attention's, grown by a position per step; the cross-attention's (those a plain half
+// projects, forms.go), made at the first step; and, for absorbed halves in bf16 mode, the
+// encoder states in bf16 (encB). steps is the generation's step budget (crossForms' tq).
+type kvCache struct {
+	selfK, selfV, crossK, crossV, encB *ts.Tensor
+	steps                              int64
+}
 
 func (c *kvCache) drop() {
-	for _, t := range []*ts.Tensor{c.selfK, c.selfV, c.crossK, c.crossV} {
+	for _, t := range []*ts.Tensor{c.selfK, c.selfV, c.crossK, c.crossV, c.encB} {
 		dropIfAny(t)
 	}
 	*c = kvCache{}
@@ -329,9 +357,13 @@ func (m *Model) block(b block, h, selfBias, enc, crossBias *ts.Tensor, c *kvCach
 
 	if enc != nil || (c != nil && c.crossK != nil) {
 		n = m.rmsNorm(normSite(b.cross.prefix), h, b.crossNorm)
+		tq := n.MustSize()[1]
+		if c != nil { // generation: every step's query against the states projected once
+			tq = c.steps
+		}
 		var x *ts.Tensor
-		if c == nil && b.cross.k != nil && m.absorbCross(n, enc) { // (4-bit k, v: the plain form)
-			x = m.crossAttentionAbsorbed(b.cross, n, enc, crossBias)
+		if absK, absV := m.crossForms(b.cross, tq, enc); absK || absV {
+			x = m.crossAttentionAbsorbed(b.cross, n, enc, crossBias, c, absK, absV)
 		} else {
 			x = m.attention(b.cross, n, enc, crossBias, c, true)
 		}
@@ -497,7 +529,8 @@ func (m *Model) Forward(embeds, mask *ts.Tensor, labels [][]int64, keepLogits, k
 // ---- greedy generation with a key/value cache ----------------------------------------------------
 
 // Greedy decodes up to steps tokens per row. The encoder runs once; cross-attention keys and
-// values are projected once; self-attention keys and values grow by one position per step.
+// values are projected once, or, within a short step budget, absorbed (forms.go: the encoder
+// states are kept for it); self-attention keys and values grow by one position per step.
 // With stopAtEOS, tokens after a row's EOS become pad and decoding ends once every row has
 // emitted EOS. If stepLogits is non-nil, it receives each step's logits [B, V] (owned by
 // the caller).
@@ -506,6 +539,9 @@ func (m *Model) Greedy(embeds, mask *ts.Tensor, steps int, stopAtEOS bool, stepL
 	enc := m.encoderOutput(embeds, mask)
 	crossBias := maskBias(mask)
 	caches := make([]kvCache, len(m.decoder))
+	for i := range caches {
+		caches[i].steps = int64(steps)
+	}
 	defer func() {
 		for i := range caches {
 			caches[i].drop()
@@ -526,10 +562,6 @@ func (m *Model) Greedy(embeds, mask *ts.Tensor, steps int, stopAtEOS bool, stepL
 		for i, b := range m.decoder {
 			// The first step projects the encoder states into each layer's cross cache.
 			g = m.block(b, g, pos, enc, crossBias, &caches[i])
-		}
-		if step == 0 {
-			enc.MustDrop()
-			enc = nil
 		}
 		pos.MustDrop()
 		final := m.dropout(m.rmsNorm("decoder.final_layer_norm", g, m.decFinal))

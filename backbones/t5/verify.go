@@ -61,7 +61,8 @@ type referenceCase struct {
 // VerifyCases runs every case of a reference file (a cases.json of reference inputs with an
 // expected.safetensors of reference outputs beside it, made with HF transformers) on the model in dir and compares encoder states,
 // logits, loss, greedy ids and step logits; prompt cases also compare the prompt gradient and
-// 20 Adam steps; the bf16 case reloads model.bf16.safetensors.
+// 20 Adam steps; the bf16 case reloads model.bf16.safetensors. The models compute in the
+// forms core.FormsEnv selects (forms.go), as opened backbones do.
 func VerifyCases(dir, casesPath string, tol Tolerances) ([]Check, error) {
 	raw, err := os.ReadFile(casesPath)
 	if err != nil {
@@ -85,12 +86,17 @@ func VerifyCases(dir, casesPath string, tol Tolerances) ([]Check, error) {
 		return t, nil
 	}
 
+	plain, err := formsFromEnv() // the forms every model computes in (forms.go)
+	if err != nil {
+		return nil, err
+	}
 	model, extra, err := LoadModelDir(dir, "")
 	if err != nil {
 		return nil, err
 	}
 	defer model.Close()
 	defer dropAll(extra)
+	model.UseForms(plain)
 
 	var checks []Check
 	add := func(c, out string, e, t float64) {
@@ -123,6 +129,7 @@ func VerifyCases(dir, casesPath string, tol Tolerances) ([]Check, error) {
 		}
 		defer bf.Close()
 		defer dropAll(bfExtra)
+		bf.UseForms(plain)
 		var base referenceCase
 		for _, c := range ref.Cases {
 			if c.Name == "batch3_padded" {
