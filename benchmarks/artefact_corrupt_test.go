@@ -9,6 +9,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // An unreadable artefact is moved aside and trained again under its own name, with a warning;
@@ -41,7 +42,7 @@ func TestCorruptArtefactIsRetrained(t *testing.T) {
 	if !strings.Contains(log.String(), "unreadable") {
 		t.Fatalf("no warning in the log:\n%s", log.String())
 	}
-	rows, _ := core.ReadResults(filepath.Join(out, core.ResultsFile))
+	rows, _ := storage.ReadResults(filepath.Join(out, storage.ResultsFile))
 	if s, _ := countSources(rows); s != 2 {
 		t.Fatalf("%d source rows, want 2 (trained, then trained again)", s)
 	}

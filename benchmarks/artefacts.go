@@ -14,18 +14,19 @@ import (
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/data"
 	"github.com/ptbench/ptbench/core/safetensors"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // artefactDir is where a results folder keeps trained method states that other runs reuse.
 const artefactDir = "artefacts"
 
 // Artefacts is the grid's core.ArtefactStore: artefacts live in <out>/artefacts/<name>.safetensors
-// under their stable name (core.ArtefactName); a missing one is trained first, as its own run
+// under their stable name (storage.ArtefactName); a missing one is trained first, as its own run
 // recorded in results.jsonl (Extra["artefact"] = name), and never twice.
 type Artefacts struct {
 	grid     *Grid
 	backbone core.Backbone
-	store    *core.ResultStore
+	store    *storage.ResultStore
 	training map[string]bool // names being trained now (a cycle is an error)
 	frames   [][]string      // per run being set up: the artefacts it used (innermost last)
 	// Trained counts the artefacts this store trained (not found on disk).
@@ -33,7 +34,7 @@ type Artefacts struct {
 }
 
 // NewArtefacts makes the store of a grid over an open backbone.
-func (g *Grid) NewArtefacts(bb core.Backbone, store *core.ResultStore) *Artefacts {
+func (g *Grid) NewArtefacts(bb core.Backbone, store *storage.ResultStore) *Artefacts {
 	return &Artefacts{grid: g, backbone: bb, store: store, training: map[string]bool{}}
 }
 
@@ -73,12 +74,12 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 	if spec.Steps > 0 {
 		train.Steps = spec.Steps
 	}
-	id := core.ArtefactIdentity{Method: spec.Method, Config: m.Config(), Backbone: g.Backbone, Tasks: spec.Tasks,
-		DataHash: core.DataHash(splits...), Seed: spec.Seed, Train: train}
-	if n := core.NumericsOf(g.BackboneOpts); !n.IsDefault() {
+	id := storage.ArtefactIdentity{Method: spec.Method, Config: m.Config(), Backbone: g.Backbone, Tasks: spec.Tasks,
+		DataHash: storage.DataHash(splits...), Seed: spec.Seed, Train: train}
+	if n := storage.NumericsOf(g.BackboneOpts); !n.IsDefault() {
 		id.Numerics = &n
 	}
-	name, err := core.ArtefactName(id)
+	name, err := storage.ArtefactName(id)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +122,7 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 	a.begin()
 	res, err := safeRun(tr)
 	used := a.end()
-	row := core.ResultRow{RunKey: "artefact." + name, Method: spec.Method, Label: core.MethodLabel(spec.Method, m),
+	row := storage.ResultRow{RunKey: "artefact." + name, Method: spec.Method, Label: core.MethodLabel(spec.Method, m),
 		MethodConfig: m.Config(), Task: strings.Join(spec.Tasks, "+"), Seed: spec.Seed, Backbone: a.backbone.Info(),
 		Train: train, CodeVersion: g.CodeVersion, Extra: map[string]any{"artefact": name, "source": true, "data_hash": id.DataHash}}
 	if len(used) > 0 {
@@ -220,7 +221,7 @@ func (a *Artefacts) Prepare(m core.Method) ([]string, error) {
 	return append([]string(nil), a.frames[len(a.frames)-1]...), nil
 }
 
-func (a *Artefacts) appendRow(row core.ResultRow) error {
+func (a *Artefacts) appendRow(row storage.ResultRow) error {
 	if a.store == nil {
 		return nil
 	}
@@ -245,10 +246,10 @@ func loadArtefact(name, path string) (*core.Artefact, error) {
 
 // ArtefactInfo describes one stored artefact for `ptbench artefacts list`.
 type ArtefactInfo struct {
-	Name     string                `json:"name"`
-	Path     string                `json:"path"`
-	Identity core.ArtefactIdentity `json:"identity"`
-	Tensors  map[string][]int64    `json:"tensors"`
+	Name     string                   `json:"name"`
+	Path     string                   `json:"path"`
+	Identity storage.ArtefactIdentity `json:"identity"`
+	Tensors  map[string][]int64       `json:"tensors"`
 }
 
 // ListArtefacts reads the artefacts of a results folder (headers only).

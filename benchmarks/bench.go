@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // BenchOptions configure `ptbench bench`: training-step timing of methods on one warm
@@ -245,7 +246,7 @@ func AppendBench(dir string, res []BenchResult) error {
 		}
 		old = append(append(old, b...), '\n')
 	}
-	return core.WriteFileAtomic(path, old)
+	return storage.WriteFileAtomic(path, old)
 }
 
 // ReadBench reads dir/bench.jsonl (none = no rows); a bad line is an error naming file:line.

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // The EPT paper's experiments, one file per table or figure (benchmarks/experiments/*.yaml),
@@ -440,7 +441,7 @@ type CostEstimate struct {
 // EstimateCost sums the planned grids' training steps (every sweep variant a run of its
 // own) times each (backbone, method)'s step time: measured (mean step seconds of finished rows in known, e.g. the results folder's own
 // runs) where there is one, else StepSeconds' table.
-func EstimateCost(plan []PlannedGrid, known []core.ResultRow) CostEstimate {
+func EstimateCost(plan []PlannedGrid, known []storage.ResultRow) CostEstimate {
 	measured := map[[2]string][]float64{}
 	for _, r := range LatestPerKey(known) {
 		if r.Status == "ok" && r.MeanStepSec > 0 {

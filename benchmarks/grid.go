@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // Grid is one `ptbench run`.
@@ -81,11 +82,11 @@ type Summary struct {
 	Ran, Skipped, Failed, Diverged int
 }
 
-// runIdentity is what a run of this grid is (core.RunIdentity: its key hashes everything that
+// runIdentity is what a run of this grid is (storage.RunIdentity: its key hashes everything that
 // changes the numbers — method config, tasks, seed, backbone and its numerics, schedule, data).
-func (g *Grid) runIdentity(method string, cfg any, tasks []string, seed int64, train core.TrainOptions, dataHash string) core.RunIdentity {
-	id := core.RunIdentity{Method: method, Config: cfg, Tasks: tasks, Seed: seed, Backbone: g.Backbone,
-		Numerics: core.NumericsOf(g.BackboneOpts), Train: train, KShot: g.Data.KShot, DataHash: dataHash}
+func (g *Grid) runIdentity(method string, cfg any, tasks []string, seed int64, train core.TrainOptions, dataHash string) storage.RunIdentity {
+	id := storage.RunIdentity{Method: method, Config: cfg, Tasks: tasks, Seed: seed, Backbone: g.Backbone,
+		Numerics: storage.NumericsOf(g.BackboneOpts), Train: train, KShot: g.Data.KShot, DataHash: dataHash}
 	if g.MultiTask {
 		id.Temperature = g.Temperature
 	}
@@ -110,7 +111,7 @@ func (g *Grid) Run() (Summary, error) {
 	}
 	done := g.finishedKeys(rows)
 	if g.ResumeFrom != "" {
-		parent, _, err := core.ReadResultsLenient(g.ResumeFrom)
+		parent, _, err := storage.ReadResultsLenient(g.ResumeFrom)
 		if err != nil {
 			return sum, err
 		}
@@ -235,7 +236,7 @@ func (g *Grid) loadTask(name string) (core.TaskData, error) {
 // runOne trains one method with one seed on one task (or, multi-task, on several at once)
 // and appends a row per task. It returns "skipped" or the run's status.
 func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string, variant Variant, seed int64,
-	done map[string]bool, store *core.ResultStore, arts *Artefacts) (string, error) {
+	done map[string]bool, store *storage.ResultStore, arts *Artefacts) (string, error) {
 	p, err := g.prepareRun(bb, tasks, methodName, variant, seed, done, arts)
 	if err != nil || p == nil {
 		return "skipped", err
@@ -259,7 +260,7 @@ type pendingRun struct {
 	rowKey    func(task string) string
 	taskLabel string
 	prefix    string
-	base      core.ResultRow
+	base      storage.ResultRow
 }
 
 // prepareRun builds a run's method, key and trainer; nil (and the method closed) when its
@@ -289,7 +290,7 @@ func (g *Grid) prepareRun(bb core.Backbone, tasks []core.TaskData, methodName st
 		splits = append(splits, td.Data.Train, td.Data.Dev, td.Data.Test)
 	}
 	taskLabel := strings.Join(names, "+")
-	key, err := g.runIdentity(methodName, keyConfig, names, seed, train, core.DataHash(splits...)).Key()
+	key, err := g.runIdentity(methodName, keyConfig, names, seed, train, storage.DataHash(splits...)).Key()
 	if err != nil {
 		return nil, err
 	}
@@ -314,13 +315,13 @@ func (g *Grid) prepareRun(bb core.Backbone, tasks []core.TaskData, methodName st
 		prefix = fmt.Sprintf("[%s %s %s seed %d]", methodName, taskLabel, variant, seed)
 	}
 	train.Progress = core.NewProgress(g.Log, g.Terminal, prefix, 50)
-	base := core.ResultRow{
+	base := storage.ResultRow{
 		Method: methodName, Label: g.label(methodName, m), MethodConfig: m.Config(),
 		Seed: seed, Backbone: bb.Info(), Train: train, KShot: g.Data.KShot, CodeVersion: g.CodeVersion,
 	}
 	base.Backbone.Name = g.Backbone
 	base.Backbone.RandomInit = core.IsBackbonePreset(g.Backbone)
-	if n := core.NumericsOf(g.BackboneOpts); !n.IsDefault() {
+	if n := storage.NumericsOf(g.BackboneOpts); !n.IsDefault() {
 		base.Numerics = &n
 	}
 	base.Extra = map[string]any{}
@@ -349,9 +350,9 @@ func (g *Grid) prepareRun(bb core.Backbone, tasks []core.TaskData, methodName st
 
 // record appends a finished (or failed) run's rows, writes its checkpoint and predictions,
 // and returns its status.
-func (g *Grid) record(p *pendingRun, res *core.TrainResult, err error, store *core.ResultStore, done map[string]bool) (string, error) {
+func (g *Grid) record(p *pendingRun, res *core.TrainResult, err error, store *storage.ResultStore, done map[string]bool) (string, error) {
 	m, tasks, key, rowKey, taskLabel, prefix, base := p.m, p.tasks, p.key, p.rowKey, p.taskLabel, p.prefix, p.base
-	var out []core.ResultRow
+	var out []storage.ResultRow
 	status := "failed"
 	if err != nil {
 		fmt.Fprintf(g.Log, "%s failed: %v\n", prefix, err)
@@ -419,7 +420,7 @@ func (g *Grid) label(name string, m core.Method) string {
 }
 
 // fillRow copies a finished run's outcome for one task into its row.
-func fillRow(row *core.ResultRow, res *core.TrainResult, task core.Task) {
+func fillRow(row *storage.ResultRow, res *core.TrainResult, task core.Task) {
 	row.Status, row.Error = res.Status, res.Error
 	row.Dev, row.Test = res.Dev, res.Test
 	if per, ok := res.PerTask[task.Name()]; ok {
@@ -435,13 +436,13 @@ func fillRow(row *core.ResultRow, res *core.TrainResult, task core.Task) {
 		row.FinalLoss = res.Losses[n-1]
 	}
 	// Curves: the run's (shared) loss curve and this task's dev curve.
-	curves := &core.Curves{Loss: core.LossCurve(res.Losses, core.MaxLossPoints)}
+	curves := &storage.Curves{Loss: storage.LossCurve(res.Losses, storage.MaxLossPoints)}
 	for _, p := range res.DevCurve {
 		v, ok := p.PerTask[task.Name()]
 		if !ok {
 			v = p.Mean
 		}
-		curves.Dev = append(curves.Dev, core.CurvePoint{Step: p.Step, Value: v})
+		curves.Dev = append(curves.Dev, storage.CurvePoint{Step: p.Step, Value: v})
 	}
 	if len(curves.Loss) > 0 || len(curves.Dev) > 0 {
 		row.Curves = curves
@@ -460,7 +461,7 @@ func panicError(p any) error {
 
 // safeSave is saveCheckpoint with a libtorch panic (gotch's Must* panic on a torch error, see
 // scripts/setup-gotch.sh) turned into the save's error.
-func safeSave(path string, m core.Method, best []core.NamedTensor, row core.ResultRow) (out string, err error) {
+func safeSave(path string, m core.Method, best []core.NamedTensor, row storage.ResultRow) (out string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("saving checkpoint %s: %w", path, panicError(p))
@@ -489,7 +490,7 @@ type dirCheckpointer interface {
 // saveCheckpoint writes the trained tensors (or the method's own state) with the resolved
 // config as metadata, so a checkpoint is self-describing. It returns the path written: path
 // itself, or for a dirCheckpointer the directory path without its .safetensors suffix.
-func saveCheckpoint(path string, m core.Method, best []core.NamedTensor, row core.ResultRow) (string, error) {
+func saveCheckpoint(path string, m core.Method, best []core.NamedTensor, row storage.ResultRow) (string, error) {
 	cfg, _ := json.Marshal(row.MethodConfig)
 	meta := map[string]string{"method": row.Method, "config": string(cfg), "task": row.Task,
 		"seed": fmt.Sprint(row.Seed), "backbone": row.Backbone.Name}

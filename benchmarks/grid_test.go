@@ -14,6 +14,7 @@ import (
 	_ "github.com/ptbench/ptbench/backbones/t5"
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 	_ "github.com/ptbench/ptbench/methods/dept"
 	_ "github.com/ptbench/ptbench/methods/pt"
 	_ "github.com/ptbench/ptbench/tasks"
@@ -55,7 +56,7 @@ func TestGridResumesAfterInterruption(t *testing.T) {
 	if sum.Ran != 1 || sum.Skipped != 1 {
 		t.Fatalf("resumed grid: %+v, want 1 ran and 1 skipped", sum)
 	}
-	rows, err := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	rows, err := storage.ReadResults(filepath.Join(out, "results.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestFailedRunIsRecordedAndGridGoesOn(t *testing.T) {
 	if sum.Failed != 1 || sum.Ran != 1 {
 		t.Fatalf("summary %+v, want 1 failed and 1 ran", sum)
 	}
-	rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	rows, _ := storage.ReadResults(filepath.Join(out, "results.jsonl"))
 	if rows[0].Status != "failed" || !strings.Contains(rows[0].Error, "exceeds max_len s = 8") {
 		t.Fatalf("failed row: %+v", rows[0])
 	}
@@ -98,7 +99,7 @@ func TestFailedRunIsRecordedAndGridGoesOn(t *testing.T) {
 }
 
 func TestBoardAggregatesSeedsAndBenchmarks(t *testing.T) {
-	rows := []core.ResultRow{
+	rows := []storage.ResultRow{
 		{Method: "pt", Label: "pt", Task: "rte", Benchmark: "GLUE", Status: "ok", TestScore: 60, TrainableParams: 10},
 		{Method: "pt", Label: "pt", Task: "rte", Benchmark: "GLUE", Status: "ok", TestScore: 70, TrainableParams: 10},
 		{Method: "pt", Label: "pt", Task: "cb", Benchmark: "SuperGLUE", Status: "ok", TestScore: 80},
@@ -154,7 +155,7 @@ func TestDivergedRunIsRecordedAndGridGoesOn(t *testing.T) {
 	if sum.Diverged != 1 || sum.Ran != 1 {
 		t.Fatalf("summary %+v", sum)
 	}
-	rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	rows, _ := storage.ReadResults(filepath.Join(out, "results.jsonl"))
 	if rows[0].Status != "diverged" || !strings.Contains(rows[0].Error, "NaN") || rows[0].Steps != 1 {
 		t.Fatalf("diverged row %+v", rows[0])
 	}
@@ -171,7 +172,7 @@ func TestSameSeedSameNumbers(t *testing.T) {
 		if _, err := g.Run(); err != nil {
 			t.Fatal(err)
 		}
-		rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+		rows, _ := storage.ReadResults(filepath.Join(out, "results.jsonl"))
 		losses[i], scores[i] = rows[0].FinalLoss, rows[0].DevScore
 	}
 	if losses[0] != losses[1] || scores[0] != scores[1] || losses[0] == 0 {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // Cell is mean ± std of a metric over seeds.
@@ -115,12 +116,12 @@ type BoardOptions struct {
 }
 
 // isSource tells the rows of source artefacts (trained for reuse) from target runs.
-func isSource(r core.ResultRow) bool {
+func isSource(r storage.ResultRow) bool {
 	return strings.HasPrefix(r.RunKey, "artefact.") || r.Extra["source"] == true
 }
 
 // usedArtefacts reads the artefact names a row's run used.
-func usedArtefacts(r core.ResultRow) []string {
+func usedArtefacts(r storage.ResultRow) []string {
 	raw, _ := r.Extra["artefacts"].([]any)
 	var out []string
 	for _, v := range raw {
@@ -138,10 +139,10 @@ func usedArtefacts(r core.ResultRow) []string {
 // latest row of each run key counts (LatestPerKey): a retried run's earlier failures are
 // history, and a run recorded twice is one seed, not two. Of swept runs only the best-dev
 // variant per method, task and seed counts (SelectVariants).
-func BuildBoard(rows []core.ResultRow) Board { return BuildBoardWith(rows, BoardOptions{}) }
+func BuildBoard(rows []storage.ResultRow) Board { return BuildBoardWith(rows, BoardOptions{}) }
 
 // BuildBoardWith is BuildBoard under the options.
-func BuildBoardWith(rows []core.ResultRow, o BoardOptions) Board {
+func BuildBoardWith(rows []storage.ResultRow, o BoardOptions) Board {
 	rows = LatestPerKey(rows)
 	var b Board
 	b.InvalidThreshold = o.InvalidThreshold
@@ -155,8 +156,8 @@ func BuildBoardWith(rows []core.ResultRow, o BoardOptions) Board {
 	} else {
 		rows = selected
 	}
-	sourceRows := map[string]core.ResultRow{}
-	var targets []core.ResultRow
+	sourceRows := map[string]storage.ResultRow{}
+	var targets []storage.ResultRow
 	for _, r := range rows {
 		if !isSource(r) {
 			targets = append(targets, r)
@@ -189,7 +190,7 @@ func BuildBoardWith(rows []core.ResultRow, o BoardOptions) Board {
 	}
 	rows = targets
 	type key struct{ method, label, backbone string }
-	byKey := map[key][]core.ResultRow{}
+	byKey := map[key][]storage.ResultRow{}
 	var order []key
 	taskSet := map[string]string{}
 	recorded := map[string]map[string]bool{} // task → metric names its ok rows recorded

@@ -10,16 +10,17 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/data"
+	"github.com/ptbench/ptbench/core/storage"
 	_ "github.com/ptbench/ptbench/tasks" // the tasks' benchmarks and metric lists
 )
 
 // okRow is one finished run of method on task with a test score, on a 220M-parameter backbone.
-func okRow(method, task string, seed int64, score float64) core.ResultRow {
+func okRow(method, task string, seed int64, score float64) storage.ResultRow {
 	bench := ""
 	if t, err := core.NewTask(task); err == nil {
 		bench = t.Benchmark()
 	}
-	return core.ResultRow{RunKey: fmt.Sprintf("%s.%s.%d", method, task, seed), Method: method, Label: strings.ToUpper(method), Task: task,
+	return storage.ResultRow{RunKey: fmt.Sprintf("%s.%s.%d", method, task, seed), Method: method, Label: strings.ToUpper(method), Task: task,
 		Benchmark: bench, Seed: seed, Status: "ok", TestScore: score, Test: core.Scores{"accuracy": score}, TrainableParams: 76800,
 		Backbone: core.BackboneInfo{Name: "t5-base", NumParams: 220_000_000}, MeanStepSec: 0.1, MedianStepSec: 0.1}
 }
@@ -58,7 +59,7 @@ func TestRankValues(t *testing.T) {
 // The score table marks the best cell bold and the second underlined per column, ranking
 // only rows on the same backbone.
 func TestBoardMarksBestAndSecond(t *testing.T) {
-	rows := []core.ResultRow{okRow("pt", "rte", 1, 70), okRow("dept", "rte", 1, 80), okRow("lora", "rte", 1, 60)}
+	rows := []storage.ResultRow{okRow("pt", "rte", 1, 70), okRow("dept", "rte", 1, 80), okRow("lora", "rte", 1, 60)}
 	other := okRow("ept", "rte", 1, 99)
 	other.Backbone.Name = "t5-small" // another backbone: alone in its group, not ranked
 	fewShot := okRow("bitfit", "rte", 1, 95)
@@ -84,15 +85,15 @@ func TestBoardMarksBestAndSecond(t *testing.T) {
 func TestBoardShowsSpreadOnlyWithSeveralSeeds(t *testing.T) {
 	cases := []struct {
 		name     string
-		rows     []core.ResultRow
+		rows     []storage.ResultRow
 		want     []string
 		dontWant []string
 	}{
-		{"one seed", []core.ResultRow{okRow("pt", "rte", 1, 70), okRow("dept", "rte", 1, 80)},
+		{"one seed", []storage.ResultRow{okRow("pt", "rte", 1, 70), okRow("dept", "rte", 1, 80)},
 			[]string{"one seed", "| 1 "}, []string{"±"}},
-		{"three seeds", []core.ResultRow{okRow("pt", "rte", 1, 70), okRow("pt", "rte", 2, 72), okRow("pt", "rte", 3, 74)},
+		{"three seeds", []storage.ResultRow{okRow("pt", "rte", 1, 70), okRow("pt", "rte", 2, 72), okRow("pt", "rte", 3, 74)},
 			[]string{"72.0 ± 2.0", "mean ± std over seeds", "| 3 "}, []string{"(n="}},
-		{"a cell over fewer seeds", []core.ResultRow{okRow("pt", "rte", 1, 70), okRow("pt", "rte", 2, 72), okRow("pt", "mrpc", 1, 80)},
+		{"a cell over fewer seeds", []storage.ResultRow{okRow("pt", "rte", 1, 70), okRow("pt", "rte", 2, 72), okRow("pt", "mrpc", 1, 80)},
 			[]string{"71.0 ± 1.4", "80.0 (n=1)", "| 1–2 "}, []string{"80.0 ±"}},
 	}
 	for _, c := range cases {
@@ -114,24 +115,24 @@ func TestBoardShowsSpreadOnlyWithSeveralSeeds(t *testing.T) {
 // tasks it is named after them, and a row lacking one of them has no value.
 func TestBoardAveragesOnlyOverCompleteSets(t *testing.T) {
 	glue := benchmarkTaskSets["GLUE"]
-	var full []core.ResultRow
+	var full []storage.ResultRow
 	for i, task := range glue {
 		full = append(full, okRow("pt", task, 1, float64(60+i)))
 	}
 	cases := []struct {
 		name      string
-		rows      []core.ResultRow
+		rows      []storage.ResultRow
 		columns   []string
 		ptAverage map[string]float64
 		glueAvg   bool
 	}{
 		{"complete GLUE", full, []string{"GLUE avg"}, map[string]float64{"GLUE avg": 63.5}, true},
-		{"two GLUE tasks", []core.ResultRow{okRow("pt", "rte", 1, 60), okRow("pt", "mrpc", 1, 70)},
+		{"two GLUE tasks", []storage.ResultRow{okRow("pt", "rte", 1, 60), okRow("pt", "mrpc", 1, 70)},
 			[]string{"avg (mrpc, rte)"}, map[string]float64{"avg (mrpc, rte)": 65}, false},
-		{"a row lacking a task", []core.ResultRow{okRow("pt", "rte", 1, 60), okRow("dept", "rte", 1, 60), okRow("dept", "mrpc", 1, 70)},
+		{"a row lacking a task", []storage.ResultRow{okRow("pt", "rte", 1, 60), okRow("dept", "rte", 1, 60), okRow("dept", "mrpc", 1, 70)},
 			[]string{"avg (mrpc, rte)"}, nil, false},
-		{"one task per benchmark", []core.ResultRow{okRow("pt", "rte", 1, 60), okRow("pt", "cb", 1, 70)}, nil, nil, false},
-		{"synthetic tasks", []core.ResultRow{okRow("pt", "syn-keyword", 1, 60), okRow("pt", "syn-parity", 1, 70)}, nil, nil, false},
+		{"one task per benchmark", []storage.ResultRow{okRow("pt", "rte", 1, 60), okRow("pt", "cb", 1, 70)}, nil, nil, false},
+		{"synthetic tasks", []storage.ResultRow{okRow("pt", "syn-keyword", 1, 60), okRow("pt", "syn-parity", 1, 70)}, nil, nil, false},
 	}
 	for _, c := range cases {
 		b := BuildBoard(c.rows)
@@ -199,7 +200,7 @@ func TestFormatParams(t *testing.T) {
 			t.Errorf("formatParams(%d, %d) = %q, want %q", c.n, c.backbone, got, c.want)
 		}
 	}
-	b := BuildBoard([]core.ResultRow{okRow("pt", "rte", 1, 70)})
+	b := BuildBoard([]storage.ResultRow{okRow("pt", "rte", 1, 70)})
 	if s := b.Rows[0].TrainableShare; s == nil || *s < 0.000349 || *s > 0.000350 || b.Rows[0].BackboneParams != 220_000_000 {
 		t.Errorf("JSON share %v of %d, want 0.000349 of 220M", s, b.Rows[0].BackboneParams)
 	}
@@ -214,12 +215,12 @@ func TestBoardStepTimeRelativeToPT(t *testing.T) {
 	ept.MeanStepSec = 0.086
 	cases := []struct {
 		name     string
-		rows     []core.ResultRow
+		rows     []storage.ResultRow
 		want     []string
 		dontWant []string
 	}{
-		{"with PT", []core.ResultRow{pt, ept}, []string{"0.86× PT", "1.00× PT", "Step time vs PT"}, nil},
-		{"without PT", []core.ResultRow{ept}, nil, []string{"× PT", "Step time vs PT"}},
+		{"with PT", []storage.ResultRow{pt, ept}, []string{"0.86× PT", "1.00× PT", "Step time vs PT"}, nil},
+		{"without PT", []storage.ResultRow{ept}, nil, []string{"× PT", "Step time vs PT"}},
 	}
 	for _, c := range cases {
 		md := render(t, BuildBoard(c.rows))
@@ -241,7 +242,7 @@ func TestBoardStepTimeRelativeToPT(t *testing.T) {
 func TestBoardNamesMetricsAndSplits(t *testing.T) {
 	mrpc := okRow("pt", "mrpc", 1, 80)
 	mrpc.Test = core.Scores{"accuracy": 80, "f1": 86}
-	b := BuildBoard([]core.ResultRow{mrpc, okRow("pt", "stsb", 1, 85), okRow("pt", "cola", 1, 40), okRow("pt", "syn-keyword", 1, 90)})
+	b := BuildBoard([]storage.ResultRow{mrpc, okRow("pt", "stsb", 1, 85), okRow("pt", "cola", 1, 40), okRow("pt", "syn-keyword", 1, 90)})
 	md := render(t, b)
 	for _, want := range []string{"mrpc (acc; F1)", "80.0 (F1 86.0)", "stsb (Pearson; Spearman)", "cola (MCC)", "syn-keyword (acc)",
 		"test = the second half of the official validation set", "syn-keyword: generated", "docs/protocol.md"} {
@@ -263,7 +264,7 @@ func TestBoardNamesMetricsAndSplits(t *testing.T) {
 // "Measured vs published" lists only tasks with a published number: EPT (none per task) and
 // synthetic tasks have no rows.
 func TestCompareOnlyWherePublished(t *testing.T) {
-	b := BuildBoard([]core.ResultRow{okRow("dept", "rte", 1, 70), okRow("dept", "syn-keyword", 1, 90), okRow("ept", "rte", 1, 72)})
+	b := BuildBoard([]storage.ResultRow{okRow("dept", "rte", 1, 70), okRow("dept", "syn-keyword", 1, 90), okRow("ept", "rte", 1, 72)})
 	cs := Compare(b)
 	if len(cs) != 1 || cs[0].Method != "dept" || cs[0].Task != "rte" || cs[0].Published == nil {
 		t.Fatalf("Compare = %+v, want dept on rte only", cs)

@@ -6,18 +6,19 @@ import (
 	"testing"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // A cell whose test predictions are mostly invalid is flagged (JSON and markdown), one under
 // the threshold is not, and a random-init preset's rows say so.
 func TestBoardFlagsInvalidPredictionsAndRandomInit(t *testing.T) {
-	row := func(method string, seed int64, invalid int) core.ResultRow {
-		return core.ResultRow{RunKey: method + ".rte.s" + string(rune('0'+seed)), Method: method, Label: strings.ToUpper(method), Task: "rte",
+	row := func(method string, seed int64, invalid int) storage.ResultRow {
+		return storage.ResultRow{RunKey: method + ".rte.s" + string(rune('0'+seed)), Method: method, Label: strings.ToUpper(method), Task: "rte",
 			Benchmark: "GLUE", Seed: seed, Status: "ok", TestScore: 50, Test: core.Scores{"accuracy": 50},
 			Backbone: core.BackboneInfo{Name: "t5-tiny", RandomInit: true},
 			Invalid:  &core.InvalidCounts{Test: invalid, TestTotal: 100, DevTotal: 10}}
 	}
-	rows := []core.ResultRow{row("pt", 1, 40), row("pt", 2, 20), row("dept", 1, 5)}
+	rows := []storage.ResultRow{row("pt", 1, 40), row("pt", 2, 20), row("dept", 1, 5)}
 	cases := []struct {
 		name      string
 		threshold float64

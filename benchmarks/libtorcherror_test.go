@@ -11,6 +11,7 @@ import (
 	_ "github.com/ptbench/ptbench/backbones/llama"
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // torchErrorMethod makes libtorch itself raise inside a run's forward pass: it multiplies the
@@ -77,7 +78,7 @@ func TestLibtorchRaisedErrorFailsOnlyItsRunOnBothBackbones(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the grid stopped: %v", err)
 			}
-			rows, err := core.ReadResults(filepath.Join(out, core.ResultsFile))
+			rows, err := storage.ReadResults(filepath.Join(out, storage.ResultsFile))
 			if err != nil {
 				t.Fatal(err)
 			}

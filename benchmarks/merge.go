@@ -10,7 +10,7 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // MergeConflict is one run key that two folders finished with different outcomes (status or
@@ -71,7 +71,7 @@ func MergeResults(out string, dirs []string, wait bool, log io.Writer) (MergeRep
 			return rep, fmt.Errorf("%s: not a results folder", d)
 		}
 	}
-	store, err := core.OpenResults(out, core.ResultsOptions{Wait: wait, Log: log})
+	store, err := storage.OpenResults(out, storage.ResultsOptions{Wait: wait, Log: log})
 	if err != nil {
 		return rep, err
 	}
@@ -81,20 +81,20 @@ func MergeResults(out string, dirs []string, wait bool, log io.Writer) (MergeRep
 		return rep, err
 	}
 	type cand struct {
-		row core.ResultRow
+		row storage.ResultRow
 		dir string
 	}
 	var order []string // run keys in order of first appearance
 	best := map[string]cand{}
 	others := map[string][]cand{} // finished rows that lost to best (conflicts)
 	for _, d := range dirs {
-		rows, torn, err := core.ReadResultsLenient(filepath.Join(d, core.ResultsFile))
+		rows, torn, err := storage.ReadResultsLenient(filepath.Join(d, storage.ResultsFile))
 		if err != nil {
 			return rep, err
 		}
 		if torn != nil {
 			rep.Torn = append(rep.Torn, d)
-			fmt.Fprintf(log, "warning: %s: skipped a last line cut short (%d bytes)\n", filepath.Join(d, core.ResultsFile), len(torn))
+			fmt.Fprintf(log, "warning: %s: skipped a last line cut short (%d bytes)\n", filepath.Join(d, storage.ResultsFile), len(torn))
 		}
 		rep.RowsRead += len(rows)
 		for _, r := range rows {
@@ -124,14 +124,14 @@ func MergeResults(out string, dirs []string, wait bool, log io.Writer) (MergeRep
 			}
 		}
 	}
-	have := map[string]core.ResultRow{} // out's latest row per key
+	have := map[string]storage.ResultRow{} // out's latest row per key
 	for _, r := range LatestPerKey(existing) {
 		if r.RunKey != "" {
 			have[r.RunKey] = r
 		}
 	}
 	copied := map[string]string{} // source path → the relative path it was copied to
-	var appended []core.ResultRow
+	var appended []storage.ResultRow
 	for _, k := range order {
 		c := best[k]
 		if old, ok := have[k]; ok {
@@ -199,10 +199,10 @@ func MergeResults(out string, dirs []string, wait bool, log io.Writer) (MergeRep
 	return rep, nil
 }
 
-func finished(r core.ResultRow) bool { return r.Status == "ok" || r.Status == "diverged" }
+func finished(r storage.ResultRow) bool { return r.Status == "ok" || r.Status == "diverged" }
 
 // sameOutcome: the same status and scores (finished_at, timing and paths may differ).
-func sameOutcome(a, b core.ResultRow) bool {
+func sameOutcome(a, b storage.ResultRow) bool {
 	if a.Status != b.Status || a.DevScore != b.DevScore || a.TestScore != b.TestScore {
 		return false
 	}
@@ -215,7 +215,7 @@ func jsonEqual(a, b any) bool {
 	return reflect.DeepEqual(ja, jb)
 }
 
-func outcome(r core.ResultRow, dir string) MergeOutcome {
+func outcome(r storage.ResultRow, dir string) MergeOutcome {
 	return MergeOutcome{Dir: dir, Status: r.Status, DevScore: r.DevScore, TestScore: r.TestScore, FinishedAt: r.FinishedAt}
 }
 
@@ -323,9 +323,9 @@ func sameContent(a, b string) (bool, error) {
 }
 
 // later reports whether a finished after b (finished_at as times; a row without one is oldest).
-func later(a, b core.ResultRow) bool {
-	ta, _ := core.ParseFinishedAt(a.FinishedAt)
-	tb, _ := core.ParseFinishedAt(b.FinishedAt)
+func later(a, b storage.ResultRow) bool {
+	ta, _ := storage.ParseFinishedAt(a.FinishedAt)
+	tb, _ := storage.ParseFinishedAt(b.FinishedAt)
 	return ta.After(tb)
 }
 
@@ -394,7 +394,7 @@ func copyTree(src, dst string) error {
 	}
 	defer in.Close()
 	// Named as core/atomicfile names its temps (".NAME.tmp-…"), so that the next run or merge
-	// on out (core.OpenResults) removes one a killed merge left.
+	// on out (storage.OpenResults) removes one a killed merge left.
 	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-merge")
 	f, err := os.Create(tmp)
 	if err != nil {

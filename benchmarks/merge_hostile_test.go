@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // writeLines writes a results folder whose results.jsonl is exactly lines.
@@ -17,7 +17,7 @@ func writeLines(t *testing.T, dir string, lines ...string) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, core.ResultsFile), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, storage.ResultsFile), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -46,16 +46,16 @@ func TestMergeRefusesRowsThatAreNotRecords(t *testing.T) {
 			out := filepath.Join(root, "out")
 			for i := 0; i < 3; i++ {
 				_, err := MergeResults(out, []string{src}, false, nil)
-				if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), core.ResultsFile+":2") {
-					t.Fatalf("merge %d: %v, want an error naming %s:2 and %q", i+1, err, core.ResultsFile, c.want)
+				if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), storage.ResultsFile+":2") {
+					t.Fatalf("merge %d: %v, want an error naming %s:2 and %q", i+1, err, storage.ResultsFile, c.want)
 				}
 			}
-			rows, err := core.ReadResults(filepath.Join(out, core.ResultsFile))
+			rows, err := storage.ReadResults(filepath.Join(out, storage.ResultsFile))
 			if err != nil || len(rows) != 0 {
 				t.Fatalf("out holds %d rows (%v) after refused merges, want none", len(rows), err)
 			}
 			// run's reader (and the leaderboard's) refuses the file the same way.
-			if _, err := core.ReadResults(filepath.Join(src, core.ResultsFile)); err == nil || !strings.Contains(err.Error(), ":2:") {
+			if _, err := storage.ReadResults(filepath.Join(src, storage.ResultsFile)); err == nil || !strings.Contains(err.Error(), ":2:") {
 				t.Fatalf("ReadResults: %v", err)
 			}
 		})
@@ -127,9 +127,9 @@ func TestAppendAllWritesEveryRowOnce(t *testing.T) {
 	}
 }
 
-func mustRead(t *testing.T, dir string) []core.ResultRow {
+func mustRead(t *testing.T, dir string) []storage.ResultRow {
 	t.Helper()
-	rows, err := core.ReadResults(filepath.Join(dir, core.ResultsFile))
+	rows, err := storage.ReadResults(filepath.Join(dir, storage.ResultsFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // otherMetrics collects, per task, the test metrics of a row that are not the task's table
@@ -13,7 +14,7 @@ import (
 // leaderboard can show them beside the score it ranks by.
 type otherMetrics map[string]map[string][]float64 // task → metric → one value per seed
 
-func (o otherMetrics) add(r core.ResultRow) {
+func (o otherMetrics) add(r storage.ResultRow) {
 	if len(r.Test) <= 1 {
 		return
 	}

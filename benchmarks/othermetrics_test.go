@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 	_ "github.com/ptbench/ptbench/tasks" // MRPC's and RTE's metric lists
 )
 
 // TestBoardShowsOtherMetricsBesideTheTableScore: MRPC ranks by accuracy (TestScore) and shows
 // its F1, averaged over seeds, beside it; a single-metric task shows nothing more.
 func TestBoardShowsOtherMetricsBesideTheTableScore(t *testing.T) {
-	rows := []core.ResultRow{
+	rows := []storage.ResultRow{
 		{RunKey: "a", Method: "pt", Label: "PT", Task: "mrpc", Benchmark: "GLUE", Status: "ok", TestScore: 80,
 			Test: core.Scores{"accuracy": 80, "f1": 86}},
 		{RunKey: "b", Method: "pt", Label: "PT", Task: "mrpc", Benchmark: "GLUE", Status: "ok", TestScore: 84,

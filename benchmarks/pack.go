@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // packQueue holds the grid's packable runs until Grid.Pack of them can train together
@@ -24,7 +25,7 @@ type packQueue struct {
 // add prepares a run and queues it if it packs (running the pack once full), or runs it
 // alone; it returns the statuses of the runs that finished.
 func (q *packQueue) add(bb core.Backbone, tasks []core.TaskData, methodName string, variant Variant, seed int64,
-	done map[string]bool, store *core.ResultStore, arts *Artefacts) ([]string, error) {
+	done map[string]bool, store *storage.ResultStore, arts *Artefacts) ([]string, error) {
 	p, err := q.g.prepareRun(bb, tasks, methodName, variant, seed, done, arts)
 	if err != nil {
 		return nil, err
@@ -57,7 +58,7 @@ func (q *packQueue) add(bb core.Backbone, tasks []core.TaskData, methodName stri
 }
 
 // flush trains the queued runs as one pack and records each run's rows in queue order.
-func (q *packQueue) flush(bb core.Backbone, store *core.ResultStore, done map[string]bool) ([]string, error) {
+func (q *packQueue) flush(bb core.Backbone, store *storage.ResultStore, done map[string]bool) ([]string, error) {
 	runs := q.pending
 	q.pending = nil
 	if len(runs) == 0 {

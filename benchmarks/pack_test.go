@@ -9,6 +9,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 	_ "github.com/ptbench/ptbench/methods/ept"
 )
 
@@ -34,13 +35,13 @@ func packGrid(out string, methods []string, seeds []int64, pack int) *Grid {
 	return g
 }
 
-func rowsByKey(t *testing.T, out string) map[string]core.ResultRow {
+func rowsByKey(t *testing.T, out string) map[string]storage.ResultRow {
 	t.Helper()
-	rows, err := core.ReadResults(filepath.Join(out, core.ResultsFile))
+	rows, err := storage.ReadResults(filepath.Join(out, storage.ResultsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	by := map[string]core.ResultRow{}
+	by := map[string]storage.ResultRow{}
 	for _, r := range rows {
 		by[r.RunKey] = r
 	}
@@ -49,7 +50,7 @@ func rowsByKey(t *testing.T, out string) map[string]core.ResultRow {
 
 // assertSameRun checks a packed row against its unpacked row: status, every step's loss
 // within 1e-4 relative, identical dev and test scores, identical prediction files.
-func assertSameRun(t *testing.T, alone, packed core.ResultRow, aloneOut, packedOut string) {
+func assertSameRun(t *testing.T, alone, packed storage.ResultRow, aloneOut, packedOut string) {
 	t.Helper()
 	if alone.Status != packed.Status || alone.Steps != packed.Steps || alone.BestStep != packed.BestStep {
 		t.Errorf("%s: status/steps/best %s/%d/%d packed, %s/%d/%d alone", alone.RunKey,

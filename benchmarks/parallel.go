@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // RunParallel runs the grid as `jobs` worker processes — libtorch's thread pool is per
@@ -60,7 +61,7 @@ func (g *Grid) RunParallel(jobs int, start func(worker int, dir string) (*exec.C
 	wg.Wait()
 	runs := map[string]string{}
 	for i, dir := range dirs {
-		rows, _, err := core.ReadResultsLenient(filepath.Join(dir, core.ResultsFile))
+		rows, _, err := storage.ReadResultsLenient(filepath.Join(dir, storage.ResultsFile))
 		if err != nil {
 			return sum, fmt.Errorf("worker %d: %w", i, err)
 		}
@@ -124,7 +125,7 @@ func moveInto(src, dst string) error {
 // prepareArtefacts trains every artefact the grid's methods declare (core.ArtefactUser), for
 // the methods with a run in this grid's shard. The workers inherit the parent's --shard, so
 // they split the shard's runs (Grid.Run), not the whole grid's.
-func (g *Grid) prepareArtefacts(store *core.ResultStore) error {
+func (g *Grid) prepareArtefacts(store *storage.ResultStore) error {
 	var users []core.Method
 	defer func() {
 		for _, m := range users {

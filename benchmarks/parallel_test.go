@@ -11,6 +11,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // parallelGrid is the grid both the parent and its workers build (12 runs).
@@ -56,7 +57,7 @@ func TestParallelGridMatchesSerial(t *testing.T) {
 	start := func(i int, dir string) (*exec.Cmd, error) {
 		c := exec.Command(exe, "-test.run", "^$")
 		c.Env = append(os.Environ(), fmt.Sprintf("PTBENCH_TEST_WORKER=%d/2", i), "PTBENCH_TEST_OUT="+dir,
-			"PTBENCH_TEST_ARTEFACTS="+filepath.Join(parOut, "artefacts"), "PTBENCH_TEST_RESUME="+filepath.Join(parOut, core.ResultsFile))
+			"PTBENCH_TEST_ARTEFACTS="+filepath.Join(parOut, "artefacts"), "PTBENCH_TEST_RESUME="+filepath.Join(parOut, storage.ResultsFile))
 		c.Stderr = &PrefixWriter{W: os.Stderr, Prefix: fmt.Sprintf("[worker %d] ", i)}
 		return c, c.Start()
 	}
@@ -65,12 +66,12 @@ func TestParallelGridMatchesSerial(t *testing.T) {
 	if err != nil || sum.Ran != 12 {
 		t.Fatalf("parallel grid %+v, %v", sum, err)
 	}
-	byKey := func(dir string) map[string]core.ResultRow {
-		rows, err := core.ReadResults(filepath.Join(dir, core.ResultsFile))
+	byKey := func(dir string) map[string]storage.ResultRow {
+		rows, err := storage.ReadResults(filepath.Join(dir, storage.ResultsFile))
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := map[string]core.ResultRow{}
+		out := map[string]storage.ResultRow{}
 		for _, r := range rows {
 			if _, dup := out[r.RunKey]; dup {
 				t.Errorf("%s recorded twice", r.RunKey)

@@ -49,7 +49,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // PlotsDir is the subfolder of a results folder that holds the figures.
@@ -67,28 +67,28 @@ type PlotReport struct {
 // plotSeries is one method (per backbone when several) with its ok runs.
 type plotSeries struct {
 	name string
-	rows []core.ResultRow // ok rows
+	rows []storage.ResultRow // ok rows
 }
 
 // WritePlots reads dir/results.jsonl and writes the figures (see the top of this file) into
 // dir/plots, replacing figures an earlier call wrote that no longer apply.
 func WritePlots(dir string) (PlotReport, error) {
 	var rep PlotReport
-	path := filepath.Join(dir, core.ResultsFile)
+	path := filepath.Join(dir, storage.ResultsFile)
 	if _, err := os.Stat(path); err != nil {
 		if os.IsNotExist(err) {
 			return rep, fmt.Errorf("%s: no such file (is %s a results folder of `ptbench run`?)", path, dir)
 		}
 		return rep, err
 	}
-	rows, torn, err := core.ReadResultsLenient(path)
+	rows, torn, err := storage.ReadResultsLenient(path)
 	if err != nil {
 		return rep, err
 	}
 	if torn != nil {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: skipped a last line cut short (%d bytes)", path, len(torn)))
 	}
-	var targets []core.ResultRow
+	var targets []storage.ResultRow
 	selected, _ := SelectVariants(LatestPerKey(rows)) // of a sweep, the variants the leaderboard reports
 	for _, r := range selected {
 		if !isSource(r) {
@@ -115,12 +115,12 @@ func WritePlots(dir string) (PlotReport, error) {
 	barW := vg.Length(max(14, 2.2*float64(len(series))+6)) * vg.Centimeter
 	for _, m := range []struct {
 		name, title, unit string
-		value             func(core.ResultRow) float64
+		value             func(storage.ResultRow) float64
 	}{
 		{"step-time", "Training step time per method\nbar: mean over runs; whisker: fastest to slowest run", "seconds per step",
-			func(r core.ResultRow) float64 { return r.MeanStepSec }},
+			func(r storage.ResultRow) float64 { return r.MeanStepSec }},
 		{"peak-memory", "Peak memory per method\nbar: mean over runs; whisker: min–max", "peak RSS of the process (MiB)",
-			func(r core.ResultRow) float64 { return float64(r.PeakRSSBytes) / (1 << 20) }},
+			func(r storage.ResultRow) float64 { return float64(r.PeakRSSBytes) / (1 << 20) }},
 	} {
 		p, err := barsWithWhiskers(series, m.title, m.unit, m.value, nil)
 		if err != nil {
@@ -183,7 +183,7 @@ type figure struct {
 
 // groupSeries gathers the ok rows by method label (and backbone when there are several) in
 // order of first appearance, and lists the tasks with ok rows.
-func groupSeries(rows []core.ResultRow) ([]plotSeries, []string) {
+func groupSeries(rows []storage.ResultRow) ([]plotSeries, []string) {
 	backbones := map[string]bool{}
 	for _, r := range rows {
 		if r.Status == "ok" {
@@ -215,7 +215,7 @@ func groupSeries(rows []core.ResultRow) ([]plotSeries, []string) {
 	return series, tasks
 }
 
-func methodName(r core.ResultRow, withBackbone bool) string {
+func methodName(r storage.ResultRow, withBackbone bool) string {
 	name := r.Label
 	if name == "" {
 		name = r.Method
@@ -262,7 +262,7 @@ func savePlot(f figure, file string) error {
 	if _, err := wt.WriteTo(&buf); err != nil {
 		return err
 	}
-	return core.WriteFileAtomic(file, buf.Bytes())
+	return storage.WriteFileAtomic(file, buf.Bytes())
 }
 
 // fileSafe makes a task name usable in a file name.

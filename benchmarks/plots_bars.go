@@ -10,7 +10,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // whiskerPoints are bar tops with min–max whiskers (plotter.YErrorBars' input).
@@ -24,7 +24,7 @@ func (w whiskerPoints) Len() int { return len(w.XYs) }
 // barsWithWhiskers draws one bar per series: the mean of value over its runs (a multi-task
 // run counted once), with a min–max whisker, the mean written above it (format; nil: 3
 // significant digits).
-func barsWithWhiskers(series []plotSeries, title, unit string, value func(core.ResultRow) float64, format func(float64) string) (*plot.Plot, error) {
+func barsWithWhiskers(series []plotSeries, title, unit string, value func(storage.ResultRow) float64, format func(float64) string) (*plot.Plot, error) {
 	if format == nil {
 		format = func(v float64) string { return fmt.Sprintf("%.3g", v) }
 	}
@@ -109,7 +109,7 @@ func barsWithWhiskers(series []plotSeries, title, unit string, value func(core.R
 // mean over the method's runs of a run's mean step time over PT's mean, the whisker spans the
 // fastest to the slowest run, and a dashed line marks PT (1×). Methods with no PT to compare
 // with are left out; nil when none has one.
-func stepVsPTFigure(series []plotSeries, rows []core.ResultRow) (*plot.Plot, error) {
+func stepVsPTFigure(series []plotSeries, rows []storage.ResultRow) (*plot.Plot, error) {
 	type key struct{ label, backbone string }
 	ptStep := map[key]float64{}
 	for _, r := range BuildBoard(rows).Rows {
@@ -127,7 +127,7 @@ func stepVsPTFigure(series []plotSeries, rows []core.ResultRow) (*plot.Plot, err
 		return nil, nil
 	}
 	p, err := barsWithWhiskers(compared, "Training step time relative to PT (same backbone and padding)\nbar: mean over runs; whisker: fastest to slowest run",
-		"step time ÷ PT's mean step time", func(r core.ResultRow) float64 {
+		"step time ÷ PT's mean step time", func(r storage.ResultRow) float64 {
 			return r.MeanStepSec / ptStep[key{r.Label, r.Backbone.Name}]
 		}, func(v float64) string { return fmt.Sprintf("%.2f×", v) })
 	if err != nil {

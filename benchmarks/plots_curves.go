@@ -13,11 +13,11 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // curveTasks lists, sorted, the tasks of rows that carry curves.
-func curveTasks(rows []core.ResultRow) []string {
+func curveTasks(rows []storage.ResultRow) []string {
 	set := map[string]bool{}
 	for _, r := range rows {
 		if r.Curves != nil && (len(r.Curves.Loss) > 0 || len(r.Curves.Dev) > 0) {
@@ -45,7 +45,7 @@ type curveRun struct {
 // at that step shaded behind it (one colour per method). A diverged or failed run that
 // recorded a curve is drawn on its own, dotted, and named in the legend. It says how many
 // legend entries it made; nil when no run of the task has that curve.
-func curvesFigure(rows []core.ResultRow, task, kind string) (*plot.Plot, int, error) {
+func curvesFigure(rows []storage.ResultRow, task, kind string) (*plot.Plot, int, error) {
 	runs := taskCurves(rows, task, kind)
 	if len(runs) == 0 {
 		return nil, 0, nil
@@ -139,7 +139,7 @@ func curvesFigure(rows []core.ResultRow, task, kind string) (*plot.Plot, int, er
 }
 
 // taskCurves reads the task's curves of kind from the rows, sorted by method then seed.
-func taskCurves(rows []core.ResultRow, task, kind string) []curveRun {
+func taskCurves(rows []storage.ResultRow, task, kind string) []curveRun {
 	backbones := map[string]bool{}
 	for _, r := range rows {
 		backbones[r.Backbone.Name] = true

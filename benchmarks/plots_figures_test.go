@@ -8,23 +8,23 @@ import (
 
 	"gonum.org/v1/plot/plotter"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // A method's point is the mean over tasks of the mean over seeds; its whisker spans the
 // seeds that ran every task, each averaged over the tasks.
 func TestSummariseScores(t *testing.T) {
-	row := func(task string, seed int64, score float64) core.ResultRow {
-		return core.ResultRow{Task: task, Seed: seed, TestScore: score, TrainableParams: 100}
+	row := func(task string, seed int64, score float64) storage.ResultRow {
+		return storage.ResultRow{Task: task, Seed: seed, TestScore: score, TrainableParams: 100}
 	}
 	cases := []struct {
 		name            string
-		rows            []core.ResultRow
+		rows            []storage.ResultRow
 		mean, low, high float64
 	}{
-		{"two seeds, two tasks", []core.ResultRow{row("a", 1, 60), row("b", 1, 80), row("a", 2, 70), row("b", 2, 90)}, 75, 70, 80},
-		{"one seed: no spread", []core.ResultRow{row("a", 1, 60), row("b", 1, 80)}, 70, 70, 70},
-		{"a seed missing a task is not in the spread", []core.ResultRow{row("a", 1, 60), row("b", 1, 80), row("a", 2, 70), row("b", 2, 90), row("a", 3, 0)},
+		{"two seeds, two tasks", []storage.ResultRow{row("a", 1, 60), row("b", 1, 80), row("a", 2, 70), row("b", 2, 90)}, 75, 70, 80},
+		{"one seed: no spread", []storage.ResultRow{row("a", 1, 60), row("b", 1, 80)}, 70, 70, 70},
+		{"a seed missing a task is not in the spread", []storage.ResultRow{row("a", 1, 60), row("b", 1, 80), row("a", 2, 70), row("b", 2, 90), row("a", 3, 0)},
 			(float64(130)/3 + 85) / 2, 70, 80},
 	}
 	for _, c := range cases {
@@ -77,7 +77,7 @@ func TestScoreAxis(t *testing.T) {
 
 // The step-time-relative-to-PT figure is drawn when PT is among the runs, and not otherwise.
 func TestStepTimeVsPTFigureOnlyWithPT(t *testing.T) {
-	var withoutPT []core.ResultRow
+	var withoutPT []storage.ResultRow
 	for _, r := range syntheticRows() {
 		if r.Method != "pt" {
 			withoutPT = append(withoutPT, r)
@@ -85,7 +85,7 @@ func TestStepTimeVsPTFigureOnlyWithPT(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name string
-		rows []core.ResultRow
+		rows []storage.ResultRow
 		want bool
 	}{{"with PT", syntheticRows(), true}, {"without PT", withoutPT, false}} {
 		dir := t.TempDir()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 func TestParetoFront(t *testing.T) {
@@ -78,8 +79,8 @@ func TestCountLogTicks(t *testing.T) {
 // syntheticRows is a results folder's rows without training: three methods on two tasks
 // over two seeds, with curves, plus a diverged run, a failed run, an old row without
 // curves, a zero-parameter method and a source artefact (never plotted).
-func syntheticRows() []core.ResultRow {
-	var rows []core.ResultRow
+func syntheticRows() []storage.ResultRow {
+	var rows []storage.ResultRow
 	methods := []struct {
 		method, label string
 		params        int64
@@ -88,37 +89,37 @@ func syntheticRows() []core.ResultRow {
 	for _, m := range methods {
 		for _, task := range []string{"rte", "syn-keyword"} {
 			for seed := int64(1); seed <= 2; seed++ {
-				c := &core.Curves{}
+				c := &storage.Curves{}
 				for s := 1; s <= 50; s++ {
-					c.Loss = append(c.Loss, core.CurvePoint{Step: s * 2, Value: 3/float64(s) + 0.1*float64(seed)})
+					c.Loss = append(c.Loss, storage.CurvePoint{Step: s * 2, Value: 3/float64(s) + 0.1*float64(seed)})
 				}
 				for s := 20; s <= 100; s += 20 {
-					c.Dev = append(c.Dev, core.CurvePoint{Step: s, Value: m.score - 20 + float64(s)/5})
+					c.Dev = append(c.Dev, storage.CurvePoint{Step: s, Value: m.score - 20 + float64(s)/5})
 				}
-				rows = append(rows, core.ResultRow{RunKey: fmt.Sprintf("%s.%s.%d", m.method, task, seed), Method: m.method, Label: m.label,
+				rows = append(rows, storage.ResultRow{RunKey: fmt.Sprintf("%s.%s.%d", m.method, task, seed), Method: m.method, Label: m.label,
 					Task: task, Benchmark: map[string]string{"rte": "GLUE"}[task], Seed: seed, Backbone: core.BackboneInfo{Name: "t5-tiny"},
 					Status: "ok", TestScore: m.score + float64(seed), DevScore: m.score, TrainableParams: m.params,
 					MeanStepSec: m.step * float64(seed), PeakRSSBytes: int64(500+100*seed) << 20, Steps: 100, Curves: c})
 			}
 		}
 	}
-	nanCurve := &core.Curves{Loss: []core.CurvePoint{{Step: 1, Value: 2}, {Step: 2, Value: 5}, {Step: 3, Value: math.NaN()}}}
+	nanCurve := &storage.Curves{Loss: []storage.CurvePoint{{Step: 1, Value: 2}, {Step: 2, Value: 5}, {Step: 3, Value: math.NaN()}}}
 	rows = append(rows,
-		core.ResultRow{RunKey: "pt.rte.3", Method: "pt", Label: "PT", Task: "rte", Seed: 3, Status: "diverged", TrainableParams: 400,
+		storage.ResultRow{RunKey: "pt.rte.3", Method: "pt", Label: "PT", Task: "rte", Seed: 3, Status: "diverged", TrainableParams: 400,
 			FinalLoss: math.NaN(), Curves: nanCurve},
-		core.ResultRow{RunKey: "lora.rte.4", Method: "lora", Label: "LoRA", Task: "rte", Seed: 4, Status: "failed", Error: "boom"},
-		core.ResultRow{RunKey: "old.rte.1", Method: "bitfit", Label: "BitFit", Task: "rte", Seed: 1, Status: "ok", TestScore: 55,
+		storage.ResultRow{RunKey: "lora.rte.4", Method: "lora", Label: "LoRA", Task: "rte", Seed: 4, Status: "failed", Error: "boom"},
+		storage.ResultRow{RunKey: "old.rte.1", Method: "bitfit", Label: "BitFit", Task: "rte", Seed: 1, Status: "ok", TestScore: 55,
 			TrainableParams: 20000, MeanStepSec: 0.03, PeakRSSBytes: 700 << 20},
-		core.ResultRow{RunKey: "zs.rte.1", Method: "zeroshot", Label: "Zero-shot", Task: "rte", Seed: 1, Status: "ok", TestScore: 40},
-		core.ResultRow{RunKey: "artefact.spot-source", Method: "pt", Label: "PT", Task: "mnli", Status: "ok", TestScore: 99,
+		storage.ResultRow{RunKey: "zs.rte.1", Method: "zeroshot", Label: "Zero-shot", Task: "rte", Seed: 1, Status: "ok", TestScore: 40},
+		storage.ResultRow{RunKey: "artefact.spot-source", Method: "pt", Label: "PT", Task: "mnli", Status: "ok", TestScore: 99,
 			TrainableParams: 1, Extra: map[string]any{"source": true}},
 	)
 	return rows
 }
 
-func writeRows(t *testing.T, dir string, rows []core.ResultRow) {
+func writeRows(t *testing.T, dir string, rows []storage.ResultRow) {
 	t.Helper()
-	store := &core.ResultStore{Path: filepath.Join(dir, core.ResultsFile)}
+	store := &storage.ResultStore{Path: filepath.Join(dir, storage.ResultsFile)}
 	for _, r := range rows {
 		if err := store.Append(r); err != nil {
 			t.Fatal(err)
@@ -236,10 +237,10 @@ func TestWritePlotsFromSyntheticResults(t *testing.T) {
 func TestWritePlotsErrors(t *testing.T) {
 	dir := t.TempDir()
 	_, err := WritePlots(dir)
-	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, core.ResultsFile)) {
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, storage.ResultsFile)) {
 		t.Fatalf("missing results.jsonl: %v, want an error naming it", err)
 	}
-	writeRows(t, dir, []core.ResultRow{{RunKey: "a", Method: "pt", Task: "rte", Status: "failed"}, {RunKey: "b", Method: "pt", Task: "rte", Status: "diverged"}})
+	writeRows(t, dir, []storage.ResultRow{{RunKey: "a", Method: "pt", Task: "rte", Status: "failed"}, {RunKey: "b", Method: "pt", Task: "rte", Status: "diverged"}})
 	if _, err = WritePlots(dir); err == nil || !strings.Contains(err.Error(), "no run with status ok") {
 		t.Fatalf("no ok rows: %v", err)
 	}
@@ -253,14 +254,14 @@ func TestWritePlotsErrors(t *testing.T) {
 // loss curve and each has its own task's dev curve.
 func TestGridRowsCarryCurves(t *testing.T) {
 	coretest.LockThread(t)
-	check := func(t *testing.T, rows []core.ResultRow, steps int) {
+	check := func(t *testing.T, rows []storage.ResultRow, steps int) {
 		t.Helper()
 		for _, r := range rows {
 			if r.Status != "ok" || r.Curves == nil {
 				t.Fatalf("row %s: status %s, curves %v", r.RunKey, r.Status, r.Curves)
 			}
 			c := r.Curves
-			if len(c.Loss) == 0 || len(c.Loss) > core.MaxLossPoints || c.Loss[len(c.Loss)-1].Step != steps {
+			if len(c.Loss) == 0 || len(c.Loss) > storage.MaxLossPoints || c.Loss[len(c.Loss)-1].Step != steps {
 				t.Errorf("%s: loss curve of %d points ending at %v", r.RunKey, len(c.Loss), c.Loss[len(c.Loss)-1])
 			}
 			if len(c.Dev) < 2 || c.Dev[len(c.Dev)-1].Step != steps {
@@ -288,7 +289,7 @@ func TestGridRowsCarryCurves(t *testing.T) {
 		if _, err := g.Run(); err != nil {
 			t.Fatal(err)
 		}
-		rows, err := core.ReadResults(filepath.Join(out, core.ResultsFile))
+		rows, err := storage.ReadResults(filepath.Join(out, storage.ResultsFile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,7 +313,7 @@ func TestGridRowsCarryCurves(t *testing.T) {
 		if _, err := g.Run(); err != nil {
 			t.Fatal(err)
 		}
-		rows, err := core.ReadResults(filepath.Join(out, core.ResultsFile))
+		rows, err := storage.ReadResults(filepath.Join(out, storage.ResultsFile))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // TestLibtorchErrorFailsOnlyItsRun: a prompt of 10^8 soft tokens makes libtorch fail to
@@ -30,7 +30,7 @@ func TestLibtorchErrorFailsOnlyItsRun(t *testing.T) {
 	if sum, err = g.Run(); err != nil {
 		t.Fatalf("the next grid stopped: %v", err)
 	}
-	rows, err := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	rows, err := storage.ReadResults(filepath.Join(out, "results.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,11 @@ package benchmarks
 import (
 	"fmt"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // Resume: which runs of a results folder are finished, which are retried, and which row of
-// a run counts. The grid holds the folder's lock (core.OpenResults) for its whole duration,
+// a run counts. The grid holds the folder's lock (storage.OpenResults) for its whole duration,
 // so two grids on one folder never run the same run key twice or lose a row.
 
 // FinishedKeys returns the run keys a grid skips. A key is finished when it has an "ok" or
@@ -15,7 +15,7 @@ import (
 // again). With retryFailed, a key whose rows are all "failed" is not finished, so the next
 // invocation runs it again; its failed rows stay in the file as history. Without it, any
 // row finishes its key (the behaviour before retries).
-func FinishedKeys(rows []core.ResultRow, retryFailed bool) map[string]bool {
+func FinishedKeys(rows []storage.ResultRow, retryFailed bool) map[string]bool {
 	done := map[string]bool{}
 	for _, r := range rows {
 		if !retryFailed || r.Status == "ok" || r.Status == "diverged" {
@@ -28,14 +28,14 @@ func FinishedKeys(rows []core.ResultRow, retryFailed bool) map[string]bool {
 // LatestPerKey keeps the last row of every run key (the latest attempt: a retried failure's
 // success, or one copy of a run recorded twice), in the order of those last rows. Rows
 // without a run key are kept as they are.
-func LatestPerKey(rows []core.ResultRow) []core.ResultRow {
+func LatestPerKey(rows []storage.ResultRow) []storage.ResultRow {
 	last := map[string]int{}
 	for i, r := range rows {
 		if r.RunKey != "" {
 			last[r.RunKey] = i
 		}
 	}
-	out := make([]core.ResultRow, 0, len(last))
+	out := make([]storage.ResultRow, 0, len(last))
 	for i, r := range rows {
 		if r.RunKey == "" || last[r.RunKey] == i {
 			out = append(out, r)
@@ -45,14 +45,14 @@ func LatestPerKey(rows []core.ResultRow) []core.ResultRow {
 }
 
 // openStore takes the results folder's lock for the grid (waiting unless NoWait) and opens
-// its results file, repairing what a killed run left (see core.OpenResults).
-func (g *Grid) openStore() (*core.ResultStore, error) {
-	return core.OpenResults(g.OutDir, core.ResultsOptions{Wait: !g.NoWait, Log: g.Log})
+// its results file, repairing what a killed run left (see storage.OpenResults).
+func (g *Grid) openStore() (*storage.ResultStore, error) {
+	return storage.OpenResults(g.OutDir, storage.ResultsOptions{Wait: !g.NoWait, Log: g.Log})
 }
 
 // finishedKeys is FinishedKeys for this grid (failed runs retried unless KeepFailed), and
 // says how many failed runs it will retry.
-func (g *Grid) finishedKeys(rows []core.ResultRow) map[string]bool {
+func (g *Grid) finishedKeys(rows []storage.ResultRow) map[string]bool {
 	done := FinishedKeys(rows, !g.KeepFailed)
 	retry := map[string]bool{}
 	for _, r := range rows {

@@ -10,10 +10,11 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 func TestFinishedKeys(t *testing.T) {
-	rows := []core.ResultRow{
+	rows := []storage.ResultRow{
 		{RunKey: "ok", Status: "ok"},
 		{RunKey: "div", Status: "diverged"},
 		{RunKey: "fail", Status: "failed"},
@@ -42,10 +43,10 @@ func TestFinishedKeys(t *testing.T) {
 }
 
 func TestBoardUsesTheLatestRowPerRunKey(t *testing.T) {
-	row := func(key, status string, score float64) core.ResultRow {
-		return core.ResultRow{RunKey: key, Method: "pt", Label: "pt", Task: "rte", Benchmark: "GLUE", Status: status, TestScore: score}
+	row := func(key, status string, score float64) storage.ResultRow {
+		return storage.ResultRow{RunKey: key, Method: "pt", Label: "pt", Task: "rte", Benchmark: "GLUE", Status: status, TestScore: score}
 	}
-	rows := []core.ResultRow{
+	rows := []storage.ResultRow{
 		row("s1", "ok", 60), row("s1", "ok", 60), // the same run recorded twice: one seed
 		row("s2", "failed", 0), row("s2", "ok", 70), // retried: the failure is history
 		row("s3", "failed", 0), // failed, not retried yet
@@ -123,7 +124,7 @@ func TestFailedRunIsRetriedOnTheNextInvocation(t *testing.T) {
 			if sum != c.want {
 				t.Fatalf("second invocation: %+v, want %+v\n%s", sum, c.want, log.String())
 			}
-			rows, err := core.ReadResults(filepath.Join(out, core.ResultsFile))
+			rows, err := storage.ReadResults(filepath.Join(out, storage.ResultsFile))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -160,7 +161,7 @@ func TestTornLastLineIsMovedAsideAndResumeContinues(t *testing.T) {
 	if sum, err := smallGrid(out, []string{"pt"}, []int64{1}).Run(); err != nil || sum.Ran != 1 {
 		t.Fatalf("first grid: %+v, %v", sum, err)
 	}
-	results := filepath.Join(out, core.ResultsFile)
+	results := filepath.Join(out, storage.ResultsFile)
 	f, err := os.OpenFile(results, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +182,7 @@ func TestTornLastLineIsMovedAsideAndResumeContinues(t *testing.T) {
 	if sum.Ran != 1 || sum.Skipped != 1 {
 		t.Fatalf("resumed grid: %+v, want 1 ran and 1 skipped", sum)
 	}
-	rows, err := core.ReadResults(results)
+	rows, err := storage.ReadResults(results)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func TestTornLastLineIsMovedAsideAndResumeContinues(t *testing.T) {
 
 func TestGridNoWaitFailsWhileAnotherWrites(t *testing.T) {
 	out := t.TempDir()
-	other, err := core.OpenResults(out, core.ResultsOptions{})
+	other, err := storage.OpenResults(out, storage.ResultsOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ func TestGridNoWaitFailsWhileAnotherWrites(t *testing.T) {
 	g.Backbone = filepath.Join(out, "no-such-backbone") // never reached: the lock comes first
 	g.NoWait = true
 	_, err = g.Run()
-	var le *core.LockedError
+	var le *storage.LockedError
 	if !errors.As(err, &le) || le.PID != os.Getpid() {
 		t.Fatalf("error %v, want the folder's lock naming pid %d", err, os.Getpid())
 	}

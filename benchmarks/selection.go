@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // Selection among sweep variants, as the papers report: for each (method, task, seed) the
@@ -32,7 +32,7 @@ type SweepChoice struct {
 }
 
 // rowSweep reads a row's sweep settings and its place in the sweep order (nil: not swept).
-func rowSweep(r core.ResultRow) (map[string]any, int) {
+func rowSweep(r storage.ResultRow) (map[string]any, int) {
 	vals, _ := r.Extra["sweep"].(map[string]any)
 	if len(vals) == 0 {
 		return nil, 0
@@ -49,7 +49,7 @@ func rowSweep(r core.ResultRow) (map[string]any, int) {
 
 // sweepRun is one swept run: its rows (one per task), settings and sweep index.
 type sweepRun struct {
-	rows     []core.ResultRow
+	rows     []storage.ResultRow
 	settings map[string]any
 	index    int
 	first    int // position of its first row in the input (keeps the output in input order)
@@ -76,7 +76,7 @@ func (s sweepRun) meanDev() float64 {
 // (method, label, backbone, task or task set, seed) and every unswept row, in input order,
 // and returns the choices made. A group none of whose variants finished keeps its first
 // variant in sweep order (so its failure or divergence is counted once).
-func SelectVariants(rows []core.ResultRow) ([]core.ResultRow, []SweepChoice) {
+func SelectVariants(rows []storage.ResultRow) ([]storage.ResultRow, []SweepChoice) {
 	runs := map[string]*sweepRun{}
 	var runOrder []string
 	keep := make([]bool, len(rows))
@@ -155,7 +155,7 @@ func SelectVariants(rows []core.ResultRow) ([]core.ResultRow, []SweepChoice) {
 		}
 		choices = append(choices, c)
 	}
-	var out []core.ResultRow
+	var out []storage.ResultRow
 	for i, r := range rows {
 		if keep[i] {
 			out = append(out, r)
@@ -174,8 +174,8 @@ func SelectVariants(rows []core.ResultRow) ([]core.ResultRow, []SweepChoice) {
 
 // labelVariants names every swept row's variant in its label ("PT [pt.lr=0.3]"), so the
 // unselected view (--no-select) shows each variant as a row of its own.
-func labelVariants(rows []core.ResultRow) []core.ResultRow {
-	out := make([]core.ResultRow, len(rows))
+func labelVariants(rows []storage.ResultRow) []storage.ResultRow {
+	out := make([]storage.ResultRow, len(rows))
 	for i, r := range rows {
 		if vals, _ := rowSweep(r); vals != nil && !isSource(r) {
 			r.Label = fmt.Sprintf("%s [%s]", r.Label, formatSettings(vals))

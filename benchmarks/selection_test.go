@@ -8,11 +8,12 @@ import (
 	"testing"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // sweptRow is a finished row of variant idx with the given lr, dev and test scores.
-func sweptRow(method, task string, seed int64, idx int, lr, dev, test float64, status string) core.ResultRow {
-	return core.ResultRow{
+func sweptRow(method, task string, seed int64, idx int, lr, dev, test float64, status string) storage.ResultRow {
+	return storage.ResultRow{
 		RunKey: fmt.Sprintf("%s.%s.s%d.v%d", method, task, seed, idx), Method: method, Label: strings.ToUpper(method),
 		Task: task, Benchmark: "GLUE", Seed: seed, Backbone: core.BackboneInfo{Name: "t5-tiny"}, Status: status,
 		DevScore: dev, TestScore: test, MeanStepSec: 0.1 * lr, Steps: 10,
@@ -23,26 +24,26 @@ func sweptRow(method, task string, seed int64, idx int, lr, dev, test float64, s
 func TestSelectVariants(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		rows    []core.ResultRow
+		rows    []storage.ResultRow
 		wantLR  []float64 // selected lr per (task, seed) group in input order
 		wantOut int       // rows kept
 	}{
-		{"best dev wins, not best test", []core.ResultRow{
+		{"best dev wins, not best test", []storage.ResultRow{
 			sweptRow("pt", "rte", 1, 0, 0.3, 60, 50, "ok"),
 			sweptRow("pt", "rte", 1, 1, 0.03, 70, 40, "ok"),
 			sweptRow("pt", "rte", 1, 2, 0.003, 65, 90, "ok"),
 		}, []float64{0.03}, 1},
-		{"ties: first in sweep order", []core.ResultRow{
+		{"ties: first in sweep order", []storage.ResultRow{
 			sweptRow("pt", "rte", 1, 2, 0.003, 70, 10, "ok"),
 			sweptRow("pt", "rte", 1, 1, 0.03, 70, 20, "ok"),
 			sweptRow("pt", "rte", 1, 0, 0.3, 50, 30, "ok"),
 		}, []float64{0.03}, 1},
-		{"a failed or diverged variant is never selected", []core.ResultRow{
+		{"a failed or diverged variant is never selected", []storage.ResultRow{
 			sweptRow("pt", "rte", 1, 0, 0.3, 99, 99, "diverged"),
 			sweptRow("pt", "rte", 1, 1, 0.03, 10, 10, "ok"),
 			sweptRow("pt", "rte", 1, 2, 0.003, 99, 99, "failed"),
 		}, []float64{0.03}, 1},
-		{"per task and seed", []core.ResultRow{
+		{"per task and seed", []storage.ResultRow{
 			sweptRow("pt", "rte", 1, 0, 0.3, 60, 0, "ok"),
 			sweptRow("pt", "rte", 1, 1, 0.03, 50, 0, "ok"),
 			sweptRow("pt", "rte", 2, 0, 0.3, 50, 0, "ok"),
@@ -50,14 +51,14 @@ func TestSelectVariants(t *testing.T) {
 			sweptRow("pt", "mrpc", 1, 0, 0.3, 50, 0, "ok"),
 			sweptRow("pt", "mrpc", 1, 1, 0.03, 60, 0, "ok"),
 		}, []float64{0.3, 0.03, 0.03}, 3},
-		{"no variant finished: the first is kept, no choice", []core.ResultRow{
+		{"no variant finished: the first is kept, no choice", []storage.ResultRow{
 			sweptRow("pt", "rte", 1, 1, 0.03, 0, 0, "failed"),
 			sweptRow("pt", "rte", 1, 0, 0.3, 0, 0, "diverged"),
 		}, nil, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			unswept := core.ResultRow{RunKey: "lora.rte", Method: "lora", Task: "rte", Status: "ok"}
-			rows := append(append([]core.ResultRow(nil), tc.rows...), unswept)
+			unswept := storage.ResultRow{RunKey: "lora.rte", Method: "lora", Task: "rte", Status: "ok"}
+			rows := append(append([]storage.ResultRow(nil), tc.rows...), unswept)
 			out, choices := SelectVariants(rows)
 			if len(out) != tc.wantOut+1 || out[len(out)-1].RunKey != "lora.rte" {
 				t.Fatalf("%d rows kept (last %s), want %d and the unswept row", len(out), out[len(out)-1].RunKey, tc.wantOut+1)
@@ -86,7 +87,7 @@ func TestSelectVariants(t *testing.T) {
 
 // A multi-task variant is selected on its mean dev score, all its rows together.
 func TestSelectVariantsMultiTask(t *testing.T) {
-	var rows []core.ResultRow
+	var rows []storage.ResultRow
 	for idx, devs := range [][2]float64{{90, 10}, {60, 60}} { // means 50 and 60
 		for i, task := range []string{"rte", "mrpc"} {
 			r := sweptRow("hyperformer", task, 1, idx, []float64{0.1, 0.01}[idx], devs[i], 0, "ok")
@@ -107,7 +108,7 @@ func TestSelectVariantsMultiTask(t *testing.T) {
 // The board reports the selected variant's test score and names it; --no-select shows every
 // variant; JSON carries the selection.
 func TestBoardSelectsSweepVariants(t *testing.T) {
-	rows := []core.ResultRow{
+	rows := []storage.ResultRow{
 		sweptRow("pt", "rte", 42, 0, 0.3, 55, 51, "ok"),
 		sweptRow("pt", "rte", 42, 1, 0.03, 66, 62, "ok"),
 		sweptRow("pt", "rte", 42, 2, 0.003, 60, 99, "ok"),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // Every run lands in exactly one shard, the same one in every call, and the shards' costs
@@ -157,7 +158,7 @@ func TestShardsMergeToTheUnshardedGrid(t *testing.T) {
 	if len(want) != 4 || !slices.Equal(want, got) {
 		t.Fatalf("merged run keys %v, unsharded %v", got, want)
 	}
-	rows, _ := core.ReadResults(filepath.Join(merged, core.ResultsFile))
+	rows, _ := storage.ReadResults(filepath.Join(merged, storage.ResultsFile))
 	for _, r := range rows {
 		if _, err := os.Stat(filepath.Join(merged, r.Checkpoint)); err != nil {
 			t.Errorf("checkpoint of %s: %v", r.RunKey, err)
@@ -171,7 +172,7 @@ func TestShardsMergeToTheUnshardedGrid(t *testing.T) {
 
 func runKeys(t *testing.T, dir string) []string {
 	t.Helper()
-	rows, err := core.ReadResults(filepath.Join(dir, core.ResultsFile))
+	rows, err := storage.ReadResults(filepath.Join(dir, storage.ResultsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,13 +188,13 @@ func runKeys(t *testing.T, dir string) []string {
 // finished rows that disagree the latest, reporting the conflict.
 func TestMergeDedupAndConflicts(t *testing.T) {
 	root := t.TempDir()
-	row := func(key, status string, test float64, at string) core.ResultRow {
-		return core.ResultRow{RunKey: key, Method: "pt", Task: "rte", Status: status, TestScore: test, DevScore: test, FinishedAt: at}
+	row := func(key, status string, test float64, at string) storage.ResultRow {
+		return storage.ResultRow{RunKey: key, Method: "pt", Task: "rte", Status: status, TestScore: test, DevScore: test, FinishedAt: at}
 	}
-	write := func(name string, rows ...core.ResultRow) string {
+	write := func(name string, rows ...storage.ResultRow) string {
 		dir := filepath.Join(root, name)
 		os.MkdirAll(filepath.Join(dir, "artefacts"), 0o755)
-		s := &core.ResultStore{Path: filepath.Join(dir, core.ResultsFile)}
+		s := &storage.ResultStore{Path: filepath.Join(dir, storage.ResultsFile)}
 		for _, r := range rows {
 			if err := s.Append(r); err != nil {
 				t.Fatal(err)
@@ -218,8 +219,8 @@ func TestMergeDedupAndConflicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, _ := core.ReadResults(filepath.Join(out, core.ResultsFile))
-	got := map[string]core.ResultRow{}
+	rows, _ := storage.ReadResults(filepath.Join(out, storage.ResultsFile))
+	got := map[string]storage.ResultRow{}
 	for _, r := range rows {
 		if _, dup := got[r.RunKey]; dup {
 			t.Errorf("%s twice in the merged file", r.RunKey)
@@ -265,7 +266,7 @@ func TestWorkersSplitTheShard(t *testing.T) {
 		if err != nil || sum.Ran != 1 {
 			t.Fatalf("worker %d: %+v, %v", w, sum, err)
 		}
-		rows, _ := core.ReadResults(filepath.Join(g.OutDir, core.ResultsFile))
+		rows, _ := storage.ReadResults(filepath.Join(g.OutDir, storage.ResultsFile))
 		for _, r := range rows {
 			got = append(got, fmt.Sprintf("%s seed %d", r.Task, r.Seed))
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 	_ "github.com/ptbench/ptbench/methods/attempt"
 	_ "github.com/ptbench/ptbench/methods/mpt"
 	_ "github.com/ptbench/ptbench/methods/spot"
@@ -26,7 +27,7 @@ func sourceGrid(out string, seeds []int64) *Grid {
 	return g
 }
 
-func countSources(rows []core.ResultRow) (sources, targets int) {
+func countSources(rows []storage.ResultRow) (sources, targets int) {
 	for _, r := range rows {
 		if isSource(r) {
 			sources++
@@ -43,7 +44,7 @@ func TestSourcesTrainedOnceAndReported(t *testing.T) {
 	coretest.LockThread(t)
 	out := t.TempDir()
 	sum, err := sourceGrid(out, []int64{1}).Run()
-	rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	rows, _ := storage.ReadResults(filepath.Join(out, "results.jsonl"))
 	if err != nil || sum.Ran != 3 {
 		t.Fatalf("grid %+v, %v: %+v", sum, err, rows)
 	}
@@ -59,7 +60,7 @@ func TestSourcesTrainedOnceAndReported(t *testing.T) {
 	if sum, err := sourceGrid(out, []int64{1, 2}).Run(); err != nil || sum.Ran != 3 || sum.Skipped != 3 {
 		t.Fatalf("second invocation %+v, %v", sum, err)
 	}
-	rows, _ = core.ReadResults(filepath.Join(out, "results.jsonl"))
+	rows, _ = storage.ReadResults(filepath.Join(out, "results.jsonl"))
 	if s, tg := countSources(rows); s != 3 || tg != 6 {
 		t.Fatalf("after a second invocation: %d source rows, %d target rows; want 3 and 6", s, tg)
 	}
@@ -92,7 +93,7 @@ func TestTrainSourcesAheadOfTime(t *testing.T) {
 	if err != nil || !slices.Equal(again[:2], first) || again[2] != first[1] {
 		t.Fatalf("second call %v (first %v), %v", again, first, err)
 	}
-	rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	rows, _ := storage.ReadResults(filepath.Join(out, "results.jsonl"))
 	if s, _ := countSources(rows); s != 2 {
 		t.Fatalf("%d source rows, want 2", s)
 	}

@@ -9,8 +9,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 func TestParseSweep(t *testing.T) {
@@ -164,7 +164,7 @@ func TestGridRunsEverySweepVariant(t *testing.T) {
 	if err != nil || sum.Ran != 2 {
 		t.Fatalf("grid: %+v, %v; want 2 runs", sum, err)
 	}
-	rows, err := core.ReadResults(filepath.Join(out, core.ResultsFile))
+	rows, err := storage.ReadResults(filepath.Join(out, storage.ResultsFile))
 	if err != nil {
 		t.Fatal(err)
 	}

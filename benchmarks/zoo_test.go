@@ -11,6 +11,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 	_ "github.com/ptbench/ptbench/methods/ft"
 )
 
@@ -97,7 +98,7 @@ func gridLosses(t *testing.T, g *Grid) map[string][]float64 {
 		t.Fatal(err)
 	}
 	if sum.Failed+sum.Diverged > 0 {
-		rows, _ := core.ReadResults(filepath.Join(g.OutDir, "results.jsonl"))
+		rows, _ := storage.ReadResults(filepath.Join(g.OutDir, "results.jsonl"))
 		t.Fatalf("grid %+v: %+v", sum, rows)
 	}
 	return out
@@ -117,7 +118,7 @@ func TestGridRestoresTheBackboneAfterFineTuning(t *testing.T) {
 	if len(ft) != 4 || !(ft[3] < ft[0]) {
 		t.Fatalf("FT losses %v", ft)
 	}
-	rows, _ := core.ReadResults(filepath.Join(g.OutDir, "results.jsonl"))
+	rows, _ := storage.ReadResults(filepath.Join(g.OutDir, "results.jsonl"))
 	if rows[0].TrainableParams != rows[0].Backbone.NumParams {
 		t.Errorf("FT trained %d of %d parameters", rows[0].TrainableParams, rows[0].Backbone.NumParams)
 	}
@@ -147,7 +148,7 @@ func TestMultiTaskRunWritesOneRowPerTask(t *testing.T) {
 	if err != nil || sum.Ran != 1 {
 		t.Fatalf("summary %+v, err %v", sum, err)
 	}
-	rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	rows, _ := storage.ReadResults(filepath.Join(out, "results.jsonl"))
 	if len(rows) != 2 || rows[0].Task != "syn-keyword" || rows[1].Task != "syn-parity" {
 		t.Fatalf("rows %+v", rows)
 	}
@@ -173,14 +174,14 @@ func TestArtefactTrainedOnce(t *testing.T) {
 	out := t.TempDir()
 	g := smallGrid(out, []string{"test-source"}, []int64{1, 2})
 	if sum, err := g.Run(); err != nil || sum.Ran != 2 {
-		rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+		rows, _ := storage.ReadResults(filepath.Join(out, "results.jsonl"))
 		t.Fatalf("summary %+v, err %v, rows %+v", sum, err, rows)
 	}
 	g = smallGrid(out, []string{"test-source"}, []int64{3})
 	if sum, err := g.Run(); err != nil || sum.Ran != 1 {
 		t.Fatalf("second invocation %+v, %v", sum, err)
 	}
-	rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	rows, _ := storage.ReadResults(filepath.Join(out, "results.jsonl"))
 	var artefactRows int
 	for _, r := range rows {
 		if strings.HasPrefix(r.RunKey, "artefact.") {
@@ -224,7 +225,7 @@ func TestKShotRecordsDrawnCounts(t *testing.T) {
 	if _, err := g.Run(); err != nil {
 		t.Fatal(err)
 	}
-	rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	rows, _ := storage.ReadResults(filepath.Join(out, "results.jsonl"))
 	drawn, ok := rows[0].Extra["k_shot_drawn.syn-keyword"].(map[string]any)
 	if !ok || len(drawn) < 2 || rows[0].KShot != 4 {
 		t.Fatalf("row extra %v, k %d", rows[0].Extra, rows[0].KShot)
@@ -247,7 +248,7 @@ func TestGroupByLengthRuns(t *testing.T) {
 			g.Tasks, g.MultiTask = []string{"syn-keyword", "syn-parity"}, true
 		}
 		losses := gridLosses(t, g)["pt"]
-		rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+		rows, _ := storage.ReadResults(filepath.Join(out, "results.jsonl"))
 		if len(losses) != 4 || !rows[0].Train.GroupByLength || rows[0].Status != "ok" {
 			t.Fatalf("multi %v: losses %v, row %+v", multi, losses, rows[0])
 		}
@@ -279,7 +280,7 @@ func TestCheckpointFailureFailsOnlyItsRun(t *testing.T) {
 	if err != nil || sum.Failed != 1 || sum.Ran != 1 {
 		t.Fatalf("summary %+v, %v", sum, err)
 	}
-	rows, _ := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	rows, _ := storage.ReadResults(filepath.Join(out, "results.jsonl"))
 	if len(rows) != 2 || rows[0].Status != "failed" || !strings.Contains(rows[0].Error, "disk on fire") || rows[0].Steps != 4 || rows[1].Status != "ok" {
 		t.Fatalf("rows %+v", rows)
 	}

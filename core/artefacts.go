@@ -1,8 +1,6 @@
 package core
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strings"
 )
@@ -49,47 +47,6 @@ func (a *Artefact) Tensor(name string) (NamedTensor, error) {
 // the other results) when it is missing. The same spec never trains twice.
 type ArtefactStore interface {
 	Artefact(spec ArtefactSpec) (*Artefact, error)
-}
-
-// ArtefactIdentity is everything an artefact's name is derived from, as recorded in the
-// artefact file's metadata (`ptbench artefacts list`). Its name is RunIdentity.ArtefactName.
-type ArtefactIdentity struct {
-	Method   string       `json:"method"`
-	Config   any          `json:"config"` // the method's resolved config
-	Backbone string       `json:"backbone"`
-	Tasks    []string     `json:"tasks"`
-	DataHash string       `json:"data_hash"` // hash of the training examples of Tasks
-	Seed     int64        `json:"seed"`
-	Train    TrainOptions `json:"train"`
-	Numerics *Numerics    `json:"numerics,omitempty"` // nil: the default numerics
-}
-
-// ArtefactName is the stable name of an identity: "<method>.<tasks>.s<seed>.<hash>", the hash
-// over the whole identity (so another config, backbone, numerics, data or schedule is another
-// name). It is RunIdentity.ArtefactName, so run keys and artefact names count the same options.
-func ArtefactName(id ArtefactIdentity) (string, error) {
-	rid := RunIdentity{Method: id.Method, Config: id.Config, Backbone: id.Backbone, Tasks: id.Tasks,
-		DataHash: id.DataHash, Seed: id.Seed, Train: id.Train}
-	if id.Numerics != nil {
-		rid.Numerics = *id.Numerics
-	}
-	return rid.ArtefactName()
-}
-
-// DataHash fingerprints training examples (sources and targets, in order) so that a result
-// or an artefact names the data it was trained on, not just the task.
-func DataHash(examples ...[]Example) string {
-	h := sha256.New()
-	for _, exs := range examples {
-		for _, e := range exs {
-			h.Write([]byte(e.Source))
-			h.Write([]byte{0})
-			h.Write([]byte(e.Target))
-			h.Write([]byte{0})
-		}
-		h.Write([]byte{1})
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // UntrainedArtefacts is an ArtefactStore that trains nothing: it sets the artefact's method up

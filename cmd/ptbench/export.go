@@ -11,6 +11,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/safetensors"
+	"github.com/ptbench/ptbench/core/storage"
 	"github.com/ptbench/ptbench/peft"
 )
 
@@ -134,12 +135,12 @@ func exportSource(run, dir, taskType string) (src peft.Source, known bool, err e
 	if st, err := os.Stat(run); err == nil && !st.IsDir() || strings.HasSuffix(run, ".safetensors") {
 		return checkpointSource(run, dir, taskType)
 	}
-	path := filepath.Join(dir, core.ResultsFile)
-	rows, err := core.ReadResults(path)
+	path := filepath.Join(dir, storage.ResultsFile)
+	rows, err := storage.ReadResults(path)
 	if err != nil {
 		return src, false, err
 	}
-	var row *core.ResultRow
+	var row *storage.ResultRow
 	matched := 0
 	for i := range rows {
 		if rows[i].RunKey != run && !strings.HasPrefix(rows[i].RunKey, run+"/") {
@@ -160,7 +161,7 @@ func exportSource(run, dir, taskType string) (src peft.Source, known bool, err e
 	return src, true, applyTaskType(&src, taskType)
 }
 
-func rowSource(row core.ResultRow, dir string) peft.Source {
+func rowSource(row storage.ResultRow, dir string) peft.Source {
 	cfg, _ := row.MethodConfig.(map[string]any)
 	key, _, _ := strings.Cut(row.RunKey, "/")
 	return peft.Source{Method: row.Method, Config: cfg, Backbone: row.Backbone, Checkpoint: filepath.Join(dir, row.Checkpoint), RunKey: key}
@@ -186,7 +187,7 @@ func checkpointSource(ckpt, dir, taskType string) (src peft.Source, known bool, 
 		return src, false, err
 	}
 	for _, d := range []string{dir, filepath.Dir(filepath.Dir(ckpt))} {
-		rows, err := core.ReadResults(filepath.Join(d, core.ResultsFile))
+		rows, err := storage.ReadResults(filepath.Join(d, storage.ResultsFile))
 		if err != nil {
 			return src, false, err
 		}

@@ -10,17 +10,18 @@ import (
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
 	"github.com/ptbench/ptbench/core/safetensors"
+	"github.com/ptbench/ptbench/core/storage"
 	"github.com/ptbench/ptbench/peft"
 )
 
 // rowsOf reads dir's results.jsonl by method.
-func rowsOf(t *testing.T, dir string) map[string]core.ResultRow {
+func rowsOf(t *testing.T, dir string) map[string]storage.ResultRow {
 	t.Helper()
-	rows, err := core.ReadResults(filepath.Join(dir, core.ResultsFile))
+	rows, err := storage.ReadResults(filepath.Join(dir, storage.ResultsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]core.ResultRow{}
+	out := map[string]storage.ResultRow{}
 	for _, r := range rows {
 		out[r.Method] = r
 	}
@@ -100,8 +101,8 @@ func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 // described); --format peft refuses them and points at native.
 func TestExportNative(t *testing.T) {
 	res := t.TempDir()
-	store := &core.ResultStore{Path: filepath.Join(res, core.ResultsFile)}
-	mk := func(method string, tensors map[string][]int64) core.ResultRow {
+	store := &storage.ResultStore{Path: filepath.Join(res, storage.ResultsFile)}
+	mk := func(method string, tensors map[string][]int64) storage.ResultRow {
 		m, err := core.NewMethod(method, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -123,7 +124,7 @@ func TestExportNative(t *testing.T) {
 		if err := safetensors.Write(filepath.Join(res, rel), st, map[string]string{"method": method}); err != nil {
 			t.Fatal(err)
 		}
-		row := core.ResultRow{RunKey: key, Method: method, MethodConfig: cfg, Task: "rte", Status: "ok", Checkpoint: rel,
+		row := storage.ResultRow{RunKey: key, Method: method, MethodConfig: cfg, Task: "rte", Status: "ok", Checkpoint: rel,
 			Backbone: core.BackboneInfo{Name: "t5-base", Arch: "t5-v1.0", DModel: 64, EncoderDecoder: true}}
 		if err := store.Append(row); err != nil {
 			t.Fatal(err)

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // An fp32 run and a bf16 run of the same grid are two runs: two ok rows under two keys (the
@@ -27,7 +27,7 @@ func TestDTypeIsPartOfTheRunKey(t *testing.T) {
 		t.Errorf("the banner does not say the preset is random init:\n%s", log)
 	}
 	run("--dtype", "bfloat16")
-	rows, err := core.ReadResults(filepath.Join(out, core.ResultsFile))
+	rows, err := storage.ReadResults(filepath.Join(out, storage.ResultsFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ptbench/ptbench/benchmarks"
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 func newLeaderboardCmd() *cobra.Command {
@@ -36,13 +36,13 @@ default runs) from its results.jsonl, and its bench.jsonl if any (written by ptb
 			args = []string{dir}
 			// Read-only: a torn last line (a write cut short) is skipped with a warning; the
 			// next `ptbench run` on the folder moves it aside.
-			rows, torn, err := core.ReadResultsLenient(filepath.Join(args[0], core.ResultsFile))
+			rows, torn, err := storage.ReadResultsLenient(filepath.Join(args[0], storage.ResultsFile))
 			if err != nil {
 				return err
 			}
 			if torn != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s: skipped a last line cut short (%d bytes, an interrupted write); the next run on this folder moves it to %s.corrupt\n",
-					filepath.Join(args[0], core.ResultsFile), len(torn), core.ResultsFile)
+					filepath.Join(args[0], storage.ResultsFile), len(torn), storage.ResultsFile)
 			}
 			if len(rows) == 0 {
 				return fmt.Errorf("%s: no results yet", filepath.Join(args[0], "results.jsonl"))
@@ -87,8 +87,8 @@ func encodeBoard(w io.Writer, b benchmarks.Board, bench []benchmarks.BenchResult
 // folder's lock; when another run holds it, that run will write leaderboard.md when it ends,
 // and this one only prints.
 func writeLeaderboard(cmd *cobra.Command, out string) error {
-	store, err := core.OpenResults(out, core.ResultsOptions{Log: cmd.ErrOrStderr()})
-	var locked *core.LockedError
+	store, err := storage.OpenResults(out, storage.ResultsOptions{Log: cmd.ErrOrStderr()})
+	var locked *storage.LockedError
 	switch {
 	case errors.As(err, &locked):
 		fmt.Fprintf(cmd.ErrOrStderr(), "%s is in use by another run (pid %d), which writes leaderboard.md when it ends\n", locked.Path, locked.PID)
@@ -97,7 +97,7 @@ func writeLeaderboard(cmd *cobra.Command, out string) error {
 	default:
 		defer store.Close()
 	}
-	rows, _, err := core.ReadResultsLenient(filepath.Join(out, core.ResultsFile)) // torn: only if not ours to repair
+	rows, _, err := storage.ReadResultsLenient(filepath.Join(out, storage.ResultsFile)) // torn: only if not ours to repair
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func writeLeaderboard(cmd *cobra.Command, out string) error {
 		return err
 	}
 	if store != nil {
-		if err := core.WriteFileAtomic(filepath.Join(out, "leaderboard.md"), buf.Bytes()); err != nil {
+		if err := storage.WriteFileAtomic(filepath.Join(out, "leaderboard.md"), buf.Bytes()); err != nil {
 			return err
 		}
 	}

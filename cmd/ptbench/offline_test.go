@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/ptbench/ptbench/backbones/hf"
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // --offline with a hub id that is not in the local cache: a non-zero exit before anything
@@ -43,7 +43,7 @@ func TestOfflineNeverDials(t *testing.T) {
 	if n := requests.Load(); n != 0 {
 		t.Errorf("%d requests to the hub with --offline", n)
 	}
-	if _, err := os.Stat(filepath.Join(out, core.ResultsFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(out, storage.ResultsFile)); err == nil {
 		t.Error("a results file was written for a refused grid")
 	}
 	os.Unsetenv("PTBENCH_OFFLINE") // checkOffline sets it for the process

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // --pack reaches the grid: packable runs train as one pack (their rows say so), a method
@@ -22,7 +22,7 @@ func TestRunPackFlag(t *testing.T) {
 	if !strings.Contains(log, "training 2 runs as one pack") || !strings.Contains(log, "runs alone: the method does not declare row-independent inputs") {
 		t.Fatalf("log does not show pt packed and lora alone:\n%s", log)
 	}
-	rows, err := core.ReadResults(filepath.Join(out, core.ResultsFile))
+	rows, err := storage.ReadResults(filepath.Join(out, storage.ResultsFile))
 	if err != nil || len(rows) != 4 {
 		t.Fatalf("%d rows, %v; want 4", len(rows), err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // executeSplit runs the CLI with stdout and stderr apart.
@@ -25,9 +26,9 @@ func executeSplit(args ...string) (stdout, stderr string, err error) {
 	return out.String(), errOut.String(), err
 }
 
-func plotRows(t *testing.T, dir string, rows []core.ResultRow) {
+func plotRows(t *testing.T, dir string, rows []storage.ResultRow) {
 	t.Helper()
-	store := &core.ResultStore{Path: filepath.Join(dir, core.ResultsFile)}
+	store := &storage.ResultStore{Path: filepath.Join(dir, storage.ResultsFile)}
 	for _, r := range rows {
 		if err := store.Append(r); err != nil {
 			t.Fatal(err)
@@ -39,18 +40,18 @@ func plotRows(t *testing.T, dir string, rows []core.ResultRow) {
 // the PNGs — also after a later render (what `ptbench run` does at its end).
 func TestPlotCommandWritesFiguresAndLinksThem(t *testing.T) {
 	dir := t.TempDir()
-	var rows []core.ResultRow
+	var rows []storage.ResultRow
 	for i, m := range []struct {
 		method, label string
 		params        int64
 	}{{"pt", "PT", 256}, {"lora", "LoRA", 12288}} {
 		for seed := int64(1); seed <= 2; seed++ {
-			rows = append(rows, core.ResultRow{RunKey: m.method + string(rune('0'+seed)), Method: m.method, Label: m.label,
+			rows = append(rows, storage.ResultRow{RunKey: m.method + string(rune('0'+seed)), Method: m.method, Label: m.label,
 				Task: "syn-keyword", Seed: seed, Backbone: core.BackboneInfo{Name: "t5-tiny"}, Status: "ok",
 				TestScore: 50 + float64(10*i) + float64(seed), TrainableParams: m.params, MeanStepSec: 0.01 * float64(int64(i)+seed),
-				PeakRSSBytes: 300 << 20, Steps: 10, Curves: &core.Curves{
-					Loss: []core.CurvePoint{{Step: 5, Value: 2}, {Step: 10, Value: 1}},
-					Dev:  []core.CurvePoint{{Step: 5, Value: 40}, {Step: 10, Value: 50}},
+				PeakRSSBytes: 300 << 20, Steps: 10, Curves: &storage.Curves{
+					Loss: []storage.CurvePoint{{Step: 5, Value: 2}, {Step: 10, Value: 1}},
+					Dev:  []storage.CurvePoint{{Step: 5, Value: 40}, {Step: 10, Value: 50}},
 				}})
 		}
 	}
@@ -106,10 +107,10 @@ func TestPlotCommandWritesFiguresAndLinksThem(t *testing.T) {
 func TestPlotCommandErrors(t *testing.T) {
 	dir := t.TempDir()
 	_, _, err := executeSplit("plot", dir)
-	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, core.ResultsFile)) {
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, storage.ResultsFile)) {
 		t.Fatalf("missing results: %v", err)
 	}
-	plotRows(t, dir, []core.ResultRow{{RunKey: "a", Method: "pt", Task: "rte", Status: "failed", Error: "boom"}})
+	plotRows(t, dir, []storage.ResultRow{{RunKey: "a", Method: "pt", Task: "rte", Status: "failed", Error: "boom"}})
 	if _, _, err = executeSplit("plot", dir); err == nil || !strings.Contains(err.Error(), "no run with status ok") {
 		t.Fatalf("no ok rows: %v", err)
 	}

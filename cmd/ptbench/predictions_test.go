@@ -9,6 +9,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // A finished run writes its dev and test predictions as data, and `ptbench score` on the test
@@ -20,7 +21,7 @@ func TestPredictionsRescoreToTheRow(t *testing.T) {
 		"--eval-limit", "8", "--test-limit", "16", "--out", out); err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
-	rows, err := core.ReadResults(filepath.Join(out, core.ResultsFile))
+	rows, err := storage.ReadResults(filepath.Join(out, storage.ResultsFile))
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("%d rows, %v", len(rows), err)
 	}
@@ -30,10 +31,10 @@ func TestPredictionsRescoreToTheRow(t *testing.T) {
 	}
 	for _, split := range []string{"dev", "test"} {
 		rel := row.Predictions[split]
-		if rel != core.PredictionsFile(row.RunKey, split) {
+		if rel != storage.PredictionsFile(row.RunKey, split) {
 			t.Fatalf("%s predictions recorded as %q", split, rel)
 		}
-		preds, err := core.ReadPredictions(filepath.Join(out, rel))
+		preds, err := storage.ReadPredictions(filepath.Join(out, rel))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 func execute(args ...string) (string, error) {
@@ -82,7 +82,7 @@ func TestRunRejectsBadNumbersBeforeAnythingLoads(t *testing.T) {
 
 func TestRunNoWaitFailsWhileAnotherRunWrites(t *testing.T) {
 	out := t.TempDir()
-	other, err := core.OpenResults(out, core.ResultsOptions{})
+	other, err := storage.OpenResults(out, storage.ResultsOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestRunNoWaitFailsWhileAnotherRunWrites(t *testing.T) {
 
 func TestLeaderboardToleratesATornLastLine(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, core.ResultsFile)
+	path := filepath.Join(dir, storage.ResultsFile)
 	good := `{"run_key":"pt.rte.s1.x","method":"pt","label":"PT","task":"rte","benchmark":"GLUE","status":"ok","test_score":61.5}`
 	os.WriteFile(path, []byte(good+"\n"+`{"run_key":"pt.rte.s2.y","meth`), 0o644)
 	out, err := execute("leaderboard", dir)

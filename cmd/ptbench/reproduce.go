@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ptbench/ptbench/benchmarks"
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // newReproduceCmd: `ptbench reproduce NAME` runs one of the paper's experiments (a table or
@@ -124,7 +124,7 @@ backbone (e.g. t5-tiny, or a local T5-Base folder); --shard i/n runs the i-th of
 					return fmt.Errorf("%s, group %q: %w", x.File, p.Group, err)
 				}
 			}
-			known, _, _ := core.ReadResultsLenient(filepath.Join(out, core.ResultsFile))
+			known, _, _ := storage.ReadResultsLenient(filepath.Join(out, storage.ResultsFile))
 			cost := benchmarks.EstimateCost(plan, known)
 			fmt.Fprintf(cmd.ErrOrStderr(), "reproduce %s (%s): %d grids, %d runs, %d steps, estimated %s of training (%s step times)\n",
 				x.Name, x.Title, len(plan), cost.Runs, cost.Steps, humanSeconds(cost.Seconds), cost.StepSource)
@@ -261,12 +261,12 @@ func writeExperimentNote(out string, x *benchmarks.Experiment, plan []benchmarks
 	if err != nil {
 		return err
 	}
-	return core.WriteFileAtomic(filepath.Join(out, "experiment.json"), append(b, '\n'))
+	return storage.WriteFileAtomic(filepath.Join(out, "experiment.json"), append(b, '\n'))
 }
 
 // printBoardJSON prints the folder's leaderboard as JSON (as `ptbench leaderboard -o json`).
 func printBoardJSON(cmd *cobra.Command, out string) error {
-	rows, _, err := core.ReadResultsLenient(filepath.Join(out, core.ResultsFile))
+	rows, _, err := storage.ReadResultsLenient(filepath.Join(out, storage.ResultsFile))
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 	"github.com/ptbench/ptbench/internal/testfix"
 )
 
@@ -79,7 +79,7 @@ func TestReproduceGlueTiny(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, log)
 		}
 	}
-	rows, err := core.ReadResults(filepath.Join(out, core.ResultsFile))
+	rows, err := storage.ReadResults(filepath.Join(out, storage.ResultsFile))
 	if err != nil {
 		t.Fatal(err)
 	}

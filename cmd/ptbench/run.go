@@ -16,7 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ptbench/ptbench/benchmarks"
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 	"github.com/ptbench/ptbench/peft"
 	"github.com/ptbench/ptbench/plugins/host"
 )
@@ -285,7 +285,7 @@ func startWorker(cmd *cobra.Command, g *benchmarks.Grid, jobs int) func(int, str
 		args := append(append([]string(nil), os.Args[1:]...),
 			"--jobs", "1", "--worker", fmt.Sprintf("%d/%d", i, jobs), "--out", dir, "--no-wait",
 			"--artefact-dir", filepath.Join(g.OutDir, "artefacts"),
-			"--resume-from", filepath.Join(g.OutDir, core.ResultsFile),
+			"--resume-from", filepath.Join(g.OutDir, storage.ResultsFile),
 			"--threads", fmt.Sprint(threads))
 		c := exec.Command(exe, args...)
 		c.Env = append(os.Environ(), "PTBENCH_WORKER=1")

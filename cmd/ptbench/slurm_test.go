@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // TestMain lets this test binary act as the ptbench binary: the Slurm test's jobs run it
@@ -35,7 +35,7 @@ func tinyGridArgs() []string {
 
 func resultKeys(t *testing.T, dir string) []string {
 	t.Helper()
-	rows, err := core.ReadResults(filepath.Join(dir, core.ResultsFile))
+	rows, err := storage.ReadResults(filepath.Join(dir, storage.ResultsFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // A bad --sweep is a usage error before the backbone or any data loads: the task named here
@@ -106,7 +106,7 @@ func TestRunSweepSelectsOnDev(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
-	rows, err := core.ReadResults(filepath.Join(out, core.ResultsFile))
+	rows, err := storage.ReadResults(filepath.Join(out, storage.ResultsFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/ptbench/ptbench/benchmarks"
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/storage"
 	_ "github.com/ptbench/ptbench/tasks"
 )
 
@@ -27,7 +28,7 @@ func TestGridWritesALoadableModelDirectory(t *testing.T) {
 	if sum, err := g.Run(); err != nil || sum.Ran != 1 || sum.Failed != 0 {
 		t.Fatalf("grid %+v, %v", sum, err)
 	}
-	rows, err := core.ReadResults(filepath.Join(out, "results.jsonl"))
+	rows, err := storage.ReadResults(filepath.Join(out, "results.jsonl"))
 	if err != nil || len(rows) != 1 || rows[0].Status != "ok" {
 		t.Fatalf("rows %+v, %v", rows, err)
 	}

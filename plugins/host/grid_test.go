@@ -8,7 +8,7 @@ import (
 
 	"github.com/ptbench/ptbench/benchmarks"
 	"github.com/ptbench/ptbench/core"
-
+	"github.com/ptbench/ptbench/core/storage"
 	_ "github.com/ptbench/ptbench/tasks"
 )
 
@@ -24,7 +24,7 @@ func TestGridRecordsFailedPluginRunAndGoesOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	grid := func(fault string) []core.ResultRow {
+	grid := func(fault string) []storage.ResultRow {
 		t.Setenv("PTBENCH_TESTPLUGIN_FAULT", fault)
 		g := benchmarks.Grid{Methods: []string{spec, "pt"}, Tasks: []string{"syn-parity"}, Seeds: []int64{1},
 			MethodConfigs: map[string]map[string]any{spec: {"length": 4}, "pt": {"length": 4}},
@@ -35,7 +35,7 @@ func TestGridRecordsFailedPluginRunAndGoesOn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := (&core.ResultStore{Path: filepath.Join(g.OutDir, "results.jsonl")}).Read()
+		rows, err := (&storage.ResultStore{Path: filepath.Join(g.OutDir, "results.jsonl")}).Read()
 		if err != nil {
 			t.Fatal(err)
 		}

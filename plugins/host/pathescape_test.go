@@ -9,6 +9,7 @@ import (
 
 	"github.com/ptbench/ptbench/benchmarks"
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // A plugin named by a relative path with "../" (the plugin:../../../../tmp/x/…) keeps
@@ -39,7 +40,7 @@ func TestPluginPathWithDotDotCannotLeaveOut(t *testing.T) {
 	if _, err := g.Run(); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := (&core.ResultStore{Path: filepath.Join(out, core.ResultsFile)}).Read()
+	rows, err := (&storage.ResultStore{Path: filepath.Join(out, storage.ResultsFile)}).Read()
 	if err != nil {
 		t.Fatal(err)
 	}

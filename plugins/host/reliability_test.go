@@ -12,6 +12,7 @@ import (
 
 	"github.com/ptbench/ptbench/benchmarks"
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // TestFrozenPluginDoesNotHangTheHost: a plugin stopped with SIGSTOP mid-run (it can answer
@@ -90,7 +91,7 @@ func TestGridPluginThatFailsToStartFailsItsRunOnly(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the grid stopped: %v", err)
 	}
-	rows, err := (&core.ResultStore{Path: filepath.Join(g.OutDir, "results.jsonl")}).Read()
+	rows, err := (&storage.ResultStore{Path: filepath.Join(g.OutDir, "results.jsonl")}).Read()
 	if err != nil {
 		t.Fatal(err)
 	}

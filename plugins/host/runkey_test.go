@@ -7,6 +7,7 @@ import (
 
 	"github.com/ptbench/ptbench/benchmarks"
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // A plugin that failed to start (here: it speaks another protocol version) records its row
@@ -33,7 +34,7 @@ func TestPluginFailedStartSharesItsRetrysKey(t *testing.T) {
 	}
 	grid("version")
 	grid("")
-	rows, err := core.ReadResults(filepath.Join(out, core.ResultsFile))
+	rows, err := storage.ReadResults(filepath.Join(out, storage.ResultsFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package core
+package storage
 
 import (
 	"crypto/sha256"
@@ -8,6 +8,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/ptbench/ptbench/core"
 )
 
 // RunIdentity is everything that changes a run's numbers: two runs with the same identity
@@ -20,15 +22,15 @@ import (
 // default run (float32, full precision, the checkpoint's dropout and tokenizer) keeps the key
 // it had before; a bfloat16, NF4, dropout- or tokenizer-overridden run gets a key of its own.
 type RunIdentity struct {
-	Method   string       // registered method name
-	Config   any          // the method's resolved config (incl. an --init-from fingerprint)
-	Tasks    []string     // the task, or a multi-task run's tasks in order
-	Seed     int64        // the run's seed
-	Backbone string       // preset name or checkpoint path as given
-	Numerics Numerics     // how the backbone computes (dtype, quantisation, dropout, tokenizer)
-	Train    TrainOptions // schedule, batch shape, padding/grouping, eval/test limits
-	KShot    int          // k-shot sampling (0: full training set)
-	DataHash string       // fingerprint of the examples (DataHash)
+	Method   string            // registered method name
+	Config   any               // the method's resolved config (incl. an --init-from fingerprint)
+	Tasks    []string          // the task, or a multi-task run's tasks in order
+	Seed     int64             // the run's seed
+	Backbone string            // preset name or checkpoint path as given
+	Numerics Numerics          // how the backbone computes (dtype, quantisation, dropout, tokenizer)
+	Train    core.TrainOptions // schedule, batch shape, padding/grouping, eval/test limits
+	KShot    int               // k-shot sampling (0: full training set)
+	DataHash string            // fingerprint of the examples (DataHash)
 	// Temperature is the multi-task sampler's temperature (counted only for multi-task runs).
 	Temperature float64
 }
@@ -53,15 +55,15 @@ func (n Numerics) IsDefault() bool {
 // (parsed once, ParseDType/ParseQuant/ParseDevice) by their canonical names, each left empty
 // at its default so a default run keeps its key; a tokenizer file is named by its base name
 // and content hash (so moving the file keeps the identity, editing it does not).
-func NumericsOf(o BackboneOptions) Numerics {
+func NumericsOf(o core.BackboneOptions) Numerics {
 	n := Numerics{Dropout: o.Dropout, InitSeed: o.Seed}
-	if o.DType != Float32 {
+	if o.DType != core.Float32 {
 		n.DType = o.DType.String()
 	}
-	if o.Quant != QuantNone {
+	if o.Quant != core.QuantNone {
 		n.Quant = o.Quant.String()
 	}
-	if o.Device != CPU {
+	if o.Device != core.CPU {
 		n.Device = o.Device.String()
 	}
 	n.Tokenizer = tokenizerIdentity(o.Tokenizer)
@@ -101,7 +103,7 @@ func (id RunIdentity) Key() (string, error) {
 		T string
 		S int64
 		B string
-		O TrainOptions
+		O core.TrainOptions
 		K int
 		D string
 		N *Numerics `json:",omitempty"`
@@ -124,14 +126,14 @@ func (id RunIdentity) ArtefactName() (string, error) {
 	}
 	// The first seven fields are the artefact name's original encoding; keep them.
 	b, err := json.Marshal(struct {
-		Method   string       `json:"method"`
-		Config   any          `json:"config"`
-		Backbone string       `json:"backbone"`
-		Tasks    []string     `json:"tasks"`
-		DataHash string       `json:"data_hash"`
-		Seed     int64        `json:"seed"`
-		Train    TrainOptions `json:"train"`
-		Numerics *Numerics    `json:"numerics,omitempty"`
+		Method   string            `json:"method"`
+		Config   any               `json:"config"`
+		Backbone string            `json:"backbone"`
+		Tasks    []string          `json:"tasks"`
+		DataHash string            `json:"data_hash"`
+		Seed     int64             `json:"seed"`
+		Train    core.TrainOptions `json:"train"`
+		Numerics *Numerics         `json:"numerics,omitempty"`
 	}{id.Method, id.Config, id.Backbone, id.Tasks, id.DataHash, id.Seed, id.Train, numerics})
 	if err != nil {
 		return "", fmt.Errorf("artefact %s: identity does not encode: %w", id.Method, err)
@@ -140,4 +142,45 @@ func (id RunIdentity) ArtefactName() (string, error) {
 	tasks := append([]string(nil), id.Tasks...)
 	sort.Strings(tasks)
 	return fmt.Sprintf("%s.%s.s%d.%s", id.Method, strings.Join(tasks, "+"), id.Seed, hex.EncodeToString(h[:])[:10]), nil
+}
+
+// ArtefactIdentity is everything an artefact's name is derived from, as recorded in the
+// artefact file's metadata (`ptbench artefacts list`). Its name is RunIdentity.ArtefactName.
+type ArtefactIdentity struct {
+	Method   string            `json:"method"`
+	Config   any               `json:"config"` // the method's resolved config
+	Backbone string            `json:"backbone"`
+	Tasks    []string          `json:"tasks"`
+	DataHash string            `json:"data_hash"` // hash of the training examples of Tasks
+	Seed     int64             `json:"seed"`
+	Train    core.TrainOptions `json:"train"`
+	Numerics *Numerics         `json:"numerics,omitempty"` // nil: the default numerics
+}
+
+// ArtefactName is the stable name of an identity: "<method>.<tasks>.s<seed>.<hash>", the hash
+// over the whole identity (so another config, backbone, numerics, data or schedule is another
+// name). It is RunIdentity.ArtefactName, so run keys and artefact names count the same options.
+func ArtefactName(id ArtefactIdentity) (string, error) {
+	rid := RunIdentity{Method: id.Method, Config: id.Config, Backbone: id.Backbone, Tasks: id.Tasks,
+		DataHash: id.DataHash, Seed: id.Seed, Train: id.Train}
+	if id.Numerics != nil {
+		rid.Numerics = *id.Numerics
+	}
+	return rid.ArtefactName()
+}
+
+// DataHash fingerprints training examples (sources and targets, in order) so that a result
+// or an artefact names the data it was trained on, not just the task.
+func DataHash(examples ...[]core.Example) string {
+	h := sha256.New()
+	for _, exs := range examples {
+		for _, e := range exs {
+			h.Write([]byte(e.Source))
+			h.Write([]byte{0})
+			h.Write([]byte(e.Target))
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{1})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }

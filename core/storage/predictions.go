@@ -1,4 +1,4 @@
-package core
+package storage
 
 import (
 	"bufio"
@@ -9,18 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/atomicfile"
-	"github.com/ptbench/ptbench/core/data"
 )
-
-// Prediction is one evaluated example: its id (as `ptbench data` and `ptbench score` name it),
-// the decoded generation and the gold target. A run's predictions are data: the grid writes
-// them next to results.jsonl (PredictionsDir) so a score can be recomputed or audited.
-type Prediction struct {
-	ID         string `json:"id"`
-	Prediction string `json:"prediction"`
-	Target     string `json:"target"`
-}
 
 // PredictionsDir is the folder under a results folder that holds predictions files.
 const PredictionsDir = "predictions"
@@ -42,18 +33,9 @@ func PredictionsFile(rowKey, split string) string {
 	return filepath.Join(PredictionsDir, name+"."+split+".jsonl")
 }
 
-// predictionsOf pairs generations with their examples.
-func predictionsOf(examples []Example, generations []string) []Prediction {
-	out := make([]Prediction, len(examples))
-	for i, ex := range examples {
-		out[i] = Prediction{ID: ex.ID, Prediction: generations[i], Target: ex.Target}
-	}
-	return out
-}
-
 // WritePredictions writes preds as JSON lines to path, atomically (a reader never sees half a
 // file; a file of the same name is replaced).
-func WritePredictions(path string, preds []Prediction) error {
+func WritePredictions(path string, preds []core.Prediction) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -70,13 +52,13 @@ func WritePredictions(path string, preds []Prediction) error {
 
 // ReadPredictions reads a predictions file; a malformed line, a line without an id or an id
 // given twice is an error naming file and line.
-func ReadPredictions(path string) ([]Prediction, error) {
+func ReadPredictions(path string) ([]core.Prediction, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var out []Prediction
+	var out []core.Prediction
 	seen := map[string]int{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
@@ -85,7 +67,7 @@ func ReadPredictions(path string) ([]Prediction, error) {
 		if len(text) == 0 {
 			continue
 		}
-		var p Prediction
+		var p core.Prediction
 		dec := json.NewDecoder(bytes.NewReader(text))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&p); err != nil {
@@ -104,30 +86,4 @@ func ReadPredictions(path string) ([]Prediction, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return out, nil
-}
-
-// InvalidCounts are how many of a row's predictions were not well-formed for its task
-// (data.PredictionChecker) — scored as the reference code scores them, usually as wrong.
-type InvalidCounts struct {
-	Dev       int `json:"dev"`
-	DevTotal  int `json:"dev_total"`
-	Test      int `json:"test"`
-	TestTotal int `json:"test_total"`
-}
-
-// TestShare is the invalid share of the test predictions (0 without any).
-func (c InvalidCounts) TestShare() float64 {
-	if c.TestTotal == 0 {
-		return 0
-	}
-	return float64(c.Test) / float64(c.TestTotal)
-}
-
-// countInvalid counts the predictions task rejects as ill-formed (data.CountInvalid).
-func countInvalid(task Task, preds []Prediction) int {
-	gens := make([]string, len(preds))
-	for i, p := range preds {
-		gens[i] = p.Prediction
-	}
-	return data.CountInvalid(task, gens)
 }

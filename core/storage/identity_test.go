@@ -1,4 +1,4 @@
-package core
+package storage
 
 import (
 	"crypto/sha256"
@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ptbench/ptbench/core"
 )
 
 // legacyKey is the run key as every release before RunIdentity computed it: default runs must
@@ -21,7 +23,7 @@ func legacyKey(id RunIdentity) string {
 		T string
 		S int64
 		B string
-		O TrainOptions
+		O core.TrainOptions
 		K int
 		D string
 	}{id.Method, id.Config, task, id.Seed, id.Backbone, id.Train, id.KShot, id.DataHash})
@@ -32,7 +34,7 @@ func legacyKey(id RunIdentity) string {
 func TestRunIdentityKey(t *testing.T) {
 	half := 0.0
 	base := RunIdentity{Method: "pt", Config: map[string]any{"length": 100}, Tasks: []string{"rte"}, Seed: 1,
-		Backbone: "t5-small", Train: TrainOptions{Steps: 5, BatchSize: 16}, DataHash: "abc"}
+		Backbone: "t5-small", Train: core.TrainOptions{Steps: 5, BatchSize: 16}, DataHash: "abc"}
 	with := func(f func(*RunIdentity)) RunIdentity { id := base; f(&id); return id }
 	baseKey, err := base.Key()
 	if err != nil {
@@ -47,14 +49,14 @@ func TestRunIdentityKey(t *testing.T) {
 		samekey bool
 	}{
 		{"float32 spelled out", with(func(id *RunIdentity) {
-			id.Numerics = NumericsOf(BackboneOptions{DType: Float32, Quant: QuantNone, Device: CPU})
+			id.Numerics = NumericsOf(core.BackboneOptions{DType: core.Float32, Quant: core.QuantNone, Device: core.CPU})
 		}), true},
-		{"bfloat16", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{DType: BFloat16}) }), false},
-		{"cuda", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{Device: Device{CUDA: true}}) }), false},
-		{"nf4", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{Quant: QuantNF4}) }), false},
-		{"dropout 0", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{Dropout: &half}) }), false},
-		{"byte tokenizer", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{Tokenizer: "byte"}) }), false},
-		{"init seed", with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{Seed: 3}) }), false},
+		{"bfloat16", with(func(id *RunIdentity) { id.Numerics = NumericsOf(core.BackboneOptions{DType: core.BFloat16}) }), false},
+		{"cuda", with(func(id *RunIdentity) { id.Numerics = NumericsOf(core.BackboneOptions{Device: core.Device{CUDA: true}}) }), false},
+		{"nf4", with(func(id *RunIdentity) { id.Numerics = NumericsOf(core.BackboneOptions{Quant: core.QuantNF4}) }), false},
+		{"dropout 0", with(func(id *RunIdentity) { id.Numerics = NumericsOf(core.BackboneOptions{Dropout: &half}) }), false},
+		{"byte tokenizer", with(func(id *RunIdentity) { id.Numerics = NumericsOf(core.BackboneOptions{Tokenizer: "byte"}) }), false},
+		{"init seed", with(func(id *RunIdentity) { id.Numerics = NumericsOf(core.BackboneOptions{Seed: 3}) }), false},
 		{"eval limit", with(func(id *RunIdentity) { id.Train.EvalLimit = 8 }), false},
 		{"test limit", with(func(id *RunIdentity) { id.Train.TestLimit = 8 }), false},
 		{"pad to max", with(func(id *RunIdentity) { id.Train.PadToMax = true }), false},
@@ -72,9 +74,9 @@ func TestRunIdentityKey(t *testing.T) {
 		}
 	}
 	// bf16 and its alias are one identity; multi-task temperature counts.
-	alias, _ := ParseDType("bf16")
-	a, _ := with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{DType: alias}) }).Key()
-	b, _ := with(func(id *RunIdentity) { id.Numerics = NumericsOf(BackboneOptions{DType: BFloat16}) }).Key()
+	alias, _ := core.ParseDType("bf16")
+	a, _ := with(func(id *RunIdentity) { id.Numerics = NumericsOf(core.BackboneOptions{DType: alias}) }).Key()
+	b, _ := with(func(id *RunIdentity) { id.Numerics = NumericsOf(core.BackboneOptions{DType: core.BFloat16}) }).Key()
 	if a != b {
 		t.Errorf("bf16 %s and bfloat16 %s differ", a, b)
 	}
@@ -90,7 +92,7 @@ func TestRunIdentityKey(t *testing.T) {
 // Artefact names keep their legacy encoding for default numerics and change otherwise.
 func TestArtefactNameCountsNumerics(t *testing.T) {
 	id := ArtefactIdentity{Method: "pt", Config: map[string]any{"length": 4}, Backbone: "t5-tiny", Tasks: []string{"mnli"},
-		DataHash: "d", Seed: 1, Train: TrainOptions{Steps: 3}}
+		DataHash: "d", Seed: 1, Train: core.TrainOptions{Steps: 3}}
 	name, err := ArtefactName(id)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +102,7 @@ func TestArtefactNameCountsNumerics(t *testing.T) {
 	if want := "pt.mnli.s1." + hex.EncodeToString(h[:])[:10]; name != want {
 		t.Errorf("default artefact name %s, want legacy %s", name, want)
 	}
-	n := NumericsOf(BackboneOptions{DType: BFloat16})
+	n := NumericsOf(core.BackboneOptions{DType: core.BFloat16})
 	id.Numerics = &n
 	if bf, _ := ArtefactName(id); bf == name {
 		t.Errorf("a bfloat16 artefact has the float32 one's name %s", name)

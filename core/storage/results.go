@@ -1,54 +1,56 @@
-package core
+package storage
 
 import (
 	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/ptbench/ptbench/core/atomicfile"
 	"math"
 	"os"
 	"sync"
+
+	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/atomicfile"
 )
 
 // ResultRow is one finished (or failed) run: everything needed to reproduce and compare it.
 type ResultRow struct {
-	RunKey       string       `json:"run_key"` // identity used for resume
-	Method       string       `json:"method"`
-	Label        string       `json:"label"`
-	MethodConfig any          `json:"method_config"`
-	Task         string       `json:"task"`
-	Benchmark    string       `json:"benchmark,omitempty"`
-	Seed         int64        `json:"seed"`
-	Backbone     BackboneInfo `json:"backbone"`
+	RunKey       string            `json:"run_key"` // identity used for resume
+	Method       string            `json:"method"`
+	Label        string            `json:"label"`
+	MethodConfig any               `json:"method_config"`
+	Task         string            `json:"task"`
+	Benchmark    string            `json:"benchmark,omitempty"`
+	Seed         int64             `json:"seed"`
+	Backbone     core.BackboneInfo `json:"backbone"`
 	// Numerics are the backbone options that changed the numbers (bf16, NF4, dropout, a
 	// tokenizer override), part of the run key; nil: the defaults (float32, full precision).
-	Numerics        *Numerics    `json:"numerics,omitempty"`
-	Train           TrainOptions `json:"train"`
-	KShot           int          `json:"k_shot,omitempty"`
-	Status          string       `json:"status"` // ok, diverged, failed
-	Error           string       `json:"error,omitempty"`
-	Dev             Scores       `json:"dev,omitempty"`
-	Test            Scores       `json:"test,omitempty"`
-	DevScore        float64      `json:"dev_score"`
-	TestScore       float64      `json:"test_score"`
-	TrainableParams int64        `json:"trainable_params"`
-	MeanStepSec     float64      `json:"mean_step_seconds"`
-	MedianStepSec   float64      `json:"median_step_seconds"`
-	PeakRSSBytes    int64        `json:"peak_rss_bytes"`
-	EvalSeconds     float64      `json:"eval_seconds,omitempty"` // evaluation's share of the run's wall time
-	Steps           int          `json:"steps"`
-	BestStep        int          `json:"best_step"`
-	FinalLoss       float64      `json:"final_loss"`       // NaN/Inf are stored as null (see MarshalJSON)
-	Curves          *Curves      `json:"curves,omitempty"` // training loss and dev score over steps (rows before curves: nil)
-	Checkpoint      string       `json:"checkpoint,omitempty"`
+	Numerics        *Numerics         `json:"numerics,omitempty"`
+	Train           core.TrainOptions `json:"train"`
+	KShot           int               `json:"k_shot,omitempty"`
+	Status          string            `json:"status"` // ok, diverged, failed
+	Error           string            `json:"error,omitempty"`
+	Dev             core.Scores       `json:"dev,omitempty"`
+	Test            core.Scores       `json:"test,omitempty"`
+	DevScore        float64           `json:"dev_score"`
+	TestScore       float64           `json:"test_score"`
+	TrainableParams int64             `json:"trainable_params"`
+	MeanStepSec     float64           `json:"mean_step_seconds"`
+	MedianStepSec   float64           `json:"median_step_seconds"`
+	PeakRSSBytes    int64             `json:"peak_rss_bytes"`
+	EvalSeconds     float64           `json:"eval_seconds,omitempty"` // evaluation's share of the run's wall time
+	Steps           int               `json:"steps"`
+	BestStep        int               `json:"best_step"`
+	FinalLoss       float64           `json:"final_loss"`       // NaN/Inf are stored as null (see MarshalJSON)
+	Curves          *Curves           `json:"curves,omitempty"` // training loss and dev score over steps (rows before curves: nil)
+	Checkpoint      string            `json:"checkpoint,omitempty"`
 	// Predictions are the row's predictions files by split ("dev", "test"), relative to the
 	// results folder (PredictionsFile); Invalid counts the ill-formed predictions in them.
-	Predictions map[string]string `json:"predictions,omitempty"`
-	Invalid     *InvalidCounts    `json:"invalid,omitempty"`
-	Extra       map[string]any    `json:"extra,omitempty"`
-	CodeVersion string            `json:"code_version,omitempty"`
-	FinishedAt  string            `json:"finished_at"`
+	Predictions map[string]string   `json:"predictions,omitempty"`
+	Invalid     *core.InvalidCounts `json:"invalid,omitempty"`
+	Extra       map[string]any      `json:"extra,omitempty"`
+	CodeVersion string              `json:"code_version,omitempty"`
+	FinishedAt  string              `json:"finished_at"`
 }
 
 // Curves are a run's training curves as data, for plots (`ptbench plot`).

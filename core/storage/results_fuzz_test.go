@@ -1,4 +1,4 @@
-package core
+package storage
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ptbench/ptbench/core"
 )
 
 // FuzzReadResults: any bytes as results.jsonl either fail with an error naming file:line, or
@@ -16,7 +18,7 @@ import (
 // last line without its newline.
 func FuzzReadResults(f *testing.F) {
 	row := ResultRow{RunKey: "k1", Method: "pt", Label: "PT", MethodConfig: map[string]any{"length": 4.0, "init": "vocab"},
-		Task: "rte", Benchmark: "GLUE", Seed: 1, Status: "ok", Dev: Scores{"accuracy": 61.5}, Test: Scores{"accuracy": 60},
+		Task: "rte", Benchmark: "GLUE", Seed: 1, Status: "ok", Dev: core.Scores{"accuracy": 61.5}, Test: core.Scores{"accuracy": 60},
 		DevScore: 61.5, TestScore: 60, TrainableParams: 256, Steps: 4, FinalLoss: 1.25, Extra: map[string]any{"x": []any{1.0, "y"}},
 		FinishedAt: "2025-01-01T00:00:00Z"}
 	good, err := json.Marshal(row)
