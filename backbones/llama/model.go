@@ -200,9 +200,9 @@ func (m *Model) weight(l *linear) (w *ts.Tensor, owned bool) {
 	if l.q == nil {
 		return l.w, false
 	}
-	w = l.q.Dequantize()
-	if m.DType != gotch.Float {
-		w = w.MustTotype(m.DType, true)
+	w, err := l.q.DequantizeAs(m.DType)
+	if err != nil {
+		panic(fmt.Errorf("llama: %s: %w", l.name, err)) // the trainer recovers it as the run's error
 	}
 	return w, true
 }
@@ -548,11 +548,11 @@ func (m *Model) forwardTargets(embeds, mask *ts.Tensor, labels [][]int64, keep b
 	tmT.MustDrop()
 	target := m.idsOnDevice(flat, -1)
 	defer target.MustDrop()
-	if !keep && m.Quantized() && m.hooks == nil && !m.plainBackward && full.MustRequiresGrad() {
-		loss := m.recomputeLoss(full, fullMask, L, T, target)
+	if !keep && m.recomputable(full) {
+		loss, err := m.recomputeLoss(full, fullMask, L, T, target)
 		full.MustDrop()
 		fullMask.MustDrop()
-		return core.Outputs{Loss: loss}, nil
+		return core.Outputs{Loss: loss}, err
 	}
 	h := m.run(full, fullMask, nil)
 	full.MustDrop()
