@@ -305,3 +305,43 @@ func TestBadFormsAreRefused(t *testing.T) {
 		t.Errorf("error %q does not name %s and its values", err, core.FormsEnv)
 	}
 }
+
+// hookLinear: the hook sees fp32 input and output whatever the computation keeps; an output
+// it leaves alone comes back as it was (bf16 stays bf16, uncast), one it changes in fp32.
+func TestHookLinearDTypes(t *testing.T) {
+	lockThread(t)
+	m := &Model{}
+	var seen []gotch.DType
+	m.SetHooks(&core.Hooks{Linear: func(c core.HookCall, x, y *ts.Tensor) *ts.Tensor {
+		if x.MustSize()[0] > 0 { // not the zero-row question of linearHooked
+			seen = append(seen, x.DType(), y.DType())
+		}
+		if c.Site == "changed" {
+			return y.MustAddScalar(scalar(1), false)
+		}
+		return y
+	}})
+	for _, c := range []struct {
+		site      string
+		x, y, out gotch.DType
+		asked     bool // the hook saw the real tensors
+	}{
+		{"changed", gotch.BFloat16, gotch.BFloat16, gotch.Float, true},
+		{"alone", gotch.BFloat16, gotch.BFloat16, gotch.BFloat16, false},
+		{"alone", gotch.Float, gotch.Float, gotch.Float, true},
+		{"changed", gotch.Float, gotch.BFloat16, gotch.Float, true},
+	} {
+		seen = nil
+		x := ts.MustOnes([]int64{2, 4}, c.x, gotch.CPU)
+		y := ts.MustOnes([]int64{2, 3}, c.y, gotch.CPU)
+		out := m.hookLinear(c.site, x, y)
+		if out.DType() != c.out || (out == y) != (c.site == "alone") {
+			t.Errorf("%+v: out %v (same tensor %v)", c, out.DType(), out == y)
+		}
+		if c.asked != (len(seen) == 2) || (c.asked && (seen[0] != gotch.Float || seen[1] != gotch.Float)) {
+			t.Errorf("%+v: the hook saw %v", c, seen)
+		}
+		x.MustDrop()
+		out.MustDrop()
+	}
+}

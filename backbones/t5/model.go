@@ -161,11 +161,18 @@ func (m *Model) matmul(x, w *ts.Tensor, keepBF16 bool) *ts.Tensor {
 }
 
 // hookLinear passes the output y of a projection of x through the linear hook of site, if
-// any. The hook sees both in fp32 (an input or output kept in bf16 is cast for it); an output
-// it leaves alone comes back as it was, bf16 or not, and one it changes comes back in fp32.
+// any. The hook sees both in fp32 (an input or output kept in bf16 is cast for it, once the
+// hook is known to change this site: linearHooked); an output it leaves alone comes back as
+// it was, bf16 or not, and one it changes comes back in fp32.
 func (m *Model) hookLinear(site string, x, y *ts.Tensor) *ts.Tensor {
 	if !m.hooks.HasLinear() {
 		return y
+	}
+	if x.DType() != gotch.Float || y.DType() != gotch.Float {
+		xs, ys := x.MustSize(), y.MustSize()
+		if !m.linearHooked(site, xs[len(xs)-1], ys[len(ys)-1], y.MustDevice()) {
+			return y
+		}
 	}
 	xh, yh := x, y
 	if x.DType() != gotch.Float {
