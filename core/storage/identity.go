@@ -44,17 +44,22 @@ type Numerics struct {
 	Tokenizer string   `json:"tokenizer,omitempty"` // override: "byte" or "<file name>@<sha256 prefix>"
 	InitSeed  int64    `json:"init_seed,omitempty"` // a random-init preset's weight seed
 	Device    string   `json:"device,omitempty"`    // "" = cpu
+	// Forms is "plain" when core.FormsEnv asks for the plain forms of computation; "" is the
+	// backbone's default (fast) forms, which keep the keys runs had before there were two:
+	// they differ from the plain ones by float rounding only (README: T5 numerics).
+	Forms string `json:"forms,omitempty"`
 }
 
 // IsDefault reports whether n is the default numerics (what runs before RunIdentity had).
 func (n Numerics) IsDefault() bool {
-	return n.DType == "" && n.Quant == "" && n.Dropout == nil && n.Tokenizer == "" && n.InitSeed == 0 && n.Device == ""
+	return n.DType == "" && n.Quant == "" && n.Dropout == nil && n.Tokenizer == "" && n.InitSeed == 0 && n.Device == "" && n.Forms == ""
 }
 
 // NumericsOf is the identity of backbone options: the typed dtype, quantisation and device
 // (parsed once, ParseDType/ParseQuant/ParseDevice) by their canonical names, each left empty
 // at its default so a default run keeps its key; a tokenizer file is named by its base name
-// and content hash (so moving the file keeps the identity, editing it does not).
+// and content hash (so moving the file keeps the identity, editing it does not); the plain
+// forms (core.FormsEnv) as Forms.
 func NumericsOf(o core.BackboneOptions) Numerics {
 	n := Numerics{Dropout: o.Dropout, InitSeed: o.Seed}
 	if o.DType != core.Float32 {
@@ -67,6 +72,9 @@ func NumericsOf(o core.BackboneOptions) Numerics {
 		n.Device = o.Device.String()
 	}
 	n.Tokenizer = tokenizerIdentity(o.Tokenizer)
+	if plain, _ := core.PlainForms(); plain { // a misspelt value fails where the backbone opens
+		n.Forms = "plain"
+	}
 	return n
 }
 

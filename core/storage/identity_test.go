@@ -80,6 +80,18 @@ func TestRunIdentityKey(t *testing.T) {
 	if a != b {
 		t.Errorf("bf16 %s and bfloat16 %s differ", a, b)
 	}
+	// The plain forms (PTBENCH_FORMS=plain) are a run of their own; the default forms, spelled
+	// out or not, keep the key.
+	for _, c := range []struct {
+		env  string
+		same bool
+	}{{"", true}, {"fast", true}, {"plain", false}} {
+		t.Setenv(core.FormsEnv, c.env)
+		k, _ := with(func(id *RunIdentity) { id.Numerics = NumericsOf(core.BackboneOptions{}) }).Key()
+		if (k == baseKey) != c.same {
+			t.Errorf("%s=%q: key %s vs default %s: same = %v, want %v", core.FormsEnv, c.env, k, baseKey, k == baseKey, c.same)
+		}
+	}
 	mt := with(func(id *RunIdentity) { id.Tasks = []string{"rte", "mrpc"} })
 	k1, _ := mt.Key()
 	mt.Temperature = 2
