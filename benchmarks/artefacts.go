@@ -13,6 +13,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/data"
+	"github.com/ptbench/ptbench/core/engine"
 	"github.com/ptbench/ptbench/core/safetensors"
 	"github.com/ptbench/ptbench/core/storage"
 )
@@ -51,7 +52,7 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 	defer m.Close()
 	dopts := g.Data
 	dopts.KShot = 0 // source artefacts train on the full training sets
-	var tasks []core.TaskData
+	var tasks []engine.TaskData
 	var splits [][]core.Example
 	for _, name := range spec.Tasks {
 		task, err := core.NewTask(name)
@@ -65,7 +66,7 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 		if err != nil {
 			return nil, fmt.Errorf("artefact %s on %s: task data missing or unreadable (%w); obtain it with `ptbench data --task %s` or pass --data-dir", spec.Method, name, err, name)
 		}
-		tasks = append(tasks, core.TaskData{Task: task, Data: ds})
+		tasks = append(tasks, engine.TaskData{Task: task, Data: ds})
 		splits = append(splits, ds.Train)
 	}
 	train := g.Train
@@ -117,8 +118,8 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 	}
 	prefix := fmt.Sprintf("[artefact %s]", name)
 	fmt.Fprintf(log, "%s missing: training %s on %s (seed %d, %d steps)\n", prefix, spec.Method, strings.Join(spec.Tasks, "+"), spec.Seed, train.Steps)
-	train.Progress = core.NewProgress(log, g.Terminal, prefix, 50)
-	tr := &core.Trainer{Backbone: a.backbone, Method: m, Tasks: tasks, Opts: train, Temperature: g.Temperature, Artefacts: a}
+	train.Progress = engine.NewProgress(log, g.Terminal, prefix, 50)
+	tr := &engine.Trainer{Backbone: a.backbone, Method: m, Tasks: tasks, Opts: train, Temperature: g.Temperature, Artefacts: a}
 	a.begin()
 	res, err := safeRun(tr)
 	used := a.end()

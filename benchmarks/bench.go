@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/engine"
 	"github.com/ptbench/ptbench/core/storage"
 )
 
@@ -30,7 +31,7 @@ type BenchOptions struct {
 	Lengths     []int
 	LengthsName string
 	// GroupByLength adds a "grouped" mode: batches of an epoch of length-grouped batches over
-	// Lengths (core.LengthGroupedBatches), each padded to its longest row.
+	// Lengths (engine.LengthGroupedBatches), each padded to its longest row.
 	GroupByLength bool
 	Seed          int64
 	Log           io.Writer
@@ -103,7 +104,7 @@ func benchOne(bb core.Backbone, name, mode string, kind int, o BenchOptions) (Be
 	}
 	defer m.Close()
 	core.SeedAll(o.Seed)
-	core.ResetPeakRSS()
+	engine.ResetPeakRSS()
 	// The same setup path as a training run: hooks, optimiser, backbone snapshot for
 	// methods that edit weights.
 	// Source artefacts (SPoT, ATTEMPT, MPT) are untrained: a step costs the same.
@@ -113,7 +114,7 @@ func benchOne(bb core.Backbone, name, mode string, kind int, o BenchOptions) (Be
 		return BenchResult{}, err
 	}
 	defer sess.Close()
-	res := BenchResult{Backbone: bb.Info().Name, RandomInit: core.IsBackbonePreset(bb.Info().Name), Batch: o.Batch, Threads: core.Threads(), Method: name, Label: core.MethodLabel(name, m), Mode: mode, TrainableParams: core.TrainableParams(m), RSSAt: map[int]int64{}}
+	res := BenchResult{Backbone: bb.Info().Name, RandomInit: core.IsBackbonePreset(bb.Info().Name), Batch: o.Batch, Threads: engine.Threads(), Method: name, Label: core.MethodLabel(name, m), Mode: mode, TrainableParams: core.TrainableParams(m), RSSAt: map[int]int64{}}
 
 	rng := rand.New(rand.NewPCG(uint64(o.Seed), 1))
 	vocab := bb.Info().Vocab
@@ -132,9 +133,9 @@ func benchOne(bb core.Backbone, name, mode string, kind int, o BenchOptions) (Be
 	longest := 0
 	var grouped [][]int
 	if kind == 2 {
-		grouped = core.LengthGroupedBatches(o.Lengths, o.Batch, rand.New(rand.NewPCG(uint64(o.Seed), 3)))
+		grouped = engine.LengthGroupedBatches(o.Lengths, o.Batch, rand.New(rand.NewPCG(uint64(o.Seed), 3)))
 	}
-	loop := &core.Loop{Steps: o.Warmup + o.Steps, Step: func(step int) (float64, error) {
+	loop := &engine.Loop{Steps: o.Warmup + o.Steps, Step: func(step int) (float64, error) {
 		var lens []int
 		switch kind {
 		case 0:
@@ -162,22 +163,22 @@ func benchOne(bb core.Backbone, name, mode string, kind int, o BenchOptions) (Be
 		}
 		defer b.Close()
 		return sess.Step(b, 1e-3, 1.0)
-	}, Callbacks: []core.Callback{
-		{Name: "time", OnStep: func(s core.StepInfo) error {
+	}, Callbacks: []engine.Callback{
+		{Name: "time", OnStep: func(s engine.StepInfo) error {
 			if s.Step > o.Warmup {
 				times = append(times, s.Seconds)
 				positions += float64(prompt + longest)
 			}
 			return nil
 		}},
-		core.RSSCallback(o.RSSAt, res.RSSAt),
+		engine.RSSCallback(o.RSSAt, res.RSSAt),
 	}}
 	if err := loop.Run(); err != nil {
 		return res, err
 	}
-	res.MeanStepSec, res.MedianStepSec = core.MeanMedian(times)
+	res.MeanStepSec, res.MedianStepSec = engine.MeanMedian(times)
 	res.EncoderPositions = positions / float64(max(len(times), 1))
-	res.PeakRSSBytes = core.PeakRSS()
+	res.PeakRSSBytes = engine.PeakRSS()
 	return res, nil
 }
 

@@ -38,7 +38,7 @@ type Experiment struct {
 	BatchSize int     `yaml:"batch_size" json:"batch_size"`
 	EvalEvery int     `yaml:"eval_every" json:"eval_every"`
 	// GroupByLength draws batches from windows of similar-length examples (less padding, the
-	// same per-row losses; see core.LengthGroupedBatches).
+	// same per-row losses; see engine.LengthGroupedBatches).
 	GroupByLength bool `yaml:"group_by_length" json:"group_by_length"`
 	// PadToMax pads every input to the max source length (256), as DePT's and EPT's reference
 	// runs did; their step times were measured so.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/engine"
 	"github.com/ptbench/ptbench/core/storage"
 )
 
@@ -55,10 +56,10 @@ type Grid struct {
 	SourcesFromDev bool
 	// OnRun, if set, sees every finished training run (not skipped or failed ones) with its
 	// full result, e.g. every step's loss.
-	OnRun func(key string, res *core.TrainResult)
+	OnRun func(key string, res *engine.TrainResult)
 
 	// Pack is the most runs that train together over the backbone (--pack; pack.go): runs
-	// whose method packs (core.Packable) queue until Pack of them can step as one batch;
+	// whose method packs (engine.Packable) queue until Pack of them can step as one batch;
 	// the others run alone, as with Pack ≤ 1.
 	Pack int
 
@@ -128,9 +129,9 @@ func (g *Grid) Run() (Summary, error) {
 	arts := g.NewArtefacts(bb, store)
 
 	// Single-task: every task its own run. Multi-task: one run over all of them.
-	var runs [][]core.TaskData
+	var runs [][]engine.TaskData
 	if g.MultiTask {
-		var all []core.TaskData
+		var all []engine.TaskData
 		for _, name := range g.Tasks {
 			td, err := g.loadTask(name)
 			if err != nil {
@@ -145,7 +146,7 @@ func (g *Grid) Run() (Summary, error) {
 		if err != nil {
 			return sum, err
 		}
-		runs = append(runs, []core.TaskData{td})
+		runs = append(runs, []engine.TaskData{td})
 	}
 	index, mine, inShard := -1, -1, g.inShard() // shard.go
 	pack := &packQueue{g: g}
@@ -218,24 +219,24 @@ func (s *Summary) count(statuses ...string) {
 }
 
 // loadTask reads a task's splits and reports rows the official files lose.
-func (g *Grid) loadTask(name string) (core.TaskData, error) {
+func (g *Grid) loadTask(name string) (engine.TaskData, error) {
 	task, err := core.NewTask(name)
 	if err != nil {
-		return core.TaskData{}, err
+		return engine.TaskData{}, err
 	}
 	ds, err := task.Load(g.Data)
 	if err != nil {
-		return core.TaskData{}, fmt.Errorf("task %s: %w", name, err)
+		return engine.TaskData{}, fmt.Errorf("task %s: %w", name, err)
 	}
 	for file, n := range ds.Skipped {
 		fmt.Fprintf(g.Log, "%s: skipped %d malformed rows of the official file %s\n", name, n, file)
 	}
-	return core.TaskData{Task: task, Data: ds}, nil
+	return engine.TaskData{Task: task, Data: ds}, nil
 }
 
 // runOne trains one method with one seed on one task (or, multi-task, on several at once)
 // and appends a row per task. It returns "skipped" or the run's status.
-func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string, variant Variant, seed int64,
+func (g *Grid) runOne(bb core.Backbone, tasks []engine.TaskData, methodName string, variant Variant, seed int64,
 	done map[string]bool, store *storage.ResultStore, arts *Artefacts) (string, error) {
 	p, err := g.prepareRun(bb, tasks, methodName, variant, seed, done, arts)
 	if err != nil || p == nil {
@@ -254,8 +255,8 @@ func (g *Grid) runOne(bb core.Backbone, tasks []core.TaskData, methodName string
 // it), trainer, key and the row fields it shares with every task's row.
 type pendingRun struct {
 	m         core.Method
-	tr        *core.Trainer
-	tasks     []core.TaskData
+	tr        *engine.Trainer
+	tasks     []engine.TaskData
 	key       string
 	rowKey    func(task string) string
 	taskLabel string
@@ -265,7 +266,7 @@ type pendingRun struct {
 
 // prepareRun builds a run's method, key and trainer; nil (and the method closed) when its
 // rows are already in results.jsonl.
-func (g *Grid) prepareRun(bb core.Backbone, tasks []core.TaskData, methodName string, variant Variant, seed int64,
+func (g *Grid) prepareRun(bb core.Backbone, tasks []engine.TaskData, methodName string, variant Variant, seed int64,
 	done map[string]bool, arts *Artefacts) (_ *pendingRun, err error) {
 	m, err := core.NewMethod(methodName, g.VariantConfig(methodName, variant))
 	if err != nil {
@@ -314,7 +315,7 @@ func (g *Grid) prepareRun(bb core.Backbone, tasks []core.TaskData, methodName st
 	if len(variant.Settings) > 0 {
 		prefix = fmt.Sprintf("[%s %s %s seed %d]", methodName, taskLabel, variant, seed)
 	}
-	train.Progress = core.NewProgress(g.Log, g.Terminal, prefix, 50)
+	train.Progress = engine.NewProgress(g.Log, g.Terminal, prefix, 50)
 	base := storage.ResultRow{
 		Method: methodName, Label: g.label(methodName, m), MethodConfig: m.Config(),
 		Seed: seed, Backbone: bb.Info(), Train: train, KShot: g.Data.KShot, CodeVersion: g.CodeVersion,
@@ -343,14 +344,14 @@ func (g *Grid) prepareRun(bb core.Backbone, tasks []core.TaskData, methodName st
 			base.Extra["k_shot_drawn."+td.Task.Name()] = counts
 		}
 	}
-	tr := &core.Trainer{Backbone: bb, Method: m, Tasks: tasks, Opts: train, Temperature: g.Temperature, Artefacts: arts}
+	tr := &engine.Trainer{Backbone: bb, Method: m, Tasks: tasks, Opts: train, Temperature: g.Temperature, Artefacts: arts}
 	keep = true
 	return &pendingRun{m: m, tr: tr, tasks: tasks, key: key, rowKey: rowKey, taskLabel: taskLabel, prefix: prefix, base: base}, nil
 }
 
 // record appends a finished (or failed) run's rows, writes its checkpoint and predictions,
 // and returns its status.
-func (g *Grid) record(p *pendingRun, res *core.TrainResult, err error, store *storage.ResultStore, done map[string]bool) (string, error) {
+func (g *Grid) record(p *pendingRun, res *engine.TrainResult, err error, store *storage.ResultStore, done map[string]bool) (string, error) {
 	m, tasks, key, rowKey, taskLabel, prefix, base := p.m, p.tasks, p.key, p.rowKey, p.taskLabel, p.prefix, p.base
 	var out []storage.ResultRow
 	status := "failed"
@@ -420,7 +421,7 @@ func (g *Grid) label(name string, m core.Method) string {
 }
 
 // fillRow copies a finished run's outcome for one task into its row.
-func fillRow(row *storage.ResultRow, res *core.TrainResult, task core.Task) {
+func fillRow(row *storage.ResultRow, res *engine.TrainResult, task core.Task) {
 	row.Status, row.Error = res.Status, res.Error
 	row.Dev, row.Test = res.Dev, res.Test
 	if per, ok := res.PerTask[task.Name()]; ok {
@@ -472,7 +473,7 @@ func safeSave(path string, m core.Method, best []core.NamedTensor, row storage.R
 
 // safeRun turns a panic inside a run (gotch's Must* functions panic on torch errors) into
 // that run's error, so the rest of the grid goes on.
-func safeRun(tr *core.Trainer) (res *core.TrainResult, err error) {
+func safeRun(tr *engine.Trainer) (res *engine.TrainResult, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = panicError(p)

@@ -4,13 +4,14 @@ import (
 	"fmt"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/engine"
 	"github.com/ptbench/ptbench/core/storage"
 )
 
 // packQueue holds the grid's packable runs until Grid.Pack of them can train together
-// (core.RunPacked: one backbone pass per step for all of them, every run's own batches,
+// (engine.RunPacked: one backbone pass per step for all of them, every run's own batches,
 // losses, optimiser, evaluation and checkpoint). A run whose method cannot pack
-// (core.Packable: FT, hook methods, plugins, methods with artefacts) runs alone at once.
+// (engine.Packable: FT, hook methods, plugins, methods with artefacts) runs alone at once.
 //
 // Runs pack across methods, sweep variants, seeds and tasks: each run collates and
 // transforms its own rows, and a pack has no hooks that would read a batch's task names, so
@@ -24,7 +25,7 @@ type packQueue struct {
 
 // add prepares a run and queues it if it packs (running the pack once full), or runs it
 // alone; it returns the statuses of the runs that finished.
-func (q *packQueue) add(bb core.Backbone, tasks []core.TaskData, methodName string, variant Variant, seed int64,
+func (q *packQueue) add(bb core.Backbone, tasks []engine.TaskData, methodName string, variant Variant, seed int64,
 	done map[string]bool, store *storage.ResultStore, arts *Artefacts) ([]string, error) {
 	p, err := q.g.prepareRun(bb, tasks, methodName, variant, seed, done, arts)
 	if err != nil {
@@ -33,7 +34,7 @@ func (q *packQueue) add(bb core.Backbone, tasks []core.TaskData, methodName stri
 	if p == nil {
 		return []string{"skipped"}, nil
 	}
-	why := core.Packable(bb, p.m)
+	why := engine.Packable(bb, p.m)
 	if why == nil && q.g.BackboneOpts.Quant != core.QuantNone {
 		// A 4-bit backbone's input methods save memory by a recomputed, block-by-block
 		// backward that the packed logits path does not take: such runs stay alone.
@@ -69,7 +70,7 @@ func (q *packQueue) flush(bb core.Backbone, store *storage.ResultStore, done map
 			p.m.Close()
 		}
 	}()
-	trs := make([]*core.Trainer, len(runs))
+	trs := make([]*engine.Trainer, len(runs))
 	for i, p := range runs {
 		trs[i] = p.tr
 		p.base.Extra["pack"] = len(runs)
@@ -96,17 +97,17 @@ func (q *packQueue) close() {
 	q.pending = nil
 }
 
-// runPacked is core.RunPacked with a panic outside its per-run guards turned into every
+// runPacked is engine.RunPacked with a panic outside its per-run guards turned into every
 // run's error, so the grid records them failed and goes on (as safeRun does for one run).
-func runPacked(trs []*core.Trainer) (results []*core.TrainResult, errs []error) {
+func runPacked(trs []*engine.Trainer) (results []*engine.TrainResult, errs []error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err := panicError(p)
-			results, errs = make([]*core.TrainResult, len(trs)), make([]error, len(trs))
+			results, errs = make([]*engine.TrainResult, len(trs)), make([]error, len(trs))
 			for i := range errs {
 				errs[i] = err
 			}
 		}
 	}()
-	return core.RunPacked(trs)
+	return engine.RunPacked(trs)
 }

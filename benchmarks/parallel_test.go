@@ -9,8 +9,8 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/engine"
 	"github.com/ptbench/ptbench/core/storage"
 )
 
@@ -27,7 +27,7 @@ func parallelGrid(out string) *Grid {
 func TestMain(m *testing.M) {
 	if w := os.Getenv("PTBENCH_TEST_WORKER"); w != "" {
 		runtime.LockOSThread()
-		core.InitTorch(1)
+		engine.InitTorch(1)
 		g := parallelGrid(os.Getenv("PTBENCH_TEST_OUT"))
 		fmt.Sscanf(w, "%d/%d", &g.Worker, &g.Workers)
 		g.ArtefactDir, g.ResumeFrom = os.Getenv("PTBENCH_TEST_ARTEFACTS"), os.Getenv("PTBENCH_TEST_RESUME")

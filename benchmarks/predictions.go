@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/engine"
 	"github.com/ptbench/ptbench/core/storage"
 )
 
@@ -12,7 +13,7 @@ import (
 // (OUT/predictions/<row key>.<split>.jsonl, storage.PredictionsFile) and records the files and
 // the invalid counts in the row. A file that cannot be written is logged and left out of the
 // row; the row itself (the run's result) is never lost for it.
-func (g *Grid) writePredictions(row *storage.ResultRow, per core.TaskScores, prefix string) {
+func (g *Grid) writePredictions(row *storage.ResultRow, per engine.TaskScores, prefix string) {
 	inv := per.Invalid
 	row.Invalid = &inv
 	for split, preds := range map[string][]core.Prediction{"dev": per.DevPredictions, "test": per.TestPredictions} {

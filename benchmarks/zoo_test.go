@@ -11,6 +11,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/engine"
 	"github.com/ptbench/ptbench/core/storage"
 	_ "github.com/ptbench/ptbench/methods/ft"
 )
@@ -90,7 +91,7 @@ func init() {
 func gridLosses(t *testing.T, g *Grid) map[string][]float64 {
 	t.Helper()
 	out := map[string][]float64{}
-	g.OnRun = func(key string, res *core.TrainResult) {
+	g.OnRun = func(key string, res *engine.TrainResult) {
 		out[strings.SplitN(key, ".", 2)[0]] = append([]float64(nil), res.Losses...)
 	}
 	sum, err := g.Run()

@@ -1,7 +1,6 @@
 package core_test
 
 import (
-	"math"
 	"slices"
 	"testing"
 
@@ -13,40 +12,6 @@ import (
 	"github.com/ptbench/ptbench/core/coretest"
 	_ "github.com/ptbench/ptbench/tasks"
 )
-
-// The sampler's task frequencies over 10,000 draws match p_i ∝ n_i^{1/T}.
-func TestTaskSamplerFollowsTemperature(t *testing.T) {
-	sizes := []int{100, 400, 1600}
-	cases := []struct {
-		T    float64
-		want []float64
-	}{
-		{1, []float64{1.0 / 21, 4.0 / 21, 16.0 / 21}}, // proportional
-		{2, []float64{1.0 / 7, 2.0 / 7, 4.0 / 7}},     // square roots 10, 20, 40
-		{1e9, []float64{1.0 / 3, 1.0 / 3, 1.0 / 3}},   // uniform
-	}
-	for _, c := range cases {
-		got := core.TaskProbabilities(sizes, c.T)
-		for i := range got {
-			if math.Abs(got[i]-c.want[i]) > 1e-6 {
-				t.Fatalf("T=%v: probabilities %v, want %v", c.T, got, c.want)
-			}
-		}
-		s := core.NewTaskSampler(sizes, c.T, 1)
-		counts := make([]float64, len(sizes))
-		const draws = 10000
-		for i := 0; i < draws; i++ {
-			counts[s.Next()]++
-		}
-		for i := range counts {
-			// 4 standard deviations of a binomial proportion at n = 10,000.
-			tol := 4 * math.Sqrt(c.want[i]*(1-c.want[i])/draws)
-			if f := counts[i] / draws; math.Abs(f-c.want[i]) > tol {
-				t.Errorf("T=%v task %d: frequency %.4f, want %.4f ± %.4f", c.T, i, f, c.want[i], tol)
-			}
-		}
-	}
-}
 
 // Collation pads on the backbone's side and numbers positions; labels pad with -100.
 func TestCollateSidesAndPositions(t *testing.T) {
@@ -85,39 +50,6 @@ func TestCollateSidesAndPositions(t *testing.T) {
 	}
 }
 
-// trainFlagRecorder is a backbone-family method whose hook records the train flag it sees,
-// and a trainable bias on the encoder's FFN outputs (so it has something to train).
-type trainFlagRecorder struct {
-	bias  *ts.Tensor
-	seen  []bool
-	tasks []string
-	begun int
-}
-
-func (m *trainFlagRecorder) Setup(env core.SetupEnv) error {
-	m.bias = ts.MustZeros([]int64{env.Backbone.Info().DModel}, gotch.Float, gotch.CPU)
-	m.bias.MustRequiresGrad_(true)
-	return nil
-}
-func (m *trainFlagRecorder) ParamGroups() []core.ParamGroup {
-	return []core.ParamGroup{{Name: "bias", LR: 1e-2, Params: []core.NamedTensor{{Name: "bias", Tensor: m.bias}}}}
-}
-func (m *trainFlagRecorder) Config() any               { return map[string]any{} }
-func (m *trainFlagRecorder) Close()                    { m.bias.MustDrop() }
-func (m *trainFlagRecorder) Begin(b *core.Batch) error { m.begun++; return nil }
-func (m *trainFlagRecorder) Hooks() *core.Hooks {
-	return &core.Hooks{Sublayer: func(c core.HookCall, h *ts.Tensor) *ts.Tensor {
-		if c.Site != "encoder.block.0.layer.1.DenseReluDense" {
-			return h
-		}
-		m.seen = append(m.seen, c.Train())
-		if c.Batch != nil {
-			m.tasks = append(m.tasks, c.Batch.TaskOf(0))
-		}
-		return h.MustAdd(m.bias, false)
-	}}
-}
-
 func openTiny(t *testing.T, opts core.BackboneOptions) core.Backbone {
 	t.Helper()
 	opts.Seed = 1
@@ -127,60 +59,6 @@ func openTiny(t *testing.T, opts core.BackboneOptions) core.Backbone {
 	}
 	t.Cleanup(bb.Close)
 	return bb
-}
-
-func loadTask(t *testing.T, name string) core.TaskData {
-	t.Helper()
-	task, err := core.NewTask(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := task.Load(core.DataOptions{Offline: true, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return core.TaskData{Task: task, Data: ds}
-}
-
-// A hook sees train=true in training steps and train=false in evaluation, with the task of
-// the rows; backbone-family methods are told about every batch.
-func TestHookSeesTrainFlagAndTask(t *testing.T) {
-	coretest.LockThread(t)
-	bb := openTiny(t, core.BackboneOptions{})
-	td := loadTask(t, "syn-keyword")
-	m := &trainFlagRecorder{}
-	opts := core.TrainOptions{Steps: 2, BatchSize: 4, EvalEvery: 1, EvalLimit: 4, TestLimit: 4, MaxNewTokens: 2, EvalBatchSize: 4}
-	var during [][]bool // flags seen inside each training step
-	tr := &core.Trainer{Backbone: bb, Method: m, Tasks: []core.TaskData{td}, Opts: opts}
-	tr.Callbacks = []core.Callback{{OnStep: func(core.StepInfo) error { during = append(during, m.seen); m.seen = nil; return nil }}}
-	// The recorder's flags are cleared after each step's callbacks; the training forward of
-	// step 2 comes after step 1's evaluation, so split at each callback instead: check the
-	// sequence as a whole.
-	if _, err := tr.Run(); err != nil {
-		t.Fatal(err)
-	}
-	var trainSeen, evalSeen int
-	for _, flags := range during {
-		// Each step: one training forward (true) first, then the dev evaluation (false).
-		if len(flags) < 2 || !flags[0] {
-			t.Fatalf("flags in a step %v", flags)
-		}
-		for _, f := range flags[1:] {
-			if f {
-				t.Fatalf("a hook saw train=true during evaluation: %v", flags)
-			}
-			evalSeen++
-		}
-		trainSeen++
-	}
-	if trainSeen != 2 || evalSeen == 0 || m.begun == 0 {
-		t.Fatalf("train %d eval %d begun %d", trainSeen, evalSeen, m.begun)
-	}
-	for _, task := range m.tasks {
-		if task != "syn-keyword" {
-			t.Fatalf("hook saw task %q", task)
-		}
-	}
 }
 
 // encoderScale is an encoder-output hook multiplying the encoder states by s.

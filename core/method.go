@@ -209,6 +209,12 @@ type ExternalOptimizer interface {
 // hold them all (plugins).
 type ParamCounter interface{ TrainableParams() int64 }
 
+// RowPacker is implemented by an input method whose Transform treats every row of a batch on
+// its own — a prompt or offset per row, no statistic across rows, no randomness — so its rows
+// can share one backbone pass with other runs' rows (engine.RunPacked). It is opt-in: a method that
+// does not declare it always runs alone.
+type RowPacker interface{ PacksRows() bool }
+
 // TrainableParams is the method's trainable parameter count.
 func TrainableParams(m Method) int64 {
 	if c, ok := m.(ParamCounter); ok {

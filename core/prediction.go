@@ -1,7 +1,5 @@
 package core
 
-import "github.com/ptbench/ptbench/core/data"
-
 // Prediction is one evaluated example: its id (as `ptbench data` and `ptbench score` name it),
 // the decoded generation and the gold target. A run's predictions are data: the engine
 // produces them, storage writes them next to results.jsonl (storage.PredictionsDir) so a
@@ -10,15 +8,6 @@ type Prediction struct {
 	ID         string `json:"id"`
 	Prediction string `json:"prediction"`
 	Target     string `json:"target"`
-}
-
-// predictionsOf pairs generations with their examples.
-func predictionsOf(examples []Example, generations []string) []Prediction {
-	out := make([]Prediction, len(examples))
-	for i, ex := range examples {
-		out[i] = Prediction{ID: ex.ID, Prediction: generations[i], Target: ex.Target}
-	}
-	return out
 }
 
 // InvalidCounts are how many of a row's predictions were not well-formed for its task
@@ -36,13 +25,4 @@ func (c InvalidCounts) TestShare() float64 {
 		return 0
 	}
 	return float64(c.Test) / float64(c.TestTotal)
-}
-
-// countInvalid counts the predictions task rejects as ill-formed (data.CountInvalid).
-func countInvalid(task Task, preds []Prediction) int {
-	gens := make([]string, len(preds))
-	for i, p := range preds {
-		gens[i] = p.Prediction
-	}
-	return data.CountInvalid(task, gens)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ptbench/ptbench/benchmarks"
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/engine"
 	"github.com/ptbench/ptbench/plugins/host"
 )
 
@@ -68,13 +69,13 @@ func newBenchCmd() *cobra.Command {
 				o.LengthsName = lengthsTask
 			}
 			o.Log = cmd.ErrOrStderr()
-			bf16, how := core.BF16Support()
+			bf16, how := engine.BF16Support()
 			fmt.Fprintf(o.Log, "bench: CPU bf16 matmul: %s\n", how)
 			if numerics.DType == core.BFloat16 && !bf16 {
 				fmt.Fprintln(o.Log, "WARNING: --dtype bfloat16 on a CPU without native bf16 instructions: libtorch emulates it, usually slower than float32")
 			}
 			fmt.Fprintf(o.Log, "bench: backbone %s (d %d, %d params), batch %d, seq %d, %d+%d steps, %d threads\n",
-				core.RandomInitNote(backbone), bb.Info().DModel, bb.Info().NumParams, o.Batch, o.Seq, o.Warmup, o.Steps, core.Threads())
+				core.RandomInitNote(backbone), bb.Info().DModel, bb.Info().NumParams, o.Batch, o.Seq, o.Warmup, o.Steps, engine.Threads())
 			res, err := benchmarks.Bench(bb, o)
 			if err != nil {
 				return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ptbench/ptbench/backbones/tokenizers"
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/engine"
 	"github.com/ptbench/ptbench/tasks"
 )
 
@@ -139,23 +140,23 @@ func printSplitRows(cmd *cobra.Command, t core.Task, ds *core.Dataset, split, ou
 
 // paddedPositions tokenizes the training sources (+ EOS, at most the task's s) and counts one
 // epoch's padded positions under each batching.
-func paddedPositions(t core.Task, ds *core.Dataset, tokenizer string, batch int) (core.PaddedPositions, error) {
+func paddedPositions(t core.Task, ds *core.Dataset, tokenizer string, batch int) (engine.PaddedPositions, error) {
 	if batch < 1 {
-		return core.PaddedPositions{}, usageError{fmt.Errorf("--batch-size must be ≥ 1, got %d", batch)}
+		return engine.PaddedPositions{}, usageError{fmt.Errorf("--batch-size must be ≥ 1, got %d", batch)}
 	}
 	if len(ds.Train) == 0 {
-		return core.PaddedPositions{}, fmt.Errorf("task %s: no training examples to count", t.Name())
+		return engine.PaddedPositions{}, fmt.Errorf("task %s: no training examples to count", t.Name())
 	}
 	tok, err := tokenizers.Load(tokenizer)
 	if err != nil {
-		return core.PaddedPositions{}, err
+		return engine.PaddedPositions{}, err
 	}
 	s := t.MaxSourceLen()
 	lengths := make([]int, len(ds.Train))
 	for i, ex := range ds.Train {
 		lengths[i] = min(len(tok.Encode(ex.Source))+1, s)
 	}
-	return core.CountPaddedPositions(lengths, batch, s, 42), nil
+	return engine.CountPaddedPositions(lengths, batch, s, 42), nil
 }
 
 func newScoreCmd() *cobra.Command {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/engine"
 
 	// Built-in backbones, tasks and methods: one import line each.
 	_ "github.com/ptbench/ptbench/backbones/llama"
@@ -65,8 +66,8 @@ func newRoot() *cobra.Command {
 			if threads < 0 {
 				return usageError{fmt.Errorf("--threads must be ≥ 0 (0 = number of cores), got %d", threads)}
 			}
-			core.InitTorch(threads)
-			if w := core.BLASWarning(); w != "" {
+			engine.InitTorch(threads)
+			if w := engine.BLASWarning(); w != "" {
 				fmt.Fprintln(os.Stderr, w)
 			}
 			return nil

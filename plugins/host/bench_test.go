@@ -9,6 +9,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/engine"
 	"github.com/ptbench/ptbench/plugins/internal/sdkpt"
 	methodpb "github.com/ptbench/ptbench/plugins/proto"
 	"github.com/ptbench/ptbench/plugins/wire"
@@ -25,7 +26,7 @@ import (
 func BenchmarkPluginBoundary(b *testing.B) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	core.InitTorch(0)
+	engine.InitTorch(0)
 	const B, L, d = 16, 128, 512
 	bb := fakeBackbone{d: d, vocab: 32128}
 	embeds := ts.MustRandn([]int64{B, L, d}, gotch.Float, gotch.CPU)
@@ -48,7 +49,7 @@ func BenchmarkPluginBoundary(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			core.InitTorch(0) // this goroutine's own OS thread (grad mode and threads are per thread)
+			engine.InitTorch(0) // this goroutine's own OS thread (grad mode and threads are per thread)
 			defer runtime.UnlockOSThread()
 			m, err := c.open()
 			if err != nil {
@@ -137,7 +138,7 @@ func (f fakeBackbone) Embed(ids *ts.Tensor) *ts.Tensor {
 func BenchmarkT5SmallTrainStep(b *testing.B) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	core.InitTorch(0)
+	engine.InitTorch(0)
 	bb, err := core.OpenBackbone("t5-small", core.BackboneOptions{Seed: 1})
 	if err != nil {
 		b.Fatal(err)
@@ -158,7 +159,7 @@ func BenchmarkT5SmallTrainStep(b *testing.B) {
 		{"plugin-pt", func() (core.Method, error) { return Open("testpt", testPlugin, nil, Options{}) }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			core.InitTorch(0)
+			engine.InitTorch(0)
 			defer runtime.UnlockOSThread()
 			m, err := c.open()
 			if err != nil {

@@ -1,9 +1,10 @@
-package core_test
+package engine_test
 
 import (
 	"testing"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/engine"
 	"github.com/ptbench/ptbench/core/coretest"
 )
 
@@ -36,7 +37,7 @@ func TestBestCheckpointFollowsTheSelectionMetric(t *testing.T) {
 		{"accuracy": 50, "f1_macro": 50}, // step 3, then test
 	}}
 	opts := core.TrainOptions{Steps: 3, BatchSize: 4, EvalEvery: 1, EvalLimit: 4, TestLimit: 4, MaxNewTokens: 2, EvalBatchSize: 4}
-	tr := &core.Trainer{Backbone: bb, Method: &trainFlagRecorder{}, Tasks: []core.TaskData{td}, Opts: opts}
+	tr := &engine.Trainer{Backbone: bb, Method: &trainFlagRecorder{}, Tasks: []engine.TaskData{td}, Opts: opts}
 	res, err := tr.Run()
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package core
+package engine
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/ptbench/ptbench/core"
 )
 
 // Run sets the method up, trains, keeps the best dev checkpoint of the method's parameters
@@ -28,7 +30,7 @@ func (tr *Trainer) Run() (*TrainResult, error) {
 			return 0, err
 		}
 		defer b.Close()
-		return r.sess.Step(b, LinearSchedule(step, r.o.Warmup, r.o.Steps), r.o.MaxGradNorm)
+		return r.sess.Step(b, core.LinearSchedule(step, r.o.Warmup, r.o.Steps), r.o.MaxGradNorm)
 	}, Callbacks: r.callbacks()}
 	if err := loop.Run(); err != nil {
 		return nil, err
@@ -39,12 +41,12 @@ func (tr *Trainer) Run() (*TrainResult, error) {
 // runState is one run between start and finish: its session, data feed and result so far.
 type runState struct {
 	tr        *Trainer
-	o         TrainOptions
+	o         core.TrainOptions
 	tasks     []TaskData
 	names     []string
-	sess      *Session
+	sess      *core.Session
 	res       *TrainResult
-	next      func() []Encoded // the next training batch's rows (seeded order)
+	next      func() []core.Encoded // the next training batch's rows (seeded order)
 	padTo     int
 	stepTimes []float64
 }
@@ -64,17 +66,17 @@ func (tr *Trainer) start() (*runState, error) {
 			o.MaxSourceLen = max(o.MaxSourceLen, td.Task.MaxSourceLen())
 		}
 	}
-	SeedAll(o.Seed)
-	sess, err := StartSession(tr.Backbone, tr.Method, SetupEnv{Backbone: tr.Backbone, Seed: o.Seed,
+	core.SeedAll(o.Seed)
+	sess, err := core.StartSession(tr.Backbone, tr.Method, core.SetupEnv{Backbone: tr.Backbone, Seed: o.Seed,
 		MaxSourceLen: o.MaxSourceLen, Task: strings.Join(names, "+"), Tasks: names, Artefacts: tr.Artefacts})
 	if err != nil {
 		return nil, err
 	}
 	// Training's own torch draws (dropout) are seeded after Setup, so whatever Setup drew —
 	// including training a missing artefact — never shifts them.
-	SeedAll(o.Seed + 1)
+	core.SeedAll(o.Seed + 1)
 	r := &runState{tr: tr, o: o, tasks: tasks, names: names, sess: sess,
-		res: &TrainResult{Status: "ok", TrainableParams: TrainableParams(tr.Method)}}
+		res: &TrainResult{Status: "ok", TrainableParams: core.TrainableParams(tr.Method)}}
 	r.next = tr.batchOrder(o, tasks)
 	if o.PadToMax {
 		r.padTo = o.MaxSourceLen
@@ -86,20 +88,20 @@ func (tr *Trainer) start() (*runState, error) {
 func (r *runState) close() { r.sess.Close() }
 
 // collate builds the training batch of a step from the run's next rows.
-func (r *runState) collate(step int) (*Batch, error) {
-	return r.tr.Backbone.Collate(r.next(), CollateOptions{PadTo: r.padTo, Train: true, Step: step, TaskNames: r.names})
+func (r *runState) collate(step int) (*core.Batch, error) {
+	return r.tr.Backbone.Collate(r.next(), core.CollateOptions{PadTo: r.padTo, Train: true, Step: step, TaskNames: r.names})
 }
 
 // batchOrder tokenises every task's training set once and returns the run's batch source: a
 // seeded permutation per epoch, rows drawn from the tasks by the sampler (multi-task), or
 // with --group-by-length length-grouped batches.
-func (tr *Trainer) batchOrder(o TrainOptions, tasks []TaskData) func() []Encoded {
-	train := make([][]Encoded, len(tasks))
+func (tr *Trainer) batchOrder(o core.TrainOptions, tasks []TaskData) func() []core.Encoded {
+	train := make([][]core.Encoded, len(tasks))
 	sizes := make([]int, len(tasks))
 	for t, td := range tasks {
-		train[t] = make([]Encoded, len(td.Data.Train))
+		train[t] = make([]core.Encoded, len(td.Data.Train))
 		for i, ex := range td.Data.Train {
-			train[t][i] = Encoded{tr.Backbone.EncodeSource(ex.Source, o.MaxSourceLen), tr.Backbone.EncodeTarget(ex.Target, o.MaxTargetLen), t}
+			train[t][i] = core.Encoded{Source: tr.Backbone.EncodeSource(ex.Source, o.MaxSourceLen), Target: tr.Backbone.EncodeTarget(ex.Target, o.MaxTargetLen), Task: t}
 		}
 		sizes[t] = len(train[t])
 	}
@@ -141,22 +143,22 @@ func (tr *Trainer) batchOrder(o TrainOptions, tasks []TaskData) func() []Encoded
 	if o.GroupByLength && len(tasks) == 1 {
 		// One task: take its grouped batches whole (a window's last batch may be smaller).
 		next := 0
-		return func() []Encoded {
+		return func() []core.Encoded {
 			if next == len(grouped[0]) {
 				newEpoch(0)
 				next = 0
 			}
 			g := grouped[0][next]
 			next++
-			rows := make([]Encoded, len(g))
+			rows := make([]core.Encoded, len(g))
 			for i, k := range g {
 				rows[i] = train[0][k]
 			}
 			return rows
 		}
 	}
-	return func() []Encoded {
-		b := make([]Encoded, 0, o.BatchSize)
+	return func() []core.Encoded {
+		b := make([]core.Encoded, 0, o.BatchSize)
 		for len(b) < o.BatchSize {
 			t := 0
 			if sampler != nil {
@@ -231,7 +233,7 @@ func (r *runState) finish() (*TrainResult, error) {
 // bestCheckpoint evaluates every task on dev every EvalEvery steps (and at the last step)
 // and keeps a copy of the method's parameters at the best mean selection score
 // (data.SelectionScore: the primary score except where the reference selects otherwise).
-func (tr *Trainer) bestCheckpoint(o TrainOptions, tasks []TaskData, sess *Session, res *TrainResult) Callback {
+func (tr *Trainer) bestCheckpoint(o core.TrainOptions, tasks []TaskData, sess *core.Session, res *TrainResult) Callback {
 	best := math.Inf(-1)
 	names := make([]string, len(tasks))
 	for i, td := range tasks {
@@ -253,18 +255,18 @@ func (tr *Trainer) bestCheckpoint(o TrainOptions, tasks []TaskData, sess *Sessio
 			if err != nil {
 				return err
 			}
-			score, err := PrimaryScore(td.Task, dev)
+			score, err := core.PrimaryScore(td.Task, dev)
 			if err != nil {
 				return err
 			}
 			// The checkpoint is chosen by the reference code's selection metric (CB:
 			// macro-F1), which for every other task is the primary score.
-			sel, err := SelectionScore(td.Task, dev)
+			sel, err := core.SelectionScore(td.Task, dev)
 			if err != nil {
 				return err
 			}
 			per[td.Task.Name()] = TaskScores{Dev: dev, DevPredictions: devPreds,
-				Invalid: InvalidCounts{Dev: countInvalid(td.Task, devPreds), DevTotal: len(devPreds)}}
+				Invalid: core.InvalidCounts{Dev: countInvalid(td.Task, devPreds), DevTotal: len(devPreds)}}
 			point.PerTask[td.Task.Name()] = score
 			mean += score / float64(len(tasks))
 			selMean += sel / float64(len(tasks))
@@ -277,7 +279,7 @@ func (tr *Trainer) bestCheckpoint(o TrainOptions, tasks []TaskData, sess *Sessio
 		}
 		if selMean > best || res.Best == nil {
 			best, res.BestStep, res.PerTask = selMean, s.Step, per
-			dropNamed(res.Best)
+			core.DropNamed(res.Best)
 			res.Best = snapshot(sess.Method.ParamGroups())
 		}
 		return nil

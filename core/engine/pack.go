@@ -1,4 +1,4 @@
-package core
+package engine
 
 import (
 	"fmt"
@@ -7,13 +7,9 @@ import (
 	"time"
 
 	"github.com/sugarme/gotch/ts"
-)
 
-// RowPacker is implemented by an input method whose Transform treats every row of a batch on
-// its own — a prompt or offset per row, no statistic across rows, no randomness — so its rows
-// can share one backbone pass with other runs' rows (RunPacked). It is opt-in: a method that
-// does not declare it always runs alone.
-type RowPacker interface{ PacksRows() bool }
+	"github.com/ptbench/ptbench/core"
+)
 
 // Packable says why a run of m on bb cannot step in a pack (nil: it can). A pack needs an
 // input method that declares RowPacker and does nothing else the packed step would skip or
@@ -22,22 +18,22 @@ type RowPacker interface{ PacksRows() bool }
 // (the harness accounts artefacts per run). The backbone must be an encoder–decoder that
 // returns logits (OutputsBackbone): it pads on the right, so a row padded further keeps its
 // positions, and per-run losses are taken from the pack's logits.
-func Packable(bb Backbone, m Method) error {
-	if p, ok := m.(RowPacker); !ok || !p.PacksRows() {
+func Packable(bb core.Backbone, m core.Method) error {
+	if p, ok := m.(core.RowPacker); !ok || !p.PacksRows() {
 		return fmt.Errorf("the method does not declare row-independent inputs (core.RowPacker)")
 	}
-	if _, ok := m.(InputMethod); !ok {
+	if _, ok := m.(core.InputMethod); !ok {
 		return fmt.Errorf("not an input method")
 	}
 	for _, refuse := range []struct {
 		is  bool
 		why string
 	}{
-		{isA[BackboneMethod](m), "it installs backbone hooks"},
-		{isA[LossMethod](m), "it computes its own loss"},
-		{isA[BatchBeginner](m), "it prepares every batch (Begin)"},
-		{isA[ExternalOptimizer](m), "its optimiser is its own"},
-		{isA[StateSaver](m), "its state is not just its parameters"},
+		{isA[core.BackboneMethod](m), "it installs backbone hooks"},
+		{isA[core.LossMethod](m), "it computes its own loss"},
+		{isA[core.BatchBeginner](m), "it prepares every batch (Begin)"},
+		{isA[core.ExternalOptimizer](m), "its optimiser is its own"},
+		{isA[core.StateSaver](m), "its state is not just its parameters"},
 		{editsWeights(m), "it edits the backbone's weights"},
 		{needsArtefacts(m), "it uses artefacts trained elsewhere"},
 	} {
@@ -45,21 +41,21 @@ func Packable(bb Backbone, m Method) error {
 			return fmt.Errorf("%s", refuse.why)
 		}
 	}
-	if _, ok := bb.(OutputsBackbone); !ok || !bb.Info().EncoderDecoder {
+	if _, ok := bb.(core.OutputsBackbone); !ok || !bb.Info().EncoderDecoder {
 		return fmt.Errorf("backbone %s is not an encoder–decoder that returns logits", bb.Info().Name)
 	}
 	return nil
 }
 
-func isA[T any](m Method) bool { _, ok := m.(T); return ok }
+func isA[T any](m core.Method) bool { _, ok := m.(T); return ok }
 
-func editsWeights(m Method) bool {
-	we, ok := m.(WeightEditor)
+func editsWeights(m core.Method) bool {
+	we, ok := m.(core.WeightEditor)
 	return ok && we.EditsWeights()
 }
 
-func needsArtefacts(m Method) bool {
-	au, ok := m.(ArtefactUser)
+func needsArtefacts(m core.Method) bool {
+	au, ok := m.(core.ArtefactUser)
 	return ok && len(au.NeededArtefacts()) > 0
 }
 
@@ -192,7 +188,7 @@ func (m *packMember) finish() {
 		m.err = err
 	}
 	if m.err != nil {
-		dropNamed(m.r.res.Best)
+		core.DropNamed(m.r.res.Best)
 		m.r.res.Best = nil
 	}
 }
@@ -214,7 +210,7 @@ func guard(f func() error) (err error) {
 
 // packedStep takes one training step for every active member and returns each one's loss
 // or error. A member whose batch or transform fails gets that error and sits the step out.
-func packedStep(bb Backbone, active []*packMember, step int) ([]float64, []error) {
+func packedStep(bb core.Backbone, active []*packMember, step int) ([]float64, []error) {
 	losses, errs := make([]float64, len(active)), make([]error, len(active))
 	if _, err := ts.GradSetEnabled(true); err != nil {
 		for k := range errs {
@@ -222,15 +218,15 @@ func packedStep(bb Backbone, active []*packMember, step int) ([]float64, []error
 		}
 		return losses, errs
 	}
-	batches := make([]*Batch, len(active))
-	inputs := make([]Input, len(active))
+	batches := make([]*core.Batch, len(active))
+	inputs := make([]core.Input, len(active))
 	var ready []int
 	for k, m := range active {
 		errs[k] = guard(func() (err error) {
 			if batches[k], err = m.r.collate(step); err != nil {
 				return err
 			}
-			inputs[k], err = MethodInput(bb, m.r.tr.Method, batches[k])
+			inputs[k], err = core.MethodInput(bb, m.r.tr.Method, batches[k])
 			return err
 		})
 		if errs[k] == nil {
@@ -264,7 +260,7 @@ func packedStep(bb Backbone, active []*packMember, step int) ([]float64, []error
 	for _, k := range ready {
 		m, b := active[k], batches[k]
 		errs[k] = guard(func() (err error) {
-			losses[k], err = TrainBatch(bb, m.r.tr.Method, m.r.sess.Opt, b, m.lrFactor(step), m.r.o.MaxGradNorm)
+			losses[k], err = core.TrainBatch(bb, m.r.tr.Method, m.r.sess.Opt, b, m.lrFactor(step), m.r.o.MaxGradNorm)
 			return err
 		})
 	}
@@ -272,7 +268,7 @@ func packedStep(bb Backbone, active []*packMember, step int) ([]float64, []error
 }
 
 func (m *packMember) lrFactor(step int) float64 {
-	return LinearSchedule(step, m.r.o.Warmup, m.r.o.Steps)
+	return core.LinearSchedule(step, m.r.o.Warmup, m.r.o.Steps)
 }
 
 // stackedStep is the shared pass of packedStep for the members ready: per length group
@@ -282,7 +278,7 @@ func (m *packMember) lrFactor(step int) float64 {
 // no update (as TrainBatch), and its loss stays out of the sums. committed is set once the
 // first optimiser step starts (from then on an error cannot be retried without stepping
 // some runs twice; before, a retry zeroes the gradients again).
-func stackedStep(bb Backbone, active []*packMember, step int, ready []int, batches []*Batch, inputs []Input, losses []float64, committed *bool) error {
+func stackedStep(bb core.Backbone, active []*packMember, step int, ready []int, batches []*core.Batch, inputs []core.Input, losses []float64, committed *bool) error {
 	for _, k := range ready {
 		active[k].r.sess.Opt.ZeroGrad()
 	}
@@ -308,12 +304,12 @@ func stackedStep(bb Backbone, active []*packMember, step int, ready []int, batch
 // groupPass runs one stacked forward for a length group, records every member's loss and
 // back-propagates the sum of the finite ones (a run's parameters get exactly its own loss's
 // gradient); it returns the members with a finite loss.
-func groupPass(bb Backbone, group []int, step int, batches []*Batch, inputs []Input, losses []float64) ([]int, error) {
+func groupPass(bb core.Backbone, group []int, step int, batches []*core.Batch, inputs []core.Input, losses []float64) ([]int, error) {
 	in, labels, err := stackInputs(group, batches, inputs, step)
 	if err != nil {
 		return nil, err
 	}
-	out, err := bb.(OutputsBackbone).ForwardOutputs(in, labels)
+	out, err := bb.(core.OutputsBackbone).ForwardOutputs(in, labels)
 	in.Drop()
 	labels.MustDrop()
 	if err != nil {
@@ -385,7 +381,7 @@ func lengthGroups(members []int, length func(k int) int64) [][]int {
 }
 
 // inputLength is the positions of each input (prefix and tokens).
-func inputLength(inputs []Input) func(k int) int64 {
+func inputLength(inputs []core.Input) func(k int) int64 {
 	return func(k int) int64 { return inputs[k].Embeds.MustSize()[1] }
 }
 
@@ -393,13 +389,13 @@ func inputLength(inputs []Input) func(k int) int64 {
 // padded on the right to the longest target with -100, in the order of ready. The stacked
 // input's batch context is a training batch of the step with every row's length; it carries
 // no task names (a pack has no hooks to read them).
-func stackInputs(ready []int, batches []*Batch, inputs []Input, step int) (Input, *ts.Tensor, error) {
+func stackInputs(ready []int, batches []*core.Batch, inputs []core.Input, step int) (core.Input, *ts.Tensor, error) {
 	T := int64(0)
-	var xs []Input
+	var xs []core.Input
 	for _, k := range ready {
 		lz, err := batches[k].Labels.Size()
 		if err != nil {
-			return Input{}, nil, err
+			return core.Input{}, nil, err
 		}
 		T = max(T, lz[1])
 		xs = append(xs, inputs[k])
@@ -410,32 +406,32 @@ func stackInputs(ready []int, batches []*Batch, inputs []Input, step int) (Input
 			t.MustDrop()
 		}
 	}()
-	ctx := &Batch{Train: true, Step: step}
+	ctx := &core.Batch{Train: true, Step: step}
 	for _, k := range ready {
 		b := batches[k]
 		// Pad with 0 after shifting by +100, then shift back: the padding reads -100.
 		lab, err := b.Labels.AddScalar(ts.IntScalar(100), false)
 		if err != nil {
-			return Input{}, nil, err
+			return core.Input{}, nil, err
 		}
 		padded, err := lab.ConstantPadNd([]int64{0, T - b.Labels.MustSize()[1]}, true)
 		if err != nil {
-			return Input{}, nil, err
+			return core.Input{}, nil, err
 		}
 		labels = append(labels, padded)
 		if err := padded.SubScalar_(ts.IntScalar(100)); err != nil {
-			return Input{}, nil, err
+			return core.Input{}, nil, err
 		}
 		ctx.Lengths = append(ctx.Lengths, b.Lengths...)
 	}
 	lab, err := ts.Cat(labels, 0)
 	if err != nil {
-		return Input{}, nil, err
+		return core.Input{}, nil, err
 	}
 	in, err := stackEmbeds(xs)
 	if err != nil {
 		lab.MustDrop()
-		return Input{}, nil, err
+		return core.Input{}, nil, err
 	}
 	in.Batch = ctx
 	return in, lab, nil
@@ -445,12 +441,12 @@ func stackInputs(ready []int, batches []*Batch, inputs []Input, step int) (Input
 // embeddings, mask 0) and stacks them along the batch. Rows keep their positions: T5 pads
 // on the right, and its relative position bias sees a row's prefix and tokens where they
 // were, with the extra positions masked out as keys.
-func stackEmbeds(inputs []Input) (Input, error) {
+func stackEmbeds(inputs []core.Input) (core.Input, error) {
 	L := int64(0)
 	for _, x := range inputs {
 		sz, err := x.Embeds.Size()
 		if err != nil {
-			return Input{}, err
+			return core.Input{}, err
 		}
 		L = max(L, sz[1])
 	}
@@ -464,25 +460,25 @@ func stackEmbeds(inputs []Input) (Input, error) {
 		n := x.Embeds.MustSize()[1]
 		e, err := x.Embeds.ConstantPadNd([]int64{0, 0, 0, L - n}, false)
 		if err != nil {
-			return Input{}, err
+			return core.Input{}, err
 		}
 		embeds = append(embeds, e)
 		mk, err := x.Mask.ConstantPadNd([]int64{0, L - n}, false)
 		if err != nil {
-			return Input{}, err
+			return core.Input{}, err
 		}
 		masks = append(masks, mk)
 	}
 	e, err := ts.Cat(embeds, 0)
 	if err != nil {
-		return Input{}, err
+		return core.Input{}, err
 	}
 	mk, err := ts.Cat(masks, 0)
 	if err != nil {
 		e.MustDrop()
-		return Input{}, err
+		return core.Input{}, err
 	}
-	return Input{Embeds: e, Mask: mk}, nil
+	return core.Input{Embeds: e, Mask: mk}, nil
 }
 
 // rowBlockLoss is the mean cross-entropy of rows [off, off+rows) of the pack's logits

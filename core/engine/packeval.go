@@ -1,4 +1,4 @@
-package core
+package engine
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/ptbench/ptbench/core"
 )
 
 // Packed evaluation: at a step where several runs of a pack evaluate (dev every EvalEvery
@@ -21,13 +23,13 @@ import (
 // predKey names one prediction request: the examples (by their first element and count,
 // the slice the evaluation passes) and the task index of their rows.
 type predKey struct {
-	first *Example
+	first *core.Example
 	n     int
 	task  int
 }
 
 // takePacked returns the predictions a pack made for these examples, once.
-func (tr *Trainer) takePacked(examples []Example, taskIdx int) ([]string, bool) {
+func (tr *Trainer) takePacked(examples []core.Example, taskIdx int) ([]string, bool) {
 	if len(tr.packed) == 0 || len(examples) == 0 {
 		return nil, false
 	}
@@ -40,11 +42,11 @@ func (tr *Trainer) takePacked(examples []Example, taskIdx int) ([]string, bool) 
 // evalJob is one run's prediction request within a pack.
 type evalJob struct {
 	m        *packMember
-	examples []Example
+	examples []core.Example
 	taskIdx  int
 	// filled by packedPredict
 	order  []int
-	enc    []Encoded
+	enc    []core.Encoded
 	out    []string
 	failed bool
 }
@@ -84,7 +86,7 @@ func testJobs(members []*packMember) []*evalJob {
 // packedPredict decodes the jobs' examples in shared passes and leaves each successful job's
 // texts in its run's Trainer. Jobs of one run only, or none, are left to evaluate alone. The
 // shared passes' time is split evenly between the runs in them (their EvalSeconds).
-func packedPredict(bb Backbone, jobs []*evalJob) {
+func packedPredict(bb core.Backbone, jobs []*evalJob) {
 	t0 := time.Now()
 	defer func() {
 		runs := map[*packMember]bool{}
@@ -124,14 +126,14 @@ func packedPredict(bb Backbone, jobs []*evalJob) {
 }
 
 // decodeJobs runs the shared greedy passes: pass k stacks every job's k-th batch.
-func decodeJobs(bb Backbone, jobs []*evalJob) error {
+func decodeJobs(bb core.Backbone, jobs []*evalJob) error {
 	for _, j := range jobs {
 		o := j.m.r.o
-		j.enc = make([]Encoded, len(j.examples))
+		j.enc = make([]core.Encoded, len(j.examples))
 		j.order = make([]int, len(j.examples))
 		for i, ex := range j.examples {
 			j.order[i] = i
-			j.enc[i] = Encoded{Source: bb.EncodeSource(ex.Source, o.MaxSourceLen), Task: j.taskIdx}
+			j.enc[i] = core.Encoded{Source: bb.EncodeSource(ex.Source, o.MaxSourceLen), Task: j.taskIdx}
 		}
 		sort.SliceStable(j.order, func(a, b int) bool { return len(j.enc[j.order[a]].Source) < len(j.enc[j.order[b]].Source) })
 		j.out = make([]string, len(j.examples))
@@ -139,8 +141,8 @@ func decodeJobs(bb Backbone, jobs []*evalJob) error {
 	for k := 0; ; k++ {
 		var parts []*evalJob
 		var spans [][]int
-		var inputs []Input
-		var batches []*Batch
+		var inputs []core.Input
+		var batches []*core.Batch
 		for _, j := range jobs {
 			size := j.m.r.o.EvalBatchSize
 			if j.failed || k*size >= len(j.order) {
@@ -162,8 +164,8 @@ func decodeJobs(bb Backbone, jobs []*evalJob) error {
 			all[p] = p
 		}
 		for _, group := range lengthGroups(all, inputLength(inputs)) {
-			var gin []Input
-			var gb []*Batch
+			var gin []core.Input
+			var gb []*core.Batch
 			for _, p := range group {
 				gin, gb = append(gin, inputs[p]), append(gb, batches[p])
 			}
@@ -184,7 +186,7 @@ func decodeJobs(bb Backbone, jobs []*evalJob) error {
 	}
 }
 
-func dropAll(inputs []Input, batches []*Batch) {
+func dropAll(inputs []core.Input, batches []*core.Batch) {
 	for i := range inputs {
 		inputs[i].Drop()
 		batches[i].Close()
@@ -192,36 +194,36 @@ func dropAll(inputs []Input, batches []*Batch) {
 }
 
 // input collates a job's rows (as predict does) and transforms them with its run's method.
-func (j *evalJob) input(bb Backbone, span []int) (Input, *Batch, error) {
+func (j *evalJob) input(bb core.Backbone, span []int) (core.Input, *core.Batch, error) {
 	o := j.m.r.o
-	rows := make([]Encoded, len(span))
+	rows := make([]core.Encoded, len(span))
 	for r, i := range span {
 		rows[r] = j.enc[i]
 	}
-	var x Input
-	var b *Batch
+	var x core.Input
+	var b *core.Batch
 	err := guard(func() (err error) {
 		padTo := 0
 		if o.PadToMax {
 			padTo = o.MaxSourceLen
 		}
-		if b, err = bb.Collate(rows, CollateOptions{PadTo: padTo, TaskNames: j.m.r.names, NoLabels: true}); err != nil {
+		if b, err = bb.Collate(rows, core.CollateOptions{PadTo: padTo, TaskNames: j.m.r.names, NoLabels: true}); err != nil {
 			return err
 		}
-		x, err = MethodInput(bb, j.m.r.tr.Method, b)
+		x, err = core.MethodInput(bb, j.m.r.tr.Method, b)
 		return err
 	})
 	if err != nil {
 		b.Close()
-		return Input{}, nil, err
+		return core.Input{}, nil, err
 	}
 	return x, b, nil
 }
 
 // generateStacked pads the inputs on the right to the longest (masked), stacks them and
 // decodes greedily once; it returns every row's ids in stacking order.
-func generateStacked(bb Backbone, inputs []Input, batches []*Batch, maxNew int) ([][]int64, error) {
-	opts := GenerateOptions{MaxNewTokens: maxNew, StopAtEOS: true}
+func generateStacked(bb core.Backbone, inputs []core.Input, batches []*core.Batch, maxNew int) ([][]int64, error) {
+	opts := core.GenerateOptions{MaxNewTokens: maxNew, StopAtEOS: true}
 	if len(inputs) == 1 {
 		return bb.Generate(inputs[0], opts)
 	}
@@ -230,7 +232,7 @@ func generateStacked(bb Backbone, inputs []Input, batches []*Batch, maxNew int) 
 		return nil, err
 	}
 	defer in.Drop()
-	ctx := &Batch{}
+	ctx := &core.Batch{}
 	for _, b := range batches {
 		ctx.Lengths = append(ctx.Lengths, b.Lengths...)
 	}

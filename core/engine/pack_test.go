@@ -1,4 +1,4 @@
-package core
+package engine
 
 import (
 	"fmt"
@@ -6,26 +6,30 @@ import (
 	"testing"
 
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/ptbench/ptbench/core"
 )
 
 // packStub is an input method that declares packable rows; the variants below add one
 // interface each that must keep a run out of a pack.
 type packStub struct{ packs bool }
 
-func (*packStub) Setup(SetupEnv) error                      { return nil }
-func (*packStub) ParamGroups() []ParamGroup                 { return nil }
-func (*packStub) Config() any                               { return nil }
-func (*packStub) Close()                                    {}
-func (*packStub) Transform(in Input, _ bool) (Input, error) { return in, nil }
-func (s *packStub) PacksRows() bool                         { return s.packs }
+func (*packStub) Setup(core.SetupEnv) error                           { return nil }
+func (*packStub) ParamGroups() []core.ParamGroup                      { return nil }
+func (*packStub) Config() any                                         { return nil }
+func (*packStub) Close()                                              {}
+func (*packStub) Transform(in core.Input, _ bool) (core.Input, error) { return in, nil }
+func (s *packStub) PacksRows() bool                                   { return s.packs }
 
 type hookedStub struct{ packStub }
 
-func (*hookedStub) Hooks() *Hooks { return nil }
+func (*hookedStub) Hooks() *core.Hooks { return nil }
 
 type lossStub struct{ packStub }
 
-func (*lossStub) TrainingLoss(Backbone, Input, *Batch) (*ts.Tensor, error) { return nil, nil }
+func (*lossStub) TrainingLoss(core.Backbone, core.Input, *core.Batch) (*ts.Tensor, error) {
+	return nil, nil
+}
 
 type editorStub struct{ packStub }
 
@@ -33,32 +37,34 @@ func (*editorStub) EditsWeights() bool { return true }
 
 type artefactStub struct{ packStub }
 
-func (*artefactStub) NeededArtefacts() []ArtefactSpec { return []ArtefactSpec{{}} }
+func (*artefactStub) NeededArtefacts() []core.ArtefactSpec { return []core.ArtefactSpec{{}} }
 
 type beginStub struct{ packStub }
 
-func (*beginStub) Begin(*Batch) error { return nil }
+func (*beginStub) Begin(*core.Batch) error { return nil }
 
 // backboneStub answers Info and, when withOutputs, is an OutputsBackbone.
 type backboneStub struct {
-	Backbone
+	core.Backbone
 	encDec bool
 }
 
-func (b backboneStub) Info() BackboneInfo {
-	return BackboneInfo{Name: "stub", EncoderDecoder: b.encDec}
+func (b backboneStub) Info() core.BackboneInfo {
+	return core.BackboneInfo{Name: "stub", EncoderDecoder: b.encDec}
 }
 
 type outputsStub struct{ backboneStub }
 
-func (outputsStub) ForwardOutputs(Input, *ts.Tensor) (Outputs, error) { return Outputs{}, nil }
+func (outputsStub) ForwardOutputs(core.Input, *ts.Tensor) (core.Outputs, error) {
+	return core.Outputs{}, nil
+}
 
 func TestPackableAdmitsOnlyRowIndependentInputMethods(t *testing.T) {
 	t5like := outputsStub{backboneStub{encDec: true}}
 	cases := []struct {
 		name string
-		bb   Backbone
-		m    Method
+		bb   core.Backbone
+		m    core.Method
 		want string // "" = packable; else a part of the refusal
 	}{
 		{"declared input method on an encoder–decoder", t5like, &packStub{packs: true}, ""},

@@ -1,15 +1,17 @@
-package core
+package engine
 
 import (
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/ptbench/ptbench/core"
 )
 
 // NewProgress reports to w: a redrawn bar on a terminal, plain lines (every logEvery steps)
 // otherwise, so logs stay readable in CI.
-func NewProgress(w io.Writer, terminal bool, prefix string, logEvery int) Progress {
+func NewProgress(w io.Writer, terminal bool, prefix string, logEvery int) core.Progress {
 	if logEvery <= 0 {
 		logEvery = 50
 	}

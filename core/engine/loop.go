@@ -1,9 +1,12 @@
-package core
+package engine
 
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
+
+	"github.com/ptbench/ptbench/core"
 )
 
 // ErrStopTraining, returned by a callback, ends the loop early without an error (divergence,
@@ -95,7 +98,7 @@ func (e stepErr) Unwrap() error { return e.err }
 func stepError(step int, err error) error { return stepErr{step, err} }
 
 // ProgressCallback reports every step to p (nil: a no-op callback).
-func ProgressCallback(p Progress) Callback {
+func ProgressCallback(p core.Progress) Callback {
 	return Callback{Name: "progress", OnStep: func(s StepInfo) error {
 		if p != nil {
 			p.Step(s.Step, s.Total, s.Loss, float64(s.Step)/s.Elapsed.Seconds())
@@ -116,4 +119,12 @@ func RSSCallback(steps []int, at map[int]int64) Callback {
 		}
 		return nil
 	}}
+}
+
+// checkFinite returns an error if v is NaN or ±Inf (core's optimiser has its own copy).
+func checkFinite(what string, v float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("%s is %v", what, v)
+	}
+	return nil
 }
