@@ -13,8 +13,6 @@
 package adapterdrop
 
 import (
-	"fmt"
-
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/methods/adapter"
 )
@@ -22,19 +20,11 @@ import (
 // Config is the adapter's settings plus k.
 type Config struct {
 	adapter.Config
-	K int `json:"k" doc:"blocks 0..k-1 of each stack get no adapter"`
+	K int `json:"k" check:">=0" doc:"blocks 0..k-1 of each stack get no adapter"`
 }
 
 // DefaultConfig is the adapter's defaults with k = 5.
 func DefaultConfig() Config { return Config{Config: adapter.DefaultConfig(), K: 5} }
-
-// Validate checks the adapter settings and k.
-func (c Config) Validate() error {
-	if c.K < 0 {
-		return fmt.Errorf("k must be >= 0, got %d", c.K)
-	}
-	return c.Config.Validate()
-}
 
 func init() {
 	core.RegisterConfigured(core.Description{

@@ -17,7 +17,6 @@ package ft
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -28,26 +27,13 @@ import (
 
 // Config is FT's hyperparameters; each field's doc tag is its line in `ptbench methods ft`.
 type Config struct {
-	LR            float64 `json:"lr" doc:"learning rate of every backbone weight"`
-	WeightDecay   float64 `json:"weight_decay" doc:"AdamW weight decay"`
-	MaxShardBytes int64   `json:"max_shard_bytes" doc:"size limit of one checkpoint shard file, in bytes"`
+	LR            float64 `json:"lr" check:"finite>0" doc:"learning rate of every backbone weight"`
+	WeightDecay   float64 `json:"weight_decay" check:"finite>=0" doc:"AdamW weight decay"`
+	MaxShardBytes int64   `json:"max_shard_bytes" check:">0" doc:"size limit of one checkpoint shard file, in bytes"`
 }
 
 // DefaultConfig is AdamW at lr 1e-4; 5 GB shards as transformers' save_pretrained.
 func DefaultConfig() Config { return Config{LR: 1e-4, MaxShardBytes: 5_000_000_000} }
-
-// Validate rejects settings that cannot work.
-func (c Config) Validate() error {
-	switch {
-	case math.IsNaN(c.LR) || math.IsInf(c.LR, 0) || c.LR <= 0:
-		return fmt.Errorf("lr must be a finite number > 0, got %g", c.LR)
-	case math.IsNaN(c.WeightDecay) || math.IsInf(c.WeightDecay, 0) || c.WeightDecay < 0:
-		return fmt.Errorf("weight_decay must be a finite number >= 0, got %g", c.WeightDecay)
-	case c.MaxShardBytes <= 0:
-		return fmt.Errorf("max_shard_bytes must be > 0, got %d", c.MaxShardBytes)
-	}
-	return nil
-}
 
 func init() {
 	core.RegisterConfigured(core.Description{

@@ -10,6 +10,7 @@ import (
 	"github.com/ptbench/ptbench/methods/adapter"
 	"github.com/ptbench/ptbench/methods/internal/adapters"
 	"github.com/ptbench/ptbench/methods/internal/hypernet"
+	"github.com/ptbench/ptbench/methods/internal/params"
 )
 
 // encode is e = mlp(mean_pooling(enc, mask)) [B, d] (the reference's mean_pooling: the sum
@@ -210,11 +211,7 @@ func (m *Method) Close() {
 	if m.heads != nil {
 		m.heads.Close()
 	}
-	for _, t := range []*ts.Tensor{m.layers, m.pooled} {
-		if t != nil {
-			t.MustDrop()
-		}
-	}
+	params.Drop(&m.layers, &m.pooled)
 	*m = Method{cfg: m.cfg}
 }
 

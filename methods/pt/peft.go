@@ -36,7 +36,7 @@ func (m *Method) ExportPEFT(ck map[string]*safetensors.Tensor, bb core.BackboneI
 // ImportPEFT copies prompt_embeddings into the prompt after checking num_virtual_tokens,
 // token_dim and num_transformer_submodules against the method and the backbone.
 func (m *Method) ImportPEFT(a *peft.Adapter, bb core.BackboneInfo) error {
-	if m.prompt == nil {
+	if m.P == nil {
 		return fmt.Errorf("pt: ImportPEFT before Setup")
 	}
 	n, err := a.Int("num_virtual_tokens")
@@ -68,7 +68,7 @@ func (m *Method) ImportPEFT(a *peft.Adapter, bb core.BackboneInfo) error {
 	if err != nil {
 		return err
 	}
-	if err := peft.CopyInto(m.prompt, t); err != nil {
+	if err := peft.CopyInto(m.P, t); err != nil {
 		return fmt.Errorf("%s: %w", a.WeightsPath(), err)
 	}
 	return nil

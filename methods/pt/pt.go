@@ -9,8 +9,6 @@
 package pt
 
 import (
-	"fmt"
-
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
@@ -20,9 +18,9 @@ import (
 
 // Config is PT's hyperparameters; each field's doc tag is its line in `ptbench methods pt`.
 type Config struct {
-	Length     int     `json:"length" doc:"l, the number of soft prompt tokens"`
-	LR         float64 `json:"lr" doc:"learning rate of the prompt"`
-	Init       string  `json:"init" doc:"prompt initialisation: vocab (sampled vocabulary rows) or text (the embeddings of init_text)"`
+	Length     int     `json:"length" check:">0" doc:"l, the number of soft prompt tokens"`
+	LR         float64 `json:"lr" check:">0" doc:"learning rate of the prompt"`
+	Init       string  `json:"init" check:"oneof=vocab|text" doc:"prompt initialisation: vocab (sampled vocabulary rows) or text (the embeddings of init_text)"`
 	InitText   string  `json:"init_text" doc:"instruction text tiled/truncated to l tokens (init text)"`
 	VocabLimit int     `json:"vocab_limit" doc:"init vocab samples ids in [0, vocab_limit)"`
 }
@@ -33,20 +31,8 @@ func DefaultConfig() Config {
 		InitText: "Classify the input and answer with the label."}
 }
 
-// Validate rejects settings that cannot work.
-func (c Config) Validate() error {
-	switch {
-	case c.Length <= 0:
-		return fmt.Errorf("length must be > 0, got %d", c.Length)
-	case c.LR <= 0:
-		return fmt.Errorf("lr must be > 0, got %g", c.LR)
-	case c.Init != "vocab" && c.Init != "text":
-		return fmt.Errorf(`init must be "vocab" or "text", got %q`, c.Init)
-	case c.Init == "vocab" && c.VocabLimit <= 0:
-		return fmt.Errorf("vocab_limit must be > 0, got %d", c.VocabLimit)
-	}
-	return nil
-}
+// Validate is the rule between settings that the check tags cannot state.
+func (c Config) Validate() error { return promptbank.CheckVocabLimit(c.Init, c.VocabLimit) }
 
 func init() {
 	core.RegisterConfigured(core.Description{
@@ -59,14 +45,15 @@ func init() {
 			Equation: "H0 = [P ; E], attention mask extended by ones   (prompt tuning, Lester et al. 2021)",
 			Tensors:  []core.TensorRole{{Pattern: "prompt", Role: "P ∈ R^{l×d}: the soft prompt prepended to the frozen input embeddings E"}},
 		},
-	}, DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
+	}, DefaultConfig, func(c Config) core.Method { return &Method{Prompt: promptbank.Prompt{LR: c.LR}, cfg: c} })
 }
 
-// Method is PT.
+// Method is PT: the soft prompt (promptbank.Prompt: its parameter group, Transform and
+// Close) started from the vocabulary or a text.
 type Method struct {
-	cfg    Config
-	prompt *ts.Tensor
-	init   *peft.Adapter // loaded at the end of Setup (InitFromPEFT)
+	promptbank.Prompt
+	cfg  Config
+	init *peft.Adapter // loaded at the end of Setup (InitFromPEFT)
 }
 
 func (m *Method) Config() any { return m.cfg }
@@ -80,27 +67,11 @@ func (m *Method) Setup(env core.SetupEnv) error {
 	if err != nil {
 		return err
 	}
-	m.prompt = p
+	m.P = p
 	if m.init != nil {
 		return peft.Load(m, m.init, env.Backbone.Info())
 	}
 	return nil
-}
-
-func (m *Method) ParamGroups() []core.ParamGroup {
-	return []core.ParamGroup{{Name: "prompt", LR: m.cfg.LR, Params: []core.NamedTensor{{Name: "prompt", Tensor: m.prompt}}}}
-}
-
-// Transform prepends P to every example.
-func (m *Method) Transform(in core.Input, train bool) (core.Input, error) {
-	return core.PrependPrompt(in, m.prompt)
-}
-
-func (m *Method) Close() {
-	if m.prompt != nil {
-		m.prompt.MustDrop()
-		m.prompt = nil
-	}
 }
 
 // InitPrompt makes a trainable [length, d] prompt from the backbone's frozen embeddings:

@@ -5,7 +5,8 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
-	"github.com/ptbench/ptbench/methods/spot"
+	"github.com/ptbench/ptbench/methods/internal/promptbank"
+	_ "github.com/ptbench/ptbench/methods/spot"
 )
 
 // artefactNames are the tensors the fake artefact store hands out: source prompts are PT's
@@ -29,7 +30,7 @@ func TestStartsFromTheSourcePrompt(t *testing.T) {
 	if n := core.TrainableParams(m); n != 76800 {
 		t.Errorf("SPoT trains %d parameters, want 76,800", n)
 	}
-	want := core.Float32s(store.Stored(spot.SourcePrompt("sst2", 100, 42, 0)))
+	want := core.Float32s(store.Stored(promptbank.SourceSpec("sst2", 100, 42, 0)))
 	got := core.Float32s(m.ParamGroups()[0].Params[0].Tensor)
 	if len(got) != len(want) {
 		t.Fatalf("prompt has %d values, source %d", len(got), len(want))
