@@ -211,8 +211,8 @@ type ParamCounter interface{ TrainableParams() int64 }
 
 // RowPacker is implemented by an input method whose Transform treats every row of a batch on
 // its own — a prompt or offset per row, no statistic across rows, no randomness — so its rows
-// can share one backbone pass with other runs' rows (engine.RunPacked). It is opt-in: a method that
-// does not declare it always runs alone.
+// can share one backbone pass with other runs' rows (engine.RunPacked). It is opt-in: a
+// method that does not declare it always runs alone.
 type RowPacker interface{ PacksRows() bool }
 
 // TrainableParams is the method's trainable parameter count.

@@ -1,6 +1,8 @@
 package core
 
-// TrainOptions are the trainer's knobs. Zero values take the defaults in Defaults().
+// TrainOptions are the trainer's knobs. Zero values take the defaults in Defaults(). They
+// live in core, not in the engine that reads them, because storage keys runs on them
+// (storage.RunIdentity) and methods' tests build them.
 type TrainOptions struct {
 	Steps         int     `json:"steps"`
 	BatchSize     int     `json:"batch_size"`
@@ -50,7 +52,7 @@ func (o TrainOptions) Defaults(task Task) TrainOptions {
 	return o
 }
 
-// Progress receives training progress; see NewProgress.
+// Progress receives training progress; engine.NewProgress prints it.
 type Progress interface {
 	Step(step, total int, loss float64, stepsPerSec float64)
 	Log(format string, args ...any)

@@ -17,7 +17,7 @@ only=${1:-.}
 
 targets=(
   "FuzzParse ./core/safetensors"
-  "FuzzReadResults ./core"
+  "FuzzReadResults ./core/storage"
   "FuzzGLUEFiles ./tasks"
   "FuzzJSONTaskFiles ./tasks"
   "FuzzMRPCConvert ./tasks"
