@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"github.com/ptbench/ptbench/core"
-	"github.com/ptbench/ptbench/core/engine"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/core/engine"
 )
 
 // scriptedScores wraps a task so that its n-th Score call returns script[n]: the dev
