@@ -17,7 +17,7 @@
 // 48 adapters × 37,656 + 62 norms × 768 = 1,855,104.
 //
 // The adapter module itself is Adapter (methods/internal/adapters.Bottleneck), which other
-// methods reuse (HyperDecoder's encoder adapters): NewAdapter(site, spec), Apply(h),
+// methods reuse (HyperDecoder's encoder adapters): NewAdapter(device, site, spec), Apply(h),
 // Params(prefix), Close().
 //
 // Training the norms changes backbone weights, so the method declares core.WeightEditor and
@@ -43,8 +43,11 @@ type Adapter = adapters.Bottleneck
 // Spec is an adapter's bottleneck, activation and initialisation.
 type Spec = adapters.Spec
 
-// NewAdapter makes the adapter of a sublayer site (width site.Out); its tensors require grad.
-func NewAdapter(site core.HookSite, spec Spec) (*Adapter, error) { return adapters.New(site, spec) }
+// NewAdapter makes the adapter of a sublayer site (width site.Out) on d; its tensors require
+// grad.
+func NewAdapter(d core.Device, site core.HookSite, spec Spec) (*Adapter, error) {
+	return adapters.New(d, site, spec)
+}
 
 // Config is the adapter's hyperparameters; each field's doc tag is its line in `ptbench
 // methods adapter`.
@@ -131,7 +134,7 @@ func (m *Method) Setup(env core.SetupEnv) error {
 			}
 			m.norms = append(m.norms, core.NamedTensor{Name: s.Name + ".weight", Tensor: w})
 		case s.Kind == core.HookSublayer && (s.Role == core.RoleSelfAttn || s.Role == core.RoleFFN) && s.Layer >= m.dropBelow:
-			a, err := NewAdapter(s, m.cfg.Spec())
+			a, err := NewAdapter(env.Backbone.Device(), s, m.cfg.Spec())
 			if err != nil {
 				return err
 			}

@@ -184,20 +184,25 @@ func (m *Method) Setup(env core.SetupEnv) (err error) {
 		return err
 	}
 	k := int64(m.cfg.Bottleneck)
+	// Drawn on the CPU, then moved: the same values on every device (core.Device.Param).
 	m.down = ts.MustZeros([]int64{d, k}, gotch.Float, gotch.CPU)
 	m.up = ts.MustZeros([]int64{k, d}, gotch.Float, gotch.CPU)
 	if m.cfg.AttnInitStd > 0 {
 		m.down.MustNormal_(0, m.cfg.AttnInitStd)
 		m.up.MustNormal_(0, m.cfg.AttnInitStd)
 	}
-	m.lnW = ts.MustOnes([]int64{d}, gotch.Float, gotch.CPU)
-	m.lnB = ts.MustZeros([]int64{d}, gotch.Float, gotch.CPU)
-	trainable := []*ts.Tensor{m.down, m.up}
-	if m.cfg.TrainLayerNorm {
-		trainable = append(trainable, m.lnW, m.lnB)
+	dev := env.Backbone.Device()
+	m.lnW = ts.MustOnes([]int64{d}, gotch.Float, dev.Torch())
+	m.lnB = ts.MustZeros([]int64{d}, gotch.Float, dev.Torch())
+	for _, t := range []**ts.Tensor{&m.down, &m.up} {
+		if *t, err = dev.Param(*t); err != nil {
+			return err
+		}
 	}
-	for _, t := range trainable {
-		t.MustRequiresGrad_(true)
+	if m.cfg.TrainLayerNorm {
+		for _, t := range []*ts.Tensor{m.lnW, m.lnB} {
+			t.MustRequiresGrad_(true)
+		}
 	}
 	if m.cfg.Pool == "padded" {
 		m.padEmb, err = padEmbedding(env.Backbone)
@@ -217,7 +222,10 @@ func padEmbedding(bb core.Backbone) (*ts.Tensor, error) {
 	mask := core.Float32s(b.Mask)
 	for i, v := range mask {
 		if v == 0 {
-			row := ts.MustOfSlice([]int64{ids[i]}).MustView([]int64{1, 1}, true)
+			row, err := bb.Device().Move(ts.MustOfSlice([]int64{ids[i]}).MustView([]int64{1, 1}, true))
+			if err != nil {
+				return nil, err
+			}
 			e := bb.Embed(row)
 			row.MustDrop()
 			return e.View([]int64{bb.Info().DModel}, true)

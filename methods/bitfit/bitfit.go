@@ -80,7 +80,7 @@ func (m *Method) Setup(env core.SetupEnv) error {
 		if !(s.Kind == core.HookLinear && roles[s.Role]) && s.Kind != core.HookNorm {
 			continue
 		}
-		b := ts.MustZeros([]int64{s.Out}, gotch.Float, gotch.CPU)
+		b := ts.MustZeros([]int64{s.Out}, gotch.Float, env.Backbone.Device().Torch())
 		b.MustRequiresGrad_(true)
 		m.biases = append(m.biases, core.NamedTensor{Name: s.Name + ".bias", Tensor: b})
 		m.bySite[s.Name] = b

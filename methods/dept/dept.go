@@ -151,14 +151,19 @@ func (m *Method) Setup(env core.SetupEnv) error {
 		return err
 	}
 	m.Prompt = p
-	m.A = KaimingUniform([]int64{int64(m.Cfg.MaxLen), int64(m.Cfg.Rank)}, int64(m.Cfg.Rank))
-	m.B = ts.MustZeros([]int64{int64(m.Cfg.Rank), d}, gotch.Float, gotch.CPU)
-	m.B.MustRequiresGrad_(true)
-	return nil
+	dev := env.Backbone.Device()
+	if m.A, err = dev.Param(KaimingUniform([]int64{int64(m.Cfg.MaxLen), int64(m.Cfg.Rank)}, int64(m.Cfg.Rank))); err != nil {
+		return err
+	}
+	if m.B, err = ts.Zeros([]int64{int64(m.Cfg.Rank), d}, gotch.Float, dev.Torch()); err != nil {
+		return err
+	}
+	return m.B.RequiresGrad_(true)
 }
 
 // KaimingUniform is torch.nn.init.kaiming_uniform_(a=√5) for a weight whose fan-in is fanIn:
-// U(−1/√fanIn, 1/√fanIn), drawn from libtorch's seeded generator; requires grad.
+// U(−1/√fanIn, 1/√fanIn), drawn from libtorch's seeded CPU generator (the same values for a
+// seed on every device: core.Device.Param moves it); requires grad.
 func KaimingUniform(shape []int64, fanIn int64) *ts.Tensor {
 	bound := 1 / math.Sqrt(float64(fanIn))
 	t := ts.MustZeros(shape, gotch.Float, gotch.CPU)

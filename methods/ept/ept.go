@@ -165,15 +165,19 @@ func (m *Method) Setup(env core.SetupEnv) error {
 	}
 	m.d = env.Backbone.Info().DModel
 	N, k := int64(m.cfg.Spaces), int64(m.cfg.ProjRank)
-	m.down = dept.KaimingUniform([]int64{N, m.d, k}, m.d)
-	m.up = zerosParam(N, k, m.d)
-	m.gateW = zerosParam(N, m.d)
-	m.gateB = zerosParam(N)
+	dev := env.Backbone.Device()
+	var err error
+	if m.down, err = dev.Param(dept.KaimingUniform([]int64{N, m.d, k}, m.d)); err != nil {
+		return err
+	}
+	m.up = zerosParam(dev, N, k, m.d)
+	m.gateW = zerosParam(dev, N, m.d)
+	m.gateB = zerosParam(dev, N)
 	return m.initFromSource(env) // source.go: no-op without sources
 }
 
-func zerosParam(shape ...int64) *ts.Tensor {
-	t := ts.MustZeros(shape, gotch.Float, gotch.CPU)
+func zerosParam(d core.Device, shape ...int64) *ts.Tensor {
+	t := ts.MustZeros(shape, gotch.Float, d.Torch())
 	t.MustRequiresGrad_(true)
 	return t
 }

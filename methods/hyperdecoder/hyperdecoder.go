@@ -120,10 +120,11 @@ type Method struct {
 
 func (m *Method) Config() any { return m.cfg }
 
-// newEncoderAdapter is AdapterLayer's learned ("manual") adapter: the adapter method's
+// newEncoderAdapter is AdapterLayer's learned ("manual") adapter on dev: the adapter method's
 // module with ReLU, its weights redrawn as nn.init.xavier_uniform_(gain=1e-4), zero biases.
-func newEncoderAdapter(s core.HookSite, dim int) (*adapter.Adapter, error) {
-	a, err := adapter.NewAdapter(s, adapter.Spec{Bottleneck: dim, Activation: adapters.ReLU})
+// It is drawn on the CPU and then moved, so a seed gives the same weights on every device.
+func newEncoderAdapter(dev core.Device, s core.HookSite, dim int) (*adapter.Adapter, error) {
+	a, err := adapter.NewAdapter(core.CPU, s, adapter.Spec{Bottleneck: dim, Activation: adapters.ReLU})
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +134,9 @@ func newEncoderAdapter(s core.HookSite, dim int) (*adapter.Adapter, error) {
 			err = a.Up.Uniform_(-bound, bound)
 		}
 	})
+	if err == nil {
+		err = a.ToDevice(dev)
+	}
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -149,19 +153,19 @@ func (m *Method) Setup(env core.SetupEnv) error {
 	if len(m.encSite) == 0 || len(m.decSite) == 0 {
 		return fmt.Errorf("hyperdecoder: the backbone lists no encoder or decoder FFN sites with their norms")
 	}
-	if err := m.build(); err != nil {
+	if err := m.build(env.Backbone.Device()); err != nil {
 		m.Close()
 		return fmt.Errorf("hyperdecoder: %w", err)
 	}
 	return nil
 }
 
-func (m *Method) build() error {
+func (m *Method) build(dev core.Device) error {
 	c := m.cfg
 	d := m.decSite[0].Out
 	m.enc, m.dec, m.normOf, m.inputs = map[string]*adapter.Adapter{}, map[string]int{}, map[string]string{}, map[string]*ts.Tensor{}
 	for _, s := range m.encSite {
-		a, err := newEncoderAdapter(s.HookSite, c.EncoderAdapterDim)
+		a, err := newEncoderAdapter(dev, s.HookSite, c.EncoderAdapterDim)
 		if err != nil {
 			return err
 		}
@@ -174,18 +178,18 @@ func (m *Method) build() error {
 	}
 	var err error
 	if c.ProcessEncoder {
-		if m.mlp1, err = hypernet.NewTorchLinear(d, d); err != nil {
+		if m.mlp1, err = hypernet.NewTorchLinear(dev, d, d); err != nil {
 			return err
 		}
-		if m.mlp2, err = hypernet.NewTorchLinear(d, d); err != nil {
+		if m.mlp2, err = hypernet.NewTorchLinear(dev, d, d); err != nil {
 			return err
 		}
 	}
 	l, hb, b := int64(c.LayerEmbedDim), int64(c.HypernetBottleneck), int64(c.DecoderAdapterDim)
-	if m.layers, err = hypernet.NewEmbedding(int64(len(m.decSite)), l); err != nil {
+	if m.layers, err = hypernet.NewEmbedding(dev, int64(len(m.decSite)), l); err != nil {
 		return err
 	}
-	if m.gen, err = hypernet.NewTorchLinear(d+l, hb); err != nil {
+	if m.gen, err = hypernet.NewTorchLinear(dev, d+l, hb); err != nil {
 		return err
 	}
 	// hyperfanin_init_weight / hyperfanin_init_bias (modeling/adapter_generators.py).
@@ -199,7 +203,7 @@ func (m *Method) build() error {
 		out    int64
 		mainIn int64
 	}{{&h.Up, d * b, b}, {&h.Down, d * b, d}, {&h.UpB, d, 1}, {&h.DownB, b, 1}} {
-		if *p.dst, err = hypernet.NewLinear(hb, p.out, fanIn(p.mainIn), nil); err != nil {
+		if *p.dst, err = hypernet.NewLinear(dev, hb, p.out, fanIn(p.mainIn), nil); err != nil {
 			return err
 		}
 	}

@@ -146,7 +146,7 @@ func (m *Method) Setup(env core.SetupEnv) error {
 		if m.nets[s.Stack] != nil {
 			continue
 		}
-		net, err := newStackNet(s.Stack, depth[s.Stack], s.Out, m.cfg)
+		net, err := newStackNet(env.Backbone.Device(), s.Stack, depth[s.Stack], s.Out, m.cfg)
 		if err != nil {
 			m.Close()
 			return err
@@ -156,7 +156,7 @@ func (m *Method) Setup(env core.SetupEnv) error {
 	}
 	m.nTasks = max(1, len(env.Tasks), m.cfg.MaxTasks)
 	var err error
-	if m.tasks, err = hypernet.NewEmbedding(int64(m.nTasks), int64(m.cfg.TaskDim)); err != nil {
+	if m.tasks, err = hypernet.NewEmbedding(env.Backbone.Device(), int64(m.nTasks), int64(m.cfg.TaskDim)); err != nil {
 		m.Close()
 		return fmt.Errorf("hyperformer: task embeddings: %w", err)
 	}
@@ -219,6 +219,9 @@ func (m *Method) GenerateFor(site string, taskIdx []int64) (hypernet.Generated, 
 		}
 	}
 	idx, err := ts.OfSlice(taskIdx)
+	if err == nil {
+		idx, err = core.OnDeviceOf(idx, m.tasks) // the rows' tasks, where the embeddings are
+	}
 	if err != nil {
 		return hypernet.Generated{}, err
 	}

@@ -40,8 +40,8 @@ type stackNet struct {
 // newStackNet builds one stack's hypernetwork for blocks blocks of width d, initialised as
 // the reference initialises it: nn.Embedding tables N(0, 1); every linear of the projector
 // and of the heads linear_layer's N(0, std²) weights and zero biases; the layer norm ones
-// and zeros.
-func newStackNet(name string, blocks int, d int64, cfg Config) (*stackNet, error) {
+// and zeros. Every tensor is on dev (drawn on the CPU, then moved: hypernet.NewParam).
+func newStackNet(dev core.Device, name string, blocks int, d int64, cfg Config) (*stackNet, error) {
 	t, p, hid := int64(cfg.TaskDim), int64(cfg.ProjectedDim), int64(cfg.TaskHiddenDim)
 	b := d / int64(cfg.ReductionFactor)
 	if b <= 0 {
@@ -55,13 +55,13 @@ func newStackNet(name string, blocks int, d int64, cfg Config) (*stackNet, error
 			return hypernet.Linear{}
 		}
 		var l hypernet.Linear
-		l, err = hypernet.NewLinear(in, out, normal, nil)
+		l, err = hypernet.NewLinear(dev, in, out, normal, nil)
 		return l
 	}
-	if s.layers, err = hypernet.NewEmbedding(int64(blocks), t); err != nil {
+	if s.layers, err = hypernet.NewEmbedding(dev, int64(blocks), t); err != nil {
 		return nil, err
 	}
-	if s.blockTypes, err = hypernet.NewEmbedding(2, t); err != nil {
+	if s.blockTypes, err = hypernet.NewEmbedding(dev, 2, t); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -73,8 +73,8 @@ func newStackNet(name string, blocks int, d int64, cfg Config) (*stackNet, error
 	h.Gamma, h.Beta = &gamma, &beta
 	s.heads = h
 	if err == nil && cfg.ProjectedNorm {
-		if s.normW, err = hypernet.NewParam([]int64{p}, hypernet.Ones); err == nil {
-			s.normB, err = hypernet.NewParam([]int64{p}, nil)
+		if s.normW, err = hypernet.NewParam(dev, []int64{p}, hypernet.Ones); err == nil {
+			s.normB, err = hypernet.NewParam(dev, []int64{p}, nil)
 		}
 	}
 	if err != nil {

@@ -20,7 +20,7 @@ func TestProjectedEmbeddingIsLayerNormed(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.ProjectedNorm = norm
 		core.SeedAll(2)
-		net, err := newStackNet("encoder", 2, 64, cfg)
+		net, err := newStackNet(core.CPU, "encoder", 2, 64, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -150,16 +150,29 @@ func (m *Method) Setup(env core.SetupEnv) error {
 	}
 	m.bySite = map[string]*pair{}
 	r := int64(m.cfg.Rank)
+	dev := env.Backbone.Device()
 	for _, s := range env.Backbone.HookSites() {
 		if s.Kind != core.HookLinear || !targets[s.Role] {
 			continue
 		}
 		p := &pair{site: s.Name}
 		bound := 1 / math.Sqrt(float64(s.In)) // kaiming_uniform_(a=√5) on an [r, in] weight
-		p.a = ts.MustZeros([]int64{r, s.In}, gotch.Float, gotch.CPU)
-		p.a.MustUniform_(-bound, bound)
-		p.a.MustRequiresGrad_(true)
-		p.b = ts.MustZeros([]int64{s.Out, r}, gotch.Float, gotch.CPU)
+		// Drawn on the CPU, then moved: the same values on every device (core.Device.Param).
+		a, err := ts.Zeros([]int64{r, s.In}, gotch.Float, gotch.CPU)
+		if err != nil {
+			return err
+		}
+		if err := a.Uniform_(-bound, bound); err != nil {
+			a.MustDrop()
+			return err
+		}
+		if p.a, err = dev.Param(a); err != nil {
+			return err
+		}
+		if p.b, err = ts.Zeros([]int64{s.Out, r}, gotch.Float, dev.Torch()); err != nil {
+			p.a.MustDrop()
+			return err
+		}
 		p.b.MustRequiresGrad_(true)
 		m.pairs = append(m.pairs, p)
 		m.bySite[s.Name] = p

@@ -181,8 +181,9 @@ func (m *Method) Setup(env core.SetupEnv) error {
 		return fmt.Errorf("artefact %s: %w", art.Name, err)
 	}
 	m.shared = core.DetachedCopy(p.Tensor)
-	for _, t := range []*ts.Tensor{m.shared, m.u, m.v} {
-		if err := t.RequiresGrad_(true); err != nil {
+	dev := env.Backbone.Device() // the artefact's tensors and the factors are on the CPU
+	for _, t := range []**ts.Tensor{&m.shared, &m.u, &m.v} {
+		if *t, err = dev.Param(*t); err != nil {
 			return err
 		}
 	}
@@ -193,7 +194,7 @@ func (m *Method) Setup(env core.SetupEnv) error {
 func (m *Method) initFactors(art *core.Artefact, d int64) (u, v *ts.Tensor, err error) {
 	l, K := int64(m.cfg.Length), int64(len(m.cfg.Sources))
 	if m.cfg.Init == "ones" {
-		return ts.MustOnes([]int64{l}, gotch.Float, gotch.CPU), ts.MustOnes([]int64{d}, gotch.Float, gotch.CPU), nil
+		return ts.MustOnes([]int64{l}, gotch.Float, gotch.CPU), ts.MustOnes([]int64{d}, gotch.Float, gotch.CPU), nil // moved by Setup
 	}
 	pick := func(name string, width int64) (*ts.Tensor, error) {
 		f, err := art.Tensor(name)
@@ -290,8 +291,9 @@ func (s *Source) Setup(env core.SetupEnv) error {
 	K, l := int64(len(s.cfg.Sources)), int64(s.cfg.Length)
 	s.shared = stack.MustMeanDim([]int64{0}, false, gotch.Float, false)
 	s.teachers = stack.MustView([]int64{K, l * d}, true)
-	s.u = ts.MustOnes([]int64{K, l}, gotch.Float, gotch.CPU)
-	s.v = ts.MustOnes([]int64{K, d}, gotch.Float, gotch.CPU)
+	dev := env.Backbone.Device().Torch() // the stack is there already (promptbank.LoadSource)
+	s.u = ts.MustOnes([]int64{K, l}, gotch.Float, dev)
+	s.v = ts.MustOnes([]int64{K, d}, gotch.Float, dev)
 	for _, t := range []*ts.Tensor{s.shared, s.u, s.v} {
 		t.MustRequiresGrad_(true)
 	}
@@ -303,7 +305,8 @@ func (s *Source) ParamGroups() []core.ParamGroup {
 		{Name: "prompt_shared", Tensor: s.shared}, {Name: "u", Tensor: s.u}, {Name: "v", Tensor: s.v}}}}
 }
 
-// rowTasks is the batch's task index per row as a tensor (row 0's task when there is no batch).
+// rowTasks is the batch's task index per row as a tensor on the inputs' device (row 0's task
+// when there is no batch).
 func rowTasks(in core.Input) *ts.Tensor {
 	B := in.Embeds.MustSize()[0]
 	idx := make([]int64, B)
@@ -312,7 +315,7 @@ func rowTasks(in core.Input) *ts.Tensor {
 			idx[i] = int64(in.Batch.Tasks[i])
 		}
 	}
-	return ts.MustOfSlice(idx)
+	return core.MustOnDeviceOf(ts.MustOfSlice(idx), in.Embeds)
 }
 
 // Transform prepends each row's student prompt P* ∘ (u_k v_kᵀ).

@@ -86,9 +86,9 @@ type Bottleneck struct {
 	Down, DownB, Up, UpB *ts.Tensor // [b, d], [b], [d, b], [d]
 }
 
-// normal returns N(0, std²) of shape (zeros for std 0), drawn from libtorch's seeded
-// generator, requiring grad.
-func normal(shape []int64, std float64) (*ts.Tensor, error) {
+// normal returns N(0, std²) of shape (zeros for std 0) on dev, drawn from libtorch's seeded
+// CPU generator (the same values on every device; core.Device.Param moves it), requiring grad.
+func normal(dev core.Device, shape []int64, std float64) (*ts.Tensor, error) {
 	t, err := ts.Zeros(shape, gotch.Float, gotch.CPU)
 	if err != nil {
 		return nil, err
@@ -99,15 +99,11 @@ func normal(shape []int64, std float64) (*ts.Tensor, error) {
 			return nil, err
 		}
 	}
-	if err := t.RequiresGrad_(true); err != nil {
-		t.MustDrop()
-		return nil, err
-	}
-	return t, nil
+	return dev.Param(t)
 }
 
-// New makes the adapter of site (width site.Out) as spec says; biases start at zero.
-func New(site core.HookSite, spec Spec) (*Bottleneck, error) {
+// New makes the adapter of site (width site.Out) on dev as spec says; biases start at zero.
+func New(dev core.Device, site core.HookSite, spec Spec) (*Bottleneck, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
@@ -122,12 +118,26 @@ func New(site core.HookSite, spec Spec) (*Bottleneck, error) {
 		shape []int64
 		std   float64
 	}{{&a.Down, []int64{b, d}, spec.DownStd}, {&a.DownB, []int64{b}, 0}, {&a.Up, []int64{d, b}, spec.UpStd}, {&a.UpB, []int64{d}, 0}} {
-		if *p.dst, err = normal(p.shape, p.std); err != nil {
+		if *p.dst, err = normal(dev, p.shape, p.std); err != nil {
 			a.Close()
 			return nil, fmt.Errorf("adapter at %s: %w", site.Name, err)
 		}
 	}
 	return a, nil
+}
+
+// ToDevice moves the adapter's tensors to d as trainable leaves (core.Device.Param): for a
+// caller that redraws an adapter's weights on the CPU after New.
+func (a *Bottleneck) ToDevice(d core.Device) error {
+	for _, t := range []**ts.Tensor{&a.Down, &a.DownB, &a.Up, &a.UpB} {
+		moved, err := d.Param(*t)
+		if err != nil {
+			*t = nil // consumed by Param
+			return fmt.Errorf("adapter at %s: %w", a.Site.Name, err)
+		}
+		*t = moved
+	}
+	return nil
 }
 
 // Delta is W_up · f(W_down · h + b_down) + b_up (caller drops).

@@ -31,7 +31,7 @@ func TestApplyMatchesTheFormula(t *testing.T) {
 	for _, c := range cases {
 		t.Run(string(c.act), func(t *testing.T) {
 			core.SeedAll(5)
-			a, err := New(core.HookSite{Name: "s", Out: 3}, Spec{Bottleneck: 1, Activation: c.act, DownStd: 0.5, UpStd: 0.5})
+			a, err := New(core.CPU, core.HookSite{Name: "s", Out: 3}, Spec{Bottleneck: 1, Activation: c.act, DownStd: 0.5, UpStd: 0.5})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,7 +62,7 @@ func TestApplyMatchesTheFormula(t *testing.T) {
 // names follow prefix + down/up . weight/bias; Close is idempotent.
 func TestIdentityCountAndNames(t *testing.T) {
 	coretest.LockThread(t)
-	a, err := New(core.HookSite{Name: "enc.0.ffn", Out: 16}, Spec{Bottleneck: 4, Activation: GeLUNew, DownStd: 1e-2})
+	a, err := New(core.CPU, core.HookSite{Name: "enc.0.ffn", Out: 16}, Spec{Bottleneck: 4, Activation: GeLUNew, DownStd: 1e-2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestIdentityCountAndNames(t *testing.T) {
 	}
 	a.Close()
 	a.Close()
-	if _, err := New(core.HookSite{Name: "x", Out: 4}, Spec{Bottleneck: 2, Activation: "tanh"}); err == nil {
+	if _, err := New(core.CPU, core.HookSite{Name: "x", Out: 4}, Spec{Bottleneck: 2, Activation: "tanh"}); err == nil {
 		t.Error("an unknown activation was accepted")
 	}
 }

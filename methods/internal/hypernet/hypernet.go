@@ -28,15 +28,18 @@ import (
 // Linear is y = x Wᵀ + c, W [out, in], c [out]; both require grad.
 type Linear struct{ W, C *ts.Tensor }
 
-// NewParam makes a trainable tensor: zeros, filled by fill (nil: stays zero), requiring grad.
-func NewParam(shape []int64, fill func(*ts.Tensor) error) (*ts.Tensor, error) {
-	return param(shape, fill)
+// NewParam makes a trainable tensor on d: zeros, filled by fill (nil: stays zero), requiring
+// grad.
+func NewParam(d core.Device, shape []int64, fill func(*ts.Tensor) error) (*ts.Tensor, error) {
+	return param(d, shape, fill)
 }
 
 // Ones fills with 1 (a layer norm's weight).
 func Ones(t *ts.Tensor) error { return t.Fill_(ts.FloatScalar(1)) }
 
-func param(shape []int64, fill func(*ts.Tensor) error) (*ts.Tensor, error) {
+// param fills on the CPU, whose seeded generator draws the same values on every device, and
+// moves the result to d (core.Device.Param).
+func param(d core.Device, shape []int64, fill func(*ts.Tensor) error) (*ts.Tensor, error) {
 	t, err := ts.Zeros(shape, gotch.Float, gotch.CPU)
 	if err != nil {
 		return nil, err
@@ -47,11 +50,7 @@ func param(shape []int64, fill func(*ts.Tensor) error) (*ts.Tensor, error) {
 			return nil, err
 		}
 	}
-	if err := t.RequiresGrad_(true); err != nil {
-		t.MustDrop()
-		return nil, err
-	}
-	return t, nil
+	return d.Param(t)
 }
 
 // Normal fills with N(0, std²) from libtorch's seeded generator.
@@ -64,13 +63,13 @@ func Uniform(bound float64) func(*ts.Tensor) error {
 	return func(t *ts.Tensor) error { return t.Uniform_(-bound, bound) }
 }
 
-// NewLinear makes a [out, in] layer with weight and bias filled as given (nil: zeros).
-func NewLinear(in, out int64, weight, bias func(*ts.Tensor) error) (Linear, error) {
-	w, err := param([]int64{out, in}, weight)
+// NewLinear makes a [out, in] layer on d with weight and bias filled as given (nil: zeros).
+func NewLinear(d core.Device, in, out int64, weight, bias func(*ts.Tensor) error) (Linear, error) {
+	w, err := param(d, []int64{out, in}, weight)
 	if err != nil {
 		return Linear{}, err
 	}
-	c, err := param([]int64{out}, bias)
+	c, err := param(d, []int64{out}, bias)
 	if err != nil {
 		w.MustDrop()
 		return Linear{}, err
@@ -80,9 +79,9 @@ func NewLinear(in, out int64, weight, bias func(*ts.Tensor) error) (Linear, erro
 
 // NewTorchLinear is nn.Linear(in, out) as PyTorch initialises it: weight and bias
 // U(±1/√in) (kaiming_uniform_ with a = √5 gives that bound for the weight).
-func NewTorchLinear(in, out int64) (Linear, error) {
+func NewTorchLinear(d core.Device, in, out int64) (Linear, error) {
 	b := 1 / math.Sqrt(float64(in))
-	return NewLinear(in, out, Uniform(b), Uniform(b))
+	return NewLinear(d, in, out, Uniform(b), Uniform(b))
 }
 
 // Forward is x Wᵀ + c (x kept; caller drops the result).
@@ -102,8 +101,10 @@ func (l Linear) Close() {
 	}
 }
 
-// NewEmbedding is nn.Embedding(n, dim)'s table: N(0, 1), requiring grad.
-func NewEmbedding(n, dim int64) (*ts.Tensor, error) { return param([]int64{n, dim}, Normal(1)) }
+// NewEmbedding is nn.Embedding(n, dim)'s table on d: N(0, 1), requiring grad.
+func NewEmbedding(d core.Device, n, dim int64) (*ts.Tensor, error) {
+	return param(d, []int64{n, dim}, Normal(1))
+}
 
 // Heads generate one adapter per row from source embeddings [R, P].
 //

@@ -34,7 +34,7 @@ func TestDeltaMatchesTheFormula(t *testing.T) {
 			h := &Heads{D: d, B: b, InOut: c.inOut}
 			var err error
 			mk := func(out int64) Linear {
-				l, e := NewLinear(p, out, Normal(0.5), Normal(0.5))
+				l, e := NewLinear(core.CPU, p, out, Normal(0.5), Normal(0.5))
 				if e != nil {
 					err = e
 				}
@@ -135,7 +135,7 @@ func TestDeltaMatchesTheFormula(t *testing.T) {
 func TestInitialisers(t *testing.T) {
 	coretest.LockThread(t)
 	core.SeedAll(1)
-	l, err := NewTorchLinear(100, 50)
+	l, err := NewTorchLinear(core.CPU, 100, 50)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestInitialisers(t *testing.T) {
 			t.Errorf("%s does not require grad", name)
 		}
 	}
-	e, err := NewEmbedding(100, 100)
+	e, err := NewEmbedding(core.CPU, 100, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

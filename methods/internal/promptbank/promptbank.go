@@ -108,6 +108,9 @@ func Rows(bb core.Backbone, ids []int64) (*ts.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if raw, err = bb.Device().Move(raw); err != nil { // looked up where the table lives
+		return nil, err
+	}
 	t, err := raw.View([]int64{1, int64(len(ids))}, true)
 	if err != nil {
 		return nil, err

@@ -25,7 +25,8 @@ func SourceSpecs(tasks []string, length int, seed int64, steps int) []core.Artef
 }
 
 // LoadSource fetches (training it first if the store does that) a source PT prompt and
-// returns a detached copy [l, d] that does not require grad (caller owns it).
+// returns a detached copy [l, d] on the backbone's device that does not require grad (caller
+// owns it).
 func LoadSource(env core.SetupEnv, spec core.ArtefactSpec) (*ts.Tensor, error) {
 	if env.Artefacts == nil {
 		return nil, fmt.Errorf("needs the PT prompt trained on %v, but this run offers no artefact store (run it through `ptbench run` or train it with `ptbench sources train`)", spec.Tasks)
@@ -42,7 +43,7 @@ func LoadSource(env core.SetupEnv, spec core.ArtefactSpec) (*ts.Tensor, error) {
 	if sz := p.Tensor.MustSize(); len(sz) != 2 || sz[1] != env.Backbone.Info().DModel {
 		return nil, fmt.Errorf("artefact %s: prompt has shape %v, want [l, %d]", art.Name, sz, env.Backbone.Info().DModel)
 	}
-	return core.DetachedCopy(p.Tensor), nil
+	return env.Backbone.Device().Move(core.DetachedCopy(p.Tensor)) // artefacts are read to the CPU
 }
 
 // LoadSourceStack fetches every spec's prompt and stacks them: [n, l, d] (caller owns it).
