@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
 	"github.com/ptbench/ptbench/core/storage"
 )
@@ -25,7 +24,7 @@ func TestCorruptArtefactIsRetrained(t *testing.T) {
 	if err != nil || len(names) != 1 {
 		t.Fatalf("trained %v, %v", names, err)
 	}
-	path := filepath.Join(out, artefactDir, core.SafeFileName(names[0])+".safetensors")
+	path := filepath.Join(out, artefactDir, storage.SafeFileName(names[0])+".safetensors")
 	if err := os.WriteFile(path, []byte("not a safetensors file"), 0o644); err != nil {
 		t.Fatal(err)
 	}

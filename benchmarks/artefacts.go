@@ -88,7 +88,7 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 	if g.ArtefactDir != "" {
 		dir = g.ArtefactDir
 	}
-	path := filepath.Join(dir, core.SafeFileName(name)+".safetensors")
+	path := filepath.Join(dir, storage.SafeFileName(name)+".safetensors")
 	if n := len(a.frames); n > 0 && !slices.Contains(a.frames[n-1], name) {
 		a.frames[n-1] = append(a.frames[n-1], name)
 	}

@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // FuzzExperimentYAML: any experiment file is refused with an error naming the file, or
@@ -25,7 +25,7 @@ func FuzzExperimentYAML(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if err := core.CheckPathElement("name", x.Name); err != nil || !filepath.IsLocal(x.Name) {
+		if err := storage.CheckPathElement("name", x.Name); err != nil || !filepath.IsLocal(x.Name) {
 			t.Fatalf("accepted name %q: %v", x.Name, err)
 		}
 		plan, err := x.Plan(ReproduceOptions{StepsScale: 0.01})

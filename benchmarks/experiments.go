@@ -138,7 +138,7 @@ func ParseExperiment(file string, raw []byte) (*Experiment, error) {
 	if x.Name == "" {
 		x.Name = strings.TrimSuffix(strings.TrimSuffix(filepath.Base(file), ".yaml"), ".yml")
 	}
-	if err := core.CheckPathElement("name", x.Name); err != nil { // runs/<name> must stay in runs/
+	if err := storage.CheckPathElement("name", x.Name); err != nil { // runs/<name> must stay in runs/
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	if len(x.Groups) == 0 {

@@ -370,7 +370,7 @@ func (g *Grid) record(p *pendingRun, res *engine.TrainResult, err error, store *
 			g.OnRun(key, res)
 		}
 		// SafeFileName: a plugin:PATH method's key holds its path, which must not leave --out.
-		ckpt := filepath.Join(g.OutDir, "checkpoints", core.SafeFileName(key)+".safetensors")
+		ckpt := filepath.Join(g.OutDir, "checkpoints", storage.SafeFileName(key)+".safetensors")
 		ckRow := base
 		ckRow.Task, ckRow.RunKey = taskLabel, key
 		if ckpt, err = safeSave(ckpt, m, res.Best, ckRow); err != nil {

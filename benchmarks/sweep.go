@@ -10,7 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 )
 
 // Learning-rate (or any setting) sweeps. The papers tune each method's rates on dev: EPT
@@ -136,7 +136,7 @@ func (s *Sweep) UnmarshalYAML(n *yaml.Node) error {
 			return fmt.Errorf("line %d: sweep %s: want a non-empty list of values", v.Line, k.Value)
 		}
 		for _, x := range values {
-			if err := core.CheckFiniteConfig(x); err != nil {
+			if err := storage.CheckFiniteConfig(x); err != nil {
 				return fmt.Errorf("line %d: sweep %s: %w", v.Line, k.Value, err)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/ptbench/ptbench/backbones/hf"
 	"github.com/ptbench/ptbench/benchmarks"
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/storage"
 	"github.com/ptbench/ptbench/plugins/host"
 )
 
@@ -69,7 +70,7 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 	}
 	for _, name := range g.Methods {
 		raw := g.MethodConfigs[name]
-		if err := core.CheckFiniteConfig(raw); err != nil {
+		if err := storage.CheckFiniteConfig(raw); err != nil {
 			return fmt.Errorf("method %s: %w", name, err)
 		}
 		isBuiltin := builtin[name] && !strings.HasPrefix(name, "plugin:")
@@ -153,7 +154,7 @@ func resolveMethod(name string, raw map[string]any) (cfg map[string]any, err err
 		}
 	}()
 	defer m.Close()
-	if err := core.CheckFiniteConfig(m.Config()); err != nil {
+	if err := storage.CheckFiniteConfig(m.Config()); err != nil {
 		return nil, fmt.Errorf("method %s: %w", name, err)
 	}
 	b, err := json.Marshal(m.Config())
@@ -216,7 +217,7 @@ func validateBenchFlags(o benchmarks.BenchOptions) error {
 		}
 	}
 	for _, name := range o.Methods {
-		if err := core.CheckFiniteConfig(o.MethodConfigs[name]); err != nil {
+		if err := storage.CheckFiniteConfig(o.MethodConfigs[name]); err != nil {
 			return fmt.Errorf("method %s: %w", name, err)
 		}
 	}

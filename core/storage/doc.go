@@ -18,4 +18,6 @@
 //     written next to results.jsonl so a score can be recomputed or audited.
 //   - RunIdentity, Numerics, NumericsOf, ArtefactIdentity, ArtefactName, DataHash: what makes
 //     two runs the same run; keys stay stable across releases (see RunIdentity).
+//   - CheckFiniteConfig, SafeFileName, CheckPathElement: what a run writes must be writable —
+//     a config JSON can encode (no NaN), names that stay one plain path element.
 package storage
