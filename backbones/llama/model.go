@@ -83,7 +83,10 @@ type Model struct {
 	batch  *core.Batch
 	// plainBackward turns off NF4's layer-by-layer recomputed backward (tests compare).
 	plainBackward bool
-	dev           core.Device // where the weights live and the forward pass makes its tensors (device.go)
+	// keeping: the forward keeps the weights it dequantises in kept (keep.go).
+	keeping bool
+	kept    map[*linear]*ts.Tensor
+	dev     core.Device // where the weights live and the forward pass makes its tensors (device.go)
 }
 
 // Close frees every tensor the model owns.
@@ -199,12 +202,14 @@ func (m *Model) rmsNormRaw(x, w *ts.Tensor) *ts.Tensor {
 func (m *Model) weight(l *linear) (w *ts.Tensor, owned bool) {
 	if l.q == nil {
 		return l.w, false
+	} else if w := m.kept[l]; w != nil {
+		return w, false
 	}
 	w, err := l.q.DequantizeAs(m.DType)
 	if err != nil {
 		panic(fmt.Errorf("llama: %s: %w", l.name, err)) // the trainer recovers it as the run's error
 	}
-	return w, true
+	return w, !m.keepWeight(l, w)
 }
 
 // linear is y = x Wᵀ for HF's [out, in] weights, passing y through a linear hook if any.

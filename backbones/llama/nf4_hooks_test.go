@@ -100,8 +100,19 @@ func gradStep(t *testing.T, bb *Backbone, batch *core.Batch, prompt *ts.Tensor, 
 // Hooks, unfrozen norms and a prompt on an NF4 model: the recomputed backward gives every
 // trainable tensor the gradient plain autograd gives (within 1e-5 of the largest), over two
 // steps whose gradients accumulate, while the trainer zeroes gradients between forward and
-// backward (so they must come through the returned loss).
+// backward (so they must come through the returned loss); also when the forward keeps its
+// dequantised weights for the backward (KeepEnv: a budget for every layer, freed layer by
+// layer as the backward goes).
 func TestNF4RecomputedBackwardWithHooksMatchesAutograd(t *testing.T) {
+	for _, keep := range []string{"", "1"} {
+		t.Run("keep="+keep, func(t *testing.T) {
+			t.Setenv(KeepEnv, keep)
+			hooksMatchAutograd(t, keep != "")
+		})
+	}
+}
+
+func hooksMatchAutograd(t *testing.T, keep bool) {
 	bb := tinyBackbone(t, core.BackboneOptions{Seed: 8, Quant: core.QuantNF4})
 	m := bb.Model()
 	rows := []core.Encoded{{Source: bb.EncodeSource("a source", 32), Target: bb.EncodeTarget("label", 8)},
@@ -148,7 +159,18 @@ func TestNF4RecomputedBackwardWithHooksMatchesAutograd(t *testing.T) {
 		return out
 	}
 	want := gradsOf(true)
+	keptAt := map[int]int{}
+	recomputeCheck = func(layer int, _, _ *ts.Tensor) { keptAt[layer] = len(m.kept) }
 	got := gradsOf(false)
+	recomputeCheck = nil
+	for i := range m.layers {
+		if want := 7 * (i + 1); keep && keptAt[i] != want || !keep && keptAt[i] != 0 {
+			t.Fatalf("keep %v: %d weights kept when layer %d is recomputed", keep, keptAt[i], i)
+		}
+	}
+	if len(m.kept) != 0 {
+		t.Fatalf("%d kept weights left after the step", len(m.kept))
+	}
 	if len(want) < 20 {
 		t.Fatalf("only %d trainable tensors", len(want))
 	}

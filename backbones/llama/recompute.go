@@ -148,6 +148,15 @@ func (m *Model) recomputeLoss(full, mask *ts.Tensor, L, T int64, target *ts.Tens
 		m.hooks = rec.hooks()
 		defer func() { m.hooks = prev }()
 	}
+	budget, err := keepBudget()
+	if err != nil {
+		return nil, err
+	}
+	keepFrom := nl - m.keptLayers(budget)
+	defer func() {
+		m.keeping = false
+		m.dropKept(nil)
+	}()
 	inputs := make([]*ts.Tensor, nl+1)
 	defer func() {
 		for _, t := range inputs {
@@ -167,8 +176,10 @@ func (m *Model) recomputeLoss(full, mask *ts.Tensor, L, T int64, target *ts.Tens
 		for i := range m.layers {
 			inputs[i] = h
 			rec.start(seed(i), false)
+			m.keeping = i >= keepFrom
 			h = m.block(&m.layers[i], h.MustShallowClone(), cos, sin, bias, nil)
 		}
+		m.keeping = false
 		inputs[nl] = h
 	})
 	var terms []*ts.Tensor // Σ⟨t, g_t⟩ so far (float32 scalars)
@@ -211,6 +222,7 @@ func (m *Model) recomputeLoss(full, mask *ts.Tensor, L, T int64, target *ts.Tens
 		g, err = m.segmentGrads(rec, s, in, m.layerWeights(&m.layers[i]), &terms)
 		s.MustDrop()
 		leaf.MustDrop()
+		m.dropKept(&m.layers[i])
 		if err != nil {
 			return nil, err
 		}
