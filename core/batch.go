@@ -21,6 +21,9 @@ type CollateOptions struct {
 	Step      int      // the optimisation step this batch belongs to (0 in evaluation)
 	TaskNames []string // the run's tasks; Encoded.Task indexes it
 	NoLabels  bool     // generation batches carry no labels
+	// Device is where the batch's tensors are made: a backbone's Collate sets its own, so ids
+	// reach the embedding table without a copy per use (the zero value is the CPU).
+	Device Device
 }
 
 // Batch is one collated batch and its context. The backbone builds it (padding side, pad id
@@ -114,9 +117,10 @@ func CollateWith(rows []Encoded, opts CollateOptions, side PadSide, padID int64)
 	}
 	shape := []int64{int64(B), int64(L)}
 	var err error
-	if b.IDs, err = tensorOf(ids, shape); err == nil {
-		if b.Mask, err = tensorOf(mask, shape); err == nil {
-			b.Positions, err = tensorOf(pos, shape)
+	dev := opts.Device
+	if b.IDs, err = tensorOf(ids, shape, dev); err == nil {
+		if b.Mask, err = tensorOf(mask, shape, dev); err == nil {
+			b.Positions, err = tensorOf(pos, shape, dev)
 		}
 	}
 	if err == nil && !opts.NoLabels && T > 0 {
@@ -127,7 +131,7 @@ func CollateWith(rows []Encoded, opts CollateOptions, side PadSide, padID int64)
 				labels = append(labels, -100)
 			}
 		}
-		b.Labels, err = tensorOf(labels, []int64{int64(B), int64(T)})
+		b.Labels, err = tensorOf(labels, []int64{int64(B), int64(T)}, dev)
 	}
 	if err != nil {
 		b.Close()
@@ -136,19 +140,23 @@ func CollateWith(rows []Encoded, opts CollateOptions, side PadSide, padID int64)
 	return b, nil
 }
 
-func tensorOf[T int64 | float32](vals []T, shape []int64) (*ts.Tensor, error) {
+// tensorOf is vals in shape on dev (made on the CPU from Go values, then moved).
+func tensorOf[T int64 | float32](vals []T, shape []int64, dev Device) (*ts.Tensor, error) {
 	if len(vals) == 0 {
 		var dt gotch.DType = gotch.Int64
 		if _, ok := any(vals).([]float32); ok {
 			dt = gotch.Float
 		}
-		return ts.Zeros(shape, dt, gotch.CPU)
+		return ts.Zeros(shape, dt, dev.Torch())
 	}
 	t, err := ts.OfSlice(vals)
 	if err != nil {
 		return nil, err
 	}
-	return t.View(shape, true)
+	if t, err = t.View(shape, true); err != nil {
+		return nil, err
+	}
+	return dev.Move(t)
 }
 
 // Labels2D reads a [B, T] int64 label tensor back into rows.

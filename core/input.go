@@ -23,10 +23,15 @@ func PrependPrompt(in Input, prompt *ts.Tensor) (Input, error) {
 	default:
 		return Input{}, fmt.Errorf("prompt shape %v does not fit input embeddings %v", ps, es)
 	}
+	dev, err := DeviceOf(in.Mask) // the prompt's mask columns join the batch's where it is
+	if err != nil {
+		prefix.MustDrop()
+		return Input{}, err
+	}
 	m := prefix.MustSize()[1]
 	embeds := ts.MustCat([]*ts.Tensor{prefix, in.Embeds}, 1)
 	prefix.MustDrop()
-	ones := ts.MustOnes([]int64{B, m}, gotch.Float, gotch.CPU)
+	ones := ts.MustOnes([]int64{B, m}, gotch.Float, dev.Torch())
 	mask := ts.MustCat([]*ts.Tensor{ones, in.Mask}, 1)
 	ones.MustDrop()
 	return Input{Embeds: embeds, Mask: mask, Batch: in.Batch}, nil

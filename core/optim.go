@@ -19,6 +19,8 @@ type AdamW struct {
 	step              int
 }
 
+// adamState holds a parameter's moments, made by ZerosLike: on the parameter's device, so the
+// optimiser state follows the parameters wherever the run computes.
 type adamState struct{ expAvg, expAvgSq *ts.Tensor }
 
 // NewAdamW uses the protocol's betas (0.9, 0.999) and eps 1e-6.

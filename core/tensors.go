@@ -36,7 +36,8 @@ func ToTorch(t *safetensors.Tensor) (*ts.Tensor, error) {
 	return out, nil
 }
 
-// FromTorch copies a CPU gotch tensor into a safetensors tensor.
+// FromTorch copies a gotch tensor into a safetensors tensor (from a CPU copy when it lives on
+// another device: its memory is read directly).
 func FromTorch(name string, t *ts.Tensor) (*safetensors.Tensor, error) {
 	var tag string
 	for k, v := range torchDTypes {
@@ -47,7 +48,11 @@ func FromTorch(name string, t *ts.Tensor) (*safetensors.Tensor, error) {
 	if tag == "" {
 		return nil, fmt.Errorf("tensor %q: unsupported dtype %v", name, t.DType())
 	}
-	c := t.MustDetach(false).MustContiguous(true)
+	c, err := CPU.Move(t.MustDetach(false))
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", name, err)
+	}
+	c = c.MustContiguous(true)
 	defer c.MustDrop()
 	n := int(c.Numel()) * int(c.DType().Size())
 	data := make([]byte, n)

@@ -244,6 +244,7 @@ func (b *Backbone) DecodeTarget(ids []int64) string {
 // Collate pads on the LEFT with the pad id, so every source ends at the last column and
 // generation continues at the same column for every row; positions count real tokens.
 func (b *Backbone) Collate(rows []core.Encoded, opts core.CollateOptions) (*core.Batch, error) {
+	opts.Device = b.Device()
 	return core.CollateWith(rows, opts, core.PadLeft, b.model.Cfg.Pad)
 }
 

@@ -197,6 +197,7 @@ func (b *Backbone) DecodeTarget(ids []int64) string {
 
 // Collate pads on the right with T5's pad id (0); positions count 0..L-1 along each row.
 func (b *Backbone) Collate(rows []core.Encoded, opts core.CollateOptions) (*core.Batch, error) {
+	opts.Device = b.Device()
 	return core.CollateWith(rows, opts, core.PadRight, b.model.Cfg.Pad)
 }
 

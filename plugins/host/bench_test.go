@@ -121,6 +121,8 @@ type fakeBackbone struct {
 	d, vocab int64
 }
 
+func (f fakeBackbone) Device() core.Device { return core.CPU }
+
 func (f fakeBackbone) Info() core.BackboneInfo {
 	return core.BackboneInfo{Name: "fake", DModel: f.d, Vocab: f.vocab}
 }

@@ -77,8 +77,7 @@ func (m *Method) outputs(resp *methodpb.ForwardResponse, B, L int64) (prefix, of
 		if err != nil {
 			return nil, err
 		}
-		out.MustRequiresGrad_(true)
-		return out, nil
+		return m.dev.Param(out) // received on the CPU, used on the run's device
 	}
 	mm := m.prefixLen
 	prefix, err = check("prefix", resp.Prefix, m.info.Prefix, func(s []int64) bool {
@@ -125,9 +124,10 @@ func dropAll(ts ...*ts.Tensor) {
 	}
 }
 
-// encodeTorch copies a float tensor to the wire (float32, or rounded to bfloat16).
+// encodeTorch copies a float tensor to the wire (float32, or rounded to bfloat16), from a CPU
+// copy when it lives elsewhere (its memory is read directly).
 func encodeTorch(t *ts.Tensor, dt methodpb.DType) *methodpb.Tensor {
-	c := t.MustDetach(false).MustTotype(gotch.Float, true).MustContiguous(true)
+	c := core.CPU.MustMove(t.MustDetach(false)).MustTotype(gotch.Float, true).MustContiguous(true)
 	defer c.MustDrop()
 	shape := c.MustSize()
 	n := int(c.Numel())

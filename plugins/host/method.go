@@ -49,6 +49,7 @@ type Method struct {
 	runKey any // runkey.go: what run keys hash (set by openForRun; nil: Config)
 
 	dModel, prefixLen, trainable int64
+	dev                          core.Device // the backbone's: where the plugin's outputs and state go
 	gradNorm                     float64
 	pending                      [2]*ts.Tensor // prefix and offset leaves of the latest training Transform
 	broken                       error
@@ -240,7 +241,7 @@ func (m *Method) Setup(env core.SetupEnv) error {
 		return m.broken
 	}
 	bi := env.Backbone.Info()
-	m.dModel = bi.DModel
+	m.dModel, m.dev = bi.DModel, env.Backbone.Device()
 	req := &methodpb.SetupRequest{DModel: bi.DModel, Vocab: bi.Vocab, Seed: env.Seed,
 		MaxSourceLen: int64(env.MaxSourceLen), Task: env.Task, Tasks: env.Tasks, Backbone: bi.Name}
 	resp, err := m.setup(req)
@@ -296,7 +297,7 @@ func provide(bb core.Backbone, n *methodpb.Needs, req *methodpb.SetupRequest) er
 	}
 	var rows *methodpb.Tensor
 	ts.NoGrad(func() {
-		t := ts.MustOfSlice(ids).MustView([]int64{1, int64(len(ids))}, true)
+		t := bb.Device().MustMove(ts.MustOfSlice(ids).MustView([]int64{1, int64(len(ids))}, true))
 		emb := bb.Embed(t)
 		t.MustDrop()
 		e2 := emb.MustView([]int64{int64(len(ids)), bb.Info().DModel}, true)

@@ -88,6 +88,9 @@ func (m *Method) fetchState() ([]core.NamedTensor, error) {
 		if err == nil {
 			t, err = ts.OfDataSize(f32View(data), shape, gotch.Float)
 		}
+		if err == nil {
+			t, err = m.dev.Move(t) // the mirror lives with the run's other parameters
+		}
 		if err != nil {
 			core.DropNamed(out)
 			return nil, fmt.Errorf("plugin %s: state tensor %q: %v", m.name, nt.Name, err)
