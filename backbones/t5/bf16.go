@@ -3,6 +3,8 @@ package t5
 import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/ptbench/ptbench/core"
 )
 
 // bf16 mode (--dtype bfloat16), apart from the fp32 computation in model.go. The fast forms
@@ -17,6 +19,39 @@ import (
 // mode is unchanged.
 func (m *Model) linearBF16(site string, x, w *ts.Tensor) *ts.Tensor {
 	return m.linearTo(site, x, w, m.bf16 && !m.plain)
+}
+
+// hookLinear passes the output y of a projection of x through the linear hook of site, if
+// any. The hook sees both in fp32 (an input or output kept in bf16 is cast for it, once the
+// hook is known to change this site: linearHooked); an output it leaves alone comes back as
+// it was, bf16 or not, and one it changes comes back in fp32.
+func (m *Model) hookLinear(site string, x, y *ts.Tensor) *ts.Tensor {
+	if !m.hooks.HasLinear() {
+		return y
+	}
+	if x.DType() != gotch.Float || y.DType() != gotch.Float {
+		xs, ys := x.MustSize(), y.MustSize()
+		if !m.linearHooked(site, xs[len(xs)-1], ys[len(ys)-1], y.MustDevice()) {
+			return y
+		}
+	}
+	xh, yh := x, y
+	if x.DType() != gotch.Float {
+		xh = x.MustTotype(gotch.Float, false)
+		defer xh.MustDrop()
+	}
+	if y.DType() != gotch.Float {
+		yh = y.MustTotype(gotch.Float, false)
+	}
+	out := m.hooks.Linear(core.HookCall{Site: site, Batch: m.batch}, xh, yh)
+	if yh != y {
+		if out == yh { // unchanged: keep y's dtype
+			yh.MustDrop()
+			return y
+		}
+		yh.MustDrop()
+	}
+	return core.Replace(y, out)
 }
 
 // ToBF16 stores the matmul weights (attention, FFN, an untied LM head) in bf16 and computes
