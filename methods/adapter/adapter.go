@@ -29,7 +29,6 @@ package adapter
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/sugarme/gotch/ts"
 
@@ -52,13 +51,13 @@ func NewAdapter(d core.Device, site core.HookSite, spec Spec) (*Adapter, error) 
 // Config is the adapter's hyperparameters; each field's doc tag is its line in `ptbench
 // methods adapter`.
 type Config struct {
-	Bottleneck  int     `json:"bottleneck" doc:"b, the adapter's hidden size"`
+	Bottleneck  int     `json:"bottleneck" check:">0" doc:"b, the adapter's hidden size"`
 	Activation  string  `json:"activation" doc:"the adapter's nonlinearity: relu, gelu_new, gelu or silu"`
-	LR          float64 `json:"lr" doc:"learning rate of the adapters"`
-	NormLR      float64 `json:"norm_lr" doc:"learning rate of the backbone's layer norms"`
-	InitStd     float64 `json:"init_std" doc:"std of W_down at initialisation"`
-	UpStd       float64 `json:"up_std" doc:"std of W_up at initialisation (0: zeros, the adapter starts as the identity)"`
-	WeightDecay float64 `json:"weight_decay" doc:"AdamW weight decay"`
+	LR          float64 `json:"lr" check:"finite>0" doc:"learning rate of the adapters"`
+	NormLR      float64 `json:"norm_lr" check:"finite>0" doc:"learning rate of the backbone's layer norms"`
+	InitStd     float64 `json:"init_std" check:"finite>=0" doc:"std of W_down at initialisation"`
+	UpStd       float64 `json:"up_std" check:"finite>=0" doc:"std of W_up at initialisation (0: zeros, the adapter starts as the identity)"`
+	WeightDecay float64 `json:"weight_decay" check:"finite>=0" doc:"AdamW weight decay"`
 }
 
 // DefaultConfig is the reference setting: bottleneck 24 (d/32), gelu_new, both weight
@@ -72,20 +71,9 @@ func (c Config) Spec() Spec {
 	return Spec{Bottleneck: c.Bottleneck, Activation: adapters.Activation(c.Activation), DownStd: c.InitStd, UpStd: c.UpStd}
 }
 
-func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
-
-// Validate rejects settings that cannot work.
-func (c Config) Validate() error {
-	switch {
-	case !finite(c.LR) || c.LR <= 0:
-		return fmt.Errorf("lr must be a finite number > 0, got %g", c.LR)
-	case !finite(c.NormLR) || c.NormLR <= 0:
-		return fmt.Errorf("norm_lr must be a finite number > 0, got %g", c.NormLR)
-	case !finite(c.WeightDecay) || c.WeightDecay < 0:
-		return fmt.Errorf("weight_decay must be a finite number >= 0, got %g", c.WeightDecay)
-	}
-	return c.Spec().Validate()
-}
+// Validate checks the activation by its own list (adapters.Activation); the check tags
+// hold the rest. AdapterDrop's config inherits it.
+func (c Config) Validate() error { return adapters.Activation(c.Activation).Validate() }
 
 func init() {
 	core.RegisterConfigured(core.Description{

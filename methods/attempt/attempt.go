@@ -31,75 +31,42 @@ package attempt
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/methods/internal/params"
 	"github.com/ptbench/ptbench/methods/internal/promptbank"
 	_ "github.com/ptbench/ptbench/methods/pt" // the source prompts are PT artefacts
 )
 
 // Config is ATTEMPT's settings; each field's doc tag is its line in `ptbench methods attempt`.
 type Config struct {
-	Sources     []string `json:"sources" doc:"source tasks, one frozen PT prompt each"`
-	Length      int      `json:"length" doc:"l, the number of soft prompt tokens (sources and target)"`
-	Bottleneck  int      `json:"bottleneck" doc:"k, the attention module's hidden size"`
-	Temperature float64  `json:"temperature" doc:"T in the attention softmax(p̂·h / T)"`
-	LR          float64  `json:"lr" doc:"learning rate of every trainable tensor (the reference's learning_rate)"`
+	Sources     []string `json:"sources" check:"nonempty each=nonempty distinct" doc:"source tasks, one frozen PT prompt each"`
+	Length      int      `json:"length" check:">0" doc:"l, the number of soft prompt tokens (sources and target)"`
+	Bottleneck  int      `json:"bottleneck" check:">0" doc:"k, the attention module's hidden size"`
+	Temperature float64  `json:"temperature" check:"finite>0" doc:"T in the attention softmax(p̂·h / T)"`
+	LR          float64  `json:"lr" check:"finite>0" doc:"learning rate of every trainable tensor (the reference's learning_rate)"`
 	// AttnLR is the attention module's own rate (the reference's attn_learning_rate); 0 = LR.
-	AttnLR         float64 `json:"attn_lr" doc:"learning rate of the attention module (0: lr)"`
-	AttnInitStd    float64 `json:"attn_init_std" doc:"std of W_down and W_up at initialisation"`
+	AttnLR         float64 `json:"attn_lr" check:"finite>=0" doc:"learning rate of the attention module (0: lr)"`
+	AttnInitStd    float64 `json:"attn_init_std" check:"finite>=0" doc:"std of W_down and W_up at initialisation"`
 	TrainLayerNorm bool    `json:"train_layer_norm" doc:"train the attention's layer norm (the reference freezes it)"`
 	// TargetInit is where P_t starts: "first_source" (the reference: a copy of the first
 	// source prompt) or "vocab" (vocabulary rows, as PT).
-	TargetInit string `json:"target_init" doc:"where the target prompt starts: first_source (a copy of the first source prompt) or vocab"`
+	TargetInit string `json:"target_init" check:"oneof=first_source|vocab" doc:"where the target prompt starts: first_source (a copy of the first source prompt) or vocab"`
 	// Pool is what x̂ maxes over: "padded" (the reference: the input padded to the max source
 	// length) or "real" (the real tokens only).
-	Pool        string `json:"pool" doc:"what the input summary maxes over: padded (the reference) or real (real tokens only)"`
+	Pool        string `json:"pool" check:"oneof=padded|real" doc:"what the input summary maxes over: padded (the reference) or real (real tokens only)"`
 	SourceSeed  int64  `json:"source_seed" doc:"seed of the source prompts' runs (fixed across targets)"`
-	SourceSteps int    `json:"source_steps" doc:"training steps of each source prompt (0: the run's --steps)"`
+	SourceSteps int    `json:"source_steps" check:">=0" doc:"training steps of each source prompt (0: the run's --steps)"`
 }
 
 // DefaultConfig is the reference's single-task configuration with its six sources.
 func DefaultConfig() Config {
 	return Config{Sources: []string{"mnli", "qnli", "qqp", "sst2", "squad", "record"}, Length: 100, Bottleneck: 100,
 		Temperature: 2087, LR: 0.3, AttnInitStd: 1e-2, TargetInit: "first_source", Pool: "padded", SourceSeed: 42}
-}
-
-// Validate rejects settings that cannot work.
-func (c Config) Validate() error {
-	finitePos := func(v float64) bool { return v > 0 && !math.IsInf(v, 0) }
-	switch {
-	case len(c.Sources) == 0:
-		return fmt.Errorf("sources must name at least one task")
-	case c.Length <= 0 || c.Bottleneck <= 0:
-		return fmt.Errorf("length and bottleneck must be > 0 (got %d, %d)", c.Length, c.Bottleneck)
-	case !finitePos(c.Temperature):
-		return fmt.Errorf("temperature must be a positive number, got %v", c.Temperature)
-	case !finitePos(c.LR):
-		return fmt.Errorf("lr must be a positive number, got %v", c.LR)
-	case !(c.AttnLR >= 0) || math.IsInf(c.AttnLR, 0):
-		return fmt.Errorf("attn_lr must be ≥ 0 (0 = lr), got %v", c.AttnLR)
-	case !(c.AttnInitStd >= 0) || math.IsInf(c.AttnInitStd, 0):
-		return fmt.Errorf("attn_init_std must be ≥ 0, got %v", c.AttnInitStd)
-	case c.TargetInit != "first_source" && c.TargetInit != "vocab":
-		return fmt.Errorf(`target_init must be "first_source" or "vocab", got %q`, c.TargetInit)
-	case c.Pool != "padded" && c.Pool != "real":
-		return fmt.Errorf(`pool must be "padded" or "real", got %q`, c.Pool)
-	case c.SourceSteps < 0:
-		return fmt.Errorf("source_steps must be ≥ 0, got %d", c.SourceSteps)
-	}
-	seen := map[string]bool{}
-	for _, s := range c.Sources {
-		if s == "" || seen[s] {
-			return fmt.Errorf("sources %v: empty or repeated task", c.Sources)
-		}
-		seen[s] = true
-	}
-	return nil
 }
 
 func init() {
@@ -235,25 +202,17 @@ func padEmbedding(bb core.Backbone) (*ts.Tensor, error) {
 }
 
 func (m *Method) ParamGroups() []core.ParamGroup {
-	attnLR := m.cfg.AttnLR
-	if attnLR == 0 {
-		attnLR = m.cfg.LR
-	}
 	attn := []core.NamedTensor{{Name: "attn.down", Tensor: m.down}, {Name: "attn.up", Tensor: m.up}}
 	if m.cfg.TrainLayerNorm {
 		attn = append(attn, core.NamedTensor{Name: "attn.ln.weight", Tensor: m.lnW}, core.NamedTensor{Name: "attn.ln.bias", Tensor: m.lnB})
 	}
 	return []core.ParamGroup{
 		{Name: "target_prompt", LR: m.cfg.LR, Params: []core.NamedTensor{{Name: "prompt", Tensor: m.target}}},
-		{Name: "attention", LR: attnLR, Params: attn},
+		{Name: "attention", LR: params.Rate(m.cfg.AttnLR, m.cfg.LR), Params: attn},
 	}
 }
 
 func (m *Method) Close() {
-	for _, t := range []*ts.Tensor{m.sources, m.sourceKeys, m.target, m.down, m.up, m.lnW, m.lnB, m.padEmb} {
-		if t != nil {
-			t.MustDrop()
-		}
-	}
+	params.Drop(&m.sources, &m.sourceKeys, &m.target, &m.down, &m.up, &m.lnW, &m.lnB, &m.padEmb)
 	*m = Method{cfg: m.cfg}
 }

@@ -22,7 +22,6 @@ package bitfit
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
@@ -33,23 +32,12 @@ import (
 // Config is BitFit's hyperparameters; each field's doc tag is its line in `ptbench methods
 // bitfit`.
 type Config struct {
-	LR          float64 `json:"lr" doc:"learning rate of the biases"`
-	WeightDecay float64 `json:"weight_decay" doc:"AdamW weight decay"`
+	LR          float64 `json:"lr" check:"finite>0" doc:"learning rate of the biases"`
+	WeightDecay float64 `json:"weight_decay" check:"finite>=0" doc:"AdamW weight decay"`
 }
 
 // DefaultConfig is the reference configs' lr 3e-4, no weight decay.
 func DefaultConfig() Config { return Config{LR: 3e-4} }
-
-// Validate rejects settings that cannot work.
-func (c Config) Validate() error {
-	switch {
-	case math.IsNaN(c.LR) || math.IsInf(c.LR, 0) || c.LR <= 0:
-		return fmt.Errorf("lr must be a finite number > 0, got %g", c.LR)
-	case math.IsNaN(c.WeightDecay) || math.IsInf(c.WeightDecay, 0) || c.WeightDecay < 0:
-		return fmt.Errorf("weight_decay must be a finite number >= 0, got %g", c.WeightDecay)
-	}
-	return nil
-}
 
 func init() {
 	core.RegisterConfigured(core.Description{

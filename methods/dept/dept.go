@@ -32,6 +32,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/methods/internal/params"
 	"github.com/ptbench/ptbench/methods/internal/promptbank"
 	"github.com/ptbench/ptbench/methods/pt"
 )
@@ -40,13 +41,13 @@ import (
 // The prompt's length and rate have PT's names (length, lr); prompt_length and prompt_lr, their
 // names before, are accepted as deprecated spellings.
 type Config struct {
-	PromptLength int     `json:"length" alias:"prompt_length" doc:"m, the number of soft prompt tokens"`
-	Rank         int     `json:"rank" doc:"r, the rank of the offset A B"`
-	MaxLen       int     `json:"max_len" doc:"s, rows of A: the longest source the offset covers"`
+	PromptLength int     `json:"length" check:">0" alias:"prompt_length" doc:"m, the number of soft prompt tokens"`
+	Rank         int     `json:"rank" check:">0" doc:"r, the rank of the offset A B"`
+	MaxLen       int     `json:"max_len" check:">0" doc:"s, rows of A: the longest source the offset covers"`
 	Alpha        float64 `json:"alpha" doc:"α in the offset's scale α/√r"`
-	PromptLR     float64 `json:"lr" alias:"prompt_lr" doc:"learning rate of the prompt P_s"`
-	LowRankLR    float64 `json:"lowrank_lr" doc:"learning rate of A and B"`
-	Init         string  `json:"init" doc:"P_s initialisation: vocab (sampled vocabulary rows) or text (the embeddings of init_text), as PT"`
+	PromptLR     float64 `json:"lr" check:">0" alias:"prompt_lr" doc:"learning rate of the prompt P_s"`
+	LowRankLR    float64 `json:"lowrank_lr" check:">0" doc:"learning rate of A and B"`
+	Init         string  `json:"init" check:"oneof=vocab|text" doc:"P_s initialisation: vocab (sampled vocabulary rows) or text (the embeddings of init_text), as PT"`
 	InitText     string  `json:"init_text" doc:"instruction text tiled/truncated to m tokens (init text)"`
 	VocabLimit   int     `json:"vocab_limit" doc:"init vocab samples ids in [0, vocab_limit)"`
 }
@@ -77,21 +78,13 @@ func DefaultConfig() Config {
 		Init: "text", InitText: DefaultInitText, VocabLimit: p.VocabLimit}
 }
 
-// Validate rejects impossible settings with a message naming the key.
+// Validate is the rules between settings that the check tags cannot state (EPT's config
+// inherits them).
 func (c Config) Validate() error {
-	switch {
-	case c.PromptLength <= 0:
-		return fmt.Errorf("length (m) must be > 0, got %d", c.PromptLength)
-	case c.Rank <= 0:
-		return fmt.Errorf("rank (r) must be > 0, got %d", c.Rank)
-	case c.MaxLen <= 0:
-		return fmt.Errorf("max_len (s) must be > 0, got %d", c.MaxLen)
-	case c.Rank > c.MaxLen:
+	if c.Rank > c.MaxLen {
 		return fmt.Errorf("rank r = %d exceeds max_len s = %d", c.Rank, c.MaxLen)
-	case c.PromptLR <= 0 || c.LowRankLR <= 0:
-		return fmt.Errorf("lr and lowrank_lr must be > 0 (got %g, %g)", c.PromptLR, c.LowRankLR)
 	}
-	return pt.Config{Length: c.PromptLength, LR: c.PromptLR, Init: c.Init, VocabLimit: c.VocabLimit}.Validate()
+	return promptbank.CheckVocabLimit(c.Init, c.VocabLimit)
 }
 
 // releasedRunSettings are the settings of DePT's released runs (the DePT repository's
@@ -212,10 +205,5 @@ func ApplyDecomposition(m *Method, in core.Input, prompt *ts.Tensor) (core.Input
 }
 
 func (m *Method) Close() {
-	for _, t := range []*ts.Tensor{m.Prompt, m.A, m.B} {
-		if t != nil {
-			t.MustDrop()
-		}
-	}
-	m.Prompt, m.A, m.B = nil, nil, nil
+	params.Drop(&m.Prompt, &m.A, &m.B)
 }

@@ -23,7 +23,6 @@
 package ept
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/sugarme/gotch"
@@ -31,16 +30,17 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/methods/dept"
+	"github.com/ptbench/ptbench/methods/internal/params"
 )
 
 // Config is EPT's hyperparameters: DePT's plus fusion and projection choices; each field's doc
 // tag is its line in `ptbench methods ept`.
 type Config struct {
 	dept.Config
-	Spaces     int    `json:"spaces" doc:"N, the number of projection spaces"`
-	ProjRank   int    `json:"proj_rank" doc:"k, the rank of each space's W_down W_up"`
-	Gate       string `json:"gate" doc:"gate over the spaces: pooled (one weight per space) or token (per prompt token)"`
-	FusionKV   string `json:"fusion_kv" doc:"fusion keys and values: ab (α/√r·A B), b (B) or prompt_ab ([P_s ; A B])"`
+	Spaces     int    `json:"spaces" check:">0" doc:"N, the number of projection spaces"`
+	ProjRank   int    `json:"proj_rank" check:">0" doc:"k, the rank of each space's W_down W_up"`
+	Gate       string `json:"gate" check:"oneof=pooled|token" doc:"gate over the spaces: pooled (one weight per space) or token (per prompt token)"`
+	FusionKV   string `json:"fusion_kv" check:"oneof=ab|b|prompt_ab" doc:"fusion keys and values: ab (α/√r·A B), b (B) or prompt_ab ([P_s ; A B])"`
 	Fusion     *bool  `json:"fusion" doc:"ablation: false skips the fusion stage"`
 	Projection *bool  `json:"projection" doc:"ablation: false skips the multi-space projection stage"`
 	// ProjLR is the learning rate of W_down, W_up, W_g, b_g (0 = lr, the prompt's: the spec's
@@ -48,13 +48,13 @@ type Config struct {
 	// by ~0.3 per step, their product grows multiplicatively, and training stalls (measured
 	// on t5-tiny: syn-keyword loss 2.52 / accuracy 0 at 0.3 vs 0.52 / 98% at 1e-2, RTE loss
 	// stuck at 2.8 at 0.3).
-	ProjLR float64 `json:"proj_lr" doc:"learning rate of the projections and the gate (0: lr, the prompt's)"`
+	ProjLR float64 `json:"proj_lr" check:">=0" doc:"learning rate of the projections and the gate (0: lr, the prompt's)"`
 	// Sources, if set, start every EPT tensor from an EPT trained multi-task on these tasks
 	// (SPoT-style transfer, as the paper's few-shot EPT starts from source-pretrained
 	// prompts; source.go).
-	Sources     []string `json:"sources,omitempty" doc:"source tasks of a multi-task EPT run whose tensors initialise this one (empty: from scratch)"`
+	Sources     []string `json:"sources,omitempty" check:"each=nonempty" doc:"source tasks of a multi-task EPT run whose tensors initialise this one (empty: from scratch)"`
 	SourceSeed  int64    `json:"source_seed,omitempty" doc:"seed of the source run (0: 42, fixed across target seeds)"`
-	SourceSteps int      `json:"source_steps,omitempty" doc:"training steps of the source run (0: the run's --steps)"`
+	SourceSteps int      `json:"source_steps,omitempty" check:">=0" doc:"training steps of the source run (0: the run's --steps)"`
 }
 
 // keyConfig is Config as run keys hash it: DePT's part under its names from before the
@@ -80,33 +80,6 @@ func DefaultConfig() Config {
 	on := true
 	on2 := true
 	return Config{Config: dept.DefaultConfig(), Spaces: 4, ProjRank: 8, Gate: "pooled", FusionKV: "ab", Fusion: &on, Projection: &on2, ProjLR: 1e-2}
-}
-
-// Validate checks every key.
-func (c Config) Validate() error {
-	if err := c.Config.Validate(); err != nil {
-		return err
-	}
-	switch {
-	case c.Spaces <= 0:
-		return fmt.Errorf("spaces (N) must be > 0, got %d", c.Spaces)
-	case c.ProjRank <= 0:
-		return fmt.Errorf("proj_rank (k) must be > 0, got %d", c.ProjRank)
-	case c.Gate != "pooled" && c.Gate != "token":
-		return fmt.Errorf(`gate must be "pooled" or "token", got %q`, c.Gate)
-	case c.ProjLR < 0:
-		return fmt.Errorf("proj_lr must be ≥ 0 (0 = lr, the prompt's), got %g", c.ProjLR)
-	case c.FusionKV != "ab" && c.FusionKV != "b" && c.FusionKV != "prompt_ab":
-		return fmt.Errorf(`fusion_kv must be "ab", "b" or "prompt_ab", got %q`, c.FusionKV)
-	case c.SourceSteps < 0:
-		return fmt.Errorf("source_steps must be ≥ 0, got %d", c.SourceSteps)
-	}
-	for _, s := range c.Sources {
-		if s == "" {
-			return fmt.Errorf("sources: an empty task name")
-		}
-	}
-	return nil
 }
 
 func init() {
@@ -183,13 +156,9 @@ func zerosParam(d core.Device, shape ...int64) *ts.Tensor {
 }
 
 func (m *Method) ParamGroups() []core.ParamGroup {
-	projLR := m.cfg.ProjLR
-	if projLR == 0 {
-		projLR = m.cfg.PromptLR
-	}
 	return []core.ParamGroup{
 		{Name: "prompt", LR: m.cfg.PromptLR, Params: []core.NamedTensor{{Name: "prompt", Tensor: m.dec.Prompt}}},
-		{Name: "projection", LR: projLR, Params: []core.NamedTensor{
+		{Name: "projection", LR: params.Rate(m.cfg.ProjLR, m.cfg.PromptLR), Params: []core.NamedTensor{
 			{Name: "proj_down", Tensor: m.down}, {Name: "proj_up", Tensor: m.up},
 			{Name: "gate_w", Tensor: m.gateW}, {Name: "gate_b", Tensor: m.gateB}}},
 		{Name: "lowrank", LR: m.cfg.LowRankLR, Params: []core.NamedTensor{{Name: "lora_A", Tensor: m.dec.A}, {Name: "lora_B", Tensor: m.dec.B}}},
@@ -279,10 +248,5 @@ func (m *Method) project(pf *ts.Tensor) *ts.Tensor {
 
 func (m *Method) Close() {
 	m.dec.Close()
-	for _, t := range []*ts.Tensor{m.down, m.up, m.gateW, m.gateB} {
-		if t != nil {
-			t.MustDrop()
-		}
-	}
-	m.down, m.up, m.gateW, m.gateB = nil, nil, nil, nil
+	params.Drop(&m.down, &m.up, &m.gateW, &m.gateB)
 }

@@ -62,14 +62,20 @@ func TestConfigErrors(t *testing.T) {
 		cfg    map[string]any
 		want   string
 	}{
-		{"dept", map[string]any{"length": 0}, "length (m) must be > 0"},
-		{"dept", map[string]any{"prompt_lr": -1}, "lr and lowrank_lr must be > 0"},
+		{"dept", map[string]any{"length": 0}, "length must be > 0, got 0"},
+		{"dept", map[string]any{"prompt_lr": -1}, "lr must be > 0, got -1"},
+		{"dept", map[string]any{"lowrank_lr": 0}, "lowrank_lr must be > 0, got 0"},
+		{"dept", map[string]any{"init": "vocab", "vocab_limit": 0}, "vocab_limit must be > 0, got 0"},
 		{"dept", map[string]any{"lr": 0.3, "prompt_lr": 0.5}, "settings lr and prompt_lr are the same setting lr"},
 		{"dept", map[string]any{"rank": 300}, "rank r = 300 exceeds max_len s = 256"},
 		{"dept", map[string]any{"promptlength": 3}, `unknown setting "promptlength"; valid settings: alpha, init, init_text, length, lowrank_lr, lr, max_len, rank, vocab_limit`},
-		{"ept", map[string]any{"spaces": 0}, "spaces (N) must be > 0"},
+		{"ept", map[string]any{"spaces": 0}, "spaces must be > 0, got 0"},
+		{"ept", map[string]any{"proj_lr": -0.5}, "proj_lr must be ≥ 0, got -0.5"},
+		{"ept", map[string]any{"fusion_kv": "a"}, `fusion_kv must be "ab", "b" or "prompt_ab", got "a"`},
+		{"ept", map[string]any{"sources": []any{"mnli", ""}}, "sources[1] must not be empty"},
+		{"ept", map[string]any{"rank": 300}, "rank r = 300 exceeds max_len s = 256"},
 		{"ept", map[string]any{"gate": "max"}, `gate must be "pooled" or "token"`},
-		{"ept", map[string]any{"prompt_length": -1}, "length (m) must be > 0"},
+		{"ept", map[string]any{"prompt_length": -1}, "length must be > 0, got -1"},
 		{"pt", map[string]any{"length": 0}, "length must be > 0"},
 	}
 	for _, c := range cases {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
 
 	"github.com/sugarme/gotch/ts"
@@ -279,29 +280,51 @@ func TestParamCountsOnT5Base(t *testing.T) {
 	}
 }
 
-// Every setting is validated: non-finite and non-positive rates, bad ranks and unknown keys
-// are errors.
+// Every setting is validated (the check tags of each config, then its Validate): non-finite
+// and non-positive rates, bad ranks and unknown keys are errors naming the setting.
 func TestConfigValidation(t *testing.T) {
 	bad := []struct {
 		name string
 		raw  map[string]any
+		want string
 	}{
-		{"ft", map[string]any{"lr": 0}}, {"ft", map[string]any{"lr": -1e-4}}, {"ft", map[string]any{"lr": math.Inf(1)}},
-		{"ft", map[string]any{"max_shard_bytes": 0}}, {"ft", map[string]any{"rank": 8}},
-		{"lora", map[string]any{"rank": 0}}, {"lora", map[string]any{"alpha": math.NaN()}}, {"lora", map[string]any{"lr": 0}},
-		{"lora", map[string]any{"dropout": 1}}, {"lora", map[string]any{"targets": []string{}}},
-		{"lora", map[string]any{"targets": []string{"q", "attention"}}}, {"lora", map[string]any{"targets": []string{"q", "q"}}},
-		{"lora", map[string]any{"bottleneck": 3}},
-		{"adapter", map[string]any{"bottleneck": 0}}, {"adapter", map[string]any{"lr": -1}}, {"adapter", map[string]any{"norm_lr": 0}},
-		{"adapter", map[string]any{"k": 2}},
-		{"adapterdrop", map[string]any{"k": -1}}, {"adapterdrop", map[string]any{"lr": 0}}, {"adapterdrop", map[string]any{"bottleneck": -3}},
-		{"bitfit", map[string]any{"lr": 0}}, {"bitfit", map[string]any{"lr": math.Inf(-1)}}, {"bitfit", map[string]any{"weight_decay": -1}},
-		{"bitfit", map[string]any{"bias": true}},
+		{"ft", map[string]any{"lr": 0}, "lr must be a finite number > 0, got 0"},
+		{"ft", map[string]any{"lr": -1e-4}, "lr must be a finite number > 0, got -0.0001"},
+		{"ft", map[string]any{"lr": math.Inf(1)}, "unsupported value: +Inf"}, // JSON cannot carry it
+		{"ft", map[string]any{"max_shard_bytes": 0}, "max_shard_bytes must be > 0, got 0"},
+		{"ft", map[string]any{"rank": 8}, `unknown setting "rank"`},
+		{"lora", map[string]any{"rank": 0}, "rank must be > 0, got 0"},
+		{"lora", map[string]any{"alpha": math.NaN()}, "unsupported value: NaN"},
+		{"lora", map[string]any{"alpha": -1}, "alpha must be a finite number > 0, got -1"},
+		{"lora", map[string]any{"lr": 0}, "lr must be a finite number > 0, got 0"},
+		{"lora", map[string]any{"dropout": 1}, "dropout must be in [0, 1), got 1"},
+		{"lora", map[string]any{"targets": []string{}}, "targets must not be empty"},
+		{"lora", map[string]any{"targets": []string{"q", "attention"}}, `targets: "attention" is not a linear role`},
+		{"lora", map[string]any{"targets": []string{"q", "q"}}, `targets: "q" listed twice`},
+		{"lora", map[string]any{"bottleneck": 3}, `unknown setting "bottleneck"`},
+		{"adapter", map[string]any{"bottleneck": 0}, "bottleneck must be > 0, got 0"},
+		{"adapter", map[string]any{"lr": -1}, "lr must be a finite number > 0, got -1"},
+		{"adapter", map[string]any{"norm_lr": 0}, "norm_lr must be a finite number > 0, got 0"},
+		{"adapter", map[string]any{"weight_decay": -0.1}, "weight_decay must be a finite number ≥ 0, got -0.1"},
+		{"adapter", map[string]any{"activation": "tanh"}, `activation "tanh": want one of relu, gelu_new, gelu, silu`},
+		{"adapter", map[string]any{"k": 2}, `unknown setting "k"`},
+		{"adapterdrop", map[string]any{"k": -1}, "k must be ≥ 0, got -1"},
+		{"adapterdrop", map[string]any{"lr": 0}, "lr must be a finite number > 0, got 0"},
+		{"adapterdrop", map[string]any{"bottleneck": -3}, "bottleneck must be > 0, got -3"},
+		{"adapterdrop", map[string]any{"activation": "tanh"}, `activation "tanh"`}, // the adapter's Validate, inherited
+		{"bitfit", map[string]any{"lr": 0}, "lr must be a finite number > 0, got 0"},
+		{"bitfit", map[string]any{"weight_decay": -1}, "weight_decay must be a finite number ≥ 0, got -1"},
+		{"bitfit", map[string]any{"bias": true}, `unknown setting "bias"`},
 	}
 	for _, c := range bad {
-		if m, err := core.NewMethod(c.name, c.raw); err == nil {
+		m, err := core.NewMethod(c.name, c.raw)
+		if err == nil {
 			m.Close()
 			t.Errorf("%s %v: accepted", c.name, c.raw)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %v: error %q, want it to contain %q", c.name, c.raw, err, c.want)
 		}
 	}
 	for _, c := range zoo {

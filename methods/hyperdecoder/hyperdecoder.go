@@ -40,30 +40,18 @@ import (
 // Config is HyperDecoder's settings, named as the reference's arguments are; each field's doc
 // tag is its line in `ptbench methods hyperdecoder`.
 type Config struct {
-	EncoderAdapterDim  int     `json:"encoder_adapter_dim" doc:"bottleneck of the learned encoder adapters"`
-	DecoderAdapterDim  int     `json:"decoder_adapter_dim" doc:"bottleneck of the generated decoder adapters"`
-	HypernetBottleneck int     `json:"hypernetwork_bottleneck" doc:"size of the generator's hidden state s_i"`
-	LayerEmbedDim      int     `json:"layer_embedding_dim" doc:"size of the layer embedding l_i (10, fixed in the reference)"`
+	EncoderAdapterDim  int     `json:"encoder_adapter_dim" check:">0" doc:"bottleneck of the learned encoder adapters"`
+	DecoderAdapterDim  int     `json:"decoder_adapter_dim" check:">0" doc:"bottleneck of the generated decoder adapters"`
+	HypernetBottleneck int     `json:"hypernetwork_bottleneck" check:">0" doc:"size of the generator's hidden state s_i"`
+	LayerEmbedDim      int     `json:"layer_embedding_dim" check:">0" doc:"size of the layer embedding l_i (10, fixed in the reference)"`
 	ProcessEncoder     bool    `json:"process_encoder_output" doc:"apply the d → d → d mlp to the pooled encoding"`
-	LR                 float64 `json:"lr" doc:"learning rate of everything trained"`
+	LR                 float64 `json:"lr" check:"finite>0" doc:"learning rate of everything trained"`
 }
 
 // DefaultConfig is configs/experiments/glue_t5_base.json.
 func DefaultConfig() Config {
 	return Config{EncoderAdapterDim: 64, DecoderAdapterDim: 64, HypernetBottleneck: 128, LayerEmbedDim: 10,
 		ProcessEncoder: true, LR: 3e-4}
-}
-
-// Validate rejects settings that cannot work.
-func (c Config) Validate() error {
-	switch {
-	case c.EncoderAdapterDim <= 0 || c.DecoderAdapterDim <= 0 || c.HypernetBottleneck <= 0 || c.LayerEmbedDim <= 0:
-		return fmt.Errorf("encoder_adapter_dim, decoder_adapter_dim, hypernetwork_bottleneck and layer_embedding_dim must be > 0 (got %d, %d, %d, %d)",
-			c.EncoderAdapterDim, c.DecoderAdapterDim, c.HypernetBottleneck, c.LayerEmbedDim)
-	case !(c.LR > 0) || math.IsInf(c.LR, 0):
-		return fmt.Errorf("lr must be a positive number, got %v", c.LR)
-	}
-	return nil
 }
 
 func init() {

@@ -30,28 +30,28 @@ package hyperformer
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/methods/internal/adapters"
 	"github.com/ptbench/ptbench/methods/internal/hypernet"
+	"github.com/ptbench/ptbench/methods/internal/params"
 )
 
 // Config is HyperFormer++'s settings, named as the reference's adapter arguments are; each
 // field's doc tag is its line in `ptbench methods hyperformer`.
 type Config struct {
-	ReductionFactor int     `json:"reduction_factor" doc:"the adapters' bottleneck is d_model / reduction_factor"`
-	TaskDim         int     `json:"task_embedding_dim" doc:"t, the size of the task, layer-id and block-type embeddings"`
-	ProjectedDim    int     `json:"projected_task_embedding_dim" doc:"p, the projector's output size (the heads' input)"`
-	TaskHiddenDim   int     `json:"task_hidden_dim" doc:"the task projector's hidden size"`
+	ReductionFactor int     `json:"reduction_factor" check:">0" doc:"the adapters' bottleneck is d_model / reduction_factor"`
+	TaskDim         int     `json:"task_embedding_dim" check:">0" doc:"t, the size of the task, layer-id and block-type embeddings"`
+	ProjectedDim    int     `json:"projected_task_embedding_dim" check:">0" doc:"p, the projector's output size (the heads' input)"`
+	TaskHiddenDim   int     `json:"task_hidden_dim" check:">0" doc:"the task projector's hidden size"`
 	Activation      string  `json:"non_linearity" doc:"the adapters' nonlinearity: relu, gelu_new, gelu or silu"`
-	InitStd         float64 `json:"init_std" doc:"std of every generator weight (the reference's weight_init_range)"`
+	InitStd         float64 `json:"init_std" check:"finite>=0" doc:"std of every generator weight (the reference's weight_init_range)"`
 	ProjectedNorm   bool    `json:"unique_hyper_net_layer_norm" doc:"layer norm on the projected task embedding"`
 	TrainNorms      bool    `json:"unfreeze_layer_norms" doc:"train T5's layer norms"`
-	LR              float64 `json:"lr" doc:"learning rate of everything trained (AdamW)"`
-	MaxTasks        int     `json:"max_tasks" doc:"task embeddings to allocate (0: the run's tasks)"`
+	LR              float64 `json:"lr" check:"finite>0" doc:"learning rate of everything trained (AdamW)"`
+	MaxTasks        int     `json:"max_tasks" check:">=0" doc:"task embeddings to allocate (0: the run's tasks)"`
 }
 
 // DefaultConfig is configs/hyperformer++.json with the training_args defaults it leaves
@@ -62,21 +62,9 @@ func DefaultConfig() Config {
 		Activation: string(adapters.GeLUNew), InitStd: 1e-2, ProjectedNorm: true, TrainNorms: true, LR: 3e-4}
 }
 
-// Validate rejects settings that cannot work.
-func (c Config) Validate() error {
-	switch {
-	case c.ReductionFactor <= 0 || c.TaskDim <= 0 || c.ProjectedDim <= 0 || c.TaskHiddenDim <= 0:
-		return fmt.Errorf("reduction_factor, task_embedding_dim, projected_task_embedding_dim and task_hidden_dim must be > 0 (got %d, %d, %d, %d)",
-			c.ReductionFactor, c.TaskDim, c.ProjectedDim, c.TaskHiddenDim)
-	case !(c.LR > 0) || math.IsInf(c.LR, 0):
-		return fmt.Errorf("lr must be a positive number, got %v", c.LR)
-	case !(c.InitStd >= 0) || math.IsInf(c.InitStd, 0):
-		return fmt.Errorf("init_std must be ≥ 0, got %v", c.InitStd)
-	case c.MaxTasks < 0:
-		return fmt.Errorf("max_tasks must be ≥ 0, got %d", c.MaxTasks)
-	}
-	return adapters.Activation(c.Activation).Validate()
-}
+// Validate checks the activation by its own list (adapters.Activation); the check tags
+// hold the rest.
+func (c Config) Validate() error { return adapters.Activation(c.Activation).Validate() }
 
 func init() {
 	core.RegisterConfigured(core.Description{
@@ -295,9 +283,7 @@ func (m *Method) Hooks() *core.Hooks {
 // Close frees the method's tensors; the layer norms belong to the backbone (the harness
 // refreezes and restores them).
 func (m *Method) Close() {
-	if m.tasks != nil {
-		m.tasks.MustDrop()
-	}
+	params.Drop(&m.tasks)
 	for _, n := range m.nets {
 		n.close()
 	}

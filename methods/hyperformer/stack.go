@@ -7,6 +7,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/methods/internal/hypernet"
+	"github.com/ptbench/ptbench/methods/internal/params"
 )
 
 // Block types index the block-type embedding as the reference's
@@ -151,11 +152,7 @@ func (s *stackNet) source(z *ts.Tensor, block, blockType int) (*ts.Tensor, error
 }
 
 func (s *stackNet) close() {
-	for _, t := range []*ts.Tensor{s.layers, s.blockTypes, s.normW, s.normB} {
-		if t != nil {
-			t.MustDrop()
-		}
-	}
+	params.Drop(&s.layers, &s.blockTypes, &s.normW, &s.normB)
 	s.proj1.Close()
 	s.proj2.Close()
 	if s.heads != nil {

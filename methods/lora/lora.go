@@ -37,17 +37,18 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/methods/internal/params"
 	"github.com/ptbench/ptbench/peft"
 )
 
 // Config is LoRA's hyperparameters; each field's doc tag is its line in `ptbench methods lora`.
 type Config struct {
-	Rank        int      `json:"rank" doc:"r, the rank of B A"`
-	Alpha       float64  `json:"alpha" doc:"α; the update is scaled by α/r"`
-	Dropout     float64  `json:"dropout" doc:"dropout on x before A in training steps"`
-	Targets     []string `json:"targets" doc:"roles of the linear sites to adapt (q, k, v, o, ffn_in, ffn_out, lm_head)"`
-	LR          float64  `json:"lr" doc:"learning rate of A and B"`
-	WeightDecay float64  `json:"weight_decay" doc:"AdamW weight decay of A and B"`
+	Rank        int      `json:"rank" check:">0" doc:"r, the rank of B A"`
+	Alpha       float64  `json:"alpha" check:"finite>0" doc:"α; the update is scaled by α/r"`
+	Dropout     float64  `json:"dropout" check:"in[0,1)" doc:"dropout on x before A in training steps"`
+	Targets     []string `json:"targets" check:"nonempty distinct" doc:"roles of the linear sites to adapt (q, k, v, o, ffn_in, ffn_out, lm_head)"`
+	LR          float64  `json:"lr" check:"finite>0" doc:"learning rate of A and B"`
+	WeightDecay float64  `json:"weight_decay" check:"finite>=0" doc:"AdamW weight decay of A and B"`
 	Merge       bool     `json:"merge" doc:"evaluate with B A merged into W"`
 }
 
@@ -58,33 +59,13 @@ func DefaultConfig() Config {
 
 var linearRoles = []core.HookRole{core.RoleQ, core.RoleK, core.RoleV, core.RoleO, core.RoleFFNIn, core.RoleFFNOut, core.RoleLMHead}
 
-func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
-
-// Validate rejects settings that cannot work.
+// Validate checks the targets against core's linear roles (the one list of them); the check
+// tags hold the rest.
 func (c Config) Validate() error {
-	switch {
-	case c.Rank <= 0:
-		return fmt.Errorf("rank must be > 0, got %d", c.Rank)
-	case !finite(c.Alpha) || c.Alpha <= 0:
-		return fmt.Errorf("alpha must be a finite number > 0, got %g", c.Alpha)
-	case !finite(c.Dropout) || c.Dropout < 0 || c.Dropout >= 1:
-		return fmt.Errorf("dropout must be in [0, 1), got %g", c.Dropout)
-	case !finite(c.LR) || c.LR <= 0:
-		return fmt.Errorf("lr must be a finite number > 0, got %g", c.LR)
-	case !finite(c.WeightDecay) || c.WeightDecay < 0:
-		return fmt.Errorf("weight_decay must be a finite number >= 0, got %g", c.WeightDecay)
-	case len(c.Targets) == 0:
-		return fmt.Errorf("targets is empty; name linear roles such as %v", linearRoles)
-	}
-	seen := map[string]bool{}
 	for _, t := range c.Targets {
 		if !slices.Contains(linearRoles, core.HookRole(t)) {
 			return fmt.Errorf("targets: %q is not a linear role (%v)", t, linearRoles)
 		}
-		if seen[t] {
-			return fmt.Errorf("targets: %q listed twice", t)
-		}
-		seen[t] = true
 	}
 	return nil
 }
@@ -280,11 +261,7 @@ func (m *Method) Unmerge() {
 
 func (m *Method) Close() {
 	for _, p := range m.pairs {
-		for _, t := range []*ts.Tensor{p.a, p.b, p.orig} {
-			if t != nil {
-				t.MustDrop()
-			}
-		}
+		params.Drop(&p.a, &p.b, &p.orig)
 	}
 	m.pairs, m.bySite, m.merged = nil, nil, false
 }

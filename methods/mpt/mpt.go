@@ -24,13 +24,13 @@ package mpt
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/methods/internal/params"
 	"github.com/ptbench/ptbench/methods/internal/promptbank"
 	_ "github.com/ptbench/ptbench/methods/pt" // the source prompts are PT artefacts
 )
@@ -38,28 +38,28 @@ import (
 // SourceConfig is stage 1's settings; each field's doc tag is its line in `ptbench methods
 // mpt-source`.
 type SourceConfig struct {
-	Sources      []string `json:"sources" doc:"source tasks, one PT teacher each"`
-	Length       int      `json:"length" doc:"l, the number of soft prompt tokens"`
-	LR           float64  `json:"lr" doc:"learning rate of P*, u_k and v_k"`
-	KLWeight     float64  `json:"kl_weight" doc:"λ_KL, the weight of the distillation's KL term"`
-	HiddenWeight float64  `json:"hidden_weight" doc:"λ_H, the weight of the distillation's hidden-state term"`
+	Sources      []string `json:"sources" check:"nonempty each=nonempty distinct" doc:"source tasks, one PT teacher each"`
+	Length       int      `json:"length" check:">0" doc:"l, the number of soft prompt tokens"`
+	LR           float64  `json:"lr" check:"finite>0" doc:"learning rate of P*, u_k and v_k"`
+	KLWeight     float64  `json:"kl_weight" check:"finite>=0" doc:"λ_KL, the weight of the distillation's KL term"`
+	HiddenWeight float64  `json:"hidden_weight" check:"finite>=0" doc:"λ_H, the weight of the distillation's hidden-state term"`
 	SourceSeed   int64    `json:"source_seed" doc:"seed of the teachers' runs"`
-	SourceSteps  int      `json:"source_steps" doc:"training steps of each teacher (0: the run's --steps)"`
+	SourceSteps  int      `json:"source_steps" check:">=0" doc:"training steps of each teacher (0: the run's --steps)"`
 }
 
 // Config is stage 2's settings (and which stage-1 artefact it starts from); each field's doc
 // tag is its line in `ptbench methods mpt`.
 type Config struct {
-	Sources      []string `json:"sources" doc:"source tasks of stage 1, one PT teacher each"`
-	Length       int      `json:"length" doc:"l, the number of soft prompt tokens"`
-	LR           float64  `json:"lr" doc:"learning rate of P* (stages 1 and 2)"`
-	FactorLR     float64  `json:"factor_lr" doc:"learning rate of the target factors u and v"`
-	KLWeight     float64  `json:"kl_weight" doc:"λ_KL of stage 1's distillation"`
-	HiddenWeight float64  `json:"hidden_weight" doc:"λ_H of stage 1's distillation"`
+	Sources      []string `json:"sources" check:"nonempty each=nonempty distinct" doc:"source tasks of stage 1, one PT teacher each"`
+	Length       int      `json:"length" check:">0" doc:"l, the number of soft prompt tokens"`
+	LR           float64  `json:"lr" check:"finite>0" doc:"learning rate of P* (stages 1 and 2)"`
+	FactorLR     float64  `json:"factor_lr" check:"finite>0" doc:"learning rate of the target factors u and v"`
+	KLWeight     float64  `json:"kl_weight" check:"finite>=0" doc:"λ_KL of stage 1's distillation"`
+	HiddenWeight float64  `json:"hidden_weight" check:"finite>=0" doc:"λ_H of stage 1's distillation"`
 	SourceSeed   int64    `json:"source_seed" doc:"seed of the teachers' runs"`
-	SourceSteps  int      `json:"source_steps" doc:"training steps of each teacher (0: the run's --steps)"`
-	DistillSteps int      `json:"distill_steps" doc:"training steps of stage 1 (0: the run's --steps)"`
-	Init         string   `json:"init" doc:"where u and v start: average (of the sources' factors), exact (source init_task's) or ones"`
+	SourceSteps  int      `json:"source_steps" check:">=0" doc:"training steps of each teacher (0: the run's --steps)"`
+	DistillSteps int      `json:"distill_steps" check:">=0" doc:"training steps of stage 1 (0: the run's --steps)"`
+	Init         string   `json:"init" check:"oneof=average|exact|ones" doc:"where u and v start: average (of the sources' factors), exact (source init_task's) or ones"`
 	InitTask     int      `json:"init_task" doc:"init exact: the index of the source whose u_k and v_k start u and v"`
 }
 
@@ -75,48 +75,12 @@ func DefaultSourceConfig() SourceConfig {
 	return SourceConfig{Sources: c.Sources, Length: c.Length, LR: c.LR, KLWeight: c.KLWeight, HiddenWeight: c.HiddenWeight, SourceSeed: c.SourceSeed}
 }
 
-func checkCommon(sources []string, length int, rates ...float64) error {
-	if len(sources) == 0 {
-		return fmt.Errorf("sources must name at least one task")
-	}
-	seen := map[string]bool{}
-	for _, s := range sources {
-		if s == "" || seen[s] {
-			return fmt.Errorf("sources %v: empty or repeated task", sources)
-		}
-		seen[s] = true
-	}
-	if length <= 0 {
-		return fmt.Errorf("length must be > 0, got %d", length)
-	}
-	for _, r := range rates {
-		if !(r >= 0) || math.IsInf(r, 0) {
-			return fmt.Errorf("learning rates and loss weights must be finite and ≥ 0, got %v", r)
-		}
-	}
-	return nil
-}
-
-// Validate rejects settings that cannot work.
-func (c SourceConfig) Validate() error {
-	if !(c.LR > 0) || c.SourceSteps < 0 {
-		return fmt.Errorf("lr must be > 0 and source_steps ≥ 0 (got %v, %d)", c.LR, c.SourceSteps)
-	}
-	return checkCommon(c.Sources, c.Length, c.LR, c.KLWeight, c.HiddenWeight)
-}
-
-// Validate rejects settings that cannot work.
+// Validate is the rule between settings that the check tags cannot state.
 func (c Config) Validate() error {
-	if !(c.LR > 0) || !(c.FactorLR > 0) || c.SourceSteps < 0 || c.DistillSteps < 0 {
-		return fmt.Errorf("lr and factor_lr must be > 0, source_steps and distill_steps ≥ 0")
-	}
-	switch {
-	case c.Init != "average" && c.Init != "exact" && c.Init != "ones":
-		return fmt.Errorf(`init must be "average", "exact" or "ones", got %q`, c.Init)
-	case c.Init == "exact" && (c.InitTask < 0 || c.InitTask >= len(c.Sources)):
+	if c.Init == "exact" && (c.InitTask < 0 || c.InitTask >= len(c.Sources)) {
 		return fmt.Errorf("init_task %d is not a source index (0..%d)", c.InitTask, len(c.Sources)-1)
 	}
-	return checkCommon(c.Sources, c.Length, c.LR, c.FactorLR, c.KLWeight, c.HiddenWeight)
+	return nil
 }
 
 func init() {
@@ -244,12 +208,7 @@ func (m *Method) Transform(in core.Input, train bool) (core.Input, error) {
 }
 
 func (m *Method) Close() {
-	for _, t := range []*ts.Tensor{m.shared, m.u, m.v} {
-		if t != nil {
-			t.MustDrop()
-		}
-	}
-	m.shared, m.u, m.v = nil, nil, nil
+	params.Drop(&m.shared, &m.u, &m.v)
 }
 
 // ---- stage 1 ---------------------------------------------------------------------------------
@@ -391,10 +350,5 @@ func (s *Source) TrainingLoss(bb core.Backbone, in core.Input, b *core.Batch) (*
 }
 
 func (s *Source) Close() {
-	for _, t := range []*ts.Tensor{s.shared, s.u, s.v, s.teachers} {
-		if t != nil {
-			t.MustDrop()
-		}
-	}
-	s.shared, s.u, s.v, s.teachers = nil, nil, nil, nil
+	params.Drop(&s.shared, &s.u, &s.v, &s.teachers)
 }

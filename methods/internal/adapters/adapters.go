@@ -21,6 +21,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/methods/internal/params"
 )
 
 // Activation names the nonlinearity f, as Hugging Face's get_activation names it.
@@ -186,10 +187,5 @@ func (a *Bottleneck) NumParams() int64 {
 
 // Close frees the tensors; nil-safe and idempotent.
 func (a *Bottleneck) Close() {
-	for _, t := range []**ts.Tensor{&a.Down, &a.DownB, &a.Up, &a.UpB} {
-		if *t != nil {
-			(*t).MustDrop()
-			*t = nil
-		}
-	}
+	params.Drop(&a.Down, &a.DownB, &a.Up, &a.UpB)
 }

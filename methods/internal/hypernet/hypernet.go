@@ -23,6 +23,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/methods/internal/adapters"
+	"github.com/ptbench/ptbench/methods/internal/params"
 )
 
 // Linear is y = x Wᵀ + c, W [out, in], c [out]; both require grad.
@@ -94,11 +95,7 @@ func (l Linear) Params(prefix string) []core.NamedTensor {
 
 // Close frees the layer; nil-safe.
 func (l Linear) Close() {
-	for _, t := range []*ts.Tensor{l.W, l.C} {
-		if t != nil {
-			t.MustDrop()
-		}
-	}
+	params.Drop(&l.W, &l.C) // clears this copy's fields only: close a Linear once
 }
 
 // NewEmbedding is nn.Embedding(n, dim)'s table on d: N(0, 1), requiring grad.

@@ -40,12 +40,10 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("length must be > 0, got %d", s.Length)
 	case s.How != "vocab" && s.How != "text":
 		return fmt.Errorf(`init must be "vocab" or "text", got %q`, s.How)
-	case s.How == "vocab" && s.VocabLimit <= 0:
-		return fmt.Errorf("vocab_limit must be > 0, got %d", s.VocabLimit)
 	case s.How == "text" && strings.TrimSpace(s.Text) == "":
 		return fmt.Errorf("init text is empty")
 	}
-	return nil
+	return CheckVocabLimit(s.How, s.VocabLimit)
 }
 
 // VocabIDs are the ids "vocab" draws: length ids uniform in [0, min(limit, vocab)) from a
