@@ -118,9 +118,13 @@ func anyNonZero(t *ts.Tensor) bool {
 }
 
 // At initialisation the model under each method computes exactly what the frozen backbone
-// computes: the same loss (train and eval batches) and the same greedy outputs.
+// computes: the same loss (train and eval batches) and the same greedy outputs. Exactly, bit
+// for bit, in T5's plain forms: in the default fast forms a hook on a cross-attention's keys or
+// values keeps that half plain where the frozen backbone absorbs it, which changes results by
+// float rounding (backbones/t5/forms.go; its tests bound fast against plain with each hook).
 func TestInitialisationIsTheFrozenBackbone(t *testing.T) {
 	coretest.LockThread(t)
+	t.Setenv(core.FormsEnv, "plain")
 	bb := openTiny(t)
 	defer bb.Close()
 	train, eval := batch(t, bb, true), batch(t, bb, false)
