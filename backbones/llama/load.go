@@ -83,7 +83,7 @@ func build(cfg Config, src source, o LoadOptions) (m *Model, err error) {
 			return l, fmt.Errorf("llama: %s.weight has shape %v, want [%d %d]", name, sz, out, in)
 		}
 		if quant && (out*in)%NF4Block == 0 {
-			l.q, err = QuantizeNF4(t)
+			l.q, err = QuantizeNF4(t) // on the CPU, then moved packed (about half a byte a weight)
 			t.MustDrop()
 			if err == nil {
 				if err = l.q.ToDevice(o.Device.Torch()); err != nil {
