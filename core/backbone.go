@@ -127,7 +127,8 @@ const (
 	// HookLinear is a linear map y = W x (LoRA and BitFit attach here).
 	HookLinear HookKind = "linear"
 	// HookSublayer is the output of a self-attention, cross-attention or FFN sublayer
-	// before it is added to the residual stream (adapters attach here).
+	// before its dropout and the residual add (adapters attach here). A backbone may also
+	// call Hooks.PostDropout at an FFN sublayer site, after the dropout (no sites of their own).
 	HookSublayer HookKind = "sublayer"
 	// HookNorm is the output of a layer norm (x̂ · w): each block's sublayer norms and each
 	// stack's final norm (BitFit's norm biases attach here).
@@ -181,6 +182,11 @@ type Hooks struct {
 	Linear func(c HookCall, x, y *ts.Tensor) *ts.Tensor
 	// Sublayer receives the sublayer output h.
 	Sublayer func(c HookCall, h *ts.Tensor) *ts.Tensor
+	// PostDropout receives an FFN sublayer's output after its dropout, d = dropout(FFN(x)),
+	// just before the residual add h + d; Site is the FFN's HookSublayer site. What it adds
+	// escapes the dropout (HyperDecoder's parallel adapter: h + dropout(FFN(x)) + A(x)).
+	// Encoder–decoders call it (T5); a method relying on it checks that it ran.
+	PostDropout func(c HookCall, d *ts.Tensor) *ts.Tensor
 	// Norm receives a layer norm's output (after its weight) at a HookNorm site.
 	Norm func(c HookCall, h *ts.Tensor) *ts.Tensor
 	// EncoderOutput receives an encoder–decoder's final encoder states [B, L, d] and the

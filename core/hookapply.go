@@ -20,6 +20,9 @@ func (h *Hooks) HasLinear() bool { return h != nil && h.Linear != nil }
 // HasSublayer reports whether h has a sublayer hook.
 func (h *Hooks) HasSublayer() bool { return h != nil && h.Sublayer != nil }
 
+// HasPostDropout reports whether h has a post-dropout hook.
+func (h *Hooks) HasPostDropout() bool { return h != nil && h.PostDropout != nil }
+
 // HasNorm reports whether h has a norm hook.
 func (h *Hooks) HasNorm() bool { return h != nil && h.Norm != nil }
 
@@ -28,5 +31,5 @@ func (h *Hooks) HasEncoderOutput() bool { return h != nil && h.EncoderOutput != 
 
 // Any reports whether h has any hook at all.
 func (h *Hooks) Any() bool {
-	return h.HasLinear() || h.HasSublayer() || h.HasNorm() || h.HasEncoderOutput()
+	return h.HasLinear() || h.HasSublayer() || h.HasPostDropout() || h.HasNorm() || h.HasEncoderOutput()
 }

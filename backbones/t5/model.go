@@ -322,7 +322,8 @@ func (m *Model) residual(h, delta *ts.Tensor) *ts.Tensor {
 //	h += CrossAttention(RMSNorm(h), enc, crossBias)     (decoder only)
 //	h += FFN(RMSNorm(h))
 //
-// each sublayer's output passing through its hook and dropout. Consumes h.
+// each sublayer's output passing through its hook and dropout (the FFN's then through the
+// post-dropout hook). Consumes h.
 func (m *Model) block(b block, h, selfBias, enc, crossBias *ts.Tensor, c *kvCache) *ts.Tensor {
 	n := m.rmsNorm(normSite(b.self.prefix), h, b.selfNorm)
 	a := m.sublayerOut(b.self.prefix, m.attention(b.self, n, n, selfBias, c, false))
@@ -349,7 +350,7 @@ func (m *Model) block(b block, h, selfBias, enc, crossBias *ts.Tensor, c *kvCach
 	n = m.rmsNorm(normSite(b.ff.prefix), h, b.ffNorm)
 	f := m.sublayerOut(b.ff.prefix, m.feedForward(b.ff, n))
 	n.MustDrop()
-	return m.residual(h, f)
+	return m.residualFF(b.ff.prefix, h, f)
 }
 
 // ---- masks and position biases -----------------------------------------------------------

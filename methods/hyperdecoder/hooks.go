@@ -120,9 +120,10 @@ func (m *Method) EncoderSites() []string {
 	return out
 }
 
-// parallel is the FFN output f plus the adapter of its site on the FFN's normed input,
-// which the norm hook kept.
-func (m *Method) parallel(site string, f *ts.Tensor) (*ts.Tensor, error) {
+// parallel is d = dropout(FFN(x)) plus the adapter of its site on the FFN's normed input x,
+// which the norm hook kept: the reference's h + dropout(FFN(x)) + A(x) once the backbone adds
+// h, the adapter's output outside the dropout.
+func (m *Method) parallel(site string, d *ts.Tensor) (*ts.Tensor, error) {
 	x, ok := m.inputs[site]
 	if !ok {
 		return nil, fmt.Errorf("the FFN at %s ran without its norm hook", site)
@@ -147,14 +148,27 @@ func (m *Method) parallel(site string, f *ts.Tensor) (*ts.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := f.Add(delta, false)
+	out, err := d.Add(delta, false)
 	delta.MustDrop()
 	return out, err
 }
 
-// Hooks: the norm hook in front of each FFN keeps the FFN's input; the FFN's sublayer hook
-// adds the adapter's output on it (learned in the encoder, generated in the decoder); the
-// encoder-output hook keeps each example's encoding for the decoder's generator.
+// checkPostDropout is an error if an encoder FFN's input is still kept once the encoder has
+// run: the backbone ran the FFN without calling the post-dropout hook, which would leave
+// the adapters out of the model unnoticed.
+func (m *Method) checkPostDropout() error {
+	for _, s := range m.encSite {
+		if _, ok := m.inputs[s.Name]; ok {
+			return fmt.Errorf("the backbone never called the post-dropout hook at %s (HyperDecoder adds its adapters there)", s.Name)
+		}
+	}
+	return nil
+}
+
+// Hooks: the norm hook in front of each FFN keeps the FFN's input; the FFN's post-dropout
+// hook adds the adapter's output on it (learned in the encoder, generated in the decoder),
+// after the FFN's dropout as in the reference; the encoder-output hook keeps each example's
+// encoding for the decoder's generator.
 func (m *Method) Hooks() *core.Hooks {
 	return &core.Hooks{
 		Norm: func(c core.HookCall, x *ts.Tensor) *ts.Tensor {
@@ -172,18 +186,21 @@ func (m *Method) Hooks() *core.Hooks {
 			m.inputs[site] = keep
 			return x
 		},
-		Sublayer: func(c core.HookCall, f *ts.Tensor) *ts.Tensor {
+		PostDropout: func(c core.HookCall, d *ts.Tensor) *ts.Tensor {
 			_, isEnc := m.enc[c.Site]
 			if _, isDec := m.dec[c.Site]; !isEnc && !isDec {
-				return f
+				return d
 			}
-			out, err := m.parallel(c.Site, f)
+			out, err := m.parallel(c.Site, d)
 			if err != nil {
 				panic(fmt.Errorf("hyperdecoder at %s: %w", c.Site, err)) // the grid recovers it as the run's error
 			}
 			return out
 		},
 		EncoderOutput: func(c core.HookCall, enc, mask *ts.Tensor) *ts.Tensor {
+			if err := m.checkPostDropout(); err != nil {
+				panic(fmt.Errorf("hyperdecoder: %w", err))
+			}
 			e, err := m.encode(enc, mask)
 			if err != nil {
 				panic(fmt.Errorf("hyperdecoder: encoding the input: %w", err))

@@ -105,10 +105,10 @@ func normBefore(bb core.Backbone, site string) string {
 	return ""
 }
 
-// The adapters are parallel to the FFN and absent elsewhere: at an FFN site the hook returns
-// FFN(x) + A(x) with x the FFN's normed input (kept by the norm hook in front of it), A the
-// encoder's learned adapter or the decoder's generated one (ReLU, no layer norm); at
-// self- and cross-attention sites the hook returns its argument unchanged.
+// The adapters are parallel to the FFN and absent elsewhere: at an FFN site the post-dropout
+// hook returns dropout(FFN(x)) + A(x) with x the FFN's normed input (kept by the norm hook in
+// front of it), A the encoder's learned adapter or the decoder's generated one (ReLU, no layer
+// norm); at self- and cross-attention sites it returns its argument unchanged.
 func TestAdaptersAreParallelToTheFFNOnly(t *testing.T) {
 	coretest.LockThread(t)
 	bb := tiny(t, "t5-tiny")
@@ -127,7 +127,7 @@ func TestAdaptersAreParallelToTheFFNOnly(t *testing.T) {
 		}
 		f := ts.MustRandn([]int64{2, 3, 64}, gotch.Float, gotch.CPU)
 		if s.Role != core.RoleFFN {
-			if out := hooks.Sublayer(core.HookCall{Site: s.Name}, f); out != f {
+			if out := hooks.PostDropout(core.HookCall{Site: s.Name}, f); out != f {
 				t.Errorf("%s (%s) got an adapter", s.Name, s.Role)
 				out.MustDrop()
 			}
@@ -138,7 +138,7 @@ func TestAdaptersAreParallelToTheFFNOnly(t *testing.T) {
 		if kept := hooks.Norm(core.HookCall{Site: normBefore(bb, s.Name)}, x); kept != x {
 			t.Fatalf("the norm hook in front of %s changed the FFN's input", s.Name)
 		}
-		out := hooks.Sublayer(core.HookCall{Site: s.Name}, f)
+		out := hooks.PostDropout(core.HookCall{Site: s.Name}, f)
 		var delta *ts.Tensor
 		if s.Stack == "encoder" {
 			a := m.EncoderAdapter(s.Name)
