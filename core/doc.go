@@ -47,8 +47,9 @@
 //     input: a soft prefix (PT), an offset (DePT), both (EPT), per example (ATTEMPT).
 //   - BackboneMethod: Hooks() is installed on the backbone for the whole run and removed
 //     after it. Each hook receives a HookCall (site, batch context); Linear wraps y = W x,
-//     Sublayer rewrites a sublayer's output, Norm a layer norm's output (BitFit's norm
-//     biases), EncoderOutput the encoder's states before the decoder attends to them.
+//     Sublayer rewrites a sublayer's output, PostDropout an FFN's output after its dropout
+//     (HyperDecoder's parallel adapters), Norm a layer norm's output (BitFit's norm biases),
+//     EncoderOutput the encoder's states before the decoder attends to them.
 //
 // Optional, declared in core (the step, the engine and the grid ask):
 //

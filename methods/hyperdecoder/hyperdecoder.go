@@ -6,9 +6,11 @@
 //
 //	h' = h + dropout(FFN(x)) + A(x)        A(x) = W_up ReLU(W_down x + b_down) + b_up
 //
-// (no adapter at the attention sublayers, no layer norm in the adapter). The encoder's A are
-// learned (the adapter method's module: dim 64, ReLU, xavier_uniform(gain 10⁻⁴) weights,
-// zero biases). The decoder's A are generated for every example from its encoding:
+// (modeling/adapter_t5.py:74-78; no adapter at the attention sublayers, no layer norm in the
+// adapter). A(x) is added outside the FFN's dropout, through the backbone's post-dropout hook
+// (core.Hooks.PostDropout), so training with dropout drops only the FFN's part. The
+// encoder's A are learned (the adapter method's module: dim 64, ReLU, xavier_uniform(gain
+// 10⁻⁴) weights, zero biases). The decoder's A are generated for every example from its encoding:
 //
 //	x̄   = mean over the real tokens of the encoder output              ∈ R^d
 //	e    = W_2 ReLU(W_1 x̄ + c_1) + c_2                                 ∈ R^d   (the mlp, d → d → d)
