@@ -87,6 +87,10 @@ func (q *NF4) dequantizeTorch(dtype gotch.DType) (out *ts.Tensor, err error) {
 	return out, err
 }
 
+// The kernels below store two or four values per 8-byte write, in little-endian order (the
+// first weight in the low bits, at the lower address): the byte order of every platform
+// libtorch and gotch build for (amd64, arm64).
+
 // nf4Job is one weight's packed data, read in place from its tensors.
 type nf4Job struct {
 	codes, qabs []byte
@@ -101,34 +105,37 @@ func (d *nf4Job) absmax(b int) float32 {
 	return float32(d.dmap[d.qabs[b]]*d.scales[b/NF4Block2]) + d.mean
 }
 
-// float32s fills dst's blocks lo..hi−1.
+// float32s fills dst's blocks lo..hi−1: each code byte becomes one 8-byte store of its two
+// values (first in the low half: little-endian order, the first weight at the lower address).
 func (d *nf4Job) float32s(dst []float32, lo, hi int) {
-	var lut [16]float32
+	var lut [16]uint64
 	for b := lo; b < hi; b++ {
 		a := d.absmax(b)
 		for i := range lut {
-			lut[i] = NF4Code[i] * a
+			lut[i] = uint64(math.Float32bits(NF4Code[i] * a))
 		}
 		src := (*[NF4Block / 2]byte)(d.codes[b*NF4Block/2:])
-		out := (*[NF4Block / 2][2]float32)(unsafe.Pointer(&dst[b*NF4Block]))
+		out := (*[NF4Block / 2]uint64)(unsafe.Pointer(&dst[b*NF4Block]))
 		for j, c := range src {
-			out[j] = [2]float32{lut[c>>4], lut[c&15]}
+			out[j] = lut[c>>4] | lut[c&15]<<32
 		}
 	}
 }
 
-// bfloat16s fills dst's blocks lo..hi−1 with the bfloat16 bits of the float32 values.
+// bfloat16s fills dst's blocks lo..hi−1 with the bfloat16 bits of the float32 values: every
+// two code bytes become one 8-byte store of their four values.
 func (d *nf4Job) bfloat16s(dst []uint16, lo, hi int) {
-	var lut [16]uint16
+	var lut [16]uint64
 	for b := lo; b < hi; b++ {
 		a := d.absmax(b)
 		for i := range lut {
-			lut[i] = BFloat16Bits(NF4Code[i] * a)
+			lut[i] = uint64(BFloat16Bits(NF4Code[i] * a))
 		}
 		src := (*[NF4Block / 2]byte)(d.codes[b*NF4Block/2:])
-		out := (*[NF4Block / 2][2]uint16)(unsafe.Pointer(&dst[b*NF4Block]))
-		for j, c := range src {
-			out[j] = [2]uint16{lut[c>>4], lut[c&15]}
+		out := (*[NF4Block / 4]uint64)(unsafe.Pointer(&dst[b*NF4Block]))
+		for j := range out {
+			c0, c1 := src[2*j], src[2*j+1]
+			out[j] = lut[c0>>4] | lut[c0&15]<<16 | lut[c1>>4]<<32 | lut[c1&15]<<48
 		}
 	}
 }
