@@ -34,6 +34,11 @@ type Description struct {
 	// the native export (nil: names, shapes and dtypes only).
 	Tensors *TensorDoc `json:"tensors,omitempty"`
 	Needs   Needs      `json:"needs"`
+	// Revision counts fixes that change what the method computes for some configurations
+	// (0: as first released). Run keys and artefact names hash it when it is not 0, so rows
+	// computed before a fix are never resumed as if they were the fixed method's; a fix that
+	// leaves every result bit-identical keeps the revision.
+	Revision int `json:"revision,omitempty"`
 	// Published is what the method's paper reports, shown beside measured results; nil when
 	// it is not a published baseline with numbers on this benchmark.
 	Published *Published `json:"published,omitempty"`

@@ -93,6 +93,13 @@ func tokenizerIdentity(spec string) string {
 	return base + "@" + hex.EncodeToString(h[:])[:12]
 }
 
+// methodRevision is the registered method's Description.Revision (0 for an unknown name): a
+// method fixed so that some of its results change gets new keys, and its old rows stay old.
+func methodRevision(method string) int {
+	d, _ := core.Describe(method)
+	return d.Revision
+}
+
 // Key is the run key: "<method>.<task>.s<seed>.<hash>" with the hash over the identity.
 func (id RunIdentity) Key() (string, error) {
 	var numerics *Numerics
@@ -116,7 +123,9 @@ func (id RunIdentity) Key() (string, error) {
 		D string
 		N *Numerics `json:",omitempty"`
 		P *float64  `json:",omitempty"`
-	}{id.Method, id.Config, task, id.Seed, id.Backbone, id.Train, id.KShot, id.DataHash, numerics, temperature})
+		R int       `json:",omitempty"`
+	}{id.Method, id.Config, task, id.Seed, id.Backbone, id.Train, id.KShot, id.DataHash, numerics, temperature,
+		methodRevision(id.Method)})
 	if err != nil {
 		return "", fmt.Errorf("run key for %s on %s: %w", id.Method, task, err)
 	}
@@ -142,7 +151,8 @@ func (id RunIdentity) ArtefactName() (string, error) {
 		Seed     int64             `json:"seed"`
 		Train    core.TrainOptions `json:"train"`
 		Numerics *Numerics         `json:"numerics,omitempty"`
-	}{id.Method, id.Config, id.Backbone, id.Tasks, id.DataHash, id.Seed, id.Train, numerics})
+		Revision int               `json:"revision,omitempty"`
+	}{id.Method, id.Config, id.Backbone, id.Tasks, id.DataHash, id.Seed, id.Train, numerics, methodRevision(id.Method)})
 	if err != nil {
 		return "", fmt.Errorf("artefact %s: identity does not encode: %w", id.Method, err)
 	}

@@ -143,3 +143,38 @@ func TestTokenizerIdentityIsContent(t *testing.T) {
 		t.Errorf("edited tokenizer keeps identity %q", a)
 	}
 }
+
+// A method whose Description carries a revision (a fix that changed some results) gets run
+// keys and artefact names of its own; revision 0 keeps the encoding it always had.
+func TestMethodRevisionIsPartOfTheIdentity(t *testing.T) {
+	factory := func(map[string]any) (core.Method, error) { return nil, fmt.Errorf("not built in this test") }
+	core.RegisterDescribed(core.Description{Name: "revision-zero-test"}, factory)
+	core.RegisterDescribed(core.Description{Name: "revision-one-test", Revision: 1}, factory)
+	id := func(method string) RunIdentity {
+		return RunIdentity{Method: method, Config: map[string]any{"lr": 0.1}, Tasks: []string{"rte"}, Seed: 1,
+			Backbone: "t5-small", Train: core.TrainOptions{Steps: 5, BatchSize: 16}, DataHash: "abc"}
+	}
+	for _, c := range []struct {
+		method string
+		legacy bool
+	}{{"revision-zero-test", true}, {"revision-one-test", false}} {
+		k, err := id(c.method).Key()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (k == legacyKey(id(c.method))) != c.legacy {
+			t.Errorf("%s: key %s, legacy %s: same = %v, want %v", c.method, k, legacyKey(id(c.method)), !c.legacy, c.legacy)
+		}
+		art := ArtefactIdentity{Method: c.method, Config: map[string]any{"lr": 0.1}, Backbone: "t5-small",
+			Tasks: []string{"rte"}, DataHash: "abc", Seed: 1}
+		name, err := ArtefactName(art)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(art) // the legacy encoding
+		h := sha256.Sum256(b)
+		if legacy := c.method + ".rte.s1." + hex.EncodeToString(h[:])[:10]; (name == legacy) != c.legacy {
+			t.Errorf("%s: artefact name %s, legacy %s: same = %v, want %v", c.method, name, legacy, name == legacy, c.legacy)
+		}
+	}
+}

@@ -63,6 +63,9 @@ func init() {
 		// Estimated: adapters (no prompt lengthens the input) plus their per-example generation.
 		StepCost: 0.85,
 		Needs:    core.Needs{EncoderDecoder: true},
+		// 1: the adapter is added after the FFN's dropout, as the reference adds it (runs
+		// with dropout > 0 changed; the presets' dropout-0 runs did not, but share the new keys).
+		Revision: 1,
 	}, DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })
 }
 
