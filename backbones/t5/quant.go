@@ -87,9 +87,15 @@ func (m *Model) dequantized(site string) *ts.Tensor {
 	if q == nil {
 		panic(fmt.Errorf("t5: linear %s has no weight", site))
 	}
-	w := q.Dequantize()
+	dtype := gotch.Float
 	if m.bf16 {
-		w = w.MustTotype(gotch.BFloat16, true)
+		dtype = gotch.BFloat16
+	}
+	// DequantizeAs: the same values as Dequantize (then the bf16 cast), written by Go code in
+	// one pass (backbones/quant: about 5× faster per weight on these CPUs).
+	w, err := q.DequantizeAs(dtype)
+	if err != nil {
+		panic(fmt.Errorf("t5: dequantising %s: %w", site, err)) // recovered into the run's error
 	}
 	return w
 }
