@@ -45,6 +45,7 @@ func TestFrozenPluginDoesNotHangTheHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer syscall.Kill(pid, syscall.SIGKILL) // if the test fails, do not leave it stopped
+	waitStopped(t, pid)
 
 	start := time.Now()
 	finished := make(chan error, 1)
@@ -128,4 +129,31 @@ func TestGridPluginThatFailsToStartFailsItsRunOnly(t *testing.T) {
 	_, err = g.Run()
 	wantErr(t, err, `unknown field "lenght"`)
 	assertNoChildren(t)
+}
+
+// waitStopped waits until every thread of pid is in the stopped state: kill(SIGSTOP) returns
+// before a thread running on another core has stopped, and such a thread could still answer
+// the next call (the test would then see a later call time out instead of Forward).
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		tasks, _ := filepath.Glob("/proc/" + itoa(pid) + "/task/*/stat")
+		stopped := len(tasks) > 0
+		for _, f := range tasks {
+			b, err := os.ReadFile(f)
+			// The state follows the parenthesised command name: "pid (comm) T ...".
+			if i := strings.LastIndexByte(string(b), ')'); err != nil || i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+				stopped = false
+				break
+			}
+		}
+		if stopped {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plugin process %d did not stop within 5s of SIGSTOP", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
