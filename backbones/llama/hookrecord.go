@@ -98,23 +98,22 @@ func (r *recorder) hooks() *core.Hooks {
 			return out
 		}
 	}
-	if o.Sublayer != nil {
-		h.Sublayer = func(c core.HookCall, x *ts.Tensor) *ts.Tensor {
-			s := r.next()
-			out := o.Sublayer(c, x)
-			r.keep(hookSublayer, c, s, nil, x, out)
-			return out
-		}
-	}
-	if o.Norm != nil {
-		h.Norm = func(c core.HookCall, x *ts.Tensor) *ts.Tensor {
-			s := r.next()
-			out := o.Norm(c, x)
-			r.keep(hookNorm, c, s, nil, x, out)
-			return out
-		}
-	}
+	h.Sublayer = r.wrap(hookSublayer, o.Sublayer)
+	h.Norm = r.wrap(hookNorm, o.Norm)
 	return h
+}
+
+// wrap is a one-tensor hook (sublayer, norm) reseeded and, while recording, kept; nil stays nil.
+func (r *recorder) wrap(kind hookKind, f func(core.HookCall, *ts.Tensor) *ts.Tensor) func(core.HookCall, *ts.Tensor) *ts.Tensor {
+	if f == nil {
+		return nil
+	}
+	return func(c core.HookCall, x *ts.Tensor) *ts.Tensor {
+		s := r.next()
+		out := f(c, x)
+		r.keep(kind, c, s, nil, x, out)
+		return out
+	}
 }
 
 // term calls rec's hook again on its detached inputs (same seed) and returns ⟨r′, g⟩ as a
