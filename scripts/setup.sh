@@ -31,8 +31,9 @@ if dpkg-query -W -f='${Status}' libopenblas0-pthread 2>/dev/null | grep -q 'inst
 fi
 # Make sure the BLAS and LAPACK alternatives point at OpenBLAS-openmp: not the reference BLAS,
 # and not the pthread variant, which another package (e.g. libopenblas-dev, pulled in by
-# python3-torch) may have installed and selected.
-for lib in libblas.so.3 liblapack.so.3; do
+# python3-torch) may have installed and selected. libtorch links libopenblas.so.0 itself, whose
+# alternative is separate from libblas.so.3's (auto mode prefers pthread's higher priority).
+for lib in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
   cur=$(readlink -f /usr/lib/x86_64-linux-gnu/$lib 2>/dev/null || true)
   case $cur in
     *openblas-openmp*) ;;
@@ -40,7 +41,7 @@ for lib in libblas.so.3 liblapack.so.3; do
        if [[ -n $alt ]]; then ${SUDO:-} update-alternatives --set $lib-x86_64-linux-gnu "$alt" >/dev/null; fi ;;
   esac
 done
-log "libblas.so.3 -> $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo '?')"
+log "libblas.so.3 -> $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo '?'), libopenblas.so.0 -> $(readlink -f /usr/lib/x86_64-linux-gnu/libopenblas.so.0 2>/dev/null || echo '?')"
 
 scripts/setup-gotch.sh apply
 go mod download
