@@ -295,16 +295,30 @@ func provide(bb core.Backbone, n *methodpb.Needs, req *methodpb.SetupRequest) er
 	if len(ids) == 0 {
 		return nil
 	}
-	var rows *methodpb.Tensor
+	// A libtorch failure here is this run's Setup error, not a panic.
+	var err error
 	ts.NoGrad(func() {
-		t := bb.Device().MustMove(ts.MustOfSlice(ids).MustView([]int64{1, int64(len(ids))}, true))
-		emb := bb.Embed(t)
+		var t, emb *ts.Tensor
+		if t, err = ts.OfSlice(ids); err != nil {
+			return
+		}
+		if t, err = t.View([]int64{1, int64(len(ids))}, true); err != nil {
+			return
+		}
+		if t, err = bb.Device().Move(t); err != nil {
+			return
+		}
+		emb = bb.Embed(t)
 		t.MustDrop()
-		e2 := emb.MustView([]int64{int64(len(ids)), bb.Info().DModel}, true)
-		rows = encodeTorch(e2, methodpb.DType_DTYPE_F32)
-		e2.MustDrop()
+		if emb, err = emb.View([]int64{int64(len(ids)), bb.Info().DModel}, true); err != nil {
+			return
+		}
+		req.Rows = encodeTorch(emb, methodpb.DType_DTYPE_F32)
+		emb.MustDrop()
 	})
-	req.Rows = rows
+	if err != nil {
+		return fmt.Errorf("embedding rows for the plugin: %w", err)
+	}
 	return nil
 }
 
