@@ -156,3 +156,47 @@ func TestPackedRunFailsAlone(t *testing.T) {
 		t.Fatalf("%d pt rows compared, want 2", seen)
 	}
 }
+
+// Llama packs too (core.Packer: left padding, per-run losses inside the model), with float32
+// weights and with NF4 weights, whose packs take the recomputed backward: the same rows as the
+// runs trained one at a time. With NF4 every length shares one pass.
+func TestPackedLlamaGridMatchesUnpacked(t *testing.T) {
+	for _, q := range []core.Quant{core.QuantNone, core.QuantNF4} {
+		t.Run(q.String(), func(t *testing.T) {
+			coretest.LockThread(t) // grad mode is per OS thread; a subtest runs on its own goroutine
+			methods, seeds := []string{"pt", "dept", "ept"}, []int64{1}
+			aloneOut, packedOut := t.TempDir(), t.TempDir()
+			for _, c := range []struct {
+				out  string
+				pack int
+			}{{aloneOut, 1}, {packedOut, 6}} {
+				g := packGrid(c.out, methods, seeds, c.pack)
+				g.Backbone = "llama-tiny"
+				g.BackboneOpts.Quant = q
+				var log strings.Builder
+				g.Log = &log
+				sum, err := g.Run()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sum.Ran != 6 || sum.Failed+sum.Diverged != 0 {
+					t.Fatalf("--pack %d: %+v, want 6 ran\n%s", c.pack, sum, log.String())
+				}
+				if c.pack > 1 && !strings.Contains(log.String(), "training 6 runs as one pack") {
+					t.Fatalf("--pack %d did not pack:\n%s", c.pack, log.String())
+				}
+			}
+			alone, packed := rowsByKey(t, aloneOut), rowsByKey(t, packedOut)
+			if len(alone) != 6 || len(packed) != 6 {
+				t.Fatalf("%d rows alone, %d packed; want 6 each", len(alone), len(packed))
+			}
+			for key, a := range alone {
+				p, ok := packed[key]
+				if !ok {
+					t.Fatalf("run %s has no packed row (keys changed?)", key)
+				}
+				assertSameRun(t, a, p, aloneOut, packedOut)
+			}
+		})
+	}
+}

@@ -120,6 +120,31 @@ type OutputsBackbone interface {
 	ForwardOutputs(in Input, labels *ts.Tensor) (Outputs, error)
 }
 
+// Packer is a backbone's own side of packed training (engine.RunPacked), for one that is not
+// an encoder–decoder padding on the right, or whose loss takes a path of its own (Llama: left
+// padding; with 4-bit weights, the recomputed backward).
+type Packer interface {
+	// PackPadSide is where a pack pads its runs' transformed inputs to one length: the side
+	// Collate pads, so every row keeps the positions it has alone.
+	PackPadSide() PadSide
+	// PackSlack bounds the ratio of input lengths that share one stacked pass (engine
+	// lengthGroups); ≤ 1 puts every length in one pass (a pass's fixed cost, such as
+	// dequantising 4-bit weights, outweighs the padding).
+	PackSlack() float64
+	// BlockLosses is Loss over a pack's stacked rows: rows[b] consecutive rows belong to
+	// run b. It returns the sum of the blocks' losses (each the mean cross-entropy over its
+	// own target tokens, what Loss returns for that run alone), to back-propagate, and each
+	// block's value.
+	BlockLosses(in Input, labels *ts.Tensor, rows []int64) (*ts.Tensor, []float64, error)
+}
+
+// DefaultPackSlack is the ratio of input lengths that share one stacked pass of a pack when
+// the backbone does not say otherwise (Packer.PackSlack): on a CPU a pass costs what its
+// positions cost, so padding a short input to a long one costs more than the extra pass
+// saves; within the factor, one pass of more rows wins (PT's 100-token prompt and DePT's 60
+// take separate passes on short sources).
+const DefaultPackSlack = 1.25
+
 // HookKind says what a hook site wraps.
 type HookKind string
 

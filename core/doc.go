@@ -104,6 +104,9 @@
 //
 //   - OutputsBackbone: ForwardOutputs returns logits and encoder states (LossMethod's
 //     distillation, engine's packed step, coretest's logits).
+//   - Packer: how a pack pads stacked inputs, how far their lengths may differ in one
+//     pass, and per-run losses from one stacked pass (Llama; encoder–decoders that return
+//     logits pack without it).
 //   - methods/ft's ConfigExporter: HFConfig() writes the config.json FT's checkpoint folder
 //     needs (T5).
 //   - On a Tokenizer: BOS(), EOS(), Pad() int (Llama's backbone takes its special ids from

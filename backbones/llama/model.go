@@ -501,7 +501,7 @@ func (m *Model) Forward(embeds, mask *ts.Tensor) (logits, hidden *ts.Tensor) {
 // target tokens, each predicted from the position before it (the last source column
 // predicts the first target token). The loss is float32.
 func (m *Model) Loss(embeds, mask *ts.Tensor, labels [][]int64) (*ts.Tensor, error) {
-	o, err := m.forwardTargets(embeds, mask, labels, false)
+	o, err := m.forwardTargets(embeds, mask, labels, false, nil)
 	return o.Loss, err
 }
 
@@ -509,10 +509,18 @@ func (m *Model) Loss(embeds, mask *ts.Tensor, labels [][]int64) (*ts.Tensor, err
 // decoder-only counterpart of encoder states, the final hidden states of the source
 // columns [B, L, D] (distillation).
 func (m *Model) ForwardOutputs(embeds, mask *ts.Tensor, labels [][]int64) (core.Outputs, error) {
-	return m.forwardTargets(embeds, mask, labels, true)
+	return m.forwardTargets(embeds, mask, labels, true, nil)
 }
 
-func (m *Model) forwardTargets(embeds, mask *ts.Tensor, labels [][]int64, keep bool) (core.Outputs, error) {
+// lossHead maps the final hidden states [B, L+T, D] (consumed) to the scalar to
+// differentiate; a headMaker builds one for L source columns, T target columns and the
+// flat targets [B·T]. nil: the mean cross-entropy (headLoss).
+type (
+	lossHead  func(h *ts.Tensor) *ts.Tensor
+	headMaker func(L, T int64, target *ts.Tensor) lossHead
+)
+
+func (m *Model) forwardTargets(embeds, mask *ts.Tensor, labels [][]int64, keep bool, makeHead headMaker) (core.Outputs, error) {
 	if len(labels) == 0 || len(labels[0]) == 0 {
 		return core.Outputs{}, fmt.Errorf("llama: loss without labels")
 	}
@@ -553,8 +561,12 @@ func (m *Model) forwardTargets(embeds, mask *ts.Tensor, labels [][]int64, keep b
 	tmT.MustDrop()
 	target := m.idsOnDevice(flat, -1)
 	defer target.MustDrop()
+	head := lossHead(func(h *ts.Tensor) *ts.Tensor { return m.headLoss(h, L, T, target) })
+	if makeHead != nil {
+		head = makeHead(L, T, target)
+	}
 	if !keep && m.recomputable(full) {
-		loss, err := m.recomputeLoss(full, fullMask, L, T, target)
+		loss, err := m.recomputeLoss(full, fullMask, head)
 		full.MustDrop()
 		fullMask.MustDrop()
 		return core.Outputs{Loss: loss}, err
@@ -563,7 +575,7 @@ func (m *Model) forwardTargets(embeds, mask *ts.Tensor, labels [][]int64, keep b
 	full.MustDrop()
 	fullMask.MustDrop()
 	if !keep {
-		return core.Outputs{Loss: m.headLoss(h, L, T, target)}, nil
+		return core.Outputs{Loss: head(h)}, nil
 	}
 	srcH := h.MustNarrow(1, 0, L, false)
 	if srcH.DType() != gotch.Float {

@@ -110,9 +110,9 @@ func (m *Model) segmentSeeds(n int) ([]int64, error) {
 	return s, nil
 }
 
-// recomputeLoss is the training loss of full [B, L+T, D] under mask, its gradient routed
-// as the file's comment says. A libtorch failure (a panic of a Must op) is its error.
-func (m *Model) recomputeLoss(full, mask *ts.Tensor, L, T int64, target *ts.Tensor) (out *ts.Tensor, err error) {
+// recomputeLoss is the training loss of full [B, L+T, D] under mask (head's scalar of the
+// final hidden states), its gradient routed as the file's comment says. A libtorch failure (a panic of a Must op) is its error.
+func (m *Model) recomputeLoss(full, mask *ts.Tensor, head lossHead) (out *ts.Tensor, err error) {
 	recomputed++
 	defer func() {
 		if r := recover(); r != nil {
@@ -191,7 +191,7 @@ func (m *Model) recomputeLoss(full, mask *ts.Tensor, L, T int64, target *ts.Tens
 	// Head: the loss and its gradient with respect to the last layer's output.
 	leaf := inputs[nl].MustDetach(false).MustSetRequiresGrad(true, true)
 	rec.start(seed(nl), true)
-	loss := m.headLoss(m.rmsNorm("model.norm", leaf, m.norm), L, T, target)
+	loss := head(m.rmsNorm("model.norm", leaf, m.norm))
 	value := loss.MustDetach(false)
 	defer value.MustDrop()
 	g, err := m.segmentGrads(rec, loss, leaf, m.headWeights(), &terms)

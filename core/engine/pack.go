@@ -15,9 +15,10 @@ import (
 // input method that declares RowPacker and does nothing else the packed step would skip or
 // share: no hooks (they would see every run's rows), no weight edits, no loss of its own, no
 // per-batch Begin, no optimiser outside AdamW, no state beyond its parameters, no artefacts
-// (the harness accounts artefacts per run). The backbone must be an encoder–decoder that
-// returns logits (OutputsBackbone): it pads on the right, so a row padded further keeps its
-// positions, and per-run losses are taken from the pack's logits.
+// (the harness accounts artefacts per run). The backbone must be a core.Packer (it pads and
+// computes per-run losses itself: Llama) or an encoder–decoder that returns logits
+// (OutputsBackbone): it pads on the right, so a row padded further keeps its positions, and
+// per-run losses are taken from the pack's logits.
 func Packable(bb core.Backbone, m core.Method) error {
 	if p, ok := m.(core.RowPacker); !ok || !p.PacksRows() {
 		return fmt.Errorf("the method does not declare row-independent inputs (core.RowPacker)")
@@ -41,10 +42,22 @@ func Packable(bb core.Backbone, m core.Method) error {
 			return fmt.Errorf("%s", refuse.why)
 		}
 	}
+	if _, ok := bb.(core.Packer); ok {
+		return nil
+	}
 	if _, ok := bb.(core.OutputsBackbone); !ok || !bb.Info().EncoderDecoder {
-		return fmt.Errorf("backbone %s is not an encoder–decoder that returns logits", bb.Info().Name)
+		return fmt.Errorf("backbone %s is neither a core.Packer nor an encoder–decoder that returns logits", bb.Info().Name)
 	}
 	return nil
+}
+
+// packLayout is how a backbone packs: the side stacked inputs are padded on and the
+// length ratio that may share a pass (core.Packer; otherwise right and packSlack).
+func packLayout(bb core.Backbone) (core.PadSide, float64) {
+	if p, ok := bb.(core.Packer); ok {
+		return p.PackPadSide(), p.PackSlack()
+	}
+	return core.PadRight, packSlack
 }
 
 func isA[T any](m core.Method) bool { _, ok := m.(T); return ok }
@@ -283,7 +296,8 @@ func stackedStep(bb core.Backbone, active []*packMember, step int, ready []int, 
 		active[k].r.sess.Opt.ZeroGrad()
 	}
 	var finite []int
-	for _, group := range lengthGroups(ready, inputLength(inputs)) {
+	_, slack := packLayout(bb)
+	for _, group := range lengthGroups(ready, inputLength(inputs), slack) {
 		ok, err := groupPass(bb, group, step, batches, inputs, losses)
 		if err != nil {
 			return err
@@ -305,9 +319,13 @@ func stackedStep(bb core.Backbone, active []*packMember, step int, ready []int, 
 // back-propagates the sum of the finite ones (a run's parameters get exactly its own loss's
 // gradient); it returns the members with a finite loss.
 func groupPass(bb core.Backbone, group []int, step int, batches []*core.Batch, inputs []core.Input, losses []float64) ([]int, error) {
-	in, labels, err := stackInputs(group, batches, inputs, step)
+	side, _ := packLayout(bb)
+	in, labels, err := stackInputs(group, batches, inputs, step, side)
 	if err != nil {
 		return nil, err
+	}
+	if p, ok := bb.(core.Packer); ok {
+		return packerPass(p, in, labels, group, batches, losses)
 	}
 	out, err := bb.(core.OutputsBackbone).ForwardOutputs(in, labels)
 	in.Drop()
@@ -354,22 +372,50 @@ func groupPass(bb core.Backbone, group []int, step int, batches []*core.Batch, i
 	return finite, total.Backward()
 }
 
-// packSlack bounds the padding a stacked pass may add: members whose inputs (prefix and
-// tokens) differ in length by more than this factor take separate passes within the step
-// (PT's 100-token prompt and DePT's 60 do on short sources). On a CPU a step's cost follows
-// the positions it computes, so padding a short input to a long one costs more than the
-// extra pass saves; within the factor, one pass of more rows wins.
-const packSlack = 1.25
+// packerPass is groupPass's stacked loss on a core.Packer: the backbone returns every
+// member's loss and their sum, whose backward gives each run's parameters exactly its own
+// loss's gradient (a run's rows are its own; the backbone is frozen). A member with a
+// non-finite loss gets no optimiser step; its rows' gradients reach only its parameters.
+func packerPass(p core.Packer, in core.Input, labels *ts.Tensor, group []int, batches []*core.Batch, losses []float64) ([]int, error) {
+	defer in.Drop()
+	defer labels.MustDrop()
+	rows := make([]int64, len(group))
+	for i, k := range group {
+		rows[i] = int64(batches[k].Size())
+	}
+	total, each, err := p.BlockLosses(in, labels, rows)
+	if err != nil {
+		return nil, err
+	}
+	defer total.MustDrop()
+	if len(each) != len(group) {
+		return nil, fmt.Errorf("pack: the backbone returned %d losses for %d runs", len(each), len(group))
+	}
+	var finite []int
+	for i, k := range group {
+		losses[k] = each[i]
+		if checkFinite("loss", each[i]) == nil {
+			finite = append(finite, k)
+		}
+	}
+	if len(finite) == 0 {
+		return nil, nil
+	}
+	return finite, total.Backward()
+}
 
-// lengthGroups splits members into groups whose lengths are within packSlack of the
-// group's shortest, shortest first; members keep their order within a group.
-func lengthGroups(members []int, length func(k int) int64) [][]int {
+// packSlack is the length ratio that shares a pass on a backbone that does not say.
+const packSlack = core.DefaultPackSlack
+
+// lengthGroups splits members into groups whose lengths are within slack of the group's
+// shortest (slack ≤ 1: one group), shortest first; members keep their order within a group.
+func lengthGroups(members []int, length func(k int) int64, slack float64) [][]int {
 	sorted := append([]int(nil), members...)
 	sort.SliceStable(sorted, func(a, b int) bool { return length(sorted[a]) < length(sorted[b]) })
 	var groups [][]int
 	var shortest int64
 	for _, k := range sorted {
-		if n := len(groups); n == 0 || float64(length(k)) > packSlack*float64(shortest) {
+		if n := len(groups); n == 0 || (slack > 1 && float64(length(k)) > slack*float64(shortest)) {
 			groups, shortest = append(groups, nil), length(k)
 		}
 		groups[len(groups)-1] = append(groups[len(groups)-1], k)
@@ -385,11 +431,11 @@ func inputLength(inputs []core.Input) func(k int) int64 {
 	return func(k int) int64 { return inputs[k].Embeds.MustSize()[1] }
 }
 
-// stackInputs stacks the ready members' transformed inputs (stackEmbeds) and their labels,
-// padded on the right to the longest target with -100, in the order of ready. The stacked
-// input's batch context is a training batch of the step with every row's length; it carries
-// no task names (a pack has no hooks to read them).
-func stackInputs(ready []int, batches []*core.Batch, inputs []core.Input, step int) (core.Input, *ts.Tensor, error) {
+// stackInputs stacks the ready members' transformed inputs (stackEmbeds, padded on side) and
+// their labels, padded on the right to the longest target with -100, in the order of ready.
+// The stacked input's batch context is a training batch of the step with every row's
+// length; it carries no task names (a pack has no hooks to read them).
+func stackInputs(ready []int, batches []*core.Batch, inputs []core.Input, step int, side core.PadSide) (core.Input, *ts.Tensor, error) {
 	T := int64(0)
 	var xs []core.Input
 	for _, k := range ready {
@@ -428,7 +474,7 @@ func stackInputs(ready []int, batches []*core.Batch, inputs []core.Input, step i
 	if err != nil {
 		return core.Input{}, nil, err
 	}
-	in, err := stackEmbeds(xs)
+	in, err := stackEmbeds(xs, side)
 	if err != nil {
 		lab.MustDrop()
 		return core.Input{}, nil, err
@@ -437,11 +483,12 @@ func stackInputs(ready []int, batches []*core.Batch, inputs []core.Input, step i
 	return in, lab, nil
 }
 
-// stackEmbeds pads every input's embeddings and mask on the right to the longest (zero
-// embeddings, mask 0) and stacks them along the batch. Rows keep their positions: T5 pads
-// on the right, and its relative position bias sees a row's prefix and tokens where they
-// were, with the extra positions masked out as keys.
-func stackEmbeds(inputs []core.Input) (core.Input, error) {
+// stackEmbeds pads every input's embeddings and mask to the longest (zero embeddings, mask 0)
+// on side and stacks them along the batch. Rows keep their positions: T5 pads on the right,
+// and its relative position bias sees a row's prefix and tokens where they were, with the
+// extra positions masked out as keys; Llama pads on the left and numbers real tokens only,
+// so a source still ends at the last column and positions do not move.
+func stackEmbeds(inputs []core.Input, side core.PadSide) (core.Input, error) {
 	L := int64(0)
 	for _, x := range inputs {
 		sz, err := x.Embeds.Size()
@@ -458,12 +505,16 @@ func stackEmbeds(inputs []core.Input) (core.Input, error) {
 	}()
 	for _, x := range inputs {
 		n := x.Embeds.MustSize()[1]
-		e, err := x.Embeds.ConstantPadNd([]int64{0, 0, 0, L - n}, false)
+		before, after := int64(0), L-n
+		if side == core.PadLeft {
+			before, after = L-n, 0
+		}
+		e, err := x.Embeds.ConstantPadNd([]int64{0, 0, before, after}, false)
 		if err != nil {
 			return core.Input{}, err
 		}
 		embeds = append(embeds, e)
-		mk, err := x.Mask.ConstantPadNd([]int64{0, L - n}, false)
+		mk, err := x.Mask.ConstantPadNd([]int64{before, after}, false)
 		if err != nil {
 			return core.Input{}, err
 		}

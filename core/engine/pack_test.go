@@ -91,19 +91,22 @@ func TestPackableAdmitsOnlyRowIndependentInputMethods(t *testing.T) {
 func TestLengthGroupsBoundPadding(t *testing.T) {
 	cases := []struct {
 		lengths []int64
+		slack   float64
 		want    string
 	}{
-		{[]int64{130, 90, 95, 131}, "[[1 2] [0 3]]"}, // PT (100 + s) apart from DePT (60 + s)
-		{[]int64{100, 110, 125}, "[[0 1 2]]"},        // within 1.25× of the shortest: one pass
-		{[]int64{100, 126}, "[[0] [1]]"},             // just beyond
-		{[]int64{50}, "[[0]]"},
+		{[]int64{130, 90, 95, 131}, packSlack, "[[1 2] [0 3]]"}, // PT (100 + s) apart from DePT (60 + s)
+		{[]int64{100, 110, 125}, packSlack, "[[0 1 2]]"},        // within 1.25× of the shortest: one pass
+		{[]int64{100, 126}, packSlack, "[[0] [1]]"},             // just beyond
+		{[]int64{50}, packSlack, "[[0]]"},
+		{[]int64{130, 90, 300}, 0, "[[0 1 2]]"}, // a Packer's slack ≤ 1: every length in one pass
+		{[]int64{130, 90, 300}, 2, "[[0 1] [2]]"},
 	}
 	for _, c := range cases {
 		members := make([]int, len(c.lengths))
 		for i := range members {
 			members[i] = i
 		}
-		got := fmt.Sprint(lengthGroups(members, func(k int) int64 { return c.lengths[k] }))
+		got := fmt.Sprint(lengthGroups(members, func(k int) int64 { return c.lengths[k] }, c.slack))
 		if got != c.want {
 			t.Errorf("lengthGroups(%v) = %s, want %s", c.lengths, got, c.want)
 		}

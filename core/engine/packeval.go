@@ -13,7 +13,8 @@ import (
 // Packed evaluation: at a step where several runs of a pack evaluate (dev every EvalEvery
 // steps, test at the end), their generations share greedy decoding passes too. Every run
 // still encodes, sorts and batches its examples as Trainer.predict does and transforms
-// them with its own method; the k-th batches of all runs are padded on the right (masked),
+// them with its own method; the k-th batches of all runs are padded (masked, on the side the
+// backbone pads),
 // stacked and decoded together, and each row's tokens are its own (greedy decoding treats
 // rows independently; a row's tokens after its EOS are dropped by DecodeTarget). The texts
 // wait in the run's Trainer until its evaluation callback asks for exactly those examples;
@@ -163,7 +164,8 @@ func decodeJobs(bb core.Backbone, jobs []*evalJob) error {
 		for p := range parts {
 			all[p] = p
 		}
-		for _, group := range lengthGroups(all, inputLength(inputs)) {
+		_, slack := packLayout(bb)
+		for _, group := range lengthGroups(all, inputLength(inputs), slack) {
 			var gin []core.Input
 			var gb []*core.Batch
 			for _, p := range group {
@@ -220,14 +222,15 @@ func (j *evalJob) input(bb core.Backbone, span []int) (core.Input, *core.Batch, 
 	return x, b, nil
 }
 
-// generateStacked pads the inputs on the right to the longest (masked), stacks them and
+// generateStacked pads the inputs to the longest (masked, on the backbone's side), stacks them and
 // decodes greedily once; it returns every row's ids in stacking order.
 func generateStacked(bb core.Backbone, inputs []core.Input, batches []*core.Batch, maxNew int) ([][]int64, error) {
 	opts := core.GenerateOptions{MaxNewTokens: maxNew, StopAtEOS: true}
 	if len(inputs) == 1 {
 		return bb.Generate(inputs[0], opts)
 	}
-	in, err := stackEmbeds(inputs)
+	side, _ := packLayout(bb)
+	in, err := stackEmbeds(inputs, side)
 	if err != nil {
 		return nil, err
 	}
