@@ -138,4 +138,5 @@ func (m *Model) blockHead(weights []float32, rows []int64, counts []int, each []
 		}
 	}
 }
+
 var _ core.Packer = (*Backbone)(nil)
