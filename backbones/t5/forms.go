@@ -181,7 +181,7 @@ func (m *Model) inCompute(t *ts.Tensor) *ts.Tensor {
 // does (into c, the generation cache, once). Every product runs in the matmuls' dtype; the
 // bias and softmax in fp32. In bf16 mode the encoder states are cast once per layer, so the
 // layers' gradients sum in fp32 (generation: once per layer and generation, kept in c).
-// Returns the output projection's result, as attention does.
+// Returns the merged context that closeSublayer projects, as attention does.
 func (m *Model) crossAttentionAbsorbed(a attention, n, enc, bias *ts.Tensor, c *kvCache, absK, absV bool) *ts.Tensor {
 	sz := n.MustSize()
 	B, Tq := sz[0], sz[1]
@@ -256,9 +256,7 @@ func (m *Model) crossAttentionAbsorbed(a attention, n, enc, bias *ts.Tensor, c *
 			v.MustDrop()
 		}
 	}
-	out := m.linear(a.prefix+".o", merged, a.o)
-	merged.MustDrop()
-	return out
+	return merged
 }
 
 // crossStates is enc in the matmuls' dtype for the absorbed products: enc itself in fp32; in

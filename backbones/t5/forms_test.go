@@ -128,6 +128,7 @@ func TestFastFormsMatchThePlainForms(t *testing.T) {
 		{"bf16 bitfit", core.BFloat16, "bitfit", nil, 0, 0, 0.06, 0.1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			lockThread(t) // a subtest is a goroutine of its own: NoGrad's grad mode is per OS thread
 			plain, plainCounts := formsRun(t, true, c.dtype, c.method, c.cfg)
 			fast, counts := formsRun(t, false, c.dtype, c.method, c.cfg)
 			if plainCounts != (fastFormCounts{}) {

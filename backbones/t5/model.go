@@ -231,9 +231,10 @@ func (m *Model) dropout(x *ts.Tensor) *ts.Tensor {
 	return out
 }
 
-// attention is one T5 attention sublayer: queries from n, keys and values from kv (n itself
-// for self-attention, the encoder states for cross-attention), through the cache when one
-// is given. Self-attention appends this call's keys/values to the cache (generation, one
+// attention is one T5 attention sublayer up to its output projection: queries from n, keys
+// and values from kv (n itself for self-attention, the encoder states for cross-attention),
+// through the cache when one is given; returns the merged context [B, T, H·dkv] that
+// closeSublayer projects. Self-attention appends this call's keys/values to the cache (generation, one
 // position per step); cross-attention projects the encoder states once and reuses them.
 func (m *Model) attention(a attention, n, kv, bias *ts.Tensor, c *kvCache, cross bool) *ts.Tensor {
 	var q, k, v *ts.Tensor
@@ -268,10 +269,7 @@ func (m *Model) attention(a attention, n, kv, bias *ts.Tensor, c *kvCache, cross
 		k.MustDrop()
 		v.MustDrop()
 	}
-	merged := m.mergeHeads(ctx)
-	out := m.linear(a.prefix+".o", merged, a.o)
-	merged.MustDrop()
-	return out
+	return m.mergeHeads(ctx)
 }
 
 // kvCache holds one decoder layer's keys and values across generation steps: the
@@ -290,7 +288,8 @@ func (c *kvCache) drop() {
 	*c = kvCache{}
 }
 
-// feedForward is wo(relu(wi x)) (v1.0) or wo(gelu_tanh(wi_0 x) · wi_1 x) (v1.1).
+// feedForward is the FFN up to its output projection wo (closeSublayer): relu(wi x) (v1.0)
+// or gelu_tanh(wi_0 x) · wi_1 x (v1.1), after dropout.
 func (m *Model) feedForward(f feedForward, n *ts.Tensor) *ts.Tensor {
 	var hidden *ts.Tensor
 	if m.Cfg.GatedGELU {
@@ -299,12 +298,9 @@ func (m *Model) feedForward(f feedForward, n *ts.Tensor) *ts.Tensor {
 		hidden = gate.MustMul(lin, true)
 		lin.MustDrop()
 	} else {
-		hidden = m.linearBF16(f.prefix+".wi", n, f.wi).MustRelu(true)
+		hidden = m.relu(m.linearBF16(f.prefix+".wi", n, f.wi))
 	}
-	hidden = m.dropout(hidden)
-	out := m.linear(f.prefix+".wo", hidden, f.wo)
-	hidden.MustDrop()
-	return out
+	return m.dropout(hidden)
 }
 
 // residual returns h + dropout(delta) and drops h and delta.
@@ -326,9 +322,9 @@ func (m *Model) residual(h, delta *ts.Tensor) *ts.Tensor {
 // post-dropout hook). Consumes h.
 func (m *Model) block(b block, h, selfBias, enc, crossBias *ts.Tensor, c *kvCache) *ts.Tensor {
 	n := m.rmsNorm(normSite(b.self.prefix), h, b.selfNorm)
-	a := m.sublayerOut(b.self.prefix, m.attention(b.self, n, n, selfBias, c, false))
+	a := m.attention(b.self, n, n, selfBias, c, false)
 	n.MustDrop()
-	h = m.residual(h, a)
+	h = m.closeSublayer(b.self.prefix, ".o", a, b.self.o, h, false)
 
 	if enc != nil || (c != nil && c.crossK != nil) {
 		n = m.rmsNorm(normSite(b.cross.prefix), h, b.crossNorm)
@@ -342,15 +338,14 @@ func (m *Model) block(b block, h, selfBias, enc, crossBias *ts.Tensor, c *kvCach
 		} else {
 			x = m.attention(b.cross, n, enc, crossBias, c, true)
 		}
-		x = m.sublayerOut(b.cross.prefix, x)
 		n.MustDrop()
-		h = m.residual(h, x)
+		h = m.closeSublayer(b.cross.prefix, ".o", x, b.cross.o, h, false)
 	}
 
 	n = m.rmsNorm(normSite(b.ff.prefix), h, b.ffNorm)
-	f := m.sublayerOut(b.ff.prefix, m.feedForward(b.ff, n))
+	f := m.feedForward(b.ff, n)
 	n.MustDrop()
-	return m.residualFF(b.ff.prefix, h, f)
+	return m.closeSublayer(b.ff.prefix, ".wo", f, b.ff.wo, h, true)
 }
 
 // ---- masks and position biases -----------------------------------------------------------

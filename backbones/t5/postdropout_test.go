@@ -42,6 +42,7 @@ func TestPostDropoutHookEscapesTheDropout(t *testing.T) {
 		{"training, dropout 0, hook", 0, true, add, []float32{1 + c}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			lockThread(t) // a subtest is a goroutine of its own: grad mode is per OS thread
 			m.Cfg.Dropout = tc.dropout
 			m.SetHooks(tc.hooks)
 			defer func() { m.Cfg.Dropout = 0; m.SetHooks(nil) }()
