@@ -66,7 +66,7 @@
 //   - StateSaver: the checkpoint is not just ParamGroups (plugins).
 //   - ParamCounter: the trainable count is not the sum of ParamGroups (plugins).
 //   - Labeler: a label chosen at run time (plugins); built-in methods give Description.Label.
-//   - RowPacker: PacksRows() declares that Transform treats each row on its own, so runs of
+//   - RowPacker: PacksRows() declares that Transform and hooks treat each row on its own, so runs of
 //     the method can share one backbone pass per step with other runs (engine.RunPacked,
 //     --pack; engine.Packable lists what else keeps a run out of a pack).
 //   - Validator (on the config, not the method): Validate() states rules between settings

@@ -209,10 +209,12 @@ type ExternalOptimizer interface {
 // hold them all (plugins).
 type ParamCounter interface{ TrainableParams() int64 }
 
-// RowPacker is implemented by an input method whose Transform treats every row of a batch on
-// its own — a prompt or offset per row, no statistic across rows, no randomness — so its rows
-// can share one backbone pass with other runs' rows (engine.RunPacked). It is opt-in: a
-// method that does not declare it always runs alone.
+// RowPacker is implemented by an input or hook method that treats every row of a batch on
+// its own — a prompt or offset per row, a hook that maps each row's activations with the
+// method's own parameters; no statistic across rows, no randomness, a Begin (if any) that
+// touches only the method's own state — so its rows can share one backbone pass with other
+// runs' rows (engine.RunPacked: each run's hooks see only its own rows). It is opt-in: a
+// method that does not declare it, or answers false, always runs alone.
 type RowPacker interface{ PacksRows() bool }
 
 // TrainableParams is the method's trainable parameter count.

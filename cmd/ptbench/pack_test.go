@@ -10,16 +10,17 @@ import (
 )
 
 // --pack reaches the grid: packable runs train as one pack (their rows say so), a method
-// that cannot pack runs alone and says why, and every run still gets its own row.
+// that cannot pack (LoRA with dropout: its masks would follow the pack) runs alone and says
+// why, and every run still gets its own row.
 func TestRunPackFlag(t *testing.T) {
 	coretest.LockThread(t)
 	out := t.TempDir()
 	log, err := execute("run", "--preset", "smoke", "--methods", "pt,lora", "--tasks", "syn-keyword", "--seeds", "1,2",
-		"--steps", "3", "--eval-limit", "8", "--test-limit", "8", "--set", "pt.length=4", "--pack", "4", "--out", out)
+		"--steps", "3", "--eval-limit", "8", "--test-limit", "8", "--set", "pt.length=4", "--set", "lora.dropout=0.1", "--pack", "4", "--out", out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
-	if !strings.Contains(log, "training 2 runs as one pack") || !strings.Contains(log, "runs alone: the method does not declare row-independent inputs") {
+	if !strings.Contains(log, "training 2 runs as one pack") || !strings.Contains(log, "runs alone: the method does not declare row-independent rows") {
 		t.Fatalf("log does not show pt packed and lora alone:\n%s", log)
 	}
 	rows, err := storage.ReadResults(filepath.Join(out, storage.ResultsFile))

@@ -11,9 +11,9 @@
 //     checkpoints, progress (ProgressCallback, NewProgress), divergence checks and RSS
 //     tracking (RSSCallback) are callbacks after it, and a caller adds its own.
 //   - TaskSampler: multi-task runs draw each row's task with p_i ∝ n_i^{1/T}.
-//   - RunPacked, Packable: runs of row-independent input methods (core.RowPacker) on one
-//     backbone share a forward and backward per step, each with its own loss, optimiser,
-//     evaluation and result (`ptbench run --pack`).
+//   - RunPacked, Packable: runs of row-independent input and hook methods (core.RowPacker)
+//     on one backbone share a forward and backward per step, each with its own loss, hooks
+//     (packhooks.go), optimiser, evaluation and result (`ptbench run --pack`).
 //   - InitTorch, Threads, PeakRSS, ResetPeakRSS, BLASWarning, BF16Support: the process a run
 //     needs (one OS thread for libtorch, the thread count) and what it reports (peak memory,
 //     a slow BLAS, native bf16).

@@ -12,27 +12,26 @@ import (
 )
 
 // Packable says why a run of m on bb cannot step in a pack (nil: it can). A pack needs an
-// input method that declares RowPacker and does nothing else the packed step would skip or
-// share: no hooks (they would see every run's rows), no weight edits, no loss of its own, no
-// per-batch Begin, no optimiser outside AdamW, no state beyond its parameters, no artefacts
-// (the harness accounts artefacts per run). The backbone must be a core.Packer (it pads and
+// input or hook method that declares RowPacker (its Transform, Begin and hooks treat each row
+// on its own and touch only its own state: a stacked pass gives each run's hooks its own rows,
+// packhooks.go) and does nothing else the packed step would skip or share: no weight edits,
+// no loss of its own, no optimiser outside AdamW, no state beyond its parameters, no
+// artefacts (the harness accounts artefacts per run). The backbone must be a core.Packer (it pads and
 // computes per-run losses itself: Llama) or an encoder–decoder that returns logits
 // (OutputsBackbone): it pads on the right, so a row padded further keeps its positions, and
 // per-run losses are taken from the pack's logits.
 func Packable(bb core.Backbone, m core.Method) error {
 	if p, ok := m.(core.RowPacker); !ok || !p.PacksRows() {
-		return fmt.Errorf("the method does not declare row-independent inputs (core.RowPacker)")
+		return fmt.Errorf("the method does not declare row-independent rows (core.RowPacker)")
 	}
-	if _, ok := m.(core.InputMethod); !ok {
-		return fmt.Errorf("not an input method")
+	if !isA[core.InputMethod](m) && !isA[core.BackboneMethod](m) {
+		return fmt.Errorf("neither an input method nor a hook method")
 	}
 	for _, refuse := range []struct {
 		is  bool
 		why string
 	}{
-		{isA[core.BackboneMethod](m), "it installs backbone hooks"},
 		{isA[core.LossMethod](m), "it computes its own loss"},
-		{isA[core.BatchBeginner](m), "it prepares every batch (Begin)"},
 		{isA[core.ExternalOptimizer](m), "its optimiser is its own"},
 		{isA[core.StateSaver](m), "its state is not just its parameters"},
 		{editsWeights(m), "it edits the backbone's weights"},
@@ -79,6 +78,10 @@ type packMember struct {
 	cbs   []Callback
 	ended bool
 	err   error
+	// hooks are the run's own (a hook method's; nil otherwise); hooked says whether any
+	// member of the pack has hooks (packhooks.go).
+	hooks  *core.Hooks
+	hooked bool
 }
 
 // RunPacked trains runs that share one backbone together: at every step each run draws and
@@ -124,6 +127,18 @@ func RunPacked(trs []*Trainer) ([]*TrainResult, []error) {
 			continue
 		}
 		members[i] = &packMember{r: r, cbs: r.callbacks()}
+		if bm, ok := tr.Method.(core.BackboneMethod); ok {
+			members[i].hooks = bm.Hooks()
+		}
+	}
+	hooked := false
+	for _, m := range members {
+		hooked = hooked || (m != nil && m.hooks != nil)
+	}
+	for _, m := range members {
+		if m != nil {
+			m.hooked = hooked
+		}
 	}
 	start := time.Now()
 	for step := 1; ; step++ {
@@ -155,6 +170,7 @@ func RunPacked(trs []*Trainer) ([]*TrainResult, []error) {
 				continue
 			}
 			info := StepInfo{Step: step, Total: m.r.o.Steps, Loss: losses[k], Seconds: seconds, Elapsed: time.Since(start)}
+			m.use()
 			var stop bool
 			if err := guard(func() (err error) { stop, err = runOnStep(m.cbs, info); return err }); err != nil || stop {
 				m.err, m.ended = err, true
@@ -169,6 +185,7 @@ func RunPacked(trs []*Trainer) ([]*TrainResult, []error) {
 		var ending []*packMember
 		for _, m := range active {
 			if m.ended {
+				m.use()
 				m.err = runOnEnd(m.cbs, m.err)
 				ending = append(ending, m)
 			}
@@ -194,6 +211,7 @@ func RunPacked(trs []*Trainer) ([]*TrainResult, []error) {
 // final evaluation; then it frees a failed run's checkpoint and closes the session.
 func (m *packMember) finish() {
 	defer func() { m.r.tr.packed = nil }()
+	m.use()
 	if m.err == nil {
 		m.err = guard(func() (err error) { _, err = m.r.finish(); return err })
 	}
@@ -272,6 +290,7 @@ func packedStep(bb core.Backbone, active []*packMember, step int) ([]float64, []
 	}
 	for _, k := range ready {
 		m, b := active[k], batches[k]
+		m.use()
 		errs[k] = guard(func() (err error) {
 			losses[k], err = core.TrainBatch(bb, m.r.tr.Method, m.r.sess.Opt, b, m.lrFactor(step), m.r.o.MaxGradNorm)
 			return err
@@ -298,7 +317,7 @@ func stackedStep(bb core.Backbone, active []*packMember, step int, ready []int, 
 	var finite []int
 	_, slack := packLayout(bb)
 	for _, group := range lengthGroups(ready, inputLength(inputs), slack) {
-		ok, err := groupPass(bb, group, step, batches, inputs, losses)
+		ok, err := groupPass(bb, active, group, step, batches, inputs, losses)
 		if err != nil {
 			return err
 		}
@@ -318,12 +337,17 @@ func stackedStep(bb core.Backbone, active []*packMember, step int, ready []int, 
 // groupPass runs one stacked forward for a length group, records every member's loss and
 // back-propagates the sum of the finite ones (a run's parameters get exactly its own loss's
 // gradient); it returns the members with a finite loss.
-func groupPass(bb core.Backbone, group []int, step int, batches []*core.Batch, inputs []core.Input, losses []float64) ([]int, error) {
+func groupPass(bb core.Backbone, active []*packMember, group []int, step int, batches []*core.Batch, inputs []core.Input, losses []float64) ([]int, error) {
 	side, _ := packLayout(bb)
 	in, labels, err := stackInputs(group, batches, inputs, step, side)
 	if err != nil {
 		return nil, err
 	}
+	var blocks []hookBlock
+	for _, k := range group {
+		blocks = append(blocks, hookBlock{hooks: active[k].hooks, batch: batches[k], rows: int64(batches[k].Size())})
+	}
+	install(bb, blocks)
 	if p, ok := bb.(core.Packer); ok {
 		return packerPass(p, in, labels, group, batches, losses)
 	}

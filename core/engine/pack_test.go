@@ -25,6 +25,20 @@ type hookedStub struct{ packStub }
 
 func (*hookedStub) Hooks() *core.Hooks { return nil }
 
+// plainStub declares rows but is neither an input nor a hook method; hookOnly is a hook
+// method without a Transform (LoRA-like).
+type plainStub struct{ packs bool }
+
+func (*plainStub) Setup(core.SetupEnv) error      { return nil }
+func (*plainStub) ParamGroups() []core.ParamGroup { return nil }
+func (*plainStub) Config() any                    { return nil }
+func (*plainStub) Close()                         {}
+func (s *plainStub) PacksRows() bool              { return s.packs }
+
+type hookOnly struct{ plainStub }
+
+func (*hookOnly) Hooks() *core.Hooks { return nil }
+
 type lossStub struct{ packStub }
 
 func (*lossStub) TrainingLoss(core.Backbone, core.Input, *core.Batch) (*ts.Tensor, error) {
@@ -59,7 +73,7 @@ func (outputsStub) ForwardOutputs(core.Input, *ts.Tensor) (core.Outputs, error) 
 	return core.Outputs{}, nil
 }
 
-func TestPackableAdmitsOnlyRowIndependentInputMethods(t *testing.T) {
+func TestPackableAdmitsOnlyDeclaredRowIndependentMethods(t *testing.T) {
 	t5like := outputsStub{backboneStub{encDec: true}}
 	cases := []struct {
 		name string
@@ -69,11 +83,14 @@ func TestPackableAdmitsOnlyRowIndependentInputMethods(t *testing.T) {
 	}{
 		{"declared input method on an encoder–decoder", t5like, &packStub{packs: true}, ""},
 		{"undeclared", t5like, &packStub{packs: false}, "core.RowPacker"},
-		{"hooks", t5like, &hookedStub{packStub{true}}, "hooks"},
+		{"declared input method with hooks", t5like, &hookedStub{packStub{true}}, ""},
+		{"declared hook method", t5like, &hookOnly{plainStub{true}}, ""},
+		{"undeclared hook method", t5like, &hookOnly{plainStub{false}}, "core.RowPacker"},
+		{"neither input nor hook method", t5like, &plainStub{true}, "neither"},
 		{"own loss", t5like, &lossStub{packStub{true}}, "own loss"},
 		{"edits weights", t5like, &editorStub{packStub{true}}, "weights"},
 		{"artefacts", t5like, &artefactStub{packStub{true}}, "artefacts"},
-		{"per-batch Begin", t5like, &beginStub{packStub{true}}, "Begin"},
+		{"declared, with a per-batch Begin", t5like, &beginStub{packStub{true}}, ""},
 		{"decoder-only backbone", outputsStub{backboneStub{encDec: false}}, &packStub{packs: true}, "encoder–decoder"},
 		{"backbone without logits", backboneStub{encDec: true}, &packStub{packs: true}, "logits"},
 	}

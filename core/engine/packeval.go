@@ -168,9 +168,12 @@ func decodeJobs(bb core.Backbone, jobs []*evalJob) error {
 		for _, group := range lengthGroups(all, inputLength(inputs), slack) {
 			var gin []core.Input
 			var gb []*core.Batch
+			var blocks []hookBlock
 			for _, p := range group {
 				gin, gb = append(gin, inputs[p]), append(gb, batches[p])
+				blocks = append(blocks, hookBlock{hooks: parts[p].m.hooks, batch: batches[p], rows: int64(batches[p].Size())})
 			}
+			install(bb, blocks)
 			ids, err := generateStacked(bb, gin, gb, jobs[0].m.r.o.MaxNewTokens)
 			if err != nil {
 				dropAll(inputs, batches)
