@@ -81,6 +81,10 @@ func (q *packQueue) flush(bb core.Backbone, store *storage.ResultStore, done map
 	var statuses []string
 	var firstErr error
 	for i, p := range runs {
+		if r := results[i]; r != nil && r.AloneSteps+r.AloneEvals > 0 {
+			p.base.Extra["pack_alone_steps"] = r.AloneSteps
+			p.base.Extra["pack_alone_evals"] = r.AloneEvals
+		}
 		status, err := q.g.record(p, results[i], errs[i], store, done)
 		if err != nil && firstErr == nil {
 			firstErr = err // the results store failed: the grid stops after recording the rest

@@ -48,10 +48,15 @@ func rowsByKey(t *testing.T, out string) map[string]storage.ResultRow {
 	return by
 }
 
-// assertSameRun checks a packed row against its unpacked row: status, every step's loss
-// within 1e-4 relative, identical dev and test scores, identical prediction files.
+// assertSameRun checks a packed row against its unpacked row: the pack's shared passes all
+// succeeded (nothing retried alone), status, every step's loss within 1e-4 relative,
+// identical dev and test scores, identical prediction files.
 func assertSameRun(t *testing.T, alone, packed storage.ResultRow, aloneOut, packedOut string) {
 	t.Helper()
+	if packed.Extra["pack_alone_steps"] != nil || packed.Extra["pack_alone_evals"] != nil {
+		t.Errorf("%s: the pack's shared pass failed: %v steps and %v evaluations alone", packed.RunKey,
+			packed.Extra["pack_alone_steps"], packed.Extra["pack_alone_evals"])
+	}
 	if alone.Status != packed.Status || alone.Steps != packed.Steps || alone.BestStep != packed.BestStep {
 		t.Errorf("%s: status/steps/best %s/%d/%d packed, %s/%d/%d alone", alone.RunKey,
 			packed.Status, packed.Steps, packed.BestStep, alone.Status, alone.Steps, alone.BestStep)

@@ -287,6 +287,9 @@ func packedStep(bb core.Backbone, active []*packMember, step int) ([]float64, []
 		}
 		// The shared pass failed before any update: take this step one run at a time, so a
 		// failure that belongs to one run's rows fails only that run.
+		for _, k := range ready {
+			active[k].r.res.AloneSteps++
+		}
 	}
 	for _, k := range ready {
 		m, b := active[k], batches[k]
@@ -347,7 +350,7 @@ func groupPass(bb core.Backbone, active []*packMember, group []int, step int, ba
 	for _, k := range group {
 		blocks = append(blocks, hookBlock{hooks: active[k].hooks, batch: batches[k], rows: int64(batches[k].Size())})
 	}
-	install(bb, blocks)
+	install(bb, blocks, active[group[0]].hooked)
 	if p, ok := bb.(core.Packer); ok {
 		return packerPass(p, in, labels, group, batches, losses)
 	}

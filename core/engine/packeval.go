@@ -111,11 +111,9 @@ func packedPredict(bb core.Backbone, jobs []*evalJob) {
 		ts.NoGrad(func() { err = decodeJobs(bb, usable) })
 		return err
 	})
-	if err != nil {
-		return
-	}
 	for _, j := range usable {
-		if j.failed {
+		if err != nil || j.failed {
+			j.m.r.res.AloneEvals++
 			continue
 		}
 		tr := j.m.r.tr
@@ -173,7 +171,7 @@ func decodeJobs(bb core.Backbone, jobs []*evalJob) error {
 				gin, gb = append(gin, inputs[p]), append(gb, batches[p])
 				blocks = append(blocks, hookBlock{hooks: parts[p].m.hooks, batch: batches[p], rows: int64(batches[p].Size())})
 			}
-			install(bb, blocks)
+			install(bb, blocks, parts[group[0]].m.hooked)
 			ids, err := generateStacked(bb, gin, gb, jobs[0].m.r.o.MaxNewTokens)
 			if err != nil {
 				dropAll(inputs, batches)

@@ -32,13 +32,12 @@ func (m *packMember) use() {
 	}
 }
 
-// install sets the hooks of a stacked pass over blocks (no-op without hook methods).
-func install(bb core.Backbone, blocks []hookBlock) {
-	for _, b := range blocks {
-		if b.hooks != nil {
-			bb.SetHooks(stackedHooks(blocks))
-			return
-		}
+// install sets the hooks of a stacked pass over blocks in a pack with hook methods (hooked):
+// none when no block of this pass has hooks, since a run's own hooks may still be installed
+// from what it did alone. A pack without hook methods leaves the backbone as it is.
+func install(bb core.Backbone, blocks []hookBlock, hooked bool) {
+	if hooked {
+		bb.SetHooks(stackedHooks(blocks))
 	}
 }
 

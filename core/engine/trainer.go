@@ -22,7 +22,12 @@ type TrainResult struct {
 	MedianStepSeconds float64     `json:"median_step_seconds"`
 	PeakRSSBytes      int64       `json:"peak_rss_bytes"`
 	EvalSeconds       float64     `json:"eval_seconds"` // dev evaluations during training and the final test
-	Losses            []float64   `json:"-"`            // every step's training loss
+	// AloneSteps and AloneEvals count what a packed run did alone because its pack's shared
+	// pass failed (RunPacked: the step retried run by run; an evaluation decoded alone): the
+	// run's results are its own either way, these say how much packing it actually got.
+	AloneSteps int       `json:"alone_steps,omitempty"`
+	AloneEvals int       `json:"alone_evals,omitempty"`
+	Losses     []float64 `json:"-"` // every step's training loss
 	// PerTask holds every task's dev and test scores at the best checkpoint.
 	PerTask map[string]TaskScores `json:"per_task,omitempty"`
 	// DevCurve holds every dev evaluation, in step order (the rows' Curves.Dev).
