@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -85,38 +86,55 @@ func assertSameRun(t *testing.T, alone, packed storage.ResultRow, aloneOut, pack
 	}
 }
 
-// Packing changes nothing a row reports: methods, tasks and seeds packed together give the
-// rows, keys, losses, scores and predictions of the same runs trained one at a time.
-func TestPackedGridMatchesUnpacked(t *testing.T) {
-	coretest.LockThread(t)
-	methods, seeds := []string{"pt", "dept", "ept"}, []int64{1, 2}
+// packedMatchesAlone trains methods × both synthetic tasks × seeds (packGrid, adjusted by
+// configure) once run by run and once as one pack of them all, and checks that every run ran,
+// packed, and left the row it leaves alone (assertSameRun; the keys must not change).
+func packedMatchesAlone(t *testing.T, methods []string, seeds []int64, configure func(*Grid)) {
+	t.Helper()
+	n := 2 * len(methods) * len(seeds)
 	aloneOut, packedOut := t.TempDir(), t.TempDir()
 	for _, c := range []struct {
 		out  string
 		pack int
-	}{{aloneOut, 1}, {packedOut, 12}} {
-		sum, err := packGrid(c.out, methods, seeds, c.pack).Run()
+	}{{aloneOut, 1}, {packedOut, n}} {
+		g := packGrid(c.out, methods, seeds, c.pack)
+		if configure != nil {
+			configure(g)
+		}
+		var log strings.Builder
+		g.Log = &log
+		sum, err := g.Run()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sum.Ran != 12 || sum.Failed+sum.Diverged != 0 {
-			t.Fatalf("--pack %d: %+v, want 12 ran", c.pack, sum)
+		if sum.Ran != n || sum.Failed+sum.Diverged != 0 {
+			t.Fatalf("--pack %d: %+v, want %d ran\n%s", c.pack, sum, n, log.String())
+		}
+		if c.pack > 1 && (!strings.Contains(log.String(), fmt.Sprintf("training %d runs as one pack", n)) || strings.Contains(log.String(), "runs alone")) {
+			t.Fatalf("--pack %d did not pack every run:\n%s", c.pack, log.String())
 		}
 	}
 	alone, packed := rowsByKey(t, aloneOut), rowsByKey(t, packedOut)
-	if len(alone) != 12 || len(packed) != 12 {
-		t.Fatalf("%d rows alone, %d packed; want 12 each", len(alone), len(packed))
+	if len(alone) != n || len(packed) != n {
+		t.Fatalf("%d rows alone, %d packed; want %d each", len(alone), len(packed), n)
 	}
 	for key, a := range alone {
 		p, ok := packed[key]
 		if !ok {
 			t.Fatalf("run %s has no packed row (keys changed?)", key)
 		}
-		if p.Extra["pack"] != float64(12) {
-			t.Errorf("%s: extra.pack = %v, want 12", key, p.Extra["pack"])
+		if p.Extra["pack"] != float64(n) {
+			t.Errorf("%s: extra.pack = %v, want %d", key, p.Extra["pack"], n)
 		}
 		assertSameRun(t, a, p, aloneOut, packedOut)
 	}
+}
+
+// Packing changes nothing a row reports: methods, tasks and seeds packed together give the
+// rows, keys, losses, scores and predictions of the same runs trained one at a time.
+func TestPackedGridMatchesUnpacked(t *testing.T) {
+	coretest.LockThread(t)
+	packedMatchesAlone(t, []string{"pt", "dept", "ept"}, []int64{1, 2}, nil)
 }
 
 // A run that fails or diverges in a pack ends alone: its packmates train on and report what
@@ -169,39 +187,9 @@ func TestPackedLlamaGridMatchesUnpacked(t *testing.T) {
 	for _, q := range []core.Quant{core.QuantNone, core.QuantNF4} {
 		t.Run(q.String(), func(t *testing.T) {
 			coretest.LockThread(t) // grad mode is per OS thread; a subtest runs on its own goroutine
-			methods, seeds := []string{"pt", "dept", "ept"}, []int64{1}
-			aloneOut, packedOut := t.TempDir(), t.TempDir()
-			for _, c := range []struct {
-				out  string
-				pack int
-			}{{aloneOut, 1}, {packedOut, 6}} {
-				g := packGrid(c.out, methods, seeds, c.pack)
-				g.Backbone = "llama-tiny"
-				g.BackboneOpts.Quant = q
-				var log strings.Builder
-				g.Log = &log
-				sum, err := g.Run()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if sum.Ran != 6 || sum.Failed+sum.Diverged != 0 {
-					t.Fatalf("--pack %d: %+v, want 6 ran\n%s", c.pack, sum, log.String())
-				}
-				if c.pack > 1 && !strings.Contains(log.String(), "training 6 runs as one pack") {
-					t.Fatalf("--pack %d did not pack:\n%s", c.pack, log.String())
-				}
-			}
-			alone, packed := rowsByKey(t, aloneOut), rowsByKey(t, packedOut)
-			if len(alone) != 6 || len(packed) != 6 {
-				t.Fatalf("%d rows alone, %d packed; want 6 each", len(alone), len(packed))
-			}
-			for key, a := range alone {
-				p, ok := packed[key]
-				if !ok {
-					t.Fatalf("run %s has no packed row (keys changed?)", key)
-				}
-				assertSameRun(t, a, p, aloneOut, packedOut)
-			}
+			packedMatchesAlone(t, []string{"pt", "dept", "ept"}, []int64{1}, func(g *Grid) {
+				g.Backbone, g.BackboneOpts.Quant = "llama-tiny", q
+			})
 		})
 	}
 }
