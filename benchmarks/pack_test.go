@@ -180,15 +180,19 @@ func TestPackedRunFailsAlone(t *testing.T) {
 	}
 }
 
-// Llama packs too (core.Packer: left padding, per-run losses inside the model), with float32
-// weights and with NF4 weights, whose packs take the recomputed backward: the same rows as the
-// runs trained one at a time. With NF4 every length shares one pass.
-func TestPackedLlamaGridMatchesUnpacked(t *testing.T) {
-	for _, q := range []core.Quant{core.QuantNone, core.QuantNF4} {
-		t.Run(q.String(), func(t *testing.T) {
+// Every backbone packs (core.Packer: its padding side, per-run losses inside the model):
+// Llama with float32 weights, and T5 and Llama with NF4 weights, whose packs take their
+// recomputed backward (every length in one pass) — the same rows as the runs trained one at
+// a time.
+func TestPackedGridMatchesUnpackedOnEveryBackbone(t *testing.T) {
+	for _, c := range []struct {
+		backbone string
+		quant    core.Quant
+	}{{"t5-tiny", core.QuantNF4}, {"llama-tiny", core.QuantNone}, {"llama-tiny", core.QuantNF4}} {
+		t.Run(c.backbone+"-"+c.quant.String(), func(t *testing.T) {
 			coretest.LockThread(t) // grad mode is per OS thread; a subtest runs on its own goroutine
 			packedMatchesAlone(t, []string{"pt", "dept", "ept"}, []int64{1}, func(g *Grid) {
-				g.Backbone, g.BackboneOpts.Quant = "llama-tiny", q
+				g.Backbone, g.BackboneOpts.Quant = c.backbone, c.quant
 			})
 		})
 	}

@@ -464,11 +464,24 @@ func (o Outputs) Drop() {
 // Forward is the full teacher-forced pass. keep selects which outputs besides the loss are
 // returned (the trainer needs only the loss; verification needs everything).
 func (m *Model) Forward(embeds, mask *ts.Tensor, labels [][]int64, keepLogits, keepEncoder bool) (Outputs, error) {
+	return m.forwardWith(embeds, mask, labels, keepLogits, keepEncoder, meanCE)
+}
+
+// lossFn is the loss of flat logits [N·T, V] against the flat targets [N·T] (neither
+// consumed): the mean cross-entropy, or a pack's block losses (pack.go).
+type lossFn func(flat, target *ts.Tensor) *ts.Tensor
+
+func meanCE(flat, target *ts.Tensor) *ts.Tensor {
+	return flat.MustCrossEntropyLoss(target, ts.None, 1, -100, 0, false)
+}
+
+// forwardWith is Forward with the loss computed by lossOf.
+func (m *Model) forwardWith(embeds, mask *ts.Tensor, labels [][]int64, keepLogits, keepEncoder bool, lossOf lossFn) (Outputs, error) {
 	if len(labels) == 0 {
 		return Outputs{}, fmt.Errorf("t5: forward without labels")
 	}
 	if m.recomputable(embeds, keepLogits, keepEncoder) { // 4-bit weights: recompute.go
-		return m.forwardRecomputed(embeds, mask, labels)
+		return m.forwardRecomputed(embeds, mask, labels, lossOf)
 	}
 	enc := m.encoderOutput(embeds, mask)
 	decIDs := m.idsOnDevice(flatten(m.ShiftRight(labels)), int64(len(labels)), int64(len(labels[0])))
@@ -479,7 +492,8 @@ func (m *Model) Forward(embeds, mask *ts.Tensor, labels [][]int64, keepLogits, k
 
 	target := m.idsOnDevice(flatten(labels), -1)
 	flat := logits.MustView([]int64{-1, m.Cfg.Vocab}, false)
-	loss := flat.MustCrossEntropyLoss(target, ts.None, 1, -100, 0, true)
+	loss := lossOf(flat, target)
+	flat.MustDrop()
 	target.MustDrop()
 
 	out := Outputs{Loss: loss}

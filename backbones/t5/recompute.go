@@ -76,7 +76,7 @@ func (m *Model) segmentSeeds(n int) []int64 {
 }
 
 // forwardRecomputed is Forward's loss for a recomputable call (see the file's comment).
-func (m *Model) forwardRecomputed(embeds, mask *ts.Tensor, labels [][]int64) (Outputs, error) {
+func (m *Model) forwardRecomputed(embeds, mask *ts.Tensor, labels [][]int64, lossOf lossFn) (Outputs, error) {
 	recomputedForwards++
 	nEnc, nDec := len(m.encoder), len(m.decoder)
 	seeds := m.segmentSeeds(nEnc + nDec + 2)
@@ -132,7 +132,8 @@ func (m *Model) forwardRecomputed(embeds, mask *ts.Tensor, labels [][]int64) (Ou
 	logits := m.LMHead(final)
 	final.MustDrop()
 	flat := logits.MustView([]int64{-1, m.Cfg.Vocab}, true)
-	loss := flat.MustCrossEntropyLoss(target, ts.None, 1, -100, 0, true)
+	loss := lossOf(flat, target)
+	flat.MustDrop()
 	value := loss.MustDetach(false)
 	g := m.backwardThrough(loss, leaf, nil)
 
