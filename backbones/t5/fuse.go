@@ -100,3 +100,47 @@ func (m *Model) relu(x *ts.Tensor) *ts.Tensor {
 	}
 	return x
 }
+
+// rmsInv is T5LayerNorm's rsqrt(mean(x²) + eps) over the last dimension, [..., 1]. The plain
+// forms square x into a tensor of its size and average it, as HF does; the fast forms take
+// ‖x‖₂ in one reduction and finish on the [..., 1] result (‖x‖²/d + eps): in fp32 the same
+// value up to rounding, one full-size pass fewer forward, and backward one full-size product
+// (x · g/‖x‖) where the square's and the mean's backward make three.
+func (m *Model) rmsInv(x *ts.Tensor) *ts.Tensor {
+	if m.plain || x.DType() != gotch.Float {
+		sq := x.MustPowTensorScalar(scalar(2), false)
+		variance := sq.MustMeanDim([]int64{-1}, true, gotch.Float, true)
+		return variance.MustAddScalar(scalar(m.Cfg.Eps), true).MustRsqrt(true)
+	}
+	inv, err := rmsInvByNorm(x, m.Cfg.Eps)
+	if err != nil { // the forward pass reports libtorch failures by panicking (Must*)
+		panic(fmt.Errorf("t5: layer norm: %w", err))
+	}
+	return inv
+}
+
+// rmsInvByNorm is rsqrt(‖x‖₂²/d + eps) over x's last dimension d. Consumes nothing.
+func rmsInvByNorm(x *ts.Tensor, eps float64) (*ts.Tensor, error) {
+	sz, err := x.Size()
+	if err != nil {
+		return nil, err
+	}
+	t, err := x.NormScalaroptDim(scalar(2), []int64{-1}, true, false)
+	if err != nil {
+		return nil, err
+	}
+	steps := []func(*ts.Tensor) (*ts.Tensor, error){
+		func(t *ts.Tensor) (*ts.Tensor, error) { return t.Square(true) },
+		func(t *ts.Tensor) (*ts.Tensor, error) { return t.DivScalar(scalar(float64(sz[len(sz)-1])), true) },
+		func(t *ts.Tensor) (*ts.Tensor, error) { return t.AddScalar(scalar(eps), true) },
+		func(t *ts.Tensor) (*ts.Tensor, error) { return t.Rsqrt(true) },
+	}
+	for _, step := range steps {
+		next, err := step(t) // consumes t, also when it fails
+		if err != nil {
+			return nil, err
+		}
+		t = next
+	}
+	return t, nil
+}
