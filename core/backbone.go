@@ -138,13 +138,6 @@ type Packer interface {
 	BlockLosses(in Input, labels *ts.Tensor, rows []int64) (*ts.Tensor, []float64, error)
 }
 
-// DefaultPackSlack is the ratio of input lengths that share one stacked pass of a pack when
-// the backbone does not say otherwise (Packer.PackSlack): on a CPU a pass costs what its
-// positions cost, so padding a short input to a long one costs more than the extra pass
-// saves; within the factor, one pass of more rows wins (PT's 100-token prompt and DePT's 60
-// take separate passes on short sources).
-const DefaultPackSlack = 1.25
-
 // HookKind says what a hook site wraps.
 type HookKind string
 

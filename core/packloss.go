@@ -13,10 +13,72 @@ import (
 // (n_b: the block's tokens) and summing gives the sum of those means in one reduction, whose
 // gradient reaching block b's rows is exactly that of b's own loss.
 
-// BlockWeights are the labels' token weights, flat in row order (1/n_b on a target token of
+// DefaultPackSlack is the ratio of input lengths that share one stacked pass of a pack when
+// the backbone does not say otherwise (Packer.PackSlack): on a CPU a pass costs what its
+// positions cost, so padding a short input to a long one costs more than the extra pass
+// saves; within the factor, one pass of more rows wins (PT's 100-token prompt and DePT's 60
+// take separate passes on short sources).
+const DefaultPackSlack = 1.25
+
+// PackSlackOf is a backbone's PackSlack: every length in one pass when its weights are
+// 4-bit (each pass dequantises every layer, twice with a recomputed backward, which costs
+// more than the padding a longer neighbour adds), DefaultPackSlack otherwise.
+func PackSlackOf(quantized bool) float64 {
+	if quantized {
+		return 0
+	}
+	return DefaultPackSlack
+}
+
+// BlockLoss is the loss of one stacked pass for a backbone's BlockLosses: made from the
+// pass's labels and the blocks' row counts, Of turns the target positions' flat logits into
+// the sum of the blocks' means, and Each then holds every block's value.
+type BlockLoss struct {
+	Labels  [][]int64 // the label rows, −100 = ignored
+	Each    []float64 // every block's loss, after Of
+	rows    []int64
+	counts  []int
+	weights []float32
+}
+
+// NewBlockLoss reads labels [N, T] (−100 = ignored) split into blocks of rows; the blocks must
+// cover the rows exactly.
+func NewBlockLoss(labels *ts.Tensor, rows []int64) (*BlockLoss, error) {
+	lab, err := Labels2D(labels)
+	if err != nil {
+		return nil, err
+	}
+	w, counts, err := blockWeights(lab, rows)
+	if err != nil {
+		return nil, err
+	}
+	return &BlockLoss{Labels: lab, Each: make([]float64, len(rows)), rows: rows, counts: counts, weights: w}, nil
+}
+
+// Of is the sum of the blocks' mean losses from flat logits [N·T, V] (float32) against the
+// flat targets [N·T] (neither consumed). It is called inside a forward pass's helpers, which
+// cannot return errors: a libtorch failure panics, and the backbone's BlockLosses recovers
+// it as its error.
+func (l *BlockLoss) Of(flat, target *ts.Tensor) *ts.Tensor {
+	w, err := ts.OfSlice(l.weights)
+	if err == nil {
+		w, err = OnDeviceOf(w, flat)
+	}
+	if err != nil {
+		panic(fmt.Errorf("pack: token weights: %w", err))
+	}
+	defer w.MustDrop()
+	loss, err := blockCrossEntropy(flat, target, w, l.rows, int64(len(l.Labels[0])), l.counts, l.Each)
+	if err != nil {
+		panic(fmt.Errorf("pack: loss: %w", err))
+	}
+	return loss
+}
+
+// blockWeights are the labels' token weights, flat in row order (1/n_b on a target token of
 // block b, 0 where the label is ignored, < 0), and every block's n_b. The blocks must cover
 // the label rows exactly.
-func BlockWeights(labels [][]int64, rows []int64) ([]float32, []int, error) {
+func blockWeights(labels [][]int64, rows []int64) ([]float32, []int, error) {
 	n := int64(0)
 	for _, r := range rows {
 		if r <= 0 {
@@ -57,11 +119,11 @@ func BlockWeights(labels [][]int64, rows []int64) ([]float32, []int, error) {
 	return w, counts, nil
 }
 
-// BlockCrossEntropy is the sum of the blocks' mean losses from flat logits [N·T, V] (float32)
-// against target [N·T] (−100 = ignored) with the token weights of BlockWeights (a tensor on
+// blockCrossEntropy is the sum of the blocks' mean losses from flat logits [N·T, V] (float32)
+// against target [N·T] (−100 = ignored) with the token weights of blockWeights (a tensor on
 // the logits' device); none of them is consumed. It writes each block's value to each (NaN
 // for a block without target tokens, as its mean alone would be).
-func BlockCrossEntropy(flat, target, weights *ts.Tensor, rows []int64, T int64, counts []int, each []float64) (*ts.Tensor, error) {
+func blockCrossEntropy(flat, target, weights *ts.Tensor, rows []int64, T int64, counts []int, each []float64) (*ts.Tensor, error) {
 	ce, err := flat.CrossEntropyLoss(target, ts.None, 0, -100, 0, false) // reduction none: 0 where ignored
 	if err != nil {
 		return nil, err

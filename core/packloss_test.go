@@ -23,9 +23,9 @@ func TestBlockWeights(t *testing.T) {
 		{[][]int64{{5}, {6}}, []int64{0, 2}, "", "", true},
 	}
 	for _, c := range cases {
-		w, n, err := BlockWeights(c.labels, c.rows)
+		w, n, err := blockWeights(c.labels, c.rows)
 		if (err != nil) != c.err || !c.err && (fmt.Sprint(w) != c.weights || fmt.Sprint(n) != c.counts) {
-			t.Errorf("BlockWeights(%v, %v) = %v, %v, %v", c.labels, c.rows, w, n, err)
+			t.Errorf("blockWeights(%v, %v) = %v, %v, %v", c.labels, c.rows, w, n, err)
 		}
 	}
 }
@@ -44,14 +44,14 @@ func TestBlockCrossEntropyIsEachBlocksMean(t *testing.T) {
 	}
 	target := ts.MustOfSlice(flat)
 	defer target.MustDrop()
-	w, counts, err := BlockWeights(labels, rows)
+	w, counts, err := blockWeights(labels, rows)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wt := ts.MustOfSlice(w)
 	defer wt.MustDrop()
 	each := make([]float64, len(rows))
-	total, err := BlockCrossEntropy(logits, target, wt, rows, 2, counts, each)
+	total, err := blockCrossEntropy(logits, target, wt, rows, 2, counts, each)
 	if err != nil {
 		t.Fatal(err)
 	}
