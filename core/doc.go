@@ -103,10 +103,10 @@
 // Optional backbone interfaces:
 //
 //   - OutputsBackbone: ForwardOutputs returns logits and encoder states (LossMethod's
-//     distillation, engine's packed step, coretest's logits).
+//     distillation, coretest's logits).
 //   - Packer: how a pack pads stacked inputs, how far their lengths may differ in one
-//     pass, and per-run losses from one stacked pass (Llama; encoder–decoders that return
-//     logits pack without it).
+//     pass, and per-run losses from one stacked pass (BlockLoss; T5 and Llama). A backbone
+//     without it never packs.
 //   - methods/ft's ConfigExporter: HFConfig() writes the config.json FT's checkpoint folder
 //     needs (T5).
 //   - On a Tokenizer: BOS(), EOS(), Pad() int (Llama's backbone takes its special ids from

@@ -16,10 +16,9 @@ import (
 // on its own and touch only its own state: a stacked pass gives each run's hooks its own rows,
 // packhooks.go) and does nothing else the packed step would skip or share: no weight edits,
 // no loss of its own, no optimiser outside AdamW, no state beyond its parameters, no
-// artefacts (the harness accounts artefacts per run). The backbone must be a core.Packer (it pads and
-// computes per-run losses itself: Llama) or an encoder–decoder that returns logits
-// (OutputsBackbone): it pads on the right, so a row padded further keeps its positions, and
-// per-run losses are taken from the pack's logits.
+// artefacts (the harness accounts artefacts per run). The backbone must be a core.Packer: it
+// says how stacked inputs are padded (the side it pads, so a row padded further keeps its
+// positions) and computes each run's loss from one stacked pass (T5, Llama).
 func Packable(bb core.Backbone, m core.Method) error {
 	if p, ok := m.(core.RowPacker); !ok || !p.PacksRows() {
 		return fmt.Errorf("the method does not declare row-independent rows (core.RowPacker)")
@@ -41,22 +40,10 @@ func Packable(bb core.Backbone, m core.Method) error {
 			return fmt.Errorf("%s", refuse.why)
 		}
 	}
-	if _, ok := bb.(core.Packer); ok {
-		return nil
-	}
-	if _, ok := bb.(core.OutputsBackbone); !ok || !bb.Info().EncoderDecoder {
-		return fmt.Errorf("backbone %s is neither a core.Packer nor an encoder–decoder that returns logits", bb.Info().Name)
+	if _, ok := bb.(core.Packer); !ok {
+		return fmt.Errorf("backbone %s does not pack (core.Packer)", bb.Info().Name)
 	}
 	return nil
-}
-
-// packLayout is how a backbone packs: the side stacked inputs are padded on and the
-// length ratio that may share a pass (core.Packer; otherwise right and packSlack).
-func packLayout(bb core.Backbone) (core.PadSide, float64) {
-	if p, ok := bb.(core.Packer); ok {
-		return p.PackPadSide(), p.PackSlack()
-	}
-	return core.PadRight, packSlack
 }
 
 func isA[T any](m core.Method) bool { _, ok := m.(T); return ok }
@@ -318,8 +305,7 @@ func stackedStep(bb core.Backbone, active []*packMember, step int, ready []int, 
 		active[k].r.sess.Opt.ZeroGrad()
 	}
 	var finite []int
-	_, slack := packLayout(bb)
-	for _, group := range lengthGroups(ready, inputLength(inputs), slack) {
+	for _, group := range lengthGroups(ready, inputLength(inputs), bb.(core.Packer).PackSlack()) {
 		ok, err := groupPass(bb, active, group, step, batches, inputs, losses)
 		if err != nil {
 			return err
@@ -337,79 +323,27 @@ func stackedStep(bb core.Backbone, active []*packMember, step int, ready []int, 
 	return nil
 }
 
-// groupPass runs one stacked forward for a length group, records every member's loss and
-// back-propagates the sum of the finite ones (a run's parameters get exactly its own loss's
-// gradient); it returns the members with a finite loss.
+// groupPass runs one stacked forward for a length group with the pack's hooks (packhooks.go)
+// and back-propagates the sum of the members' losses, which the backbone computes per run
+// (core.Packer's BlockLosses): a run's parameters get exactly its own loss's gradient (its
+// rows are its own; the backbone is frozen). It records every member's loss and returns the
+// members with a finite one; a member with a non-finite loss gets no optimiser step, and its
+// rows' gradients reach only its own parameters.
 func groupPass(bb core.Backbone, active []*packMember, group []int, step int, batches []*core.Batch, inputs []core.Input, losses []float64) ([]int, error) {
-	side, _ := packLayout(bb)
-	in, labels, err := stackInputs(group, batches, inputs, step, side)
+	p := bb.(core.Packer)
+	in, labels, err := stackInputs(group, batches, inputs, step, p.PackPadSide())
 	if err != nil {
 		return nil, err
 	}
-	var blocks []hookBlock
-	for _, k := range group {
-		blocks = append(blocks, hookBlock{hooks: active[k].hooks, batch: batches[k], rows: int64(batches[k].Size())})
-	}
-	install(bb, blocks, active[group[0]].hooked)
-	if p, ok := bb.(core.Packer); ok {
-		return packerPass(p, in, labels, group, batches, losses)
-	}
-	out, err := bb.(core.OutputsBackbone).ForwardOutputs(in, labels)
-	in.Drop()
-	labels.MustDrop()
-	if err != nil {
-		return nil, err
-	}
-	defer out.Drop() // the losses' graph keeps what the backward needs
-	var total *ts.Tensor
-	defer func() {
-		if total != nil {
-			total.MustDrop()
-		}
-	}()
-	var finite []int
-	off := int64(0)
-	for _, k := range group {
-		rows := int64(batches[k].Size())
-		loss, err := rowBlockLoss(out.Logits, off, rows, batches[k].Labels)
-		off += rows
-		if err != nil {
-			return nil, err
-		}
-		losses[k] = loss.Float64Values()[0]
-		if checkFinite("loss", losses[k]) != nil {
-			loss.MustDrop()
-			continue
-		}
-		finite = append(finite, k)
-		if total == nil {
-			total = loss
-			continue
-		}
-		sum, err := total.Add(loss, true)
-		loss.MustDrop()
-		if err != nil {
-			return nil, err
-		}
-		total = sum
-	}
-	if total == nil {
-		return nil, nil
-	}
-	return finite, total.Backward()
-}
-
-// packerPass is groupPass's stacked loss on a core.Packer: the backbone returns every
-// member's loss and their sum, whose backward gives each run's parameters exactly its own
-// loss's gradient (a run's rows are its own; the backbone is frozen). A member with a
-// non-finite loss gets no optimiser step; its rows' gradients reach only its parameters.
-func packerPass(p core.Packer, in core.Input, labels *ts.Tensor, group []int, batches []*core.Batch, losses []float64) ([]int, error) {
 	defer in.Drop()
 	defer labels.MustDrop()
+	blocks := make([]hookBlock, len(group))
 	rows := make([]int64, len(group))
 	for i, k := range group {
 		rows[i] = int64(batches[k].Size())
+		blocks[i] = hookBlock{hooks: active[k].hooks, batch: batches[k], rows: rows[i]}
 	}
+	install(bb, blocks, active[group[0]].hooked)
 	total, each, err := p.BlockLosses(in, labels, rows)
 	if err != nil {
 		return nil, err
@@ -430,9 +364,6 @@ func packerPass(p core.Packer, in core.Input, labels *ts.Tensor, group []int, ba
 	}
 	return finite, total.Backward()
 }
-
-// packSlack is the length ratio that shares a pass on a backbone that does not say.
-const packSlack = core.DefaultPackSlack
 
 // lengthGroups splits members into groups whose lengths are within slack of the group's
 // shortest (slack ≤ 1: one group), shortest first; members keep their order within a group.
@@ -557,34 +488,4 @@ func stackEmbeds(inputs []core.Input, side core.PadSide) (core.Input, error) {
 		return core.Input{}, err
 	}
 	return core.Input{Embeds: e, Mask: mk}, nil
-}
-
-// rowBlockLoss is the mean cross-entropy of rows [off, off+rows) of the pack's logits
-// [N, T, V] against one run's own labels [rows, t] (t ≤ T; the later positions are the
-// pack's padding): the loss the backbone computes for that run alone.
-func rowBlockLoss(logits *ts.Tensor, off, rows int64, labels *ts.Tensor) (*ts.Tensor, error) {
-	ls, err := logits.Size()
-	if err != nil {
-		return nil, err
-	}
-	t := labels.MustSize()[1]
-	block, err := logits.Narrow(0, off, rows, false)
-	if err != nil {
-		return nil, err
-	}
-	block, err = block.Narrow(1, 0, t, true)
-	if err != nil {
-		return nil, err
-	}
-	flat, err := block.Reshape([]int64{-1, ls[2]}, true)
-	if err != nil {
-		return nil, err
-	}
-	target, err := labels.Reshape([]int64{-1}, false)
-	if err != nil {
-		flat.MustDrop()
-		return nil, err
-	}
-	defer target.MustDrop()
-	return flat.CrossEntropyLoss(target, ts.None, 1, -100, 0, true)
 }

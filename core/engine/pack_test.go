@@ -57,31 +57,28 @@ type beginStub struct{ packStub }
 
 func (*beginStub) Begin(*core.Batch) error { return nil }
 
-// backboneStub answers Info and, when withOutputs, is an OutputsBackbone.
-type backboneStub struct {
-	core.Backbone
-	encDec bool
-}
+// backboneStub answers Info; packerStub is also a core.Packer.
+type backboneStub struct{ core.Backbone }
 
-func (b backboneStub) Info() core.BackboneInfo {
-	return core.BackboneInfo{Name: "stub", EncoderDecoder: b.encDec}
-}
+func (backboneStub) Info() core.BackboneInfo { return core.BackboneInfo{Name: "stub"} }
 
-type outputsStub struct{ backboneStub }
+type packerStub struct{ backboneStub }
 
-func (outputsStub) ForwardOutputs(core.Input, *ts.Tensor) (core.Outputs, error) {
-	return core.Outputs{}, nil
+func (packerStub) PackPadSide() core.PadSide { return core.PadRight }
+func (packerStub) PackSlack() float64        { return core.DefaultPackSlack }
+func (packerStub) BlockLosses(core.Input, *ts.Tensor, []int64) (*ts.Tensor, []float64, error) {
+	return nil, nil, nil
 }
 
 func TestPackableAdmitsOnlyDeclaredRowIndependentMethods(t *testing.T) {
-	t5like := outputsStub{backboneStub{encDec: true}}
+	t5like := packerStub{}
 	cases := []struct {
 		name string
 		bb   core.Backbone
 		m    core.Method
 		want string // "" = packable; else a part of the refusal
 	}{
-		{"declared input method on an encoder–decoder", t5like, &packStub{packs: true}, ""},
+		{"declared input method", t5like, &packStub{packs: true}, ""},
 		{"undeclared", t5like, &packStub{packs: false}, "core.RowPacker"},
 		{"declared input method with hooks", t5like, &hookedStub{packStub{true}}, ""},
 		{"declared hook method", t5like, &hookOnly{plainStub{true}}, ""},
@@ -91,8 +88,7 @@ func TestPackableAdmitsOnlyDeclaredRowIndependentMethods(t *testing.T) {
 		{"edits weights", t5like, &editorStub{packStub{true}}, "weights"},
 		{"artefacts", t5like, &artefactStub{packStub{true}}, "artefacts"},
 		{"declared, with a per-batch Begin", t5like, &beginStub{packStub{true}}, ""},
-		{"decoder-only backbone", outputsStub{backboneStub{encDec: false}}, &packStub{packs: true}, "encoder–decoder"},
-		{"backbone without logits", backboneStub{encDec: true}, &packStub{packs: true}, "logits"},
+		{"backbone that does not pack", backboneStub{}, &packStub{packs: true}, "core.Packer"},
 	}
 	for _, c := range cases {
 		err := Packable(c.bb, c.m)
@@ -111,10 +107,10 @@ func TestLengthGroupsBoundPadding(t *testing.T) {
 		slack   float64
 		want    string
 	}{
-		{[]int64{130, 90, 95, 131}, packSlack, "[[1 2] [0 3]]"}, // PT (100 + s) apart from DePT (60 + s)
-		{[]int64{100, 110, 125}, packSlack, "[[0 1 2]]"},        // within 1.25× of the shortest: one pass
-		{[]int64{100, 126}, packSlack, "[[0] [1]]"},             // just beyond
-		{[]int64{50}, packSlack, "[[0]]"},
+		{[]int64{130, 90, 95, 131}, core.DefaultPackSlack, "[[1 2] [0 3]]"}, // PT (100 + s) apart from DePT (60 + s)
+		{[]int64{100, 110, 125}, core.DefaultPackSlack, "[[0 1 2]]"},        // within 1.25× of the shortest: one pass
+		{[]int64{100, 126}, core.DefaultPackSlack, "[[0] [1]]"},             // just beyond
+		{[]int64{50}, core.DefaultPackSlack, "[[0]]"},
 		{[]int64{130, 90, 300}, 0, "[[0 1 2]]"}, // a Packer's slack ≤ 1: every length in one pass
 		{[]int64{130, 90, 300}, 2, "[[0 1] [2]]"},
 	}

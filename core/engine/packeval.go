@@ -162,8 +162,7 @@ func decodeJobs(bb core.Backbone, jobs []*evalJob) error {
 		for p := range parts {
 			all[p] = p
 		}
-		_, slack := packLayout(bb)
-		for _, group := range lengthGroups(all, inputLength(inputs), slack) {
+		for _, group := range lengthGroups(all, inputLength(inputs), bb.(core.Packer).PackSlack()) {
 			var gin []core.Input
 			var gb []*core.Batch
 			var blocks []hookBlock
@@ -230,8 +229,7 @@ func generateStacked(bb core.Backbone, inputs []core.Input, batches []*core.Batc
 	if len(inputs) == 1 {
 		return bb.Generate(inputs[0], opts)
 	}
-	side, _ := packLayout(bb)
-	in, err := stackEmbeds(inputs, side)
+	in, err := stackEmbeds(inputs, bb.(core.Packer).PackPadSide())
 	if err != nil {
 		return nil, err
 	}
