@@ -35,12 +35,6 @@ func (q *packQueue) add(bb core.Backbone, tasks []engine.TaskData, methodName st
 		return []string{"skipped"}, nil
 	}
 	why := engine.Packable(bb, p.m)
-	if _, own := bb.(core.Packer); why == nil && !own && q.g.BackboneOpts.Quant != core.QuantNone {
-		// A 4-bit backbone's input methods save memory by a recomputed, block-by-block
-		// backward that the packed logits path does not take: such runs stay alone, unless
-		// the backbone computes a pack's losses itself (core.Packer: Llama).
-		why = fmt.Errorf("the backbone's weights are %s (packing would skip its recomputed backward)", q.g.BackboneOpts.Quant)
-	}
 	if why != nil {
 		fmt.Fprintf(q.g.Log, "%s runs alone: %v\n", p.prefix, why)
 		defer p.m.Close()
