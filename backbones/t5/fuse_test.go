@@ -70,41 +70,6 @@ func TestAddmmResidualIsHPlusXWt(t *testing.T) {
 	}
 }
 
-func TestRmsInvByNormIsRsqrtOfMeanSquare(t *testing.T) {
-	lockThread(t)
-	for _, c := range []struct {
-		name  string
-		vals  []float32 // one row of d values
-		scale float64
-	}{
-		{"unit", []float32{1, -2, 3, 0.5}, 1},
-		{"large", []float32{1, -2, 3, 0.5}, 1e4},
-		{"small", []float32{1, -2, 3, 0.5}, 1e-4}, // eps matters here
-		{"zero row", []float32{0, 0, 0, 0}, 1},    // rsqrt(eps), finite
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			lockThread(t)
-			const eps = 1e-6
-			x := ts.MustOfSlice(c.vals).MustMulScalar(ts.FloatScalar(c.scale), true).MustView([]int64{1, 1, int64(len(c.vals))}, true)
-			defer x.MustDrop()
-			got, err := rmsInvByNorm(x, eps)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer got.MustDrop()
-			sum := 0.0
-			for _, v := range c.vals {
-				sum += float64(v) * c.scale * float64(v) * c.scale
-			}
-			want := 1 / math.Sqrt(sum/float64(len(c.vals))+eps)
-			g := float64(got.Vals().([]float32)[0])
-			if rel := math.Abs(g-want) / want; rel > 1e-6 || math.IsNaN(g) {
-				t.Errorf("%v, want %v (relative %.3g)", g, want, rel)
-			}
-		})
-	}
-}
-
 func TestDirectOnlyWithoutHooksOrDropout(t *testing.T) {
 	same := func(_ core.HookCall, _, y *ts.Tensor) *ts.Tensor { return y }
 	one := func(_ core.HookCall, h *ts.Tensor) *ts.Tensor { return h }

@@ -107,7 +107,9 @@ func scalar(v float64) *ts.Scalar { return ts.FloatScalar(v) }
 // Its output passes through the norm hook of site (e.g. "encoder.block.0.layer.0.layer_norm",
 // "encoder.final_layer_norm"), if any.
 func (m *Model) rmsNorm(site string, x, w *ts.Tensor) *ts.Tensor {
-	inv := m.rmsInv(x)
+	sq := x.MustPowTensorScalar(scalar(2), false)
+	variance := sq.MustMeanDim([]int64{-1}, true, gotch.Float, true)
+	inv := variance.MustAddScalar(scalar(m.Cfg.Eps), true).MustRsqrt(true)
 	normed := x.MustMul(inv, false)
 	inv.MustDrop()
 	out := normed.MustMul(w, true)
