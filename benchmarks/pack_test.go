@@ -180,20 +180,33 @@ func TestPackedRunFailsAlone(t *testing.T) {
 	}
 }
 
+// packBackbone is a backbone preset and its weights' storage for the pack tests.
+type packBackbone struct {
+	name  string
+	quant core.Quant
+}
+
+// packedMatchesAloneOn runs packedMatchesAlone on each backbone as a subtest (configure, if
+// set, adjusts the grids further).
+func packedMatchesAloneOn(t *testing.T, backbones []packBackbone, methods []string, seeds []int64, configure func(*Grid)) {
+	for _, b := range backbones {
+		t.Run(b.name+"-"+b.quant.String(), func(t *testing.T) {
+			coretest.LockThread(t) // grad mode is per OS thread; a subtest runs on its own goroutine
+			packedMatchesAlone(t, methods, seeds, func(g *Grid) {
+				g.Backbone, g.BackboneOpts.Quant = b.name, b.quant
+				if configure != nil {
+					configure(g)
+				}
+			})
+		})
+	}
+}
+
 // Every backbone packs (core.Packer: its padding side, per-run losses inside the model):
 // Llama with float32 weights, and T5 and Llama with NF4 weights, whose packs take their
 // recomputed backward (every length in one pass) — the same rows as the runs trained one at
 // a time.
 func TestPackedGridMatchesUnpackedOnEveryBackbone(t *testing.T) {
-	for _, c := range []struct {
-		backbone string
-		quant    core.Quant
-	}{{"t5-tiny", core.QuantNF4}, {"llama-tiny", core.QuantNone}, {"llama-tiny", core.QuantNF4}} {
-		t.Run(c.backbone+"-"+c.quant.String(), func(t *testing.T) {
-			coretest.LockThread(t) // grad mode is per OS thread; a subtest runs on its own goroutine
-			packedMatchesAlone(t, []string{"pt", "dept", "ept"}, []int64{1}, func(g *Grid) {
-				g.Backbone, g.BackboneOpts.Quant = c.backbone, c.quant
-			})
-		})
-	}
+	packedMatchesAloneOn(t, []packBackbone{{"t5-tiny", core.QuantNF4}, {"llama-tiny", core.QuantNone}, {"llama-tiny", core.QuantNF4}},
+		[]string{"pt", "dept", "ept"}, []int64{1}, nil)
 }
