@@ -101,7 +101,15 @@ func stackedHooks(blocks []hookBlock) *core.Hooks {
 // pack's guard turns into the shared pass's error: the runs then step alone.
 func perBlock(blocks []hookBlock, site string, has func(*core.Hooks) bool, t, other *ts.Tensor,
 	call func(b hookBlock, c core.HookCall, t, other *ts.Tensor) *ts.Tensor) *ts.Tensor {
-	n := t.MustSize()[0]
+	// A hook cannot return an error: a libtorch failure here is a panic naming the site,
+	// which the backbone's BlockLosses (training) or the pack's guard (evaluation) turns into
+	// the shared pass's error, and the runs then step or evaluate alone.
+	fail := func(err error) { panic(fmt.Errorf("pack: the hook at %s: %w", site, err)) }
+	sz, err := t.Size()
+	if err != nil {
+		fail(err)
+	}
+	n := sz[0]
 	if n == 0 {
 		for _, b := range blocks {
 			if !has(b.hooks) {
@@ -109,7 +117,11 @@ func perBlock(blocks []hookBlock, site string, has func(*core.Hooks) bool, t, ot
 			}
 			if r := call(b, core.HookCall{Site: site, Batch: b.batch}, t, other); r != t {
 				r.MustDrop()
-				return t.MustShallowClone()
+				clone, err := t.ShallowClone()
+				if err != nil {
+					fail(err)
+				}
+				return clone
 			}
 		}
 		return t
@@ -131,12 +143,17 @@ func perBlock(blocks []hookBlock, site string, has func(*core.Hooks) bool, t, ot
 	changed := false
 	off := int64(0)
 	for i, b := range blocks {
-		part := t.MustNarrow(0, off, b.rows, false)
+		part, err := t.Narrow(0, off, b.rows, false)
+		if err != nil {
+			fail(err)
+		}
 		views, parts[i] = append(views, part), part
 		if has(b.hooks) {
 			var o *ts.Tensor
 			if other != nil {
-				o = other.MustNarrow(0, off, b.rows, false)
+				if o, err = other.Narrow(0, off, b.rows, false); err != nil {
+					fail(err)
+				}
 				views = append(views, o)
 			}
 			if r := call(b, core.HookCall{Site: site, Batch: b.batch}, part, o); r != part {
@@ -148,5 +165,9 @@ func perBlock(blocks []hookBlock, site string, has func(*core.Hooks) bool, t, ot
 	if !changed {
 		return t
 	}
-	return ts.MustCat(parts, 0)
+	out, err := ts.Cat(parts, 0)
+	if err != nil {
+		fail(err)
+	}
+	return out
 }
