@@ -60,7 +60,8 @@ type Grid struct {
 
 	// Pack is the most runs that train together over the backbone (--pack; pack.go): runs
 	// whose method packs (engine.Packable) queue until Pack of them can step as one batch;
-	// the others run alone, as with Pack ≤ 1.
+	// the others run alone, as with Pack ≤ 1. PackAuto lets the backbone choose
+	// (core.Packer.PackAuto).
 	Pack int
 
 	// InitFrom, if set, is a PEFT adapter folder every method's Setup loads (--init-from; see
@@ -149,7 +150,7 @@ func (g *Grid) Run() (Summary, error) {
 		runs = append(runs, []engine.TaskData{td})
 	}
 	index, mine, inShard := -1, -1, g.inShard() // shard.go
-	pack := &packQueue{g: g}
+	pack := &packQueue{g: g, size: g.packSize(bb)}
 	defer pack.close()
 	for _, tasks := range runs {
 		for _, methodName := range g.Methods {
@@ -162,7 +163,7 @@ func (g *Grid) Run() (Summary, error) {
 						continue // another worker's run
 					}
 					var statuses []string
-					if g.Pack > 1 { // pack.go: packable runs wait for their pack
+					if pack.size > 1 { // pack.go: packable runs wait for their pack
 						statuses, err = pack.add(bb, tasks, methodName, variant, seed, done, store, arts)
 					} else {
 						var status string

@@ -8,7 +8,28 @@ import (
 	"github.com/ptbench/ptbench/core/storage"
 )
 
-// packQueue holds the grid's packable runs until Grid.Pack of them can train together
+// PackAuto as Grid.Pack (`--pack auto`, the CLI's default) packs as many runs as the
+// backbone chooses (core.Packer.PackAuto; core.PackAutoOf: 4-bit weights pack, full-precision
+// ones run alone).
+const PackAuto = -1
+
+// packSize is how many runs a pack takes over bb: Grid.Pack, or under PackAuto the
+// backbone's choice, logged with its reason.
+func (g *Grid) packSize(bb core.Backbone) int {
+	if g.Pack != PackAuto {
+		return g.Pack
+	}
+	p, ok := bb.(core.Packer)
+	if !ok {
+		fmt.Fprintf(g.Log, "--pack auto: 1 (%s does not pack)\n", bb.Info().Arch)
+		return 1
+	}
+	n, why := p.PackAuto()
+	fmt.Fprintf(g.Log, "--pack auto: %d (%s)\n", n, why)
+	return n
+}
+
+// packQueue holds the grid's packable runs until size of them can train together
 // (engine.RunPacked: one backbone pass per step for all of them, every run's own batches,
 // losses, optimiser, evaluation and checkpoint). A run whose method cannot pack
 // (engine.Packable: FT, hook methods, plugins, methods with artefacts) runs alone at once.
@@ -20,6 +41,7 @@ import (
 // runs in it.
 type packQueue struct {
 	g       *Grid
+	size    int // the most runs in one pack (Grid.packSize)
 	pending []*pendingRun
 }
 
@@ -47,7 +69,7 @@ func (q *packQueue) add(bb core.Backbone, tasks []engine.TaskData, methodName st
 		return []string{status}, err
 	}
 	q.pending = append(q.pending, p)
-	if len(q.pending) < q.g.Pack {
+	if len(q.pending) < q.size {
 		return nil, nil
 	}
 	return q.flush(bb, store, done)

@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/sugarme/gotch"
@@ -68,5 +69,27 @@ func TestBlockCrossEntropyIsEachBlocksMean(t *testing.T) {
 	}
 	if v := total.Float64Values()[0]; math.Abs(v-want[0]-want[1]) > 1e-6 {
 		t.Errorf("total %v, want %v", v, want[0]+want[1])
+	}
+}
+
+// --pack auto packs over 4-bit weights and leaves full-precision runs alone, with a reason
+// for the log either way; the slack follows the same split.
+func TestPackAutoOf(t *testing.T) {
+	for _, c := range []struct {
+		quantized bool
+		runs      int
+		why       string
+		slack     float64
+	}{
+		{true, AutoPackQuantized, "4-bit", 0},
+		{false, 1, "full-precision", DefaultPackSlack},
+	} {
+		runs, why := PackAutoOf(c.quantized)
+		if runs != c.runs || !strings.Contains(why, c.why) || PackSlackOf(c.quantized) != c.slack {
+			t.Errorf("quantized %v: %d runs (%q), slack %v; want %d, %q, %v", c.quantized, runs, why, PackSlackOf(c.quantized), c.runs, c.why, c.slack)
+		}
+	}
+	if AutoPackQuantized < 2 {
+		t.Fatalf("AutoPackQuantized = %d: 4-bit runs would never pack", AutoPackQuantized)
 	}
 }

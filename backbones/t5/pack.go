@@ -20,6 +20,9 @@ func (b *Backbone) PackPadSide() core.PadSide { return core.PadRight }
 // PackSlack is core.PackSlackOf: one pass for every length when the weights are 4-bit.
 func (b *Backbone) PackSlack() float64 { return core.PackSlackOf(b.model.Quantized()) }
 
+// PackAuto is core.PackAutoOf: 4-bit weights pack, full-precision ones run alone.
+func (b *Backbone) PackAuto() (int, string) { return core.PackAutoOf(b.model.Quantized()) }
+
 // BlockLosses is Loss over a pack's stacked rows (core.Packer): rows[b] consecutive rows
 // belong to block b; it returns the sum of the blocks' mean losses and each block's value. A
 // libtorch failure is the error.

@@ -173,7 +173,8 @@ backbone (e.g. t5-tiny, or a local T5-Base folder); --shard i/n runs the i-th of
 	f.StringVar(&out, "out", "", "results folder (default runs/NAME)")
 	f.StringVar(&shard, "shard", "", "run only share i of n of every grid (i/n, 1 ≤ i ≤ n; combine the shares with ptbench merge)")
 	registerGridFlags(f, &g)
-	f.IntVar(&g.Pack, "pack", 1, packFlagDoc)
+	g.Pack = benchmarks.PackAuto
+	f.Var(packFlag{&g.Pack}, "pack", packFlagDoc)
 	registerMemoryFlag(f) // memory.go: --memory-limit
 	f.IntVar(&g.Train.MaxSourceLen, "max-source-len", 0, "max source tokens (0 = the task's: 256, MultiRC 348)")
 	f.BoolVar(&g.Train.GroupByLength, "group-by-length", false, "draw each epoch's batches from windows of similar-length examples")

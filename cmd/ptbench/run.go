@@ -152,7 +152,8 @@ func newRunCmd() *cobra.Command {
 	f.BoolVar(&g.Train.GroupByLength, "group-by-length", false, "draw each epoch's batches from windows of similar-length examples (less padding; same per-row losses)")
 	f.IntVar(&g.Train.MaxSourceLen, "max-source-len", 0, "max source tokens (0 = the task's: 256, MultiRC 348)")
 	f.IntVar(&jobs, "jobs", 1, "run N runs at once as worker processes (cores split between them; results merged into --out)")
-	f.IntVar(&g.Pack, "pack", 1, packFlagDoc)
+	g.Pack = benchmarks.PackAuto
+	f.Var(packFlag{&g.Pack}, "pack", packFlagDoc)
 	f.StringVar(&shard, "shard", "", "run only shard i of n of the grid (i/n, 1-based; runs balanced by estimated cost, the same split in every process); combine the shards' --out folders with ptbench merge")
 	f.StringVar(&worker, "worker", "", "internal: run as worker i/N of a --jobs grid")
 	f.StringVar(&g.ArtefactDir, "artefact-dir", "", "internal: the parent's artefacts folder (workers)")

@@ -66,6 +66,7 @@ type packerStub struct{ backboneStub }
 
 func (packerStub) PackPadSide() core.PadSide { return core.PadRight }
 func (packerStub) PackSlack() float64        { return core.DefaultPackSlack }
+func (packerStub) PackAuto() (int, string)   { return core.PackAutoOf(false) }
 func (packerStub) BlockLosses(core.Input, *ts.Tensor, []int64) (*ts.Tensor, []float64, error) {
 	return nil, nil, nil
 }
