@@ -63,6 +63,10 @@ type Grid struct {
 	// the others run alone, as with Pack ≤ 1. PackAuto lets the backbone choose
 	// (core.Packer.PackAuto).
 	Pack int
+	// MemoryLimit is the memory this process may use, in bytes (--memory-limit, else the
+	// machine's; 0: unknown): PackAuto keeps a pack's extra activations within half of what
+	// it leaves once the backbone is loaded.
+	MemoryLimit int64
 
 	// InitFrom, if set, is a PEFT adapter folder every method's Setup loads (--init-from; see
 	// initfrom.go): part of each run's identity by its content hash.
@@ -150,7 +154,7 @@ func (g *Grid) Run() (Summary, error) {
 		runs = append(runs, []engine.TaskData{td})
 	}
 	index, mine, inShard := -1, -1, g.inShard() // shard.go
-	pack := &packQueue{g: g, size: g.packSize(bb)}
+	pack := &packQueue{g: g, size: g.packSize(bb, runs)}
 	defer pack.close()
 	for _, tasks := range runs {
 		for _, methodName := range g.Methods {

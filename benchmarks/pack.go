@@ -14,8 +14,9 @@ import (
 const PackAuto = -1
 
 // packSize is how many runs a pack takes over bb: Grid.Pack, or under PackAuto the
-// backbone's choice, logged with its reason.
-func (g *Grid) packSize(bb core.Backbone) int {
+// backbone's choice for the grid's largest batch (packShape) within packBudget, logged with
+// its reason.
+func (g *Grid) packSize(bb core.Backbone, runs [][]engine.TaskData) int {
 	if g.Pack != PackAuto {
 		return g.Pack
 	}
@@ -24,9 +25,39 @@ func (g *Grid) packSize(bb core.Backbone) int {
 		fmt.Fprintf(g.Log, "--pack auto: 1 (%s does not pack)\n", bb.Info().Arch)
 		return 1
 	}
-	n, why := p.PackAuto()
+	n, why := p.PackAuto(g.packShape(runs), g.packBudget())
 	fmt.Fprintf(g.Log, "--pack auto: %d (%s)\n", n, why)
 	return n
+}
+
+// packBudget is what a pack's extra runs may add to this process: half of what MemoryLimit
+// leaves beyond the process as it stands (the backbone loaded), shared by a --jobs grid's
+// workers; 0 when no limit is known.
+func (g *Grid) packBudget() int64 {
+	if g.MemoryLimit <= 0 {
+		return 0
+	}
+	left := (g.MemoryLimit - engine.CurrentRSS()) / 2 / int64(max(g.Workers, 1))
+	return max(left, 1)
+}
+
+// packPromptAllowance is the positions packShape adds for a method's own tokens: PT's
+// 100-token prompt, the longest of the paper's methods.
+const packPromptAllowance = 100
+
+// packShape is the largest batch a run of the grid adds to a pass: the batch size, and the
+// longest task's source and target lengths (the run options' defaults resolved per task)
+// plus packPromptAllowance.
+func (g *Grid) packShape(runs [][]engine.TaskData) core.PackShape {
+	var shape core.PackShape
+	for _, tasks := range runs {
+		for _, td := range tasks {
+			o := g.Train.Defaults(td.Task)
+			shape.Rows = max(shape.Rows, int64(o.BatchSize))
+			shape.Positions = max(shape.Positions, int64(o.MaxSourceLen+o.MaxTargetLen+packPromptAllowance))
+		}
+	}
+	return shape
 }
 
 // packQueue holds the grid's packable runs until size of them can train together

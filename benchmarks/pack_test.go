@@ -210,3 +210,36 @@ func TestPackedGridMatchesUnpackedOnEveryBackbone(t *testing.T) {
 	packedMatchesAloneOn(t, []packBackbone{{"t5-tiny", core.QuantNF4}, {"llama-tiny", core.QuantNone}, {"llama-tiny", core.QuantNF4}},
 		[]string{"pt", "dept", "ept"}, []int64{1}, nil)
 }
+
+// --pack auto over 4-bit weights packs as many runs as the memory left allows: without a
+// known limit, both runs in one pack; with no memory to spare, each run alone — the log says
+// which and why, and the rows record it.
+func TestPackAutoWithinMemory(t *testing.T) {
+	coretest.LockThread(t)
+	for _, c := range []struct {
+		name     string
+		limit    int64
+		wantLog  string
+		wantPack any
+	}{
+		{"no limit known", 0, "--pack auto: 4 (4-bit weights", float64(2)},
+		{"no memory to spare", 1, "--pack auto: 1 (4-bit weights, but each more run", nil},
+	} {
+		out := t.TempDir()
+		g := packGrid(out, []string{"pt"}, []int64{1}, PackAuto)
+		g.Backbone, g.BackboneOpts.Quant, g.MemoryLimit = "llama-tiny", core.QuantNF4, c.limit
+		var log strings.Builder
+		g.Log = &log
+		if sum, err := g.Run(); err != nil || sum.Ran != 2 {
+			t.Fatalf("%s: %+v, %v\n%s", c.name, sum, err, log.String())
+		}
+		if !strings.Contains(log.String(), c.wantLog) {
+			t.Fatalf("%s: log lacks %q:\n%s", c.name, c.wantLog, log.String())
+		}
+		for key, r := range rowsByKey(t, out) {
+			if r.Extra["pack"] != c.wantPack {
+				t.Errorf("%s: %s extra.pack = %v, want %v", c.name, key, r.Extra["pack"], c.wantPack)
+			}
+		}
+	}
+}

@@ -136,9 +136,11 @@ type Packer interface {
 	// own target tokens, what Loss returns for that run alone), to back-propagate, and each
 	// block's value.
 	BlockLosses(in Input, labels *ts.Tensor, rows []int64) (*ts.Tensor, []float64, error)
-	// PackAuto is `--pack auto` on this backbone as loaded: the most runs a pack takes (1:
-	// every run alone) and why, a phrase for the log (PackAutoOf is the shared rule).
-	PackAuto() (runs int, why string)
+	// PackAuto is `--pack auto` on this backbone as loaded, for runs whose batches are at most
+	// shape and packs whose extra runs may take budget bytes (≤ 0: unbounded): the most runs
+	// a pack takes (1: every run alone) and why, a phrase for the log (PackAutoOf is the
+	// shared rule).
+	PackAuto(shape PackShape, budget int64) (runs int, why string)
 }
 
 // HookKind says what a hook site wraps.

@@ -30,22 +30,49 @@ func PackSlackOf(quantized bool) float64 {
 	return DefaultPackSlack
 }
 
-// AutoPackQuantized is how many runs `--pack auto` packs over 4-bit weights.
+// AutoPackQuantized is the most runs `--pack auto` packs over 4-bit weights.
 const AutoPackQuantized = 4
 
-// PackAutoOf is a backbone's PackAuto. With 4-bit weights a pack pays outright: its
-// recomputed backward keeps only each layer's input per run, and each layer is dequantised
-// once per pass for all its runs instead of once per run (three LoRA runs on a 7B NF4 Llama:
-// 0.47× the step time per run at 1.04× the peak memory of one), so AutoPackQuantized runs
-// pack; each more run holds layers × rows × positions × d activations (16 MiB at batch 1, 64
-// tokens on the 7B). Otherwise every run trains alone: over full-precision weights a pack
-// saves only per-op overhead (nothing on one CPU thread), holds every run's activations at
-// once, and changes rows by float rounding where alone they repeat bit for bit.
-func PackAutoOf(quantized bool) (runs int, why string) {
-	if quantized {
-		return AutoPackQuantized, "4-bit weights: a pack dequantises each layer once per pass for all its runs instead of once per run"
+// PackShape is the largest batch one run adds to a pass of a grid's packs — its rows and
+// positions (source, prompt and target tokens) — for Packer.PackAuto.
+type PackShape struct{ Rows, Positions int64 }
+
+// PackAutoOf is a backbone's PackAuto, given what one more run keeps during a pass (perRun
+// bytes: its share of the activations the backward holds) and the bytes a pack's extra runs
+// may take (budget; ≤ 0: no bound known). With 4-bit weights a pack pays outright: each pass
+// dequantises every layer once for all its runs instead of once per run, and Llama's
+// recomputed backward keeps only each layer's input per run (three LoRA runs on a 7B NF4
+// Llama: 0.47× the step time per run at 1.04× the peak memory of one), so up to
+// AutoPackQuantized runs pack, as many as the budget holds. Over full-precision weights every
+// run trains alone: a pack saves only per-op overhead (nothing on one CPU thread), holds
+// every run's activations at once, and changes rows by float rounding where alone they
+// repeat bit for bit.
+func PackAutoOf(quantized bool, perRun, budget int64) (runs int, why string) {
+	if !quantized {
+		return 1, "full-precision weights: a pack would save only per-op overhead and hold every run's activations at once (--pack N packs anyway)"
 	}
-	return 1, "full-precision weights: a pack would save only per-op overhead and hold every run's activations at once (--pack N packs anyway)"
+	runs = AutoPackQuantized
+	if perRun > 0 && budget > 0 {
+		runs = int(min(int64(runs), 1+budget/perRun))
+	}
+	if runs < 2 {
+		return 1, fmt.Sprintf("4-bit weights, but each more run would keep about %s in a pass, more than the memory limit leaves for a pack (%s): every run alone (--pack N packs anyway)", bytesIEC(perRun), bytesIEC(budget))
+	}
+	bound := "no memory bound known"
+	if budget > 0 {
+		bound = "a pack may add " + bytesIEC(budget)
+	}
+	return runs, fmt.Sprintf("4-bit weights: a pack dequantises each layer once per pass for all its runs; each more run keeps about %s in a pass, %s", bytesIEC(perRun), bound)
+}
+
+// bytesIEC prints a byte count in binary units (12.0 MiB).
+func bytesIEC(b int64) string {
+	v, unit := float64(b), 0
+	for v >= 1024 && unit < 4 {
+		v /= 1024
+		unit++
+	}
+	return fmt.Sprintf("%.1f %s", v, [...]string{"B", "KiB", "MiB", "GiB", "TiB"}[unit])
 }
 
 // BlockLoss is the loss of one stacked pass for a backbone's BlockLosses: made from the

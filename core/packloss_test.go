@@ -72,24 +72,30 @@ func TestBlockCrossEntropyIsEachBlocksMean(t *testing.T) {
 	}
 }
 
-// --pack auto packs over 4-bit weights and leaves full-precision runs alone, with a reason
-// for the log either way; the slack follows the same split.
+// --pack auto packs over 4-bit weights, as many runs as the memory budget holds (at most
+// AutoPackQuantized), and leaves full-precision runs alone,
+// with a reason for the log either way; the slack follows the same split.
 func TestPackAutoOf(t *testing.T) {
+	const mib = 1 << 20
 	for _, c := range []struct {
-		quantized bool
-		runs      int
-		why       string
-		slack     float64
+		name           string
+		quantized      bool
+		perRun, budget int64
+		runs           int
+		why            string
 	}{
-		{true, AutoPackQuantized, "4-bit", 0},
-		{false, 1, "full-precision", DefaultPackSlack},
+		{"4-bit, small batches", true, 16 * mib, 3000 * mib, AutoPackQuantized, "about 16.0 MiB"},
+		{"4-bit, no memory bound", true, 16 * mib, 0, AutoPackQuantized, "no memory bound known"},
+		{"4-bit, large batches", true, 1500 * mib, 3000 * mib, 3, "about 1.5 GiB"},
+		{"4-bit, beyond the budget", true, 4000 * mib, 3000 * mib, 1, "every run alone"},
+		{"full precision", false, 16 * mib, 3000 * mib, 1, "full-precision"},
 	} {
-		runs, why := PackAutoOf(c.quantized)
-		if runs != c.runs || !strings.Contains(why, c.why) || PackSlackOf(c.quantized) != c.slack {
-			t.Errorf("quantized %v: %d runs (%q), slack %v; want %d, %q, %v", c.quantized, runs, why, PackSlackOf(c.quantized), c.runs, c.why, c.slack)
+		runs, why := PackAutoOf(c.quantized, c.perRun, c.budget)
+		if runs != c.runs || !strings.Contains(why, c.why) {
+			t.Errorf("%s: %d runs (%q); want %d, %q", c.name, runs, why, c.runs, c.why)
 		}
-	}
-	if AutoPackQuantized < 2 {
-		t.Fatalf("AutoPackQuantized = %d: 4-bit runs would never pack", AutoPackQuantized)
+		if want := map[bool]float64{true: 0, false: DefaultPackSlack}[c.quantized]; PackSlackOf(c.quantized) != want {
+			t.Errorf("%s: slack %v, want %v", c.name, PackSlackOf(c.quantized), want)
+		}
 	}
 }

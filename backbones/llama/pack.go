@@ -3,6 +3,7 @@ package llama
 import (
 	"fmt"
 
+	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/core"
@@ -21,8 +22,19 @@ func (b *Backbone) PackPadSide() core.PadSide { return core.PadLeft }
 // PackSlack is core.PackSlackOf: one pass for every length when the weights are 4-bit.
 func (b *Backbone) PackSlack() float64 { return core.PackSlackOf(b.model.Quantized()) }
 
-// PackAuto is core.PackAutoOf: 4-bit weights pack, full-precision ones run alone.
-func (b *Backbone) PackAuto() (int, string) { return core.PackAutoOf(b.model.Quantized()) }
+// PackAuto is core.PackAutoOf: 4-bit weights pack, full-precision ones run alone. One more
+// run of shape s keeps, in a pass of the recomputed backward, every layer's input and one
+// layer's working set (its norms, q/k/v, context and FFN activations in the compute dtype,
+// its attention probabilities in fp32).
+func (b *Backbone) PackAuto(s core.PackShape, budget int64) (int, string) {
+	c, act := b.model.Cfg, int64(4)
+	if b.model.DType == gotch.BFloat16 {
+		act = 2
+	}
+	tokens := s.Rows * s.Positions
+	perRun := c.Layers*tokens*c.Dim*act + tokens*(3*c.Hidden+6*c.Dim)*act + c.Heads*tokens*s.Positions*4
+	return core.PackAutoOf(b.model.Quantized(), perRun, budget)
+}
 
 // BlockLosses is Loss over a pack's stacked rows (core.Packer): rows[b] consecutive rows
 // belong to block b; it returns the sum of the blocks' mean losses and each block's value.

@@ -20,8 +20,16 @@ func (b *Backbone) PackPadSide() core.PadSide { return core.PadRight }
 // PackSlack is core.PackSlackOf: one pass for every length when the weights are 4-bit.
 func (b *Backbone) PackSlack() float64 { return core.PackSlackOf(b.model.Quantized()) }
 
-// PackAuto is core.PackAutoOf: 4-bit weights pack, full-precision ones run alone.
-func (b *Backbone) PackAuto() (int, string) { return core.PackAutoOf(b.model.Quantized()) }
+// PackAuto is core.PackAutoOf: 4-bit weights pack, full-precision ones run alone. One more
+// run of shape s keeps, in a pass, every layer's input (the residual stream is fp32 in every
+// mode) and one layer's working set (norms, q/k/v, context, FFN, attention probabilities) —
+// what the recomputed backward of input methods holds; hook methods keep more.
+func (b *Backbone) PackAuto(s core.PackShape, budget int64) (int, string) {
+	c := b.model.Cfg
+	tokens := s.Rows * s.Positions
+	perRun := (c.EncoderLayers+c.DecoderLayers)*tokens*c.DModel*4 + tokens*(c.DFF+6*c.DModel)*4 + c.Heads*tokens*s.Positions*4
+	return core.PackAutoOf(b.model.Quantized(), perRun, budget)
+}
 
 // BlockLosses is Loss over a pack's stacked rows (core.Packer): rows[b] consecutive rows
 // belong to block b; it returns the sum of the blocks' mean losses and each block's value. A

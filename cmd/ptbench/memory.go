@@ -103,7 +103,7 @@ var runMemoryLimit int64
 func registerMemoryFlag(f *pflag.FlagSet) {
 	limit := &runMemoryLimit
 	*limit = 0
-	f.Var(memoryLimit{limit}, "memory-limit", "refuse a run whose estimated memory (weights, method parameters and optimiser state, activations for batch × length) exceeds this, e.g. 16Gi (default: the machine's RAM, cgroup limit or ulimit -v, whichever is least)")
+	f.Var(memoryLimit{limit}, "memory-limit", "refuse a run whose estimated memory (weights, method parameters and optimiser state, activations for batch × length) exceeds this, e.g. 16Gi, and size --pack auto's packs within half of what it leaves once the backbone is loaded (default: the machine's RAM, cgroup limit or ulimit -v, whichever is least)")
 }
 
 // machineMemory is the memory this process can use: the least of MemTotal, the cgroup v2

@@ -102,6 +102,11 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 			}
 		}
 	}
+	if !checkingOnly { // --pack auto sizes packs within it (benchmarks.Grid.packBudget)
+		if g.MemoryLimit = runMemoryLimit; g.MemoryLimit == 0 {
+			g.MemoryLimit, _ = machineMemory()
+		}
+	}
 	for _, name := range g.Tasks {
 		task, err := core.NewTask(name)
 		if err != nil {

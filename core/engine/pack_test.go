@@ -64,9 +64,9 @@ func (backboneStub) Info() core.BackboneInfo { return core.BackboneInfo{Name: "s
 
 type packerStub struct{ backboneStub }
 
-func (packerStub) PackPadSide() core.PadSide { return core.PadRight }
-func (packerStub) PackSlack() float64        { return core.DefaultPackSlack }
-func (packerStub) PackAuto() (int, string)   { return core.PackAutoOf(false) }
+func (packerStub) PackPadSide() core.PadSide                    { return core.PadRight }
+func (packerStub) PackSlack() float64                           { return core.DefaultPackSlack }
+func (packerStub) PackAuto(core.PackShape, int64) (int, string) { return core.PackAutoOf(false, 0, 0) }
 func (packerStub) BlockLosses(core.Input, *ts.Tensor, []int64) (*ts.Tensor, []float64, error) {
 	return nil, nil, nil
 }
