@@ -105,8 +105,9 @@
 //   - OutputsBackbone: ForwardOutputs returns logits and encoder states (LossMethod's
 //     distillation, coretest's logits).
 //   - Packer: how a pack pads stacked inputs, how far their lengths may differ in one
-//     pass, and per-run losses from one stacked pass (BlockLoss; T5 and Llama). A backbone
-//     without it never packs.
+//     pass, per-run losses from one stacked pass (BlockLoss; T5 and Llama), and how many runs
+//     `--pack auto` packs (PackAutoOf: 4-bit weights pack within a memory budget,
+//     full-precision ones run alone). A backbone without it never packs.
 //   - methods/ft's ConfigExporter: HFConfig() writes the config.json FT's checkpoint folder
 //     needs (T5).
 //   - On a Tokenizer: BOS(), EOS(), Pad() int (Llama's backbone takes its special ids from
