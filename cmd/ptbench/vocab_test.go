@@ -16,7 +16,7 @@ import (
 var shownTypes = map[string]bool{
 	"": true, "string": true, "int": true, "uint": true, "float": true, "strings": true,
 	"stringArray": true, "duration": true, "format": true, "bytes": true,
-	"quant": true, "dtype": true, "device": true,
+	"quant": true, "dtype": true, "device": true, "N|auto": true,
 }
 
 func TestFlagHelpShowsTypesNotWordsOfTheUsage(t *testing.T) {
