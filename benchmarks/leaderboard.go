@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -61,8 +62,11 @@ type MethodRow struct {
 	// Padding is how the runs' batches were padded: "max" (every input to the max source
 	// length, as DePT and EPT measured), "length-grouped", "dynamic", or "mixed".
 	Padding string `json:"padding,omitempty"`
-	// StepVsPT is MeanStepSec over PT's on the same backbone with the same padding (nil: no
-	// such PT row).
+	// Packing is how the runs trained: "" every run alone, "packed ×N" every run in packs of N
+	// (--pack: a step's time is the pack's divided by its runs), "mixed" otherwise.
+	Packing string `json:"packing,omitempty"`
+	// StepVsPT is MeanStepSec over PT's on the same backbone with the same padding and packing
+	// (nil: no such PT row).
 	StepVsPT *float64 `json:"step_vs_pt,omitempty"`
 	// Sweep is the variant's settings: only in the unselected view (BoardOptions.NoSelect),
 	// where every variant is its own row.
@@ -239,6 +243,7 @@ func BuildBoardWith(rows []storage.ResultRow, o BoardOptions) Board {
 		invalid := map[string][]float64{}
 		others := otherMetrics{}
 		var stepTimes, medians []float64
+		var packs []string
 		seenSources := map[string]bool{}
 		seenRuns := map[string]bool{} // a multi-task run writes a row per task: count its time once
 		for _, r := range byKey[k] {
@@ -260,6 +265,7 @@ func BuildBoardWith(rows []storage.ResultRow, o BoardOptions) Board {
 			mr.RandomInit = mr.RandomInit || r.Backbone.RandomInit
 			others.add(r)
 			mr.Padding = mergePadding(mr.Padding, padding(r.Train))
+			packs = append(packs, packing(r))
 			mr.TrainableParams = r.TrainableParams
 			mr.BackboneParams = max(mr.BackboneParams, r.Backbone.NumParams)
 			stepTimes = append(stepTimes, r.MeanStepSec)
@@ -304,6 +310,7 @@ func BuildBoardWith(rows []storage.ResultRow, o BoardOptions) Board {
 		}
 		mr.MeanStepSec, _ = meanStd(stepTimes)
 		mr.MedianStepSec, _ = meanStd(medians)
+		mr.Packing = mergePacking(packs)
 		b.Rows = append(b.Rows, mr)
 	}
 	relativeToPT(b.Rows)
@@ -329,9 +336,34 @@ func mergePadding(have, next string) string {
 	return "mixed"
 }
 
+// packing names how a run trained: "packed ×N" in a pack of N runs (extra.pack), "" alone.
+func packing(r storage.ResultRow) string {
+	if n, ok := r.Extra["pack"].(float64); ok && n > 1 {
+		return fmt.Sprintf("packed ×%d", int(n))
+	}
+	if n, ok := r.Extra["pack"].(int); ok && n > 1 {
+		return fmt.Sprintf("packed ×%d", n)
+	}
+	return ""
+}
+
+// mergePacking is the runs' common packing, or "mixed".
+func mergePacking(packs []string) string {
+	for _, p := range packs[min(1, len(packs)):] {
+		if p != packs[0] {
+			return "mixed"
+		}
+	}
+	if len(packs) == 0 {
+		return ""
+	}
+	return packs[0]
+}
+
 // relativeToPT sets each row's step time relative to the baseline's (PT, the method whose
-// description says Baseline) on the same backbone with the same padding: the papers compare
-// step times at one input length. Of several baseline rows, the one whose label suffix after
+// description says Baseline) on the same backbone with the same padding and packing: the
+// papers compare step times at one input length, and a packed run's step time is its pack's
+// divided by the runs in it. Of several baseline rows, the one whose label suffix after
 // the baseline's label (a grid's " (k=16)") the row's label shares, longest first.
 func relativeToPT(rows []MethodRow) {
 	baseline := core.BaselineMethod()
@@ -340,7 +372,7 @@ func relativeToPT(rows []MethodRow) {
 		best := -1
 		for j, pt := range rows {
 			suffix, isPT := strings.CutPrefix(pt.Label, d.Label)
-			if pt.Method != baseline || !isPT || pt.Backbone != rows[i].Backbone || pt.Padding != rows[i].Padding ||
+			if pt.Method != baseline || !isPT || pt.Backbone != rows[i].Backbone || pt.Padding != rows[i].Padding || pt.Packing != rows[i].Packing ||
 				pt.MeanStepSec <= 0 || !strings.HasSuffix(rows[i].Label, suffix) {
 				continue
 			}

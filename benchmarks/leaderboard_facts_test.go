@@ -221,6 +221,10 @@ func TestBoardStepTimeRelativeToPT(t *testing.T) {
 	}{
 		{"with PT", []storage.ResultRow{pt, ept}, []string{"0.86× PT", "1.00× PT", "Step time vs PT"}, nil},
 		{"without PT", []storage.ResultRow{ept}, nil, []string{"× PT", "Step time vs PT"}},
+		// A packed run's step is its pack's divided by its runs: compared with PT packed alike.
+		{"EPT packed, PT alone", []storage.ResultRow{pt, packedRow(ept, 4)}, []string{"dynamic, packed ×4", "Packed runs (`--pack`", "| n/a"}, []string{"| 0.86× PT"}},
+		{"both packed alike", []storage.ResultRow{packedRow(pt, 4), packedRow(ept, 4)}, []string{"| 0.86× PT", "packed ×4"}, nil},
+		{"PT packed otherwise", []storage.ResultRow{packedRow(pt, 3), packedRow(ept, 4)}, []string{"packed ×3", "packed ×4"}, []string{"| 0.86× PT"}},
 	}
 	for _, c := range cases {
 		md := render(t, BuildBoard(c.rows))
@@ -235,6 +239,12 @@ func TestBoardStepTimeRelativeToPT(t *testing.T) {
 			}
 		}
 	}
+}
+
+// packedRow is r as trained in a pack of n runs (extra.pack, as read back from results.jsonl).
+func packedRow(r storage.ResultRow, n int) storage.ResultRow {
+	r.Extra = map[string]any{"pack": float64(n)}
+	return r
 }
 
 // Each task column names its metrics, the footnote says the split protocol, and JSON carries

@@ -171,7 +171,7 @@ func renderTimes(w io.Writer, b Board) error {
 	cols := []column{{header: "Method"}, {header: "Backbone"}, {header: "Padding"}, {header: "Mean step (s)"}, {header: "Median step (s)"},
 		{header: "Step time vs PT"}, {header: "Paper claim"}, {header: "Total train (s)"}, {header: "Eval (s)"}, {header: "Source train (s)"},
 		{header: "Peak RSS (MiB)"}, {header: "Diverged"}, {header: "Failed"}}
-	relative := false
+	relative, packed := false, false
 	for _, r := range b.Rows {
 		vsPT := "n/a"
 		if r.StepVsPT != nil {
@@ -181,7 +181,11 @@ func renderTimes(w io.Writer, b Board) error {
 		if claim == "" {
 			claim = "–"
 		}
-		addRow(cols, []string{r.Label, backboneLabel(r), r.Padding, fmt.Sprintf("%.4f", r.MeanStepSec), fmt.Sprintf("%.4f", r.MedianStepSec),
+		pad := r.Padding
+		if r.Packing != "" {
+			pad, packed = pad+", "+r.Packing, true
+		}
+		addRow(cols, []string{r.Label, backboneLabel(r), pad, fmt.Sprintf("%.4f", r.MeanStepSec), fmt.Sprintf("%.4f", r.MedianStepSec),
 			vsPT, claim, fmt.Sprintf("%.1f", r.TotalTrainSec), secondsOrDash(r.EvalSec), secondsOrDash(r.SourceTrainSec),
 			fmt.Sprintf("%.0f", float64(r.PeakRSSBytes)/(1<<20)), fmt.Sprint(r.Diverged), fmt.Sprint(r.Failed)})
 	}
@@ -191,7 +195,10 @@ func renderTimes(w io.Writer, b Board) error {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "- Step times: mean over the runs of each run's mean (and median) seconds per training step; peak RSS: the process's high-water mark at the end of a run (runs sharing a process include the ones before).")
 	if relative {
-		fmt.Fprintln(w, "- Step time vs PT: mean step time over PT's on the same backbone with the same padding (0.86× PT = 14% faster).")
+		fmt.Fprintln(w, "- Step time vs PT: mean step time over PT's on the same backbone with the same padding and packing (0.86× PT = 14% faster).")
+	}
+	if packed {
+		fmt.Fprintln(w, "- Packed runs (`--pack`; \"packed ×N\" beside the padding): a step's time is the pack's divided by the N runs in it, so it is compared only with PT packed alike; \"mixed\": some of the method's runs were packed, some alone.")
 	}
 	return nil
 }

@@ -15,7 +15,7 @@
 //   - step-time: one bar per method, the mean over its runs of a run's mean training-step
 //     seconds; the whisker spans the fastest to the slowest run (seeds, tasks).
 //   - step-time-vs-pt: the same relative to PT's mean step on the same backbone with the same
-//     padding (the leaderboard's "× PT"), a dashed line at PT = 1×; only when PT ran.
+//     padding and packing (the leaderboard's "× PT"), a dashed line at PT = 1×; only when PT ran.
 //   - peak-memory: the same for the process's peak resident memory (VmHWM, MiB) at the end of
 //     each run. It is the process's high-water mark: runs of one `ptbench run` grid share a
 //     process, so a run's value includes the runs before it in that process.

@@ -105,7 +105,7 @@ func barsWithWhiskers(series []plotSeries, title, unit string, value func(storag
 }
 
 // stepVsPTFigure draws each method's training-step time relative to PT's on the same
-// backbone with the same padding (the leaderboard's "× PT", from BuildBoard): the bar is the
+// backbone with the same padding and packing (the leaderboard's "× PT", from BuildBoard): the bar is the
 // mean over the method's runs of a run's mean step time over PT's mean, the whisker spans the
 // fastest to the slowest run, and a dashed line marks PT (1×). Methods with no PT to compare
 // with are left out; nil when none has one.
@@ -126,7 +126,7 @@ func stepVsPTFigure(series []plotSeries, rows []storage.ResultRow) (*plot.Plot, 
 	if len(compared) == 0 {
 		return nil, nil
 	}
-	p, err := barsWithWhiskers(compared, "Training step time relative to PT (same backbone and padding)\nbar: mean over runs; whisker: fastest to slowest run",
+	p, err := barsWithWhiskers(compared, "Training step time relative to PT (same backbone, padding and packing)\nbar: mean over runs; whisker: fastest to slowest run",
 		"step time ÷ PT's mean step time", func(r storage.ResultRow) float64 {
 			return r.MeanStepSec / ptStep[key{r.Label, r.Backbone.Name}]
 		}, func(v float64) string { return fmt.Sprintf("%.2f×", v) })

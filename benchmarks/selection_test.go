@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -161,5 +162,23 @@ func TestStepTimeRelativeToPT(t *testing.T) {
 	}
 	if rows[4].StepVsPT != nil {
 		t.Errorf("a row with no PT of its padding got %v", *rows[4].StepVsPT)
+	}
+	// Packed rows compare with PT packed alike: a packed step is the pack's over its runs.
+	packed := func(r MethodRow, how string) MethodRow { r.Packing = how; return r }
+	rows = []MethodRow{
+		row("pt", "PT", "max", 1.0),
+		packed(row("pt", "PT", "max", 0.5), "packed ×4"),
+		packed(row("lora", "LoRA", "max", 0.4), "packed ×4"),
+		row("lora", "LoRA", "max", 0.9),
+		packed(row("ept", "EPT", "max", 0.3), "mixed"),
+	}
+	relativeToPT(rows)
+	for i, want := range []float64{1, 1, 0.8, 0.9} {
+		if rows[i].StepVsPT == nil || math.Abs(*rows[i].StepVsPT-want) > 1e-12 {
+			t.Errorf("%s (%s): vs PT %v, want %v", rows[i].Label, rows[i].Packing, rows[i].StepVsPT, want)
+		}
+	}
+	if rows[4].StepVsPT != nil {
+		t.Errorf("a row of mixed packing got %v against PT", *rows[4].StepVsPT)
 	}
 }
