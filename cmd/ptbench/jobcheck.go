@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Checks shared by `ptbench slurm` and `ptbench k8s`: what they write into job files must not
@@ -30,8 +31,12 @@ func checkShards(n int) error {
 // checkNoControl refuses a value holding a control character (newline, carriage return, tab,
 // NUL, escape, DEL, or a Unicode line/paragraph separator or other control or format rune):
 // written into a YAML comment, an #SBATCH line or a shell script it could end the line and
-// start a document, a directive or a command of its own.
+// start a document, a directive or a command of its own. It refuses bytes that are not
+// UTF-8 too: YAML is UTF-8, so a manifest holding them (even in a comment) does not parse.
 func checkNoControl(what, v string) error {
+	if !utf8.ValidString(v) {
+		return usageError{fmt.Errorf("%s %q: not valid UTF-8 (job files are UTF-8 text)", what, v)}
+	}
 	for i, r := range v {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Cf, r) {
 			return usageError{fmt.Errorf("%s %q: control character %U at byte %d (job files cannot hold it)", what, v, r, i)}

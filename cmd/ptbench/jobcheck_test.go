@@ -25,6 +25,7 @@ func TestK8sRefusesControlCharactersAndBadNames(t *testing.T) {
 		{"newline in --out", []string{"k8s", "--shards", "2", "--image", "i", "--out", pod, "--", "run", "--methods", "pt", "--tasks", "rte"}, "control character"},
 		{"carriage return in --image", base("--image", "reg/x\rkind: Pod"), "control character"},
 		{"line separator in --namespace", base("--namespace", "a\u2028b"), "control character"},
+		{"bytes that are not UTF-8 in --out", []string{"k8s", "--shards", "2", "--image", "i", "--out", "/\xef", "--", "run", "--methods", "pt", "--tasks", "rte"}, "not valid UTF-8"},
 		{"newline in the command", base()[:0], ""}, // filled below
 		{"PVC name with a slash", base("--pvc", "../claim"), "DNS subdomain"},
 		{"PVC name upper case", base("--pvc", "Runs"), "DNS subdomain"},
