@@ -25,7 +25,6 @@ func TestK8sRefusesControlCharactersAndBadNames(t *testing.T) {
 		{"newline in --out", []string{"k8s", "--shards", "2", "--image", "i", "--out", pod, "--", "run", "--methods", "pt", "--tasks", "rte"}, "control character"},
 		{"carriage return in --image", base("--image", "reg/x\rkind: Pod"), "control character"},
 		{"line separator in --namespace", base("--namespace", "a\u2028b"), "control character"},
-		{"bytes that are not UTF-8 in --out", []string{"k8s", "--shards", "2", "--image", "i", "--out", "/\xef", "--", "run", "--methods", "pt", "--tasks", "rte"}, "not valid UTF-8"},
 		{"newline in the command", base()[:0], ""}, // filled below
 		{"PVC name with a slash", base("--pvc", "../claim"), "DNS subdomain"},
 		{"PVC name upper case", base("--pvc", "Runs"), "DNS subdomain"},
@@ -33,6 +32,7 @@ func TestK8sRefusesControlCharactersAndBadNames(t *testing.T) {
 		{"shards 1e9", []string{"k8s", "--shards", "1000000000", "--image", "i", "--out", "/runs/x", "--", "run", "--methods", "pt", "--tasks", "rte"}, "--shards"},
 		{"unknown method", []string{"k8s", "--shards", "2", "--image", "i", "--out", "/runs/x", "--", "run", "--methods", "nosuchmethod", "--tasks", "rte"}, "would fail"},
 		{"negative steps", []string{"k8s", "--shards", "2", "--image", "i", "--out", "/runs/x", "--", "run", "--methods", "pt", "--tasks", "rte", "--steps", "-5"}, "would fail"},
+		{"bytes that are not UTF-8 in --out", []string{"k8s", "--shards", "2", "--image", "i", "--out", "/\xef", "--", "run", "--methods", "pt", "--tasks", "rte"}, "not valid UTF-8"},
 	}
 	cases[3].args = []string{"k8s", "--shards", "2", "--image", "i", "--out", "/runs/x", "--", "run", "--methods", "pt", "--tasks", "rte", "--set", "pt.init_text=a\nkind: Pod"}
 	cases[3].want = "control character"
