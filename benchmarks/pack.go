@@ -63,7 +63,8 @@ func (g *Grid) packShape(runs [][]engine.TaskData) core.PackShape {
 // packQueue holds the grid's packable runs until size of them can train together
 // (engine.RunPacked: one backbone pass per step for all of them, every run's own batches,
 // losses, optimiser, evaluation and checkpoint). A run whose method cannot pack
-// (engine.Packable: FT, hook methods, plugins, methods with artefacts) runs alone at once.
+// (engine.Packable: FT, methods without row-independent rows, plugins, methods with
+// artefacts) runs alone at once.
 //
 // Runs pack across methods, sweep variants, seeds and tasks: each run collates and
 // transforms its own rows, and a pack has no hooks that would read a batch's task names, so
