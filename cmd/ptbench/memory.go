@@ -270,6 +270,40 @@ func checkMemory(g *benchmarks.Grid, method string, cfg map[string]any, limit in
 		method, g.Backbone, human(e.total()), human(e.weights), human(e.method), e.batch, e.tokens, human(e.activations), what, human(limit))}
 }
 
+// warnPackMemory warns when --pack N (N > 1, explicit) could hold more than the limit: a pack
+// keeps every run's activations in one pass (a 4-bit model's recomputed backward keeps less,
+// so there the estimate is high), which the per-run check above does not see. The largest
+// per-method estimate stands for every run of the pack. A warning, not a refusal: the
+// estimate is a lower bound of one run, not of a pack's mix.
+func warnPackMemory(g *benchmarks.Grid, cfgs map[string]map[string]any, limit int64) {
+	s, ok := shapeOf(g.Backbone)
+	if !ok || g.Pack <= 1 || g.Log == nil {
+		return
+	}
+	what := "--memory-limit"
+	if limit == 0 {
+		limit, what = machineMemory()
+	}
+	if limit == 0 {
+		return
+	}
+	var worst memoryEstimate
+	var method string
+	for _, name := range g.Methods {
+		cfg, ok := cfgs[name]
+		if !ok {
+			continue
+		}
+		if e := estimateRun(s, cfg, g.Train, g.BackboneOpts.DType, g.BackboneOpts.Quant); e.method+e.activations > worst.method+worst.activations {
+			worst, method = e, name
+		}
+	}
+	if need := worst.weights + int64(g.Pack)*(worst.method+worst.activations); need > limit {
+		fmt.Fprintf(g.Log, "warning: --pack %d: %d runs like %s's in one pass need at least %s (weights %s, each run's activations and parameters %s), more than %s allows (%s); a pack holds every run's activations at once — lower --pack if the process runs out of memory\n",
+			g.Pack, g.Pack, method, human(need), human(worst.weights), human(worst.method+worst.activations), what, human(limit))
+	}
+}
+
 // human prints bytes in binary units.
 func human(b int64) string {
 	const unit = 1024

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/ptbench/ptbench/backbones/t5"
+	"github.com/ptbench/ptbench/benchmarks"
 	"github.com/ptbench/ptbench/core"
 )
 
@@ -109,5 +111,33 @@ func TestSweptSizesAreBounded(t *testing.T) {
 		"--out", t.TempDir(), "--sweep", "pt.length=4,1000000000")
 	if err == nil || !strings.Contains(err.Error(), "bound for sizes") {
 		t.Fatalf("--sweep pt.length=4,1e9: %v", err)
+	}
+}
+
+// An explicit --pack N whose N runs' estimated activations exceed the limit is warned about
+// (a pack holds them all at once; the per-run check cannot see it); one run, or a pack that
+// fits, is not. The warning names the pack, the method and the limit.
+func TestPackMemoryWarning(t *testing.T) {
+	const gib = 1 << 30
+	cases := []struct {
+		name  string
+		pack  int
+		limit int64
+		want  bool
+	}{
+		{"12 runs in 2 GiB", 12, 2 * gib, true},
+		{"one run at a time", 1, 2 * gib, false},
+		{"auto (the backbone sizes it)", benchmarks.PackAuto, 2 * gib, false},
+		{"2 runs in 1 TiB", 2, 1024 * gib, false},
+	}
+	for _, c := range cases {
+		var log strings.Builder
+		g := &benchmarks.Grid{Backbone: "t5-small", Methods: []string{"pt", "dept"}, Pack: c.pack, Log: &log,
+			Train: core.TrainOptions{BatchSize: 16}}
+		warnPackMemory(g, map[string]map[string]any{"pt": {"length": 100}, "dept": {"length": 60}}, c.limit)
+		got := log.String()
+		if c.want != (got != "") || (c.want && !strings.Contains(got, fmt.Sprintf("--pack %d: %d runs like pt's", c.pack, c.pack))) {
+			t.Errorf("%s: warning %q, want one: %v", c.name, got, c.want)
+		}
 	}
 }

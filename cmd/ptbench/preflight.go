@@ -68,6 +68,7 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 			return err
 		}
 	}
+	resolved := map[string]map[string]any{} // each method's settings, for warnPackMemory
 	for _, name := range g.Methods {
 		raw := g.MethodConfigs[name]
 		if err := storage.CheckFiniteConfig(raw); err != nil {
@@ -101,11 +102,13 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 				return err
 			}
 		}
+		resolved[name] = cfg
 	}
 	if !checkingOnly { // --pack auto sizes packs within it (benchmarks.Grid.packBudget)
 		if g.MemoryLimit = runMemoryLimit; g.MemoryLimit == 0 {
 			g.MemoryLimit, _ = machineMemory()
 		}
+		warnPackMemory(g, resolved, runMemoryLimit) // an explicit --pack N: memory.go
 	}
 	for _, name := range g.Tasks {
 		task, err := core.NewTask(name)
