@@ -138,6 +138,15 @@ func machineMemory() (int64, string) {
 	return best, what
 }
 
+// effectiveLimit is the memory a run may use: limit (--memory-limit) when set, else the
+// machine's (machineMemory), with the name of what sets it; 0 when none is known.
+func effectiveLimit(limit int64) (int64, string) {
+	if limit != 0 {
+		return limit, "--memory-limit"
+	}
+	return machineMemory()
+}
+
 // backboneShape is what the estimate needs of a backbone, read from its preset or its
 // config.json without loading weights.
 type backboneShape struct {
@@ -254,10 +263,7 @@ func checkMemory(g *benchmarks.Grid, method string, cfg map[string]any, limit in
 	if !ok {
 		return nil // a backbone whose shape is not known without loading it: no estimate
 	}
-	what := "--memory-limit"
-	if limit == 0 {
-		limit, what = machineMemory()
-	}
+	limit, what := effectiveLimit(limit)
 	if limit == 0 {
 		return nil
 	}
@@ -280,10 +286,7 @@ func warnPackMemory(g *benchmarks.Grid, cfgs map[string]map[string]any, limit in
 	if !ok || g.Pack <= 1 || g.Log == nil {
 		return
 	}
-	what := "--memory-limit"
-	if limit == 0 {
-		limit, what = machineMemory()
-	}
+	limit, what := effectiveLimit(limit)
 	if limit == 0 {
 		return
 	}

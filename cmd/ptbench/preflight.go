@@ -105,9 +105,7 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 		resolved[name] = cfg
 	}
 	if !checkingOnly { // --pack auto sizes packs within it (benchmarks.Grid.packBudget)
-		if g.MemoryLimit = runMemoryLimit; g.MemoryLimit == 0 {
-			g.MemoryLimit, _ = machineMemory()
-		}
+		g.MemoryLimit, _ = effectiveLimit(runMemoryLimit)
 		warnPackMemory(g, resolved, runMemoryLimit) // an explicit --pack N: memory.go
 	}
 	for _, name := range g.Tasks {
