@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/sugarme/gotch/ts"
 )
@@ -293,7 +294,20 @@ func RandomInitNote(spec string) string {
 
 // OpenBackbone opens spec: a registered preset name first, else a path some loader accepts.
 // A device the linked libtorch cannot use is refused first (CheckDevice), before any load.
+//
+// Loading stages weights in Go slices (random init, checkpoint reads) that are garbage once
+// copied into tensors; OpenBackbone returns them to the system before training starts, since
+// a step allocates too little Go memory for the collector to run again soon (gotch's tensors
+// are C memory) and the staging would otherwise stay in the process's peak RSS.
 func OpenBackbone(spec string, opts BackboneOptions) (Backbone, error) {
+	bb, err := openBackbone(spec, opts)
+	if err == nil {
+		debug.FreeOSMemory()
+	}
+	return bb, err
+}
+
+func openBackbone(spec string, opts BackboneOptions) (Backbone, error) {
 	if err := CheckDevice(opts.Device); err != nil {
 		return nil, err
 	}
