@@ -90,9 +90,11 @@ func RestoreWeights(bb Backbone, snap []NamedTensor) {
 	ts.NoGrad(func() {
 		for _, w := range bb.Weights() {
 			if w.Tensor.MustRequiresGrad() {
-				if g := w.Tensor.MustGrad(false); g.MustDefined() {
+				g := w.Tensor.MustGrad(false)
+				if g.MustDefined() {
 					g.MustZero_()
 				}
+				g.MustDrop()
 				w.Tensor.MustRequiresGrad_(false)
 			}
 			if s, ok := byName[w.Name]; ok {

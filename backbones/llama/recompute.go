@@ -63,10 +63,12 @@ func gradEnabled() bool {
 		return false
 	}
 	defer x.MustDrop()
-	if x, err = x.SetRequiresGrad(true, true); err != nil {
+	leaf, err := x.SetRequiresGrad(true, false) // a second handle: both are dropped
+	if err != nil {
 		return false
 	}
-	y, err := x.MulScalar(scalar(1), false)
+	defer leaf.MustDrop()
+	y, err := leaf.MulScalar(scalar(1), false)
 	if err != nil {
 		return false
 	}
