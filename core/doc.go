@@ -117,7 +117,7 @@
 // Tasks (core/data, aliased here) have theirs: data.SelectionMetricTask (checkpoints chosen
 // by another metric than the table's), data.PredictionChecker (counts ill-formed
 // generations, InvalidCounts), data.EvalOnlyLoader (evaluation files without a training
-// file).
+// file), data.FileChecker (missing official files named before anything loads).
 //
 // # One step here, runs in core/engine
 //

@@ -100,6 +100,24 @@ func (t *fileTask) Load(opts data.DataOptions) (*data.Dataset, error) {
 	return t.load(opts, true)
 }
 
+// CheckFiles is Load's file checks without the reading (data.FileChecker): every official
+// file it needs is in DataDir, or in a complete cache, or (online) may be downloaded there.
+func (t *fileTask) CheckFiles(opts data.DataOptions) error {
+	switch {
+	case opts.DataDir != "":
+		for _, role := range t.requiredFiles(true) {
+			if !fileExists(filepath.Join(opts.DataDir, t.files[role])) {
+				return t.missing(opts.DataDir, role, true)
+			}
+		}
+		return nil
+	case opts.CacheDir == "" || opts.Offline:
+		_, err := t.dataRoot(opts, true) // no location, or a complete cache, or the offline error
+		return err
+	}
+	return nil // online with a cache folder: Load downloads what is missing
+}
+
 // evalFiles are the roles dev and test are built from.
 func (t *fileTask) evalFiles() []string {
 	if t.layout == mnliLayout {

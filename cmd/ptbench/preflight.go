@@ -12,6 +12,7 @@ import (
 	"github.com/ptbench/ptbench/backbones/hf"
 	"github.com/ptbench/ptbench/benchmarks"
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/data"
 	"github.com/ptbench/ptbench/core/storage"
 	"github.com/ptbench/ptbench/plugins/host"
 )
@@ -113,7 +114,16 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 		if err != nil {
 			return err
 		}
-		if g.Data.KShot == 0 || checkingOnly {
+		if checkingOnly { // a cluster job's data is on its own machine
+			continue
+		}
+		if g.Data.KShot == 0 {
+			// A missing official file is named here, not after the backbone has loaded.
+			if fc, ok := task.(data.FileChecker); ok {
+				if err := fc.CheckFiles(g.Data); err != nil {
+					return fmt.Errorf("task %s: %w", name, err)
+				}
+			}
 			continue
 		}
 		if _, err := task.Load(g.Data); err != nil {

@@ -28,6 +28,7 @@ func TestRunRejectsBadNumbersBeforeAnythingLoads(t *testing.T) {
 	dir := t.TempDir()
 	infCfg := filepath.Join(dir, "pt.yaml")
 	os.WriteFile(infCfg, []byte("pt:\n  lr: .inf\n"), 0o644)
+	emptyData := t.TempDir() // a --data-dir without the task's official files
 	cases := []struct {
 		args  []string
 		want  string
@@ -54,6 +55,7 @@ func TestRunRejectsBadNumbersBeforeAnythingLoads(t *testing.T) {
 		{[]string{"--seeds", "1,2,1"}, "--seeds: seed 1 is given twice", true},
 		{[]string{"--seeds", "x"}, `seed "x" is not an integer`, true},
 		{[]string{"--tasks", "syn-keyword,no-such-task"}, `unknown Task "no-such-task"`, false},
+		{[]string{"--tasks", "rte", "--data-dir", emptyData}, "rte: data file " + filepath.Join(emptyData, "glue", "RTE", "train.tsv") + " not found", false},
 		{[]string{"--threads", "-1"}, "--threads must be ≥ 0 (0 = number of cores), got -1", true},
 	}
 	for _, c := range cases {

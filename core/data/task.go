@@ -59,6 +59,14 @@ type EvalOnlyLoader interface {
 	LoadEvalOnly(opts DataOptions) (*Dataset, error)
 }
 
+// FileChecker is a task that can say, without reading or downloading anything, that Load
+// would fail for want of its files: a file missing from DataDir, no data location, or an
+// incomplete cache that downloads may not fill (Offline). A run's preflight asks it before
+// any backbone loads; a nil error promises only that the files are there or may be fetched.
+type FileChecker interface {
+	CheckFiles(opts DataOptions) error
+}
+
 // TaskFactory builds a task.
 type TaskFactory func() Task
 
