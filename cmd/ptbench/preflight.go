@@ -227,7 +227,7 @@ func validateBenchFlags(o benchmarks.BenchOptions) error {
 	for _, c := range []struct {
 		flag     string
 		v, least int
-	}{{"--seq", o.Seq, 1}, {"--batch", o.Batch, 1}, {"--steps", o.Steps, 1}, {"--warmup", o.Warmup, 0}} {
+	}{{"--seq", o.Seq, 1}, {"--batch-size", o.Batch, 1}, {"--steps", o.Steps, 1}, {"--warmup", o.Warmup, 0}} {
 		if c.v < c.least {
 			return usageError{fmt.Errorf("%s must be ≥ %d, got %d", c.flag, c.least, c.v)}
 		}

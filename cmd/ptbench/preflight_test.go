@@ -114,3 +114,19 @@ func TestLeaderboardToleratesATornLastLine(t *testing.T) {
 		t.Fatalf("middle damage: %v", err)
 	}
 }
+
+// `ptbench bench` refuses bad numbers before the backbone loads, naming the flag as the user
+// typed it.
+func TestBenchRejectsBadNumbersByTheirFlagNames(t *testing.T) {
+	for _, c := range []struct{ flag, value, want string }{
+		{"--batch-size", "0", "--batch-size must be ≥ 1, got 0"},
+		{"--seq", "-2", "--seq must be ≥ 1, got -2"},
+		{"--steps", "0", "--steps must be ≥ 1, got 0"},
+		{"--warmup", "-1", "--warmup must be ≥ 0, got -1"},
+	} {
+		_, err := execute("bench", "--methods", "pt", "--backbone", "/nonexistent", c.flag, c.value)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %s: error %v, want one containing %q", c.flag, c.value, err, c.want)
+		}
+	}
+}
