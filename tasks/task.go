@@ -253,13 +253,13 @@ func (t *fileTask) urls() []string {
 
 func (t *fileTask) missing(root, role string, fromDataDir bool) error {
 	urls := t.urls()
-	hint := fmt.Sprintf("get the official files from %v and unpack them under %s so that %s exists, or leave DataDir empty and set CacheDir to have them downloaded (ptbench data download %s)",
+	hint := fmt.Sprintf("get the official files from %v and unpack them under %s so that %s exists, or give no data folder (--data-dir; DataOptions.DataDir) and let ptbench download them into its cache (ptbench data download %s)",
 		urls, root, filepath.ToSlash(t.files[role]), t.name)
 	if !fromDataDir {
 		hint = fmt.Sprintf("the download into %s did not produce it; delete that folder's downloads/ and try again, or fetch %v by hand", root, urls)
 	}
 	if role == fileTrain {
-		hint += "; evaluation-only use (tasks.LoadEval) needs only the validation files"
+		hint += "; evaluation alone (ptbench data, tasks.LoadEval) needs only the validation files"
 	}
 	return &MissingDataError{Task: t.name, Path: filepath.Join(root, t.files[role]), Hint: hint}
 }
