@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
 
 	"github.com/spf13/cobra"
@@ -174,19 +175,28 @@ row's test scores exactly.`,
   ptbench score --task syn-keyword --split test --limit 16 --predictions runs/smoke/predictions/<run key>.test.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Flags and the predictions file first: loading the task may download its data.
 			if predictions == "" {
 				return usageError{fmt.Errorf("--predictions is required")}
+			}
+			if split != "test" && split != "dev" && split != "train" {
+				return usageError{fmt.Errorf("--split %q: want test, dev or train", split)}
+			}
+			if limit < 0 {
+				return usageError{fmt.Errorf("--limit %d: want ≥ 0 (0: the whole split)", limit)}
+			}
+			if st, err := os.Stat(predictions); err != nil {
+				return fmt.Errorf("--predictions: %w", err)
+			} else if !st.Mode().IsRegular() {
+				return fmt.Errorf("--predictions %s: not a regular file", predictions)
 			}
 			t, ds, err := f.load()
 			if err != nil {
 				return err
 			}
 			gold := map[string][]core.Example{"test": ds.Test, "dev": ds.Dev, "train": ds.Train}[split]
-			if gold == nil {
-				return usageError{fmt.Errorf("--split %q: want test, dev or train (non-empty)", split)}
-			}
-			if limit < 0 {
-				return usageError{fmt.Errorf("--limit %d: want ≥ 0 (0: the whole split)", limit)}
+			if len(gold) == 0 {
+				return fmt.Errorf("task %s has no %s examples here (evaluation alone loads no training file)", t.Name(), split)
 			}
 			if limit > 0 && limit < len(gold) {
 				gold = gold[:limit] // what a run's --test-limit/--eval-limit evaluated

@@ -76,3 +76,29 @@ func TestPredictionsRescoreToTheRow(t *testing.T) {
 		t.Errorf("foreign targets: err = %v", err)
 	}
 }
+
+// `ptbench score` checks its flags and the predictions file before it loads the task (which
+// may download): with a data folder that lacks the task, each error must be the flag's own.
+func TestScoreChecksFlagsBeforeLoadingTheTask(t *testing.T) {
+	empty := t.TempDir()
+	preds := filepath.Join(empty, "p.jsonl")
+	if err := os.WriteFile(preds, []byte(`{"id":"rte/dev/0","prediction":"entailment"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--predictions", filepath.Join(empty, "missing.jsonl")}, "--predictions: stat "},
+		{[]string{"--predictions", empty}, "not a regular file"},
+		{[]string{"--predictions", preds, "--split", "validation"}, `--split "validation": want test, dev or train`},
+		{[]string{"--predictions", preds, "--limit", "-1"}, "--limit -1: want ≥ 0"},
+		// The control: good flags get as far as the task's data, which is missing.
+		{[]string{"--predictions", preds}, "rte: data file "},
+	} {
+		_, err := execute(append([]string{"score", "--task", "rte", "--offline", "--data-dir", empty}, c.args...)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one containing %q", c.args, err, c.want)
+		}
+	}
+}
