@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -18,7 +19,7 @@ import (
 func Serve(p Plugin) {
 	if len(os.Args) > 1 && (os.Args[1] == "-describe" || os.Args[1] == "--describe") {
 		srv := NewServer(p)
-		d, err := srv.Describe(nil, nil)
+		d, err := srv.Describe(context.Background(), nil)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
