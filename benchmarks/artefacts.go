@@ -69,7 +69,7 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 		tasks = append(tasks, engine.TaskData{Task: task, Data: ds})
 		splits = append(splits, ds.Train)
 	}
-	train := g.Train
+	train := g.Train.ForMethod(spec.Method)
 	train.Progress = nil
 	train.Seed = spec.Seed
 	if spec.Steps > 0 {

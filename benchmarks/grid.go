@@ -287,7 +287,7 @@ func (g *Grid) prepareRun(bb core.Backbone, tasks []engine.TaskData, methodName 
 	if err != nil {
 		return nil, err
 	}
-	train := g.Train
+	train := g.Train.ForMethod(methodName) // AdamW's ε: the method's reference value unless --adam-eps
 	train.Seed = seed
 	names := make([]string, len(tasks))
 	var splits [][]core.Example

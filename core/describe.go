@@ -34,6 +34,9 @@ type Description struct {
 	// the native export (nil: names, shapes and dtypes only).
 	Tensors *TensorDoc `json:"tensors,omitempty"`
 	Needs   Needs      `json:"needs"`
+	// AdamEps is AdamW's ε as the method's reference code trains it (cite it in
+	// docs/fidelity.md); 0 = DefaultAdamEps. A run's --adam-eps overrides it.
+	AdamEps float64 `json:"adam_eps,omitempty"`
 	// Revision counts fixes that change what the method computes for some configurations
 	// (0: as first released). Run keys and artefact names hash it when it is not 0, so rows
 	// computed before a fix are never resumed as if they were the fixed method's; a fix that

@@ -23,9 +23,10 @@ type AdamW struct {
 // optimiser state follows the parameters wherever the run computes.
 type adamState struct{ expAvg, expAvgSq *ts.Tensor }
 
-// NewAdamW uses the protocol's betas (0.9, 0.999) and eps 1e-6.
+// NewAdamW uses the protocol's betas (0.9, 0.999) and ε DefaultAdamEps; a run sets Eps to
+// its options' AdamEpsilon (the method's reference value) before the first step.
 func NewAdamW(groups []ParamGroup) *AdamW {
-	return &AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, groups: groups, state: map[*ts.Tensor]*adamState{}}
+	return &AdamW{Beta1: 0.9, Beta2: 0.999, Eps: DefaultAdamEps, groups: groups, state: map[*ts.Tensor]*adamState{}}
 }
 
 // Step applies one update with every group's LR multiplied by lrFactor. Parameters without

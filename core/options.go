@@ -10,11 +10,15 @@ type TrainOptions struct {
 	EvalEvery     int     `json:"eval_every"`
 	Warmup        int     `json:"warmup"`
 	MaxGradNorm   float64 `json:"max_grad_norm"` // 0 = no clipping
-	Seed          int64   `json:"seed"`
-	MaxSourceLen  int     `json:"max_source_len"` // 0 = the task's
-	MaxTargetLen  int     `json:"max_target_len"`
-	MaxNewTokens  int     `json:"max_new_tokens"`
-	PadToMax      bool    `json:"pad_to_max"` // pad every batch to MaxSourceLen (DePT's reference code)
+	// AdamEps is AdamW's ε. 0 = the method's reference value (Description.AdamEps; ForMethod
+	// resolves it), and a resolved value equal to DefaultAdamEps is stored as 0, so the run
+	// keys of runs at the default stay what they were before the setting existed.
+	AdamEps      float64 `json:"adam_eps,omitempty"`
+	Seed         int64   `json:"seed"`
+	MaxSourceLen int     `json:"max_source_len"` // 0 = the task's
+	MaxTargetLen int     `json:"max_target_len"`
+	MaxNewTokens int     `json:"max_new_tokens"`
+	PadToMax     bool    `json:"pad_to_max"` // pad every batch to MaxSourceLen (DePT's reference code)
 	// GroupByLength draws each epoch's batches from windows of similar-length examples
 	// (LengthGroupedBatches): less padding, the same per-row losses.
 	GroupByLength bool     `json:"group_by_length,omitempty"`
@@ -50,6 +54,33 @@ func (o TrainOptions) Defaults(task Task) TrainOptions {
 		o.MaxNewTokens = 20
 	}
 	return o
+}
+
+// DefaultAdamEps is AdamW's ε where a method's reference code gives no other: the default of
+// transformers.AdamW, which DePT's train.py builds its optimiser with (docs/fidelity.md).
+const DefaultAdamEps = 1e-6
+
+// ForMethod returns the options a run of the named method trains with: AdamEps, if not set,
+// becomes the method's reference ε (its Description's), and an ε equal to DefaultAdamEps is
+// stored as 0 (see AdamEps). Methods without a description (plugins) keep the options as given.
+func (o TrainOptions) ForMethod(method string) TrainOptions {
+	if o.AdamEps == 0 {
+		if d, ok := Describe(method); ok {
+			o.AdamEps = d.AdamEps
+		}
+	}
+	if o.AdamEps == DefaultAdamEps {
+		o.AdamEps = 0
+	}
+	return o
+}
+
+// AdamEpsilon is the ε a run with these options trains with.
+func (o TrainOptions) AdamEpsilon() float64 {
+	if o.AdamEps > 0 {
+		return o.AdamEps
+	}
+	return DefaultAdamEps
 }
 
 // Progress receives training progress; engine.NewProgress prints it.

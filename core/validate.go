@@ -44,6 +44,9 @@ func (o TrainOptions) Validate() error {
 	if o.Warmup > o.Steps {
 		return fmt.Errorf("--warmup must be ≤ --steps (%d), got %d", o.Steps, o.Warmup)
 	}
+	if math.IsNaN(o.AdamEps) || math.IsInf(o.AdamEps, 0) || o.AdamEps < 0 || o.AdamEps >= 1 {
+		return fmt.Errorf("--adam-eps must be a finite number in [0, 1) (0 = each method's reference value), got %v", o.AdamEps)
+	}
 	if math.IsNaN(o.MaxGradNorm) || math.IsInf(o.MaxGradNorm, 0) || o.MaxGradNorm < 0 {
 		return fmt.Errorf("--max-grad-norm must be a finite number ≥ 0 (0 = off), got %v", o.MaxGradNorm)
 	}

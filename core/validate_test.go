@@ -32,6 +32,10 @@ func TestTrainOptionsValidate(t *testing.T) {
 		{"eval limit -1", func(o *TrainOptions) { o.EvalLimit = -1 }, "--eval-limit must be ≥ 0, got -1"},
 		{"test limit -7", func(o *TrainOptions) { o.TestLimit = -7 }, "--test-limit must be ≥ 0, got -7"},
 		{"max new tokens -1", func(o *TrainOptions) { o.MaxNewTokens = -1 }, "max_new_tokens must be ≥ 0, got -1"},
+		{"adam eps nan", func(o *TrainOptions) { o.AdamEps = math.NaN() }, "--adam-eps must be a finite number in [0, 1) (0 = each method's reference value), got NaN"},
+		{"adam eps -1e-8", func(o *TrainOptions) { o.AdamEps = -1e-8 }, "--adam-eps must be a finite number in [0, 1) (0 = each method's reference value), got -1e-08"},
+		{"adam eps 1", func(o *TrainOptions) { o.AdamEps = 1 }, "--adam-eps must be a finite number in [0, 1) (0 = each method's reference value), got 1"},
+		{"adam eps 1e-8", func(o *TrainOptions) { o.AdamEps = 1e-8 }, ""},
 	}
 	for _, c := range cases {
 		o := good
@@ -49,5 +53,33 @@ func TestTrainOptionsValidate(t *testing.T) {
 	}
 	if err := ValidateKShot(16); err != nil {
 		t.Errorf("k-shot 16: %v", err)
+	}
+}
+
+// ForMethod gives a run its method's reference ε unless the options set one, and stores the
+// protocol's default as 0 so that keys of runs at the default do not change.
+func TestTrainOptionsForMethodResolvesAdamEps(t *testing.T) {
+	RegisterDescribed(Description{Name: "test-eps-reference", AdamEps: 1e-8}, func(map[string]any) (Method, error) { return nil, nil })
+	RegisterDescribed(Description{Name: "test-eps-default"}, func(map[string]any) (Method, error) { return nil, nil })
+	cases := []struct {
+		method      string
+		given       float64 // --adam-eps
+		stored, use float64
+	}{
+		{"test-eps-reference", 0, 1e-8, 1e-8},         // the reference's ε
+		{"test-eps-default", 0, 0, DefaultAdamEps},    // no reference value: the protocol's
+		{"test-eps-reference", 1e-6, 0, 1e-6},         // overridden to the default: stored as 0
+		{"test-eps-default", 1e-7, 1e-7, 1e-7},        // overridden
+		{"plugin:./x", 0, 0, DefaultAdamEps},          // no description
+		{"test-eps-default", DefaultAdamEps, 0, 1e-6}, // the default, given explicitly
+	}
+	for _, c := range cases {
+		o := TrainOptions{Steps: 10, AdamEps: c.given}.ForMethod(c.method)
+		if o.AdamEps != c.stored || o.AdamEpsilon() != c.use {
+			t.Errorf("%s with --adam-eps %g: stored %g, used %g; want %g, %g", c.method, c.given, o.AdamEps, o.AdamEpsilon(), c.stored, c.use)
+		}
+		if o.Steps != 10 {
+			t.Errorf("%s: ForMethod changed another option", c.method)
+		}
 	}
 }

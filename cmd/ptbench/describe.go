@@ -53,6 +53,13 @@ func writeMethod(w io.Writer, v methodView) error {
 	if v.PEFT != "" {
 		fmt.Fprintf(w, "PEFT:       %s (ptbench export --format peft; run --init-from)\n", v.PEFT)
 	}
+	if v.Source == "built-in" {
+		eps, whose := v.AdamEps, "its reference code's"
+		if eps == 0 {
+			eps, whose = core.DefaultAdamEps, "the protocol's default"
+		}
+		fmt.Fprintf(w, "AdamW ε:    %g (%s; run --adam-eps sets one for every method)\n", eps, whose)
+	}
 	fmt.Fprintf(w, "needs:      %s\n\n", needsText(v.Needs))
 	if len(v.Settings) == 0 {
 		fmt.Fprintln(w, "settings:   none")

@@ -17,6 +17,7 @@ func TestMethodsNameListsSettings(t *testing.T) {
 	var v struct {
 		Name     string
 		Source   string
+		AdamEps  float64 `json:"adam_eps"`
 		Settings []struct {
 			Name, Type, Doc string
 			Default         any
@@ -33,7 +34,7 @@ func TestMethodsNameListsSettings(t *testing.T) {
 		def, _ := json.Marshal(s.Default)
 		got[s.Name] = s.Type + " " + string(def)
 	}
-	if v.Name != "pt" || v.Source != "built-in" || got["length"] != "int 100" || got["lr"] != "float 0.3" {
+	if v.Name != "pt" || v.Source != "built-in" || got["length"] != "int 100" || got["lr"] != "float 0.3" || v.AdamEps != 1e-8 {
 		t.Errorf("pt: %+v (settings %v)", v, got)
 	}
 	// The text form names the same settings, deprecated spellings included.
@@ -41,7 +42,8 @@ func TestMethodsNameListsSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"dept — DePT (built-in)", "length ", "deprecated spelling: prompt_length", "lowrank_lr", "0.85× PT"} {
+	for _, want := range []string{"dept — DePT (built-in)", "length ", "deprecated spelling: prompt_length", "lowrank_lr", "0.85× PT",
+		"AdamW ε:    1e-06 (the protocol's default"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("methods dept: no %q in\n%s", want, text)
 		}

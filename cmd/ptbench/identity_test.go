@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -51,5 +52,42 @@ func TestDTypeIsPartOfTheRunKey(t *testing.T) {
 	// Run again: both are done now.
 	if log := run("--dtype", "bfloat16"); !strings.Contains(log, "already in results.jsonl") {
 		t.Errorf("the bf16 run (spelled bf16) was not found done on the second try:\n%s", log)
+	}
+}
+
+// AdamW's ε is each method's reference value and part of the key: PT (its reference runs under
+// Hugging Face's Trainer) records 1e-8, DePT (transformers.AdamW's 1e-6, the protocol default)
+// records none, so DePT's key is the one it had before ε was a setting. --adam-eps 1e-6 makes a
+// PT run of its own (the ε every method trained with before), and leaves DePT's run done.
+func TestAdamEpsIsTheReferencesAndPartOfTheKey(t *testing.T) {
+	coretest.LockThread(t)
+	out := t.TempDir()
+	run := func(extra ...string) string {
+		args := append([]string{"run", "--preset", "smoke", "--methods", "pt,dept", "--tasks", "syn-keyword", "--steps", "3",
+			"--eval-limit", "8", "--test-limit", "8", "--out", out}, extra...)
+		log, err := execute(args...)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, log)
+		}
+		return log
+	}
+	run()
+	log := run("--adam-eps", "1e-6")
+	rows, err := storage.ReadResults(filepath.Join(out, storage.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, r.Method+"="+strconv.FormatFloat(r.Train.AdamEps, 'g', -1, 64))
+	}
+	if want := "pt=1e-08 dept=0 pt=0"; strings.Join(got, " ") != want {
+		t.Fatalf("rows (method=recorded ε) %v, want %s", got, want)
+	}
+	if rows[0].RunKey == rows[2].RunKey {
+		t.Errorf("PT at ε 1e-8 and 1e-6 share the key %s", rows[0].RunKey)
+	}
+	if !strings.Contains(log, "already in results.jsonl") {
+		t.Errorf("DePT at --adam-eps 1e-6 (its own ε) was not found done:\n%s", log)
 	}
 }

@@ -119,3 +119,17 @@ func TestPluginHostSettingsCheckedInPreflight(t *testing.T) {
 		}
 	}
 }
+
+// --adam-eps sets the ε of built-in methods' optimisers only; a plugin runs its own AdamW, and
+// the run says so before anything loads instead of letting the setting pass silently.
+func TestAdamEpsWarnsThatPluginsKeepTheirOwn(t *testing.T) {
+	log, err := execute("run", "--methods", "pt,plugin:/bin/true", "--tasks", "syn-keyword", "--offline",
+		"--backbone", "/nonexistent", "--out", t.TempDir(), "--adam-eps", "1e-7")
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent") {
+		t.Fatalf("want the run to reach the (missing) backbone, got %v", err)
+	}
+	want := "warning: --adam-eps does not reach method plugin:/bin/true"
+	if !strings.Contains(log, want) || strings.Contains(log, "does not reach method pt:") {
+		t.Errorf("log %q, want one warning: %q", log, want)
+	}
+}

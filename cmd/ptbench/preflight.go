@@ -91,6 +91,9 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 				return err
 			}
 		} else {
+			if g.Train.AdamEps != 0 && g.Log != nil {
+				fmt.Fprintf(g.Log, "warning: --adam-eps does not reach method %s: a plugin runs its own AdamW (the SDK's Info.AdamEps)\n", name)
+			}
 			if err := host.CheckHostSettings(raw); err != nil { // plugin_timeout, plugin_wire_dtype
 				return usageError{fmt.Errorf("method %s: %w", name, err)}
 			}

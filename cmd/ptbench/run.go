@@ -305,6 +305,7 @@ func registerGridFlags(f *pflag.FlagSet, g *benchmarks.Grid) {
 	f.IntVar(&g.Train.Steps, "steps", 30000, "training steps (a source method's source_steps setting overrides it for its sources)")
 	f.IntVar(&g.Train.BatchSize, "batch-size", 16, "batch size")
 	f.Float64Var(&g.Train.MaxGradNorm, "max-grad-norm", 1.0, "gradient clipping (0 = off)")
+	f.Float64Var(&g.Train.AdamEps, "adam-eps", 0, "AdamW's ε for every method (0 = each method's reference value: 1e-8 for the baselines run by Hugging Face's Trainer, 1e-6 for DePT, EPT, LoRA, MPT; docs/fidelity.md)")
 	f.IntVar(&g.Train.EvalLimit, "eval-limit", 0, "evaluate on at most N dev examples (0 = all)")
 	f.IntVar(&g.Train.TestLimit, "test-limit", 0, "evaluate on at most N test examples (0 = all)")
 	f.Float64Var(&g.Temperature, "temperature", 1, "multi-task sampling temperature T: p_i ∝ n_i^(1/T) (1 = proportional to size, large = uniform)")

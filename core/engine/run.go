@@ -72,6 +72,7 @@ func (tr *Trainer) start() (*runState, error) {
 	if err != nil {
 		return nil, err
 	}
+	sess.Opt.Eps = o.AdamEpsilon() // the method's reference ε, resolved by TrainOptions.ForMethod
 	// Training's own torch draws (dropout) are seeded after Setup, so whatever Setup drew —
 	// including training a missing artefact — never shifts them.
 	core.SeedAll(o.Seed + 1)

@@ -145,3 +145,35 @@ func TestHookSeesTrainFlagAndTask(t *testing.T) {
 		}
 	}
 }
+
+// The run's optimiser takes its ε from the options (TrainOptions.AdamEps, which the harness
+// resolves to the method's reference value): on the first step Adam moves a parameter by
+// lr·g/(|g| + ε), so a large ε must shrink the step a small ε leaves at ≈ lr.
+func TestTrainerOptimiserUsesTheRunsAdamEps(t *testing.T) {
+	coretest.LockThread(t)
+	bb := openTiny(t, core.BackboneOptions{})
+	td := loadTask(t, "syn-keyword")
+	firstStep := func(eps float64) float64 {
+		m := &trainFlagRecorder{}
+		opts := core.TrainOptions{Steps: 2, BatchSize: 4, EvalEvery: 2, EvalLimit: 4, TestLimit: 4, MaxNewTokens: 2,
+			EvalBatchSize: 4, AdamEps: eps}
+		var moved float64
+		tr := &engine.Trainer{Backbone: bb, Method: m, Tasks: []engine.TaskData{td}, Opts: opts}
+		tr.Callbacks = []engine.Callback{{OnStep: func(s engine.StepInfo) error {
+			if s.Step == 1 {
+				for _, v := range core.Float32s(m.bias) { // the bias started at zero
+					moved = math.Max(moved, math.Abs(float64(v)))
+				}
+			}
+			return nil
+		}}}
+		if _, err := tr.Run(); err != nil {
+			t.Fatal(err)
+		}
+		return moved
+	}
+	small, large := firstStep(1e-8), firstStep(0.5)
+	if !(small > 0) || !(small > 2*large) {
+		t.Fatalf("first step's largest move: %g with ε 1e-8, %g with ε 0.5; want the second far smaller", small, large)
+	}
+}

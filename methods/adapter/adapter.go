@@ -78,7 +78,10 @@ func (c Config) Validate() error { return adapters.Activation(c.Activation).Vali
 func init() {
 	core.RegisterConfigured(core.Description{
 		Name: "adapter", Label: "Adapter", Family: core.FamilyBackbone,
-		About: "Houlsby adapter: h + W_up gelu_new(W_down h + b_down) + b_up after self-attention and FFN of every block; layer norms trained",
+		// AdamW's ε as the reference trains it: Compacter's and ATTEMPT's adapter configs run under
+		// Hugging Face's Trainer: TrainingArguments.adam_epsilon, 1e-8 (docs/fidelity.md).
+		AdamEps: 1e-8,
+		About:   "Houlsby adapter: h + W_up gelu_new(W_down h + b_down) + b_up after self-attention and FFN of every block; layer norms trained",
 		// Estimated from what a step computes: no prompt lengthens the input.
 		StepCost: 0.8,
 	}, DefaultConfig, func(c Config) core.Method { return New(c, 0) })

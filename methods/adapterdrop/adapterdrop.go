@@ -29,7 +29,10 @@ func DefaultConfig() Config { return Config{Config: adapter.DefaultConfig(), K: 
 func init() {
 	core.RegisterConfigured(core.Description{
 		Name: "adapterdrop", Label: "AdapterDrop", Family: core.FamilyBackbone,
-		About: "AdapterDrop: the Houlsby adapter (gelu_new) without the adapters of the lowest k blocks of each stack",
+		// AdamW's ε as the reference trains it: Compacter's adapters_drop.json runs under its Trainer,
+		// eps=args.adam_epsilon: 1e-8 (docs/fidelity.md).
+		AdamEps: 1e-8,
+		About:   "AdapterDrop: the Houlsby adapter (gelu_new) without the adapters of the lowest k blocks of each stack",
 		// Estimated: the adapter's step without the lowest blocks' adapters.
 		StepCost: 0.75,
 	}, DefaultConfig, func(c Config) core.Method { return &Method{Method: adapter.New(c.Config, c.K), cfg: c} })

@@ -72,7 +72,11 @@ func DefaultConfig() Config {
 func init() {
 	core.RegisterConfigured(core.Description{
 		Name: "attempt", Label: "ATTEMPT", Family: core.FamilyInput,
-		About: "ATTEMPT (Asai et al. 2022): per-example attention over frozen source prompts and the target prompt, plus the target prompt",
+		// AdamW's ε as the reference trains it: sinlge_task.json sets no attn_learning_rate, so
+		// run_seq2seq.py leaves the optimiser to Hugging Face's Trainer: TrainingArguments.adam_epsilon,
+		// 1e-8 (docs/fidelity.md).
+		AdamEps: 1e-8,
+		About:   "ATTEMPT (Asai et al. 2022): per-example attention over frozen source prompts and the target prompt, plus the target prompt",
 		// Estimated: PT's step plus the attention over the source prompts.
 		StepCost: 1.05,
 		Needs:    core.Needs{Artefacts: true},

@@ -42,7 +42,10 @@ func DefaultConfig() Config { return Config{LR: 3e-4} }
 func init() {
 	core.RegisterConfigured(core.Description{
 		Name: "bitfit", Label: "BitFit", Family: core.FamilyBackbone,
-		About: "BitFit: zero-initialised biases on every attention/FFN linear, layer norm and the LM head; only they train",
+		// AdamW's ε as the reference trains it: Compacter's and ATTEMPT's bitfit.json run under Hugging
+		// Face's Trainer: TrainingArguments.adam_epsilon, 1e-8 (docs/fidelity.md).
+		AdamEps: 1e-8,
+		About:   "BitFit: zero-initialised biases on every attention/FFN linear, layer norm and the LM head; only they train",
 		// Estimated from what a step computes: no prompt lengthens the input.
 		StepCost: 0.8,
 	}, DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })

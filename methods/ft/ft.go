@@ -38,7 +38,10 @@ func DefaultConfig() Config { return Config{LR: 1e-4, MaxShardBytes: 5_000_000_0
 func init() {
 	core.RegisterConfigured(core.Description{
 		Name: "ft", Label: "FT", Family: core.FamilyBackbone,
-		About: "Full fine-tuning: every backbone weight trainable (AdamW); checkpoint is a loadable HF model directory",
+		// AdamW's ε as the reference trains it: ATTEMPT's finetuning.json and Compacter's baseline.json
+		// run under Hugging Face's Trainer: TrainingArguments.adam_epsilon, 1e-8 (docs/fidelity.md).
+		AdamEps: 1e-8,
+		About:   "Full fine-tuning: every backbone weight trainable (AdamW); checkpoint is a loadable HF model directory",
 		// Estimated: every weight's gradient and AdamW state.
 		StepCost: 1.4,
 		Needs:    core.Needs{TrainsBackboneWeights: true},

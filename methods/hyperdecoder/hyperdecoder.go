@@ -59,7 +59,10 @@ func DefaultConfig() Config {
 func init() {
 	core.RegisterConfigured(core.Description{
 		Name: "hyperdecoder", Label: "HyperDecoder", Family: core.FamilyBackbone,
-		About: "HyperDecoder (Ivison & Peters 2022): parallel FFN adapters; the decoder's generated per example from the encoder output",
+		// AdamW's ε as the reference trains it: third_party/trainers/t5_trainer.py builds AdamW with
+		// eps=args.adam_epsilon, unset in glue_t5_base.json: 1e-8 (docs/fidelity.md).
+		AdamEps: 1e-8,
+		About:   "HyperDecoder (Ivison & Peters 2022): parallel FFN adapters; the decoder's generated per example from the encoder output",
 		// Estimated: adapters (no prompt lengthens the input) plus their per-example generation.
 		StepCost: 0.85,
 		Needs:    core.Needs{EncoderDecoder: true},

@@ -69,7 +69,10 @@ func (c Config) Validate() error { return adapters.Activation(c.Activation).Vali
 func init() {
 	core.RegisterConfigured(core.Description{
 		Name: "hyperformer", Label: "HyperFormer++", Family: core.FamilyBackbone,
-		About: "HyperFormer++ (Karimi Mahabadi et al. 2021): per stack, one hypernetwork generates every adapter from task, layer and block-type embeddings; T5's layer norms train",
+		// AdamW's ε as the reference trains it: third_party/trainers/t5_trainer.py builds AdamW with
+		// eps=args.adam_epsilon, TrainingArguments' 1e-8 (docs/fidelity.md).
+		AdamEps: 1e-8,
+		About:   "HyperFormer++ (Karimi Mahabadi et al. 2021): per stack, one hypernetwork generates every adapter from task, layer and block-type embeddings; T5's layer norms train",
 		// Estimated: adapters (no prompt lengthens the input) plus their per-batch generation.
 		StepCost: 0.85,
 	}, DefaultConfig, func(c Config) core.Method { return &Method{cfg: c} })

@@ -37,7 +37,11 @@ func (c Config) Validate() error { return promptbank.CheckVocabLimit(c.Init, c.V
 func init() {
 	core.RegisterConfigured(core.Description{
 		Name: "pt", Label: "PT", Family: core.FamilyInput,
-		About: "Prompt tuning (Lester et al. 2021): soft prompt P (l×d) prepended to the input",
+		// AdamW's ε as the reference trains it: ATTEMPT runs prompt_tuning.json through Hugging Face's
+		// Trainer (run_seq2seq.py), whose AdamW takes TrainingArguments.adam_epsilon, 1e-8
+		// (docs/fidelity.md).
+		AdamEps: 1e-8,
+		About:   "Prompt tuning (Lester et al. 2021): soft prompt P (l×d) prepended to the input",
 		// The baseline: other methods' step times are quoted relative to PT's.
 		StepCost: 1, Baseline: true,
 		PEFT: peft.PromptTuning,

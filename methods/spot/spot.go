@@ -31,6 +31,9 @@ func DefaultConfig() Config {
 func init() {
 	core.RegisterConfigured(core.Description{
 		Name: "spot", Label: "SPoT", Family: core.FamilyInput,
+		// AdamW's ε as the reference trains it: ATTEMPT runs spot.json through Hugging Face's Trainer,
+		// whose AdamW takes TrainingArguments.adam_epsilon, 1e-8 (docs/fidelity.md).
+		AdamEps:  1e-8,
 		About:    "SPoT (Vu et al. 2022): PT initialised from a PT prompt trained on a source task",
 		StepCost: 1, // PT's step
 		Needs:    core.Needs{Artefacts: true},

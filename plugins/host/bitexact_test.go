@@ -20,6 +20,9 @@ func run(t *testing.T, bb core.Backbone, m core.Method, srcs, tgts [][][]int64) 
 	}
 	opt := core.NewAdamW(m.ParamGroups())
 	defer opt.Close()
+	// Built-in PT's ε (its reference's), which the SDK's PT declares too (Info.AdamEps); a
+	// plugin's own optimiser runs in the plugin, so this one matters for in-process PT only.
+	opt.Eps = core.TrainOptions{}.ForMethod("pt").AdamEpsilon()
 	var losses []float64
 	for s := range srcs {
 		clip := 0.0

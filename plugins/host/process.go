@@ -276,4 +276,3 @@ func lastLines(s string, n int) string {
 }
 
 func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") }
-

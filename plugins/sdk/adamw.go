@@ -82,7 +82,8 @@ type AdamW struct {
 
 type moments struct{ m, v []float32 }
 
-// NewAdamW uses ptbench's protocol settings: betas (0.9, 0.999), eps 1e-6.
+// NewAdamW uses ptbench's protocol settings: betas (0.9, 0.999), eps 1e-6 (the server sets
+// Info.AdamEps instead where the plugin gives one).
 func NewAdamW() *AdamW {
 	return &AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-6, state: map[*Param]*moments{}}
 }

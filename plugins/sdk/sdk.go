@@ -68,6 +68,10 @@ type Info struct {
 	Defaults any
 	// ConfigDoc documents each setting in one line.
 	ConfigDoc map[string]string
+	// AdamEps is the ε of the AdamW the SDK runs for the plugin, as the method's reference
+	// code trains it (0: the protocol's 1e-6). A plugin reproducing a built-in method uses that
+	// method's (PT: 1e-8). ptbench's --adam-eps does not reach a plugin's optimiser.
+	AdamEps float64
 }
 
 // Plugin is a method's entry point: its description and its factory.
@@ -102,11 +106,11 @@ func numel(shape []int) int {
 
 // Env is what a method sees when it creates its parameters.
 type Env struct {
-	DModel       int    // d, the backbone's hidden size
-	Vocab        int    // rows of the backbone's embedding table
-	Seed         int64  // the run's seed: derive every random draw from it
-	MaxSourceLen int    // s, the longest source the task produces
-	Task         string // task name (multi-task runs: the tasks joined by "+")
+	DModel       int      // d, the backbone's hidden size
+	Vocab        int      // rows of the backbone's embedding table
+	Seed         int64    // the run's seed: derive every random draw from it
+	MaxSourceLen int      // s, the longest source the task produces
+	Task         string   // task name (multi-task runs: the tasks joined by "+")
 	Tasks        []string // the run's tasks; Batch.Tasks indexes them
 	Backbone     string   // backbone name (preset or path)
 	// Rows holds the frozen embedding rows the method asked for in Needs (and those of every

@@ -149,6 +149,9 @@ func (s *server) Setup(_ context.Context, req *methodpb.SetupRequest) (*methodpb
 			n += int64(len(p.Data))
 		}
 		s.opt = NewAdamW()
+		if s.p.Info.AdamEps > 0 {
+			s.opt.Eps = s.p.Info.AdamEps
+		}
 		s.setup = true
 		resp = &methodpb.SetupResponse{TrainableParams: n, PrefixLen: int64(s.m.PrefixLen())}
 		return nil

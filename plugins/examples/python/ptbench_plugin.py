@@ -148,8 +148,9 @@ def clip_grad_norm(params, max_norm):
 
 
 class AdamW:
-    """torch.optim.AdamW (betas 0.9/0.999, eps 1e-6: ptbench's settings), every operation
-    rounded to float32 in the order of ptbench's core.AdamW and plugins/sdk.AdamW."""
+    """torch.optim.AdamW (betas 0.9/0.999; eps 1e-6, the protocol's default, or the method
+    class's ADAM_EPS), every operation rounded to float32 in the order of ptbench's core.AdamW
+    and plugins/sdk.AdamW."""
 
     def __init__(self, beta1=0.9, beta2=0.999, eps=1e-6):
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
@@ -295,7 +296,7 @@ class _Server:
             env.tokens[tt.text] = [int(i) for i in tt.ids]
         self.m.setup(env)
         self.params = self.m.params()
-        self.opt = AdamW()
+        self.opt = AdamW(eps=getattr(self.cls, "ADAM_EPS", 1e-6))
         return pb.SetupResponse(trainable_params=sum(p.data.size for p in self.params),
                                 prefix_len=self.m.prefix_len())
 

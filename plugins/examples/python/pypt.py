@@ -30,6 +30,7 @@ class PromptTuning:
     LABEL = "PT (Python)"
     INPUT = pb.INPUT_NONE  # the mask is enough: P does not depend on the input
     PREFIX, OFFSET = True, False
+    ADAM_EPS = 1e-8  # AdamW's ε as built-in PT trains (its reference's, docs/fidelity.md)
     DEFAULTS = {"length": 100, "lr": 0.3, "init": "vocab",
                 "init_text": "Classify the input and answer with the label.", "vocab_limit": 5000}
     DOCS = {

@@ -28,7 +28,7 @@ func defaults() Config {
 func Plugin(name string) sdk.Plugin {
 	return sdk.Plugin{
 		Info: sdk.Info{Name: name, Version: "1.0.0", About: "Prompt tuning through the plugin SDK (test reference)",
-			Input: sdk.InputNone, Prefix: true, Defaults: defaults(),
+			Input: sdk.InputNone, Prefix: true, Defaults: defaults(), AdamEps: 1e-8, // PT's (docs/fidelity.md)
 			ConfigDoc: map[string]string{"length": "l, soft tokens", "lr": "learning rate",
 				"init": `"vocab" or "text"`, "init_text": "text of the text init", "vocab_limit": "vocab init samples ids below this"}},
 		New: func(config []byte) (sdk.Method, error) { return New(config) },
