@@ -101,6 +101,13 @@ type Board struct {
 	// Selection names the variant chosen for every swept (method, task, seed): the rows'
 	// scores are those variants' (selection.go). Empty when nothing was swept.
 	Selection []SweepChoice `json:"sweep_selection,omitempty"`
+	// SplitSetups are the labels of rows that runs of one method with different setups for
+	// the same task and seed were split into (leaderboard_setups.go), instead of averaged as
+	// seeds; empty when every cell holds one setup.
+	SplitSetups []string `json:"split_setups,omitempty"`
+	// SameSeedRows are cells averaged over rows of one seed that differ in nothing a row
+	// records (other data or method revision: other run keys); empty when there are none.
+	SameSeedRows []string `json:"same_seed_rows,omitempty"`
 	// Unselected: every sweep variant is its own row (BoardOptions.NoSelect).
 	Unselected bool `json:"unselected,omitempty"`
 	// InvalidThreshold is the invalid-prediction share above which a cell is flagged
@@ -192,7 +199,7 @@ func BuildBoardWith(rows []storage.ResultRow, o BoardOptions) Board {
 		}
 		return cost
 	}
-	rows = targets
+	rows, b.SplitSetups, b.SameSeedRows = splitMixedSetups(targets) // leaderboard_setups.go
 	type key struct{ method, label, backbone string }
 	byKey := map[key][]storage.ResultRow{}
 	var order []key

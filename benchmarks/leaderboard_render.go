@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -96,6 +97,12 @@ func RenderMarkdown(w io.Writer, b Board) error {
 	}
 	if b.SplitProtocol != "" {
 		fmt.Fprintln(w, "- "+b.SplitProtocol)
+	}
+	if len(b.SameSeedRows) > 0 {
+		fmt.Fprintf(w, "- ⚠ averaged over rows of the same seed from runs with different run keys (other data or method revision, which rows do not record): %s. Their n counts rows, not seeds; results from before such a change belong in another folder.\n", strings.Join(b.SameSeedRows, "; "))
+	}
+	if len(b.SplitSetups) > 0 {
+		fmt.Fprintln(w, "- [setting=value] after a label: this folder holds runs of the method in more than one setup for the same task and seed (another --dtype, --adam-eps, setting, …); each setup is a row of its own, never averaged with the others as seeds (\"default\": the setting was not recorded, its default).")
 	}
 	if flagged {
 		fmt.Fprintln(w)
