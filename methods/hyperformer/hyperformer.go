@@ -47,7 +47,7 @@ type Config struct {
 	ProjectedDim    int     `json:"projected_task_embedding_dim" check:">0" doc:"p, the projector's output size (the heads' input)"`
 	TaskHiddenDim   int     `json:"task_hidden_dim" check:">0" doc:"the task projector's hidden size"`
 	Activation      string  `json:"non_linearity" doc:"the adapters' nonlinearity: relu, gelu_new, gelu or silu"`
-	InitStd         float64 `json:"init_std" check:"finite>=0" doc:"std of every generator weight (the reference's weight_init_range)"`
+	InitStd         float64 `json:"init_std" check:"finite>=0" doc:"std of every generator weight (the reference's linear_layer default, 1e-2)"`
 	ProjectedNorm   bool    `json:"unique_hyper_net_layer_norm" doc:"layer norm on the projected task embedding"`
 	TrainNorms      bool    `json:"unfreeze_layer_norms" doc:"train T5's layer norms"`
 	LR              float64 `json:"lr" check:"finite>0" doc:"learning rate of everything trained (AdamW)"`
