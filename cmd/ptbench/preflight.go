@@ -101,6 +101,11 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 				return err
 			}
 		}
+		if isBuiltin {
+			if err := checkSourceLengths(g, name, raw); err != nil {
+				return usageError{err}
+			}
+		}
 		if !checkingOnly { // a cluster job's memory is not this machine's
 			if err := checkMemory(g, name, cfg, runMemoryLimit); err != nil {
 				return err
@@ -252,6 +257,34 @@ func validateQuant(quant core.Quant, methods []string) error {
 	for _, m := range methods {
 		if d, ok := core.Describe(m); ok && d.Needs.TrainsBackboneWeights {
 			return usageError{fmt.Errorf("--quant nf4 stores the backbone's linear weights 4-bit and frozen, and %s trains them: run %s without --quant (a method that keeps them frozen, such as LoRA, runs on a 4-bit backbone: LoRA there is QLoRA)", m, m)}
+		}
+	}
+	return nil
+}
+
+// checkSourceLengths asks a method that sizes a tensor by the run's max source length (DePT's
+// and EPT's A, max_len 0) whether each task's length fits its settings, before anything loads.
+func checkSourceLengths(g *benchmarks.Grid, name string, raw map[string]any) error {
+	m, err := core.NewMethod(name, raw)
+	if err != nil {
+		return nil // resolveMethod reported it
+	}
+	defer m.Close()
+	c, ok := m.(interface{ CheckMaxSourceLen(int) error })
+	if !ok {
+		return nil
+	}
+	for _, t := range g.Tasks {
+		n := g.Train.MaxSourceLen
+		if n == 0 {
+			task, err := core.NewTask(t)
+			if err != nil {
+				return nil // the task check below reports it
+			}
+			n = task.MaxSourceLen()
+		}
+		if err := c.CheckMaxSourceLen(n); err != nil {
+			return fmt.Errorf("method %s on %s: %w", name, t, err)
 		}
 	}
 	return nil

@@ -33,7 +33,7 @@ func TestRunRejectsBadConfigBeforeTraining(t *testing.T) {
 	root.SetErr(&out)
 	root.SetArgs([]string{"run", "--methods", "dept", "--preset", "smoke", "--set", "dept.rank=999", "--out", t.TempDir()})
 	err := root.Execute()
-	if err == nil || !strings.Contains(err.Error(), "rank r = 999 exceeds max_len s = 256") {
+	if err == nil || !strings.Contains(err.Error(), "method dept on syn-keyword: rank r = 999 exceeds the run's max source length s = 64") {
 		t.Fatalf("error %v", err)
 	}
 }

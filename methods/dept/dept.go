@@ -43,7 +43,7 @@ import (
 type Config struct {
 	PromptLength int     `json:"length" check:">0" alias:"prompt_length" doc:"m, the number of soft prompt tokens"`
 	Rank         int     `json:"rank" check:">0" doc:"r, the rank of the offset A B"`
-	MaxLen       int     `json:"max_len" check:">0" doc:"s, rows of A: the longest source the offset covers"`
+	MaxLen       int     `json:"max_len" check:">=0" doc:"s, rows of A: the longest source the offset covers (0: the run's max source length, as the reference's max_seq_length: 256 on GLUE/SuperGLUE, 348 on MultiRC)"`
 	Alpha        float64 `json:"alpha" doc:"α in the offset's scale α/√r"`
 	PromptLR     float64 `json:"lr" check:">0" alias:"prompt_lr" doc:"learning rate of the prompt P_s"`
 	LowRankLR    float64 `json:"lowrank_lr" check:">0" doc:"learning rate of A and B"`
@@ -74,14 +74,14 @@ const DefaultInitText = "Classify this text is postive or not:"
 // DefaultConfig is the reference setting (m, r) = (60, 30), s = 256, text init.
 func DefaultConfig() Config {
 	p := pt.DefaultConfig()
-	return Config{PromptLength: 60, Rank: 30, MaxLen: 256, Alpha: 8, PromptLR: 0.3, LowRankLR: 1e-4,
+	return Config{PromptLength: 60, Rank: 30, Alpha: 8, PromptLR: 0.3, LowRankLR: 1e-4,
 		Init: "text", InitText: DefaultInitText, VocabLimit: p.VocabLimit}
 }
 
 // Validate is the rules between settings that the check tags cannot state (EPT's config
 // inherits them).
 func (c Config) Validate() error {
-	if c.Rank > c.MaxLen {
+	if c.MaxLen > 0 && c.Rank > c.MaxLen {
 		return fmt.Errorf("rank r = %d exceeds max_len s = %d", c.Rank, c.MaxLen)
 	}
 	return promptbank.CheckVocabLimit(c.Init, c.VocabLimit)
@@ -89,7 +89,8 @@ func (c Config) Validate() error {
 
 // releasedRunSettings are the settings of DePT's released runs (the DePT repository's
 // checkpoints/<task>/output.log): not this harness's batch 16 and 30,000/300,000 steps.
-const releasedRunSettings = "Run with batch 32, every input padded to 256, group_by_length False, AdamW weight decay 1e-5, " +
+const releasedRunSettings = "Run with batch 32, every input padded to max_seq_length (256; MultiRC 348), group_by_length False, " +
+	"no weight decay (the logged Trainer weight_decay 1e-5 is not read by DePT's own AdamW), " +
 	"per-task steps (MRPC 10k; WiC, WSC 20k; CoLA 40k; QNLI, QQP 100k; MNLI 250k; others 30k) and per-task rates " +
 	"(prompt 0.3 or 0.4, low-rank 1e-4 to 5e-3)"
 
@@ -138,6 +139,12 @@ func (m *Method) PromptLength() int { return m.Cfg.PromptLength }
 // and B zeros.
 func (m *Method) Setup(env core.SetupEnv) error {
 	d := env.Backbone.Info().DModel
+	if m.Cfg.MaxLen == 0 { // the run's max source length, as the reference sizes A by max_seq_length
+		if err := m.CheckMaxSourceLen(env.MaxSourceLen); err != nil {
+			return err
+		}
+		m.Cfg.MaxLen = env.MaxSourceLen
+	}
 	p, err := promptbank.Init(env.Backbone, promptbank.Spec{Length: m.Cfg.PromptLength, How: m.Cfg.Init, Text: m.Cfg.InitText,
 		VocabLimit: m.Cfg.VocabLimit, SpecialTokens: true}, env.Seed)
 	if err != nil {
@@ -152,6 +159,21 @@ func (m *Method) Setup(env core.SetupEnv) error {
 		return err
 	}
 	return m.B.RequiresGrad_(true)
+}
+
+// CheckMaxSourceLen reports whether a run whose sources reach n tokens can size A (max_len 0:
+// s = n, which must be ≥ 1 and ≥ r); a run's preflight asks it for every task before loading.
+func (m *Method) CheckMaxSourceLen(n int) error {
+	if m.Cfg.MaxLen > 0 {
+		return nil
+	}
+	if n <= 0 {
+		return fmt.Errorf("dept: max_len 0 takes the run's max source length, and the run gives none")
+	}
+	if m.Cfg.Rank > n {
+		return fmt.Errorf("rank r = %d exceeds the run's max source length s = %d (max_len 0 takes it)", m.Cfg.Rank, n)
+	}
+	return nil
 }
 
 // KaimingUniform is torch.nn.init.kaiming_uniform_(a=√5) for a weight whose fan-in is fanIn:

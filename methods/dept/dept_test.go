@@ -56,3 +56,34 @@ func TestPromptStartsFromDePTsText(t *testing.T) {
 		m.Close()
 	}
 }
+
+// A's rows are the run's max source length unless max_len says otherwise, as the reference
+// sizes A by max_seq_length: MultiRC's 348-token sources fit (a fixed 256 refused them).
+func TestMaxLenDefaultsToTheRunsMaxSourceLength(t *testing.T) {
+	coretest.LockThread(t)
+	bb, err := core.OpenBackbone("t5-tiny", core.BackboneOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	for _, c := range []struct {
+		maxLen, sourceLen, wantRows int
+	}{{0, 348, 348}, {0, 256, 256}, {100, 348, 100}} {
+		cfg := dept.DefaultConfig()
+		cfg.MaxLen = c.maxLen
+		m := &dept.Method{Cfg: cfg}
+		if err := m.Setup(core.SetupEnv{Backbone: bb, Seed: 1, MaxSourceLen: c.sourceLen}); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.A.MustSize()[0]; got != int64(c.wantRows) {
+			t.Errorf("max_len %d, sources up to %d: A has %d rows, want %d", c.maxLen, c.sourceLen, got, c.wantRows)
+		}
+		off, err := m.Offset(int64(min(c.sourceLen, c.wantRows)))
+		if err != nil {
+			t.Errorf("max_len %d: %v", c.maxLen, err)
+		} else {
+			off.MustDrop()
+		}
+		m.Close()
+	}
+}

@@ -155,6 +155,9 @@ func zerosParam(d core.Device, shape ...int64) *ts.Tensor {
 	return t
 }
 
+// CheckMaxSourceLen is DePT's (A's rows; see dept.Method.CheckMaxSourceLen).
+func (m *Method) CheckMaxSourceLen(n int) error { return m.dec.CheckMaxSourceLen(n) }
+
 func (m *Method) ParamGroups() []core.ParamGroup {
 	return []core.ParamGroup{
 		{Name: "prompt", LR: m.cfg.PromptLR, Params: []core.NamedTensor{{Name: "prompt", Tensor: m.dec.Prompt}}},
@@ -201,7 +204,7 @@ func (m *Method) fuse() (*ts.Tensor, error) {
 	case "b":
 		kv = m.dec.B.MustShallowClone()
 	default:
-		ab, err := m.dec.Offset(int64(m.cfg.MaxLen)) // (α/√r)·A B, all s rows
+		ab, err := m.dec.Offset(int64(m.dec.Cfg.MaxLen)) // (α/√r)·A B, all s rows (resolved by Setup)
 		if err != nil {
 			return nil, err
 		}

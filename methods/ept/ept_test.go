@@ -67,13 +67,13 @@ func TestConfigErrors(t *testing.T) {
 		{"dept", map[string]any{"lowrank_lr": 0}, "lowrank_lr must be > 0, got 0"},
 		{"dept", map[string]any{"init": "vocab", "vocab_limit": 0}, "vocab_limit must be > 0, got 0"},
 		{"dept", map[string]any{"lr": 0.3, "prompt_lr": 0.5}, "settings lr and prompt_lr are the same setting lr"},
-		{"dept", map[string]any{"rank": 300}, "rank r = 300 exceeds max_len s = 256"},
+		{"dept", map[string]any{"rank": 300, "max_len": 256}, "rank r = 300 exceeds max_len s = 256"},
 		{"dept", map[string]any{"promptlength": 3}, `unknown setting "promptlength"; valid settings: alpha, init, init_text, length, lowrank_lr, lr, max_len, rank, vocab_limit`},
 		{"ept", map[string]any{"spaces": 0}, "spaces must be > 0, got 0"},
 		{"ept", map[string]any{"proj_lr": -0.5}, "proj_lr must be ≥ 0, got -0.5"},
 		{"ept", map[string]any{"fusion_kv": "a"}, `fusion_kv must be "ab", "b" or "prompt_ab", got "a"`},
 		{"ept", map[string]any{"sources": []any{"mnli", ""}}, "sources[1] must not be empty"},
-		{"ept", map[string]any{"rank": 300}, "rank r = 300 exceeds max_len s = 256"},
+		{"ept", map[string]any{"rank": 300, "max_len": 256}, "rank r = 300 exceeds max_len s = 256"},
 		{"ept", map[string]any{"gate": "max"}, `gate must be "pooled" or "token"`},
 		{"ept", map[string]any{"prompt_length": -1}, "length must be > 0, got -1"},
 		{"pt", map[string]any{"length": 0}, "length must be > 0"},
@@ -301,10 +301,11 @@ func maxAbsF(a, b []float32) float64 {
 }
 
 // Run keys hash a method's KeyConfig: DePT's and EPT's keep the encoding they had before
-// prompt_length and prompt_lr took PT's names (length, lr), so their runs keep their keys and
-// older results folders resume. The strings are json.Marshal of the configs before the rename.
+// prompt_length and prompt_lr took PT's names (length, lr). The strings are json.Marshal of
+// the configs before the rename, with max_len 0 since it defaults to the run's max source
+// length (keys changed then anyway: storage.TrainingRevision 1).
 func TestRunKeyConfigKeepsThePreRenameEncoding(t *testing.T) {
-	const deptBefore = `{"prompt_length":60,"rank":30,"max_len":256,"alpha":8,"prompt_lr":0.3,"lowrank_lr":0.0001,` +
+	const deptBefore = `{"prompt_length":60,"rank":30,"max_len":0,"alpha":8,"prompt_lr":0.3,"lowrank_lr":0.0001,` +
 		`"init":"text","init_text":"Classify this text is postive or not:","vocab_limit":5000`
 	cases := []struct {
 		method string
