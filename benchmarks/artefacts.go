@@ -125,7 +125,8 @@ func (a *Artefacts) Artefact(spec core.ArtefactSpec) (*core.Artefact, error) {
 	used := a.end()
 	row := storage.ResultRow{RunKey: "artefact." + name, Method: spec.Method, Label: core.MethodLabel(spec.Method, m),
 		MethodConfig: m.Config(), Task: strings.Join(spec.Tasks, "+"), Seed: spec.Seed, Backbone: a.backbone.Info(),
-		Train: train, CodeVersion: g.CodeVersion, Extra: map[string]any{"artefact": name, "source": true, "data_hash": id.DataHash}}
+		Train: train, CodeVersion: g.CodeVersion, TrainingRevision: storage.TrainingRevision,
+		Extra: map[string]any{"artefact": name, "source": true, "data_hash": id.DataHash}}
 	if len(used) > 0 {
 		row.Extra["artefacts"] = used
 	}

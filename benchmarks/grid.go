@@ -324,6 +324,7 @@ func (g *Grid) prepareRun(bb core.Backbone, tasks []engine.TaskData, methodName 
 	base := storage.ResultRow{
 		Method: methodName, Label: g.label(methodName, m), MethodConfig: m.Config(),
 		Seed: seed, Backbone: bb.Info(), Train: train, KShot: g.Data.KShot, CodeVersion: g.CodeVersion,
+		TrainingRevision: storage.TrainingRevision,
 	}
 	base.Backbone.Name = g.Backbone
 	base.Backbone.RandomInit = core.IsBackbonePreset(g.Backbone)

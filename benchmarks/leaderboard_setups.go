@@ -55,6 +55,9 @@ func setupOf(r storage.ResultRow) map[string]string {
 	if r.KShot != 0 {
 		out["k_shot"] = fmt.Sprint(r.KShot)
 	}
+	if r.TrainingRevision != 0 {
+		out["training_revision"] = fmt.Sprint(r.TrainingRevision)
+	}
 	return out
 }
 

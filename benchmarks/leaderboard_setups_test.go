@@ -26,6 +26,7 @@ func TestBoardKeepsSetupsOfOneCellApart(t *testing.T) {
 	}
 	eps := func(r *storage.ResultRow) { r.Train.AdamEps = 1e-8 }
 	bf16 := func(r *storage.ResultRow) { r.Numerics = &storage.Numerics{DType: "bfloat16"} }
+	revised := func(r *storage.ResultRow) { r.TrainingRevision = 1 }
 	steps := func(n int) func(*storage.ResultRow) { return func(r *storage.ResultRow) { r.Train.Steps = n } }
 	lr := func(v float64) func(*storage.ResultRow) {
 		return func(r *storage.ResultRow) {
@@ -44,6 +45,8 @@ func TestBoardKeepsSetupsOfOneCellApart(t *testing.T) {
 			"PT [adam_eps=1e-8]: 75/2; PT [adam_eps=default]: 60/1"},
 		{"dtype differs in one cell", []storage.ResultRow{row("a", "rte", 1, 60, nil), row("b", "rte", 1, 70, bf16)},
 			"PT [dtype=bfloat16]: 70/1; PT [dtype=default]: 60/1"},
+		{"trained before and after a training revision", []storage.ResultRow{row("a", "rte", 1, 60, nil), row("b", "rte", 1, 70, revised)},
+			"PT [training_revision=1]: 70/1; PT [training_revision=default]: 60/1"},
 		{"steps differ by task only (the harness's budgets)", []storage.ResultRow{row("a", "rte", 1, 60, nil), row("b", "mnli", 1, 70, steps(300000))},
 			"PT: 60/1"},
 		{"a sweep chose another lr per seed", []storage.ResultRow{row("a", "rte", 1, 60, lr(0.3)), row("b", "rte", 2, 70, lr(0.5))},

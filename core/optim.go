@@ -8,8 +8,12 @@ import (
 	"github.com/sugarme/gotch/ts"
 )
 
-// AdamW is torch.optim.AdamW (non-amsgrad) over parameter groups, each with its own base
+// AdamW is transformers.AdamW (correct_bias, the optimiser every reference here trains with,
+// directly or through Hugging Face's Trainer) over parameter groups, each with its own base
 // learning rate and weight decay; a schedule multiplies every group's rate by one factor.
+// Unlike torch.optim.AdamW it adds ε to √v before the bias correction (the step is
+// lr·√bc2/bc1 · m/(√v + ε), an effective ε/√bc2 early on) and decays the weights after the
+// update, θ(1 − lr·wd) (docs/fidelity.md).
 // It is written out here rather than taken from gotch's optimizer because gotch's is tied to
 // a VarStore (whose Variables() copies dangle) and has no per-group learning rates.
 type AdamW struct {
@@ -49,9 +53,6 @@ func (o *AdamW) Step(lrFactor float64) {
 					st = &adamState{expAvg: p.Tensor.MustZerosLike(false), expAvgSq: p.Tensor.MustZerosLike(false)}
 					o.state[p.Tensor] = st
 				}
-				if g.WeightDecay != 0 {
-					p.Tensor.MustMulScalar_(ts.FloatScalar(1 - lr*g.WeightDecay))
-				}
 				// m ← β1 m + (1−β1) g ;  v ← β2 v + (1−β2) g²
 				st.expAvg.MustMulScalar_(ts.FloatScalar(o.Beta1))
 				scaled := grad.MustMulScalar(ts.FloatScalar(1-o.Beta1), false)
@@ -62,15 +63,17 @@ func (o *AdamW) Step(lrFactor float64) {
 				sq.MustMul_(grad)
 				st.expAvgSq.MustAdd_(sq)
 				sq.MustDrop()
-				// θ ← θ − lr/bc1 · m / (√v/√bc2 + eps)
+				// θ ← θ − lr·√bc2/bc1 · m / (√v + eps), then θ ← θ (1 − lr·wd)
 				denom := st.expAvgSq.MustSqrt(false)
-				denom.MustDivScalar_(ts.FloatScalar(bc2Sqrt))
 				denom.MustAddScalar_(ts.FloatScalar(o.Eps))
 				upd := st.expAvg.MustDiv(denom, false)
 				denom.MustDrop()
-				upd.MustMulScalar_(ts.FloatScalar(-lr / bc1))
+				upd.MustMulScalar_(ts.FloatScalar(-lr * bc2Sqrt / bc1))
 				p.Tensor.MustAdd_(upd)
 				upd.MustDrop()
+				if g.WeightDecay != 0 {
+					p.Tensor.MustMulScalar_(ts.FloatScalar(1 - lr*g.WeightDecay))
+				}
 				grad.MustDrop()
 			}
 		}

@@ -100,6 +100,13 @@ func methodRevision(method string) int {
 	return d.Revision
 }
 
+// TrainingRevision counts changes to the training every method shares that change every
+// method's results; keys and artefact names hash it when it is not 0, so rows trained before
+// such a change are never resumed as today's. 1: AdamW is transformers.AdamW's formula (ε added
+// to √v before the bias correction, weight decay after the update), as every reference trains.
+// A variable only so that tests can show revision 0 is the legacy encoding.
+var TrainingRevision = 1
+
 // Key is the run key: "<method>.<task>.s<seed>.<hash>" with the hash over the identity.
 func (id RunIdentity) Key() (string, error) {
 	var numerics *Numerics
@@ -124,8 +131,9 @@ func (id RunIdentity) Key() (string, error) {
 		N *Numerics `json:",omitempty"`
 		P *float64  `json:",omitempty"`
 		R int       `json:",omitempty"`
+		E int       `json:",omitempty"`
 	}{id.Method, id.Config, task, id.Seed, id.Backbone, id.Train, id.KShot, id.DataHash, numerics, temperature,
-		methodRevision(id.Method)})
+		methodRevision(id.Method), TrainingRevision})
 	if err != nil {
 		return "", fmt.Errorf("run key for %s on %s: %w", id.Method, task, err)
 	}
@@ -152,7 +160,8 @@ func (id RunIdentity) ArtefactName() (string, error) {
 		Train    core.TrainOptions `json:"train"`
 		Numerics *Numerics         `json:"numerics,omitempty"`
 		Revision int               `json:"revision,omitempty"`
-	}{id.Method, id.Config, id.Backbone, id.Tasks, id.DataHash, id.Seed, id.Train, numerics, methodRevision(id.Method)})
+		Training int               `json:"training,omitempty"`
+	}{id.Method, id.Config, id.Backbone, id.Tasks, id.DataHash, id.Seed, id.Train, numerics, methodRevision(id.Method), TrainingRevision})
 	if err != nil {
 		return "", fmt.Errorf("artefact %s: identity does not encode: %w", id.Method, err)
 	}

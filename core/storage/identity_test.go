@@ -13,8 +13,17 @@ import (
 	"github.com/ptbench/ptbench/core"
 )
 
-// legacyKey is the run key as every release before RunIdentity computed it: default runs must
-// keep it, so finished rows of old results folders still count as done.
+// atRevision runs f with TrainingRevision set to r.
+func atRevision(t *testing.T, r int, f func()) {
+	t.Helper()
+	saved := TrainingRevision
+	TrainingRevision = r
+	defer func() { TrainingRevision = saved }()
+	f()
+}
+
+// legacyKey is the run key as every release before RunIdentity computed it: default runs kept
+// it until the first training revision, so finished rows of old results folders counted as done.
 func legacyKey(id RunIdentity) string {
 	task := strings.Join(id.Tasks, "+")
 	b, _ := json.Marshal(struct {
@@ -36,12 +45,17 @@ func TestRunIdentityKey(t *testing.T) {
 	base := RunIdentity{Method: "pt", Config: map[string]any{"length": 100}, Tasks: []string{"rte"}, Seed: 1,
 		Backbone: "t5-small", Train: core.TrainOptions{Steps: 5, BatchSize: 16}, DataHash: "abc"}
 	with := func(f func(*RunIdentity)) RunIdentity { id := base; f(&id); return id }
+	atRevision(t, 0, func() { // before the first training revision: the legacy encoding
+		if k, _ := base.Key(); k != legacyKey(base) {
+			t.Fatalf("default run's key %s at training revision 0, want the legacy key %s", k, legacyKey(base))
+		}
+	})
 	baseKey, err := base.Key()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := legacyKey(base); baseKey != want {
-		t.Fatalf("default run's key %s, want the legacy key %s", baseKey, want)
+	if baseKey == legacyKey(base) {
+		t.Fatalf("training revision %d keeps the legacy key %s: rows trained before it would resume", TrainingRevision, baseKey)
 	}
 	cases := []struct {
 		name    string
@@ -105,14 +119,17 @@ func TestRunIdentityKey(t *testing.T) {
 func TestArtefactNameCountsNumerics(t *testing.T) {
 	id := ArtefactIdentity{Method: "pt", Config: map[string]any{"length": 4}, Backbone: "t5-tiny", Tasks: []string{"mnli"},
 		DataHash: "d", Seed: 1, Train: core.TrainOptions{Steps: 3}}
-	name, err := ArtefactName(id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var name string
+	atRevision(t, 0, func() {
+		name, _ = ArtefactName(id)
+	})
 	b, _ := json.Marshal(id) // the legacy name hashed exactly this encoding
 	h := sha256.Sum256(b)
 	if want := "pt.mnli.s1." + hex.EncodeToString(h[:])[:10]; name != want {
-		t.Errorf("default artefact name %s, want legacy %s", name, want)
+		t.Errorf("default artefact name %s at training revision 0, want legacy %s", name, want)
+	}
+	if now, _ := ArtefactName(id); now == name {
+		t.Errorf("training revision %d keeps the artefact name %s", TrainingRevision, now)
 	}
 	n := NumericsOf(core.BackboneOptions{DType: core.BFloat16})
 	id.Numerics = &n
@@ -158,6 +175,8 @@ func TestMethodRevisionIsPartOfTheIdentity(t *testing.T) {
 		method string
 		legacy bool
 	}{{"revision-zero-test", true}, {"revision-one-test", false}} {
+		saved := TrainingRevision
+		TrainingRevision = 0 // the method's revision alone
 		k, err := id(c.method).Key()
 		if err != nil {
 			t.Fatal(err)
@@ -176,5 +195,6 @@ func TestMethodRevisionIsPartOfTheIdentity(t *testing.T) {
 		if legacy := c.method + ".rte.s1." + hex.EncodeToString(h[:])[:10]; (name == legacy) != c.legacy {
 			t.Errorf("%s: artefact name %s, legacy %s: same = %v, want %v", c.method, name, legacy, name == legacy, c.legacy)
 		}
+		TrainingRevision = saved
 	}
 }

@@ -27,6 +27,9 @@ type ResultRow struct {
 	// tokenizer override), part of the run key; nil: the defaults (float32, full precision).
 	Numerics        *Numerics         `json:"numerics,omitempty"`
 	Train           core.TrainOptions `json:"train"`
+	// TrainingRevision is the TrainingRevision the run trained under (0: before the first), so
+	// that a board can tell rows of one seed trained before and after such a change apart.
+	TrainingRevision int `json:"training_revision,omitempty"`
 	KShot           int               `json:"k_shot,omitempty"`
 	Status          string            `json:"status"` // ok, diverged, failed
 	Error           string            `json:"error,omitempty"`

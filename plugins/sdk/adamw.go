@@ -69,7 +69,7 @@ func ClipGradNorm(params []*Param, maxNorm float64) float64 {
 	return total
 }
 
-// AdamW is torch.optim.AdamW (non-amsgrad) computed exactly as ptbench's core.AdamW does on
+// AdamW is transformers.AdamW (correct_bias) computed exactly as ptbench's core.AdamW does on
 // libtorch's CPU kernels: every operation rounded to float32 in the same order, with the
 // float64 scalars (β's, bias corrections, learning rate) converted to float32 as libtorch
 // converts a Scalar operand of a float32 tensor. Explicit float32 conversions keep the Go
@@ -98,7 +98,7 @@ func (o *AdamW) Step(params []*Param, lrFactor float64) {
 	bc2Sqrt := math.Sqrt(1 - math.Pow(o.Beta2, float64(o.step)))
 	b1, c1 := float32(o.Beta1), float32(1-o.Beta1)
 	b2, c2 := float32(o.Beta2), float32(1-o.Beta2)
-	bc2, eps := float32(bc2Sqrt), float32(o.Eps)
+	eps := float32(o.Eps)
 	for _, p := range params {
 		st := o.state[p]
 		if st == nil {
@@ -106,22 +106,22 @@ func (o *AdamW) Step(params []*Param, lrFactor float64) {
 			o.state[p] = st
 		}
 		lr := p.LR * lrFactor
-		if p.WeightDecay != 0 {
-			decay := float32(1 - lr*p.WeightDecay)
-			for i, x := range p.Data {
-				p.Data[i] = x * decay
-			}
-		}
-		scale := float32(-lr / bc1)
+		scale := float32(-lr * bc2Sqrt / bc1)
 		m, v, data := st.m, st.v, p.Data
 		for i, g := range p.Grad {
 			// m ← β1 m + (1−β1) g ;  v ← β2 v + ((1−β2) g) g
 			mi := float32(m[i]*b1) + float32(g*c1)
 			vi := float32(v[i]*b2) + float32(float32(g*c2)*g)
 			m[i], v[i] = mi, vi
-			// θ ← θ + (−lr/bc1) · m / (√v/√bc2 + eps)
-			denom := float32(float32(math.Sqrt(float64(vi)))/bc2) + eps
+			// θ ← θ + (−lr·√bc2/bc1) · m / (√v + eps)   (transformers.AdamW)
+			denom := float32(float32(math.Sqrt(float64(vi)))) + eps
 			data[i] += float32(float32(mi/denom) * scale)
+		}
+		if p.WeightDecay != 0 { // decoupled decay after the update, as transformers.AdamW
+			decay := float32(1 - lr*p.WeightDecay)
+			for i, x := range data {
+				data[i] = x * decay
+			}
 		}
 	}
 }

@@ -148,9 +148,10 @@ def clip_grad_norm(params, max_norm):
 
 
 class AdamW:
-    """torch.optim.AdamW (betas 0.9/0.999; eps 1e-6, the protocol's default, or the method
-    class's ADAM_EPS), every operation rounded to float32 in the order of ptbench's core.AdamW
-    and plugins/sdk.AdamW."""
+    """transformers.AdamW (betas 0.9/0.999; eps 1e-6, the protocol's default, or the method
+    class's ADAM_EPS; eps added to sqrt(v) before the bias correction, weight decay after the
+    update), every operation rounded to float32 in the order of ptbench's core.AdamW and
+    plugins/sdk.AdamW."""
 
     def __init__(self, beta1=0.9, beta2=0.999, eps=1e-6):
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
@@ -164,17 +165,17 @@ class AdamW:
         f32 = np.float32
         b1, c1 = f32(self.beta1), f32(1 - self.beta1)
         b2, c2 = f32(self.beta2), f32(1 - self.beta2)
-        bc2, eps = f32(bc2_sqrt), f32(self.eps)
+        eps = f32(self.eps)
         for p in params:
             m, v = self.moments.setdefault(p.name, (np.zeros_like(p.data), np.zeros_like(p.data)))
             lr = p.lr * lr_factor
-            if p.weight_decay:
-                p.data *= f32(1 - lr * p.weight_decay)
             g = p.grad
             m[...] = m * b1 + g * c1  # m <- b1 m + (1-b1) g
             v[...] = v * b2 + (g * c2) * g  # v <- b2 v + ((1-b2) g) g
-            denom = np.sqrt(v) / bc2 + eps
-            p.data += (m / denom) * f32(-lr / bc1)
+            denom = np.sqrt(v) + eps
+            p.data += (m / denom) * f32(-lr * bc2_sqrt / bc1)
+            if p.weight_decay:
+                p.data *= f32(1 - lr * p.weight_decay)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -89,13 +89,15 @@ class OptimiserTest(unittest.TestCase):
             self.assertEqual((a.grad[0], b.grad[0]), (np.float32(3) * scale, np.float32(4) * scale))
 
     def test_adamw_first_step_moves_each_value_by_lr(self):
-        # Step 1: m̂ = g, v̂ = g², so the update is lr · g / (|g| + eps): about ±lr, and
-        # weight decay scales θ by 1 − lr·wd first.
+        # Step 1: m = (1−β1) g, v = (1−β2) g², so transformers.AdamW's update
+        # lr·√bc2/bc1 · m/(√v + eps) is lr · g / (|g| + eps/√(1−β2)): about ±lr; then weight
+        # decay scales θ by 1 − lr·wd.
         p = Param("p", np.array([1.0, 1.0, 1.0]), lr=0.5, weight_decay=0.1)
         p.grad[:] = [2.0, -0.5, 1e-3]
         AdamW().step([p], lr_factor=0.2)
         lr = 0.5 * 0.2
-        want = (1 - lr * 0.1) - lr * np.sign(p.grad) * np.abs(p.grad) / (np.abs(p.grad) + 1e-6)
+        eps_eff = 1e-6 / np.sqrt(1 - 0.999)
+        want = (1 - lr * np.sign(p.grad) * np.abs(p.grad) / (np.abs(p.grad) + eps_eff)) * (1 - lr * 0.1)
         self.assertTrue(np.allclose(p.data, want, rtol=1e-6), f"{p.data} vs {want}")
 
 
