@@ -18,6 +18,10 @@ import (
 // a VarStore (whose Variables() copies dangle) and has no per-group learning rates.
 type AdamW struct {
 	Beta1, Beta2, Eps float64
+	// TorchForm computes torch.optim.Adam(W)'s formula instead, θ −= lr/bc1 · m/(√v/√bc2 + ε)
+	// with the decay before the update: for checks against trajectories PyTorch made (the T5
+	// fixtures' prompt Adam run), not for training.
+	TorchForm bool
 	groups            []ParamGroup
 	state             map[*ts.Tensor]*adamState
 	step              int
@@ -64,14 +68,23 @@ func (o *AdamW) Step(lrFactor float64) {
 				st.expAvgSq.MustAdd_(sq)
 				sq.MustDrop()
 				// θ ← θ − lr·√bc2/bc1 · m / (√v + eps), then θ ← θ (1 − lr·wd)
+				// (TorchForm: θ ← θ (1 − lr·wd), then θ ← θ − lr/bc1 · m / (√v/√bc2 + eps))
+				if o.TorchForm && g.WeightDecay != 0 {
+					p.Tensor.MustMulScalar_(ts.FloatScalar(1 - lr*g.WeightDecay))
+				}
 				denom := st.expAvgSq.MustSqrt(false)
+				scale := -lr * bc2Sqrt / bc1
+				if o.TorchForm {
+					denom.MustDivScalar_(ts.FloatScalar(bc2Sqrt))
+					scale = -lr / bc1
+				}
 				denom.MustAddScalar_(ts.FloatScalar(o.Eps))
 				upd := st.expAvg.MustDiv(denom, false)
 				denom.MustDrop()
-				upd.MustMulScalar_(ts.FloatScalar(-lr * bc2Sqrt / bc1))
+				upd.MustMulScalar_(ts.FloatScalar(scale))
 				p.Tensor.MustAdd_(upd)
 				upd.MustDrop()
-				if g.WeightDecay != 0 {
+				if !o.TorchForm && g.WeightDecay != 0 {
 					p.Tensor.MustMulScalar_(ts.FloatScalar(1 - lr*g.WeightDecay))
 				}
 				grad.MustDrop()

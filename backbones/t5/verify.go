@@ -295,10 +295,11 @@ func verifyAdam(m *Model, c referenceCase, prompt0 *ts.Tensor, lr, eps float64, 
 	return nil
 }
 
-// NewPromptAdam is torch.optim.Adam (AdamW with no weight decay) over one tensor.
+// NewPromptAdam is torch.optim.Adam (AdamW with no weight decay, in torch's formula: the
+// fixture's trajectory was made by PyTorch) over one tensor.
 func NewPromptAdam(p *ts.Tensor, lr, eps float64) *core.AdamW {
 	o := core.NewAdamW([]core.ParamGroup{{Name: "prompt", LR: lr, Params: []core.NamedTensor{{Name: "prompt", Tensor: p}}}})
-	o.Eps = eps
+	o.Eps, o.TorchForm = eps, true
 	return o
 }
 
