@@ -22,9 +22,9 @@ type AdamW struct {
 	// with the decay before the update: for checks against trajectories PyTorch made (the T5
 	// fixtures' prompt Adam run), not for training.
 	TorchForm bool
-	groups            []ParamGroup
-	state             map[*ts.Tensor]*adamState
-	step              int
+	groups    []ParamGroup
+	state     map[*ts.Tensor]*adamState
+	step      int
 }
 
 // adamState holds a parameter's moments, made by ZerosLike: on the parameter's device, so the

@@ -25,28 +25,28 @@ type ResultRow struct {
 	Backbone     core.BackboneInfo `json:"backbone"`
 	// Numerics are the backbone options that changed the numbers (bf16, NF4, dropout, a
 	// tokenizer override), part of the run key; nil: the defaults (float32, full precision).
-	Numerics        *Numerics         `json:"numerics,omitempty"`
-	Train           core.TrainOptions `json:"train"`
+	Numerics *Numerics         `json:"numerics,omitempty"`
+	Train    core.TrainOptions `json:"train"`
 	// TrainingRevision is the TrainingRevision the run trained under (0: before the first), so
 	// that a board can tell rows of one seed trained before and after such a change apart.
-	TrainingRevision int `json:"training_revision,omitempty"`
-	KShot           int               `json:"k_shot,omitempty"`
-	Status          string            `json:"status"` // ok, diverged, failed
-	Error           string            `json:"error,omitempty"`
-	Dev             core.Scores       `json:"dev,omitempty"`
-	Test            core.Scores       `json:"test,omitempty"`
-	DevScore        float64           `json:"dev_score"`
-	TestScore       float64           `json:"test_score"`
-	TrainableParams int64             `json:"trainable_params"`
-	MeanStepSec     float64           `json:"mean_step_seconds"`
-	MedianStepSec   float64           `json:"median_step_seconds"`
-	PeakRSSBytes    int64             `json:"peak_rss_bytes"`
-	EvalSeconds     float64           `json:"eval_seconds,omitempty"` // evaluation's share of the run's wall time
-	Steps           int               `json:"steps"`
-	BestStep        int               `json:"best_step"`
-	FinalLoss       float64           `json:"final_loss"`       // NaN/Inf are stored as null (see MarshalJSON)
-	Curves          *Curves           `json:"curves,omitempty"` // training loss and dev score over steps (rows before curves: nil)
-	Checkpoint      string            `json:"checkpoint,omitempty"`
+	TrainingRevision int         `json:"training_revision,omitempty"`
+	KShot            int         `json:"k_shot,omitempty"`
+	Status           string      `json:"status"` // ok, diverged, failed
+	Error            string      `json:"error,omitempty"`
+	Dev              core.Scores `json:"dev,omitempty"`
+	Test             core.Scores `json:"test,omitempty"`
+	DevScore         float64     `json:"dev_score"`
+	TestScore        float64     `json:"test_score"`
+	TrainableParams  int64       `json:"trainable_params"`
+	MeanStepSec      float64     `json:"mean_step_seconds"`
+	MedianStepSec    float64     `json:"median_step_seconds"`
+	PeakRSSBytes     int64       `json:"peak_rss_bytes"`
+	EvalSeconds      float64     `json:"eval_seconds,omitempty"` // evaluation's share of the run's wall time
+	Steps            int         `json:"steps"`
+	BestStep         int         `json:"best_step"`
+	FinalLoss        float64     `json:"final_loss"`       // NaN/Inf are stored as null (see MarshalJSON)
+	Curves           *Curves     `json:"curves,omitempty"` // training loss and dev score over steps (rows before curves: nil)
+	Checkpoint       string      `json:"checkpoint,omitempty"`
 	// Predictions are the row's predictions files by split ("dev", "test"), relative to the
 	// results folder (PredictionsFile); Invalid counts the ill-formed predictions in them.
 	Predictions map[string]string   `json:"predictions,omitempty"`
