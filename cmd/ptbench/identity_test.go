@@ -15,15 +15,7 @@ import (
 func TestDTypeIsPartOfTheRunKey(t *testing.T) {
 	coretest.LockThread(t)
 	out := t.TempDir()
-	run := func(extra ...string) string {
-		args := append([]string{"run", "--preset", "smoke", "--methods", "pt", "--tasks", "syn-keyword", "--steps", "5",
-			"--eval-limit", "8", "--test-limit", "8", "--out", out}, extra...)
-		log, err := execute(args...)
-		if err != nil {
-			t.Fatalf("%v\n%s", err, log)
-		}
-		return log
-	}
+	run := smokeRunner(t, out, "pt", "5")
 	if log := run(); !strings.Contains(log, "t5-tiny (random init, not the released checkpoint)") {
 		t.Errorf("the banner does not say the preset is random init:\n%s", log)
 	}
@@ -57,20 +49,12 @@ func TestDTypeIsPartOfTheRunKey(t *testing.T) {
 
 // AdamW's ε is each method's reference value and part of the key: PT (its reference runs under
 // Hugging Face's Trainer) records 1e-8, DePT (transformers.AdamW's 1e-6, the protocol default)
-// records none, so DePT's key is the one it had before ε was a setting. --adam-eps 1e-6 makes a
-// PT run of its own (the ε every method trained with before), and leaves DePT's run done.
+// records none (the default). --adam-eps 1e-6 makes a PT run of its own, and leaves DePT's run
+// done: the same key.
 func TestAdamEpsIsTheReferencesAndPartOfTheKey(t *testing.T) {
 	coretest.LockThread(t)
 	out := t.TempDir()
-	run := func(extra ...string) string {
-		args := append([]string{"run", "--preset", "smoke", "--methods", "pt,dept", "--tasks", "syn-keyword", "--steps", "3",
-			"--eval-limit", "8", "--test-limit", "8", "--out", out}, extra...)
-		log, err := execute(args...)
-		if err != nil {
-			t.Fatalf("%v\n%s", err, log)
-		}
-		return log
-	}
+	run := smokeRunner(t, out, "pt,dept", "3")
 	run()
 	log := run("--adam-eps", "1e-6")
 	rows, err := storage.ReadResults(filepath.Join(out, storage.ResultsFile))
@@ -89,5 +73,20 @@ func TestAdamEpsIsTheReferencesAndPartOfTheKey(t *testing.T) {
 	}
 	if !strings.Contains(log, "already in results.jsonl") {
 		t.Errorf("DePT at --adam-eps 1e-6 (its own ε) was not found done:\n%s", log)
+	}
+}
+
+// smokeRunner runs the smoke preset's methods on syn-keyword for steps steps into out, with
+// short evaluations, failing the test on an error; extra flags follow.
+func smokeRunner(t *testing.T, out, methods, steps string) func(extra ...string) string {
+	return func(extra ...string) string {
+		t.Helper()
+		args := append([]string{"run", "--preset", "smoke", "--methods", methods, "--tasks", "syn-keyword", "--steps", steps,
+			"--eval-limit", "8", "--test-limit", "8", "--out", out}, extra...)
+		log, err := execute(args...)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, log)
+		}
+		return log
 	}
 }
