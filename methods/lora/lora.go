@@ -52,9 +52,9 @@ type Config struct {
 	Merge       bool     `json:"merge" doc:"evaluate with B A merged into W"`
 }
 
-// DefaultConfig is r 8, α 16 on q and v.
+// DefaultConfig is PEFT's LoraConfig default for T5: r 8, lora_alpha 8 (scaling 1) on q and v.
 func DefaultConfig() Config {
-	return Config{Rank: 8, Alpha: 16, Targets: []string{string(core.RoleQ), string(core.RoleV)}, LR: 5e-4}
+	return Config{Rank: 8, Alpha: 8, Targets: []string{string(core.RoleQ), string(core.RoleV)}, LR: 5e-4}
 }
 
 var linearRoles = []core.HookRole{core.RoleQ, core.RoleK, core.RoleV, core.RoleO, core.RoleFFNIn, core.RoleFFNOut, core.RoleLMHead}

@@ -106,7 +106,8 @@ func (m *Method) ImportPEFT(a *peft.Adapter, bb core.BackboneInfo) error {
 		return a.Errorf("lora_alpha is %g but the lora method's alpha is %g (set lora.alpha=%g)", alpha, m.cfg.Alpha, alpha)
 	}
 	for _, f := range []string{"use_rslora", "use_dora", "fan_in_fan_out", "lora_bias", "bias", "rank_pattern",
-		"alpha_pattern", "layers_to_transform", "modules_to_save", "exclude_modules", "trainable_token_indices", "layer_replication"} {
+		"alpha_pattern", "layers_to_transform", "modules_to_save", "exclude_modules", "trainable_token_indices", "layer_replication",
+		"alora_invocation_tokens"} { // aLoRA: the same tensors, another forward pass
 		if !a.Empty(f) {
 			return a.Errorf("%s is %v: ptbench's lora has no equivalent", f, a.Config[f])
 		}

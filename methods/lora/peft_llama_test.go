@@ -60,7 +60,7 @@ func TestPEFTRoundTripLlama(t *testing.T) {
 	info := bb.Info()
 	info.Name = "llama-tiny"
 	out := filepath.Join(dir, "peft")
-	if _, err := peft.Export(peft.Source{Method: "lora", Config: map[string]any{"rank": 2, "alpha": 16.0, "targets": []any{"q", "v"}}, Backbone: info, Checkpoint: ckpt}, out); err != nil {
+	if _, err := peft.Export(peft.Source{Method: "lora", Config: map[string]any{"rank": 2, "alpha": 8.0, "targets": []any{"q", "v"}}, Backbone: info, Checkpoint: ckpt}, out); err != nil {
 		t.Fatal(err)
 	}
 	a, err := peft.Read(out)

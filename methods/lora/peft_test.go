@@ -189,9 +189,9 @@ func TestPEFTImportErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bb.Close()
-	// A good folder: the default lora (r 8, α 16, q and v) on t5-tiny.
+	// A good folder: the default lora (r 8, α 8, q and v) on t5-tiny.
 	good := func() *peft.Adapter {
-		a := &peft.Adapter{Config: map[string]any{"peft_type": "LORA", "task_type": "SEQ_2_SEQ_LM", "r": 8, "lora_alpha": 16,
+		a := &peft.Adapter{Config: map[string]any{"peft_type": "LORA", "task_type": "SEQ_2_SEQ_LM", "r": 8, "lora_alpha": 8,
 			"target_modules": []any{"v", "q"}, "bias": "none", "use_dora": false, "rank_pattern": map[string]any{}},
 			Tensors: map[string]*safetensors.Tensor{}}
 		for _, s := range bb.HookSites() {
@@ -220,6 +220,7 @@ func TestPEFTImportErrors(t *testing.T) {
 		{"targets", func(a *peft.Adapter) { a.Config["target_modules"] = []any{"q"} }, []string{"adapter_config.json", "target_modules is [q]"}},
 		{"regex targets", func(a *peft.Adapter) { a.Config["target_modules"] = ".*(q|v)$" }, []string{"adapter_config.json", "pattern"}},
 		{"dora", func(a *peft.Adapter) { a.Config["use_dora"] = true }, []string{"adapter_config.json", "use_dora"}},
+		{"alora", func(a *peft.Adapter) { a.Config["alora_invocation_tokens"] = []any{1, 2} }, []string{"adapter_config.json", "alora_invocation_tokens"}},
 		{"shape", func(a *peft.Adapter) {
 			a.Tensors[q0] = safetensors.FromFloat32(q0, []int64{17, 8}, make([]float32, 17*8))
 		}, []string{"adapter_model.safetensors", q0, "shape [17 8]"}},
