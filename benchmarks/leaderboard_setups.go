@@ -15,7 +15,7 @@ import (
 // hold both for the same task and seed. Averaged as one row they would pass for two seeds of
 // one setup. The board keeps them apart instead: where two rows of a leaderboard row share a
 // task and a seed, the settings that differ between such rows name a row each, as a suffix of
-// the label ("PT [adam_eps=1e-08]", "PT [adam_eps=default]"). Settings that differ only across
+// the label ("PT [adam_eps=1e-8]", "PT [adam_eps=default]"). Settings that differ only across
 // tasks (the paper harness's per-task step budgets) or that a sweep selected per seed do not
 // split a row.
 
