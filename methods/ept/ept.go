@@ -24,6 +24,7 @@ package ept
 
 import (
 	"math"
+	"slices"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
@@ -158,14 +159,20 @@ func zerosParam(d core.Device, shape ...int64) *ts.Tensor {
 // CheckMaxSourceLen is DePT's (A's rows; see dept.Method.CheckMaxSourceLen).
 func (m *Method) CheckMaxSourceLen(n int) error { return m.dec.CheckMaxSourceLen(n) }
 
+// ParamGroups lists what trains; without the projection stage (the ablation) its weights and
+// the gate take no part in the prompt, so they are neither trained nor counted.
 func (m *Method) ParamGroups() []core.ParamGroup {
-	return []core.ParamGroup{
+	groups := []core.ParamGroup{
 		{Name: "prompt", LR: m.cfg.PromptLR, Params: []core.NamedTensor{{Name: "prompt", Tensor: m.dec.Prompt}}},
 		{Name: "projection", LR: params.Rate(m.cfg.ProjLR, m.cfg.PromptLR), Params: []core.NamedTensor{
 			{Name: "proj_down", Tensor: m.down}, {Name: "proj_up", Tensor: m.up},
 			{Name: "gate_w", Tensor: m.gateW}, {Name: "gate_b", Tensor: m.gateB}}},
 		{Name: "lowrank", LR: m.cfg.LowRankLR, Params: []core.NamedTensor{{Name: "lora_A", Tensor: m.dec.A}, {Name: "lora_B", Tensor: m.dec.B}}},
 	}
+	if m.cfg.Projection != nil && !*m.cfg.Projection {
+		groups = slices.Delete(groups, 1, 2)
+	}
+	return groups
 }
 
 // Transform builds P* and applies the decomposition: H0 = [P* ; E + offset].

@@ -40,6 +40,11 @@ func TestParameterCountsOnT5Base(t *testing.T) {
 		// 76,800 + N·2·d·k (4·2·768·8 = 49,152) + gate N·d + N (3,076)
 		{"ept", map[string]any{"init": "vocab"}, 129028},
 		{"ept", map[string]any{"spaces": 2, "init": "vocab"}, 76800 + 2*2*768*8 + 2*768 + 2},
+		// The ablations count what they train: without the projection its weights and the gate
+		// are not trained (DePT's budget); fusion has no parameters of its own.
+		{"ept", map[string]any{"projection": false, "init": "vocab"}, 76800},
+		{"ept", map[string]any{"projection": false, "fusion": false, "init": "vocab"}, 76800},
+		{"ept", map[string]any{"fusion": false, "init": "vocab"}, 129028},
 	}
 	for _, c := range cases {
 		m, err := core.NewMethod(c.method, c.cfg)
