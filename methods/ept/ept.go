@@ -17,7 +17,8 @@
 // Init: P_s as DePT's (by default the embedding of DePT's instruction text, as DePT's scripts
 // run it; the EPT paper follows DePT's setup), A Kaiming-uniform, B zeros, W_up zeros, W_g
 // and b_g zeros, so at step 0 A B = 0,
-// F = 0, P_ms = 0 and EPT equals PT with the short prompt P_s. LR groups: prompt
+// F = 0 (fusion keys ab or b; prompt_ab attends over P_s too, so its F is not 0), P_ms = 0
+// and EPT equals PT with the short prompt P_s. LR groups: prompt
 // (3e-1); projection and gate (proj_lr, default 1e-2 — the spec groups them with the prompt;
 // see Config.ProjLR for why they get their own rate); A and B (1e-4).
 package ept
