@@ -456,15 +456,8 @@ func fillRow(row *storage.ResultRow, res *engine.TrainResult, task core.Task) {
 	}
 }
 
-// panicError is a recovered panic as an error: libtorch's message without the C++ frames and
-// Go stack gotch appends (its first line says what failed, e.g. "can't allocate memory").
-func panicError(p any) error {
-	msg := fmt.Sprint(p)
-	if i := strings.Index(msg, "\n"); i >= 0 {
-		msg = msg[:i]
-	}
-	return fmt.Errorf("panic: %s", msg)
-}
+// panicError is core.PanicError: a recovered panic as the run's error.
+func panicError(p any) error { return core.PanicError(p) }
 
 // safeSave is saveCheckpoint with a libtorch panic (gotch's Must* panic on a torch error, see
 // scripts/setup-gotch.sh) turned into the save's error.

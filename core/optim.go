@@ -38,8 +38,15 @@ func NewAdamW(groups []ParamGroup) *AdamW {
 }
 
 // Step applies one update with every group's LR multiplied by lrFactor. Parameters without
-// a gradient are skipped.
-func (o *AdamW) Step(lrFactor float64) {
+// a gradient are skipped. A libtorch failure (out of memory, a moment that no longer fits its
+// parameter) is returned as an error naming the parameter, never a panic out of the step.
+func (o *AdamW) Step(lrFactor float64) (err error) {
+	current := ""
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("AdamW step %d, parameter %s: %w", o.step, current, PanicError(p))
+		}
+	}()
 	o.step++
 	bc1 := 1 - math.Pow(o.Beta1, float64(o.step))
 	bc2Sqrt := math.Sqrt(1 - math.Pow(o.Beta2, float64(o.step)))
@@ -47,6 +54,7 @@ func (o *AdamW) Step(lrFactor float64) {
 		for _, g := range o.groups {
 			lr := g.LR * lrFactor
 			for _, p := range g.Params {
+				current = p.Name
 				grad := p.Tensor.MustGrad(false)
 				if !grad.MustDefined() {
 					grad.MustDrop()
@@ -91,6 +99,7 @@ func (o *AdamW) Step(lrFactor float64) {
 			}
 		}
 	})
+	return nil
 }
 
 // ZeroGrad clears every parameter's gradient.

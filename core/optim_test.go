@@ -3,6 +3,7 @@ package core
 import (
 	"math"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/sugarme/gotch"
@@ -44,5 +45,30 @@ func TestAdamWFirstStepFollowsItsFormula(t *testing.T) {
 		}
 		opt.Close()
 		p.MustDrop()
+	}
+}
+
+// A libtorch failure inside the optimiser is the step's error, naming the parameter, not a
+// panic out of the run: here a moment no longer the shape of its parameter.
+func TestAdamWStepReturnsLibtorchFailures(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	p, err := CPU.Param(ts.MustOfSlice([]float32{1, 1, 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.MustDrop()
+	opt := NewAdamW([]ParamGroup{{Name: "g", LR: 0.1, Params: []NamedTensor{{Name: "prompt", Tensor: p}}}})
+	defer opt.Close()
+	loss := p.MustSum(gotch.Float, false)
+	loss.MustBackward()
+	loss.MustDrop()
+	opt.state[p] = &adamState{expAvg: ts.MustZeros([]int64{2}, gotch.Float, gotch.CPU), expAvgSq: ts.MustZeros([]int64{2}, gotch.Float, gotch.CPU)}
+	err = opt.Step(1)
+	if err == nil || !strings.Contains(err.Error(), "AdamW step 1, parameter prompt: panic:") {
+		t.Fatalf("error %v, want the step's error naming the parameter", err)
+	}
+	if got := Float32s(p); got[0] != 1 {
+		t.Errorf("the parameter moved to %v", got)
 	}
 }

@@ -146,7 +146,9 @@ func TrainBatch(bb Backbone, m Method, opt *AdamW, b *Batch, lrFactor, maxGradNo
 	if maxGradNorm > 0 {
 		opt.ClipGradNorm(maxGradNorm)
 	}
-	opt.Step(lrFactor)
+	if err := opt.Step(lrFactor); err != nil {
+		return v, err
+	}
 	if eo, ok := m.(ExternalOptimizer); ok {
 		if err := eo.AfterBackward(lrFactor, maxGradNorm); err != nil {
 			return v, err

@@ -268,7 +268,10 @@ func verifyAdam(m *Model, c referenceCase, prompt0 *ts.Tensor, lr, eps float64, 
 		if step < steps {
 			opt.ZeroGrad()
 			out.Loss.MustBackward()
-			opt.Step(1)
+			if err := opt.Step(1); err != nil {
+				out.Drop()
+				return err
+			}
 		}
 		out.Drop()
 	}

@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/sugarme/gotch/ts"
@@ -212,15 +211,11 @@ func (m *packMember) finish() {
 }
 
 // guard runs f and turns a panic (gotch's Must* functions panic on a libtorch error) into
-// f's error: the first line of the message, without libtorch's C++ frames.
+// f's error (core.PanicError).
 func guard(f func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			msg := fmt.Sprint(p)
-			if i := strings.Index(msg, "\n"); i >= 0 {
-				msg = msg[:i]
-			}
-			err = fmt.Errorf("panic: %s", msg)
+			err = core.PanicError(p)
 		}
 	}()
 	return f()
@@ -262,7 +257,7 @@ func packedStep(bb core.Backbone, active []*packMember, step int) ([]float64, []
 	}
 	if len(ready) > 1 {
 		committed := false
-		err := guard(func() error { return stackedStep(bb, active, step, ready, batches, inputs, losses, &committed) })
+		err := guard(func() error { return stackedStep(bb, active, step, ready, batches, inputs, losses, errs, &committed) })
 		if err == nil {
 			return losses, errs
 		}
@@ -300,7 +295,7 @@ func (m *packMember) lrFactor(step int) float64 {
 // no update (as TrainBatch), and its loss stays out of the sums. committed is set once the
 // first optimiser step starts (from then on an error cannot be retried without stepping
 // some runs twice; before, a retry zeroes the gradients again).
-func stackedStep(bb core.Backbone, active []*packMember, step int, ready []int, batches []*core.Batch, inputs []core.Input, losses []float64, committed *bool) error {
+func stackedStep(bb core.Backbone, active []*packMember, step int, ready []int, batches []*core.Batch, inputs []core.Input, losses []float64, errs []error, committed *bool) error {
 	for _, k := range ready {
 		active[k].r.sess.Opt.ZeroGrad()
 	}
@@ -318,7 +313,7 @@ func stackedStep(bb core.Backbone, active []*packMember, step int, ready []int, 
 		if m.r.o.MaxGradNorm > 0 {
 			m.r.sess.Opt.ClipGradNorm(m.r.o.MaxGradNorm)
 		}
-		m.r.sess.Opt.Step(m.lrFactor(step))
+		errs[k] = m.r.sess.Opt.Step(m.lrFactor(step)) // a run's optimiser failure is that run's
 	}
 	return nil
 }
