@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -71,6 +72,10 @@ type MethodRow struct {
 	// Sweep is the variant's settings: only in the unselected view (BoardOptions.NoSelect),
 	// where every variant is its own row.
 	Sweep map[string]any `json:"sweep,omitempty"`
+
+	baseLabel string              // the label before a setup split ("": Label)
+	splitKeys []string            // the settings the split label names
+	setups    []map[string]string // each row's setup (setupOf), for comparing like with like
 }
 
 // SourceRow is one trained source artefact (its own run, reused by target runs).
@@ -160,6 +165,10 @@ func BuildBoardWith(rows []storage.ResultRow, o BoardOptions) Board {
 	if b.InvalidThreshold == 0 {
 		b.InvalidThreshold = DefaultInvalidThreshold
 	}
+	// Setups apart first, so that a sweep run under two setups is selected within each
+	// (leaderboard_setups.go).
+	rows, made, split := splitSetups(rows)
+	b.SplitSetups = made
 	selected, choices := SelectVariants(rows)
 	b.Selection, b.Unselected = choices, o.NoSelect
 	if o.NoSelect {
@@ -199,7 +208,8 @@ func BuildBoardWith(rows []storage.ResultRow, o BoardOptions) Board {
 		}
 		return cost
 	}
-	rows, b.SplitSetups, b.SameSeedRows = splitMixedSetups(targets) // leaderboard_setups.go
+	b.SameSeedRows = sameSeedRows(targets)
+	rows = targets
 	type key struct{ method, label, backbone string }
 	byKey := map[key][]storage.ResultRow{}
 	var order []key
@@ -243,6 +253,9 @@ func BuildBoardWith(rows []storage.ResultRow, o BoardOptions) Board {
 	b.SplitProtocol = splitProtocol(b.Tasks)
 	for _, k := range order {
 		mr := MethodRow{Method: k.method, Label: k.label, Backbone: k.backbone, Tasks: map[string]Cell{}}
+		if made, ok := split[k.label]; ok {
+			mr.baseLabel, mr.splitKeys = made.base, made.keys
+		}
 		if o.NoSelect && len(byKey[k]) > 0 {
 			mr.Sweep, _ = rowSweep(byKey[k][0])
 		}
@@ -254,6 +267,7 @@ func BuildBoardWith(rows []storage.ResultRow, o BoardOptions) Board {
 		seenSources := map[string]bool{}
 		seenRuns := map[string]bool{} // a multi-task run writes a row per task: count its time once
 		for _, r := range byKey[k] {
+			mr.setups = append(mr.setups, setupOf(r))
 			for _, name := range usedArtefacts(r) {
 				mr.SourceTrainSec += sourceCost(name, seenSources)
 			}
@@ -370,28 +384,59 @@ func mergePacking(packs []string) string {
 // relativeToPT sets each row's step time relative to the baseline's (PT, the method whose
 // description says Baseline) on the same backbone with the same padding and packing: the
 // papers compare step times at one input length, and a packed run's step time is its pack's
-// divided by the runs in it. Of several baseline rows, the one whose label suffix after
-// the baseline's label (a grid's " (k=16)") the row's label shares, longest first.
+// divided by the runs in it. Where setups were split, the baseline row must share the row's
+// value of every setting either split names (bf16 EPT against bf16 PT), settings of the
+// methods' own configs aside. Of several baseline rows, the one whose label suffix after the
+// baseline's label (a grid's " (k=16)") the row's label shares, longest first; a tie between
+// split baseline rows compares with none.
 func relativeToPT(rows []MethodRow) {
 	baseline := core.BaselineMethod()
 	d, _ := core.Describe(baseline)
-	for i := range rows {
-		best := -1
-		for j, pt := range rows {
-			suffix, isPT := strings.CutPrefix(pt.Label, d.Label)
-			if pt.Method != baseline || !isPT || pt.Backbone != rows[i].Backbone || pt.Padding != rows[i].Padding || pt.Packing != rows[i].Packing ||
-				pt.MeanStepSec <= 0 || !strings.HasSuffix(rows[i].Label, suffix) {
+	sameSetup := func(a, b MethodRow) bool {
+		for _, k := range append(slices.Clone(a.splitKeys), b.splitKeys...) {
+			if strings.HasPrefix(k, "config.") {
 				continue
 			}
-			if best < 0 || len(suffix) > len(strings.TrimPrefix(rows[best].Label, d.Label)) {
-				best = j
+			va, oka := sharedValue(a.setups, k)
+			vb, okb := sharedValue(b.setups, k)
+			if !oka || !okb || va != vb {
+				return false
 			}
 		}
-		if best >= 0 && rows[i].MeanStepSec > 0 {
+		return true
+	}
+	for i := range rows {
+		best, tie := -1, false
+		for j, pt := range rows {
+			suffix, isPT := strings.CutPrefix(pt.unsplitLabel(), d.Label)
+			if pt.Method != baseline || !isPT || pt.Backbone != rows[i].Backbone || pt.Padding != rows[i].Padding || pt.Packing != rows[i].Packing ||
+				pt.MeanStepSec <= 0 || !strings.HasSuffix(rows[i].unsplitLabel(), suffix) || !sameSetup(rows[i], pt) {
+				continue
+			}
+			if i == j {
+				best, tie = j, false
+				break
+			}
+			switch bestSuffix := strings.TrimPrefix(rows[max(best, 0)].unsplitLabel(), d.Label); {
+			case best < 0 || len(suffix) > len(bestSuffix):
+				best, tie = j, false
+			case len(suffix) == len(bestSuffix):
+				tie = true
+			}
+		}
+		if best >= 0 && !tie && rows[i].MeanStepSec > 0 {
 			v := rows[i].MeanStepSec / rows[best].MeanStepSec
 			rows[i].StepVsPT = &v
 		}
 	}
+}
+
+// unsplitLabel is the row's label before a setup split.
+func (r MethodRow) unsplitLabel() string {
+	if r.baseLabel == "" {
+		return r.Label
+	}
+	return r.baseLabel
 }
 
 // paperStepClaim is a method's paper's training-time claim against PT, shown beside the

@@ -5,23 +5,33 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/storage"
 )
 
 // Runs of one method that differ in their setup — another --dtype or --adam-eps, the plain
-// forms, a --set that no label separates — have different run keys, so a results folder can
-// hold both for the same task and seed. Averaged as one row they would pass for two seeds of
-// one setup. The board keeps them apart instead: where two rows of a leaderboard row share a
-// task and a seed, the settings that differ between such rows name a row each, as a suffix of
-// the label ("PT [adam_eps=1e-8]", "PT [adam_eps=default]"). Settings that differ only across
-// tasks (the paper harness's per-task step budgets) or that a sweep selected per seed do not
-// split a row.
+// forms, a --set that no label separates, rows trained before a training revision — have
+// different run keys, so a results folder can hold both. Averaged as one row they would pass
+// for seeds of one setup. The board keeps them apart instead: a setting whose value differs
+// between rows of one task (same seed or not) names a row per value, as a suffix of the label
+// ("PT [adam_eps=1e-8]", "PT [adam_eps=1e-6]"). This happens before sweep variants are
+// selected, so a sweep run under two setups is selected within each. Settings that differ
+// only across tasks (the paper harness's per-task step budgets) or that a sweep chose split
+// nothing; a setting that is per task but differs within one task (two step budgets for rte)
+// labels only that task's rows.
+
+const (
+	unsetValue = "(unset)" // a setting the row does not record (a row from before it existed)
+	sweptValue = "swept"   // a setting the row's sweep chose (selected per seed on dev)
+)
 
 // setupOf flattens what a row's run key hashes besides its task, seed and data: the method's
-// settings (minus those a sweep chose for this seed), the training options (minus the seed),
-// the numerics and the k-shot size, as "name" → JSON value.
+// settings (those its sweep chose as sweptValue), the training options (minus the seed), the
+// numerics, the k-shot size, the training revision, and the multi-task and --init-from
+// identity, as "kind.name" → JSON value (absent: not recorded).
 func setupOf(r storage.ResultRow) map[string]string {
 	out := map[string]string{}
 	add := func(prefix string, v any, skip map[string]bool) {
@@ -41,111 +51,254 @@ func setupOf(r storage.ResultRow) map[string]string {
 			out[prefix+k] = string(vb)
 		}
 	}
-	swept := map[string]bool{}
-	if vals, ok := r.Extra["sweep"].(map[string]any); ok {
+	add("config.", r.MethodConfig, nil)
+	if vals, _ := rowSweep(r); vals != nil {
 		for k := range vals {
-			swept[strings.TrimPrefix(k, r.Method+".")] = true
+			name := strings.TrimPrefix(k, r.Method+".")
+			if canonical, ok := core.CanonicalSetting(r.Method, name); ok {
+				name = canonical // a sweep over a deprecated spelling ("prompt_lr") sets "lr"
+			}
+			out["config."+name] = sweptValue
 		}
 	}
-	add("config.", r.MethodConfig, swept)
 	add("train.", r.Train, map[string]bool{"seed": true})
 	if r.Numerics != nil {
 		add("numerics.", r.Numerics, nil)
 	}
 	if r.KShot != 0 {
-		out["k_shot"] = fmt.Sprint(r.KShot)
+		out["data.k_shot"] = strconv.Itoa(r.KShot)
 	}
 	if r.TrainingRevision != 0 {
-		out["training_revision"] = fmt.Sprint(r.TrainingRevision)
+		out["train.training_revision"] = strconv.Itoa(r.TrainingRevision)
+	}
+	if tasks, ok := r.Extra["multi_task"].([]any); ok { // "rte+mrpc (T=2)"
+		names := make([]string, len(tasks))
+		for i, t := range tasks {
+			names[i] = fmt.Sprint(t)
+		}
+		v := strings.Join(names, "+")
+		if t, ok := r.Extra["temperature"]; ok {
+			v += fmt.Sprintf(" (T=%v)", t)
+		}
+		out["extra.multi_task"] = v
+	}
+	if from, ok := r.Extra["init_from"].(map[string]any); ok {
+		sum, _ := from["sha256"].(string)
+		out["extra.init_from"] = "sha256:" + sum[:min(12, len(sum))]
 	}
 	return out
 }
 
-// splitMixedSetups relabels rows so that runs of different setups that would share a cell
-// (same method, label, backbone, task and seed) land in leaderboard rows of their own. It
-// returns the rows (relabelled copies where needed), the labels it made, and the cells where
-// rows of one seed differ in nothing a row records (the data or the method's revision, which
-// only the run key hashes): those stay averaged, and the board says so.
-func splitMixedSetups(rows []storage.ResultRow) ([]storage.ResultRow, []string, []string) {
+// setupDefaults are what a setting means when a row does not record it (the storage leaves
+// defaults out so that default runs keep their keys).
+var setupDefaults = map[string]string{
+	"train.adam_eps":          formatSetupFloat(core.DefaultAdamEps),
+	"train.training_revision": "0",
+	"numerics.dtype":          "float32",
+	"numerics.quant":          "none",
+	"numerics.device":         "cpu",
+	"numerics.forms":          "fast",
+	"numerics.dropout":        "checkpoint's",
+	"numerics.tokenizer":      "checkpoint's",
+	"numerics.init_seed":      "0",
+	"data.k_shot":             "all",
+	"extra.multi_task":        "no",
+	"extra.init_from":         "none",
+}
+
+// setupLabel is "name=value" for a setting of a row's setup: values as recorded (strings
+// unquoted), an unrecorded setting as its default where there is one.
+func setupLabel(key string, setup map[string]string) string {
+	v, ok := setup[key]
+	switch {
+	case !ok && setupDefaults[key] != "":
+		v = setupDefaults[key]
+	case !ok:
+		v = unsetValue
+	case v != sweptValue && strings.HasPrefix(v, `"`):
+		if s, err := strconv.Unquote(v); err == nil {
+			v = s
+		}
+	default:
+		if f, err := strconv.ParseFloat(v, 64); err == nil && strings.ContainsAny(v, "eE") {
+			v = formatSetupFloat(f)
+		}
+	}
+	return key[strings.IndexByte(key, '.')+1:] + "=" + v
+}
+
+// formatSetupFloat writes 1e-06 as 1e-6.
+func formatSetupFloat(f float64) string {
+	s := strconv.FormatFloat(f, 'g', -1, 64)
+	return strings.NewReplacer("e-0", "e-", "e+0", "e+").Replace(s)
+}
+
+// withLabelSuffix adds a suffix to a label before a few-shot grid's " (k=16)", which ranking
+// and the step-time comparison read from the label's end.
+func withLabelSuffix(label, suffix string) string {
+	if loc := kShotSuffix.FindStringIndex(label); loc != nil {
+		return label[:loc[0]] + suffix + label[loc[0]:]
+	}
+	return label + suffix
+}
+
+// setupSplit records, for each label the split made, the label it was made from and the
+// settings it names.
+type setupSplit map[string]struct {
+	base string
+	keys []string
+}
+
+// splitSetups relabels the target rows of each (method, label, backbone) whose setups differ
+// within a task. It returns the rows (relabelled copies where needed), the labels it made
+// (sorted) and the settings each made label names.
+func splitSetups(rows []storage.ResultRow) ([]storage.ResultRow, []string, setupSplit) {
 	type group struct{ method, label, backbone string }
-	type cell struct {
-		task string
-		seed int64
-	}
-	setups := make([]map[string]string, len(rows))
 	members := map[group][]int{}
+	var order []group
+	setups := make([]map[string]string, len(rows))
 	for i, r := range rows {
-		g := group{r.Method, r.Label, r.Backbone.Name}
-		members[g] = append(members[g], i)
-	}
-	var made, unexplained []string
-	out := append([]storage.ResultRow(nil), rows...)
-	for _, idx := range members {
-		// The settings that differ between rows sharing a cell.
-		byCell := map[cell][]int{}
-		for _, i := range idx {
-			c := cell{rows[i].Task, rows[i].Seed}
-			byCell[c] = append(byCell[c], i)
-		}
-		differ := map[string]bool{}
-		for _, same := range byCell {
-			if len(same) < 2 {
-				continue
-			}
-			for _, i := range same {
-				if setups[i] == nil {
-					setups[i] = setupOf(rows[i])
-				}
-			}
-			found := false
-			for _, i := range same[1:] {
-				for k := range union(setups[same[0]], setups[i]) {
-					if setups[same[0]][k] != setups[i][k] {
-						differ[k], found = true, true
-					}
-				}
-			}
-			if !found {
-				r := rows[same[0]]
-				unexplained = append(unexplained, fmt.Sprintf("%s on %s, seed %d (%d rows)", r.Label, r.Task, r.Seed, len(same)))
-			}
-		}
-		if len(differ) == 0 {
+		if isSource(r) {
 			continue
 		}
-		keys := make([]string, 0, len(differ))
-		for k := range differ {
+		g := group{r.Method, r.Label, r.Backbone.Name}
+		if _, ok := members[g]; !ok {
+			order = append(order, g)
+		}
+		members[g] = append(members[g], i)
+		setups[i] = setupOf(r)
+	}
+	out := append([]storage.ResultRow(nil), rows...)
+	split := setupSplit{}
+	var made []string
+	for _, g := range order {
+		idx := members[g]
+		// The values each setting takes on each task (unsetValue: not recorded).
+		values := map[string]map[string]map[string]bool{} // setting → task → values
+		for _, i := range idx {
+			for k := range setups[i] {
+				values[k] = nil
+			}
+		}
+		for k := range values {
+			values[k] = map[string]map[string]bool{}
+			for _, i := range idx {
+				v, ok := setups[i][k]
+				if !ok {
+					v = unsetValue
+				}
+				task := rows[i].Task
+				if values[k][task] == nil {
+					values[k][task] = map[string]bool{}
+				}
+				values[k][task][v] = true
+			}
+		}
+		// A setting splits where one task sees two values of it. If two tasks see disjoint
+		// values, it is a per-task setting (a step budget) and labels only the tasks that
+		// disagree within themselves.
+		labelIn := map[string]func(task string) bool{}
+		for k, byTask := range values {
+			conflict := false
+			for _, vs := range byTask {
+				conflict = conflict || len(vs) > 1
+			}
+			if !conflict {
+				continue
+			}
+			if perTask(byTask) {
+				labelIn[k] = func(task string) bool { return len(byTask[task]) > 1 }
+			} else {
+				labelIn[k] = func(string) bool { return true }
+			}
+		}
+		if len(labelIn) == 0 {
+			continue
+		}
+		keys := make([]string, 0, len(labelIn))
+		for k := range labelIn {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
 		for _, i := range idx {
-			if setups[i] == nil {
-				setups[i] = setupOf(rows[i])
-			}
-			parts := make([]string, len(keys))
-			for j, k := range keys {
-				v, ok := setups[i][k]
-				if !ok {
-					v = "default"
+			var parts, named []string
+			for _, k := range keys {
+				if labelIn[k](rows[i].Task) {
+					parts = append(parts, setupLabel(k, setups[i]))
+					named = append(named, k)
 				}
-				parts[j] = k[strings.IndexByte(k, '.')+1:] + "=" + strings.Trim(v, `"`)
 			}
-			out[i].Label = rows[i].Label + " [" + strings.Join(parts, ", ") + "]"
+			if len(parts) == 0 {
+				continue
+			}
+			out[i].Label = withLabelSuffix(rows[i].Label, " ["+strings.Join(parts, ", ")+"]")
+			split[out[i].Label] = struct {
+				base string
+				keys []string
+			}{rows[i].Label, named}
 			made = append(made, out[i].Label)
 		}
 	}
 	sort.Strings(made)
-	sort.Strings(unexplained)
-	return out, slices.Compact(made), unexplained
+	return out, slices.Compact(made), split
 }
 
-func union(a, b map[string]string) map[string]bool {
-	out := map[string]bool{}
-	for k := range a {
-		out[k] = true
+// perTask reports whether some two tasks see disjoint sets of a setting's values.
+func perTask(byTask map[string]map[string]bool) bool {
+	tasks := make([]string, 0, len(byTask))
+	for t := range byTask {
+		tasks = append(tasks, t)
 	}
-	for k := range b {
-		out[k] = true
+	for a := range tasks {
+		for b := a + 1; b < len(tasks); b++ {
+			shared := false
+			for v := range byTask[tasks[a]] {
+				shared = shared || byTask[tasks[b]][v]
+			}
+			if !shared {
+				return true
+			}
+		}
 	}
+	return false
+}
+
+// sameSeedRows names the cells (a board row's task) that hold two rows of one seed after
+// selection and the split: runs whose keys differ in nothing a row records (the data, the
+// method's revision, a plugin's binary). They stay averaged, and the board says so.
+func sameSeedRows(rows []storage.ResultRow) []string {
+	type cell struct {
+		method, label, backbone, task string
+		seed                          int64
+	}
+	count := map[cell]int{}
+	for _, r := range rows {
+		count[cell{r.Method, r.Label, r.Backbone.Name, r.Task, r.Seed}]++
+	}
+	var out []string
+	for c, n := range count {
+		if n > 1 {
+			out = append(out, fmt.Sprintf("%s on %s, seed %d (%d rows)", c.label, c.task, c.seed, n))
+		}
+	}
+	sort.Strings(out)
 	return out
+}
+
+// sharedValue is the value every setup gives setting k (unsetValue where one does not record
+// it); false when they differ or there are none.
+func sharedValue(setups []map[string]string, k string) (string, bool) {
+	var first string
+	for i, s := range setups {
+		v, ok := s[k]
+		if !ok {
+			v = unsetValue
+		}
+		if i == 0 {
+			first = v
+		} else if v != first {
+			return "", false
+		}
+	}
+	return first, len(setups) > 0
 }

@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"testing"
@@ -11,15 +12,16 @@ import (
 	"github.com/ptbench/ptbench/core/storage"
 )
 
-// Rows of one method that differ in setup for the same task and seed become rows of their
-// own, labelled by what differs; differences across tasks or seeds alone split nothing.
-func TestBoardKeepsSetupsOfOneCellApart(t *testing.T) {
-	row := func(key, task string, seed int64, score float64, edit func(*storage.ResultRow)) storage.ResultRow {
+// Rows of one method that differ in setup on a task become rows of their own, labelled by
+// what differs (before sweep selection, so a sweep is selected within each setup); what differs
+// only across tasks, or what a sweep chose per seed, splits nothing.
+func TestBoardKeepsSetupsApart(t *testing.T) {
+	row := func(key, task string, seed int64, score float64, edits ...func(*storage.ResultRow)) storage.ResultRow {
 		r := storage.ResultRow{RunKey: key, Method: "pt", Label: "PT", Task: task, Benchmark: "GLUE", Seed: seed,
-			Status: "ok", TestScore: score, MethodConfig: map[string]any{"length": 100, "lr": 0.3},
-			Train: core.TrainOptions{Steps: 100, BatchSize: 16, Seed: seed}}
+			Status: "ok", TestScore: score, DevScore: score, MethodConfig: map[string]any{"length": 100, "lr": 0.3},
+			Train: core.TrainOptions{Steps: 100, BatchSize: 16, Seed: seed}, MeanStepSec: 1}
 		r.Backbone.Name = "t5-base"
-		if edit != nil {
+		for _, edit := range edits {
 			edit(&r)
 		}
 		return r
@@ -28,43 +30,78 @@ func TestBoardKeepsSetupsOfOneCellApart(t *testing.T) {
 	bf16 := func(r *storage.ResultRow) { r.Numerics = &storage.Numerics{DType: "bfloat16"} }
 	revised := func(r *storage.ResultRow) { r.TrainingRevision = 1 }
 	steps := func(n int) func(*storage.ResultRow) { return func(r *storage.ResultRow) { r.Train.Steps = n } }
-	lr := func(v float64) func(*storage.ResultRow) {
+	dept := func(r *storage.ResultRow) { r.Method, r.Label = "dept", "DePT" }
+	kShot := func(r *storage.ResultRow) { r.KShot, r.Label = 16, "PT (k=16)" }
+	multiTask := func(r *storage.ResultRow) {
+		r.Extra = map[string]any{"multi_task": []any{"rte", "mrpc"}, "run": "mt", "temperature": 2.0}
+	}
+	sweep := func(method, key string, v float64, index int) func(*storage.ResultRow) {
 		return func(r *storage.ResultRow) {
 			r.MethodConfig = map[string]any{"length": 100, "lr": v}
-			r.Extra = map[string]any{"sweep": map[string]any{"pt.lr": v}, "sweep_index": 0}
+			r.Extra = map[string]any{"sweep": map[string]any{method + "." + key: v}, "sweep_index": index}
 		}
 	}
+	lr := func(v float64) func(*storage.ResultRow) { return sweep("pt", "lr", v, 0) }
 	cases := []struct {
 		name string
 		rows []storage.ResultRow
-		want string // label → rte cell "mean/n", sorted by label
+		want string // label: task mean/n …, sorted by label
+		same string // the ⚠ same-seed note's cells, "" for none
 	}{
-		{"two seeds of one setup", []storage.ResultRow{row("a", "rte", 1, 60, nil), row("b", "rte", 2, 70, nil)},
-			"PT: 65/2"},
-		{"ε differs in one cell", []storage.ResultRow{row("a", "rte", 1, 60, nil), row("b", "rte", 1, 70, eps), row("c", "rte", 2, 80, eps)},
-			"PT [adam_eps=1e-8]: 75/2; PT [adam_eps=default]: 60/1"},
-		{"dtype differs in one cell", []storage.ResultRow{row("a", "rte", 1, 60, nil), row("b", "rte", 1, 70, bf16)},
-			"PT [dtype=bfloat16]: 70/1; PT [dtype=default]: 60/1"},
-		{"trained before and after a training revision", []storage.ResultRow{row("a", "rte", 1, 60, nil), row("b", "rte", 1, 70, revised)},
-			"PT [training_revision=1]: 70/1; PT [training_revision=default]: 60/1"},
-		{"steps differ by task only (the harness's budgets)", []storage.ResultRow{row("a", "rte", 1, 60, nil), row("b", "mnli", 1, 70, steps(300000))},
-			"PT: 60/1"},
+		{"two seeds of one setup", []storage.ResultRow{row("a", "rte", 1, 60), row("b", "rte", 2, 70)},
+			"PT: rte 65/2", ""},
+		{"ε differs in one cell", []storage.ResultRow{row("a", "rte", 1, 60), row("b", "rte", 1, 70, eps), row("c", "rte", 2, 80, eps)},
+			"PT [adam_eps=1e-6]: rte 60/1; PT [adam_eps=1e-8]: rte 75/2", ""},
+		{"dtype differs in one cell", []storage.ResultRow{row("a", "rte", 1, 60), row("b", "rte", 1, 70, bf16)},
+			"PT [dtype=bfloat16]: rte 70/1; PT [dtype=float32]: rte 60/1", ""},
+		{"dtype differs on disjoint seeds", []storage.ResultRow{row("a", "rte", 1, 60), row("b", "rte", 2, 70), row("c", "rte", 3, 90, bf16)},
+			"PT [dtype=bfloat16]: rte 90/1; PT [dtype=float32]: rte 65/2", ""},
+		{"trained before and after a training revision", []storage.ResultRow{row("a", "rte", 1, 60), row("b", "rte", 2, 70, revised)},
+			"PT [training_revision=0]: rte 60/1; PT [training_revision=1]: rte 70/1", ""},
+		{"steps differ by task only (the harness's budgets)", []storage.ResultRow{row("a", "rte", 1, 60), row("b", "mnli", 1, 70, steps(300000))},
+			"PT: mnli 70/1, rte 60/1", ""},
+		{"a task run at two budgets: only its rows are labelled", []storage.ResultRow{
+			row("a", "rte", 1, 60), row("b", "rte", 1, 70, steps(200)), row("c", "mrpc", 1, 80, steps(300))},
+			"PT [steps=100]: rte 60/1; PT [steps=200]: rte 70/1; PT: mrpc 80/1", ""},
 		{"a sweep chose another lr per seed", []storage.ResultRow{row("a", "rte", 1, 60, lr(0.3)), row("b", "rte", 2, 70, lr(0.5))},
-			"PT: 65/2"},
-		{"one seed twice under two keys, nothing recorded differs", []storage.ResultRow{row("a", "rte", 1, 60, nil), row("b", "rte", 1, 70, nil)},
-			"PT: 65/2"},
+			"PT: rte 65/2", ""},
+		{"a sweep over a deprecated spelling splits no seeds", []storage.ResultRow{
+			row("a", "rte", 1, 60, dept, sweep("dept", "prompt_lr", 0.3, 0)), row("b", "rte", 2, 70, dept, sweep("dept", "prompt_lr", 0.5, 0)),
+			row("c", "rte", 1, 50, dept, bf16, sweep("dept", "prompt_lr", 0.3, 0))},
+			"DePT [dtype=bfloat16]: rte 50/1; DePT [dtype=float32]: rte 65/2", ""},
+		{"a sweep and a fixed-lr run", []storage.ResultRow{row("a", "rte", 1, 60, lr(0.3)), row("b", "rte", 2, 70, lr(0.5)), row("c", "rte", 1, 40)},
+			"PT [lr=0.3]: rte 40/1; PT [lr=swept]: rte 65/2", ""},
+		{"a sweep under two setups is selected within each", []storage.ResultRow{
+			row("a", "rte", 1, 60, lr(0.3)), row("b", "rte", 1, 80, sweep("pt", "lr", 0.5, 1)),
+			row("c", "rte", 1, 90, lr(0.3), bf16), row("d", "rte", 1, 50, sweep("pt", "lr", 0.5, 1), bf16)},
+			"PT [dtype=bfloat16]: rte 90/1; PT [dtype=float32]: rte 80/1", ""},
+		{"a multi-task run beside a single-task one", []storage.ResultRow{row("a", "rte", 1, 60), row("b", "rte", 1, 70, multiTask)},
+			"PT [multi_task=no]: rte 60/1; PT [multi_task=rte+mrpc (T=2)]: rte 70/1", ""},
+		{"one seed twice under two keys, nothing recorded differs", []storage.ResultRow{row("a", "rte", 1, 60), row("b", "rte", 1, 70)},
+			"PT: rte 65/2", "PT on rte, seed 1 (2 rows)"},
+		{"one seed twice beside another setup", []storage.ResultRow{row("a", "rte", 1, 60), row("b", "rte", 1, 70), row("c", "rte", 1, 90, bf16)},
+			"PT [dtype=bfloat16]: rte 90/1; PT [dtype=float32]: rte 65/2", "PT [dtype=float32] on rte, seed 1 (2 rows)"},
+		{"a few-shot label keeps its (k=16) last", []storage.ResultRow{row("a", "rte", 1, 60, kShot), row("b", "rte", 1, 70, kShot, bf16)},
+			"PT [dtype=bfloat16] (k=16): rte 70/1; PT [dtype=float32] (k=16): rte 60/1", ""},
 	}
 	for _, c := range cases {
 		b := BuildBoard(c.rows)
 		var got []string
 		for _, r := range b.Rows {
-			if cell, ok := r.Tasks["rte"]; ok {
-				got = append(got, fmt.Sprintf("%s: %g/%d", r.Label, cell.Mean, cell.Seeds))
+			var cells []string
+			for _, task := range []string{"mnli", "mrpc", "rte"} {
+				if cell, ok := r.Tasks[task]; ok {
+					cells = append(cells, fmt.Sprintf("%s %g/%d", task, cell.Mean, cell.Seeds))
+				}
 			}
+			got = append(got, r.Label+": "+strings.Join(cells, ", "))
 		}
 		sort.Strings(got)
 		if strings.Join(got, "; ") != c.want {
 			t.Errorf("%s: rows %q, want %q", c.name, strings.Join(got, "; "), c.want)
+		}
+		if strings.Join(b.SameSeedRows, "; ") != c.same {
+			t.Errorf("%s: same-seed cells %q, want %q", c.name, b.SameSeedRows, c.same)
 		}
 		var md bytes.Buffer
 		if err := RenderMarkdown(&md, b); err != nil {
@@ -73,10 +110,37 @@ func TestBoardKeepsSetupsOfOneCellApart(t *testing.T) {
 		if split := strings.Contains(c.want, "["); split != strings.Contains(md.String(), "[setting=value] after a label") {
 			t.Errorf("%s: the board's note on split setups is shown %v, want %v", c.name, !split, split)
 		}
-		same := strings.HasPrefix(c.name, "one seed twice")
-		if note := strings.Contains(md.String(), "⚠ averaged over rows of the same seed from runs with different run keys"); note != same ||
-			(same && !strings.Contains(md.String(), "PT on rte, seed 1 (2 rows)")) {
-			t.Errorf("%s: the same-seed warning shown %v, want %v:\n%s", c.name, note, same, md.String())
+		if note := strings.Contains(md.String(), "⚠ averaged over rows of the same seed"); note != (c.same != "") {
+			t.Errorf("%s: the same-seed warning shown %v, want %v:\n%s", c.name, note, c.same != "", md.String())
 		}
+	}
+}
+
+// A method whose setups were split compares its step time with PT's row of its own setup, and
+// a method that was not split with the PT row of the setup its rows share.
+func TestStepTimeComparesLikeSetups(t *testing.T) {
+	row := func(key, method, label string, sec float64, bf16 bool) storage.ResultRow {
+		r := storage.ResultRow{RunKey: key, Method: method, Label: label, Task: "rte", Benchmark: "GLUE", Seed: 1,
+			Status: "ok", TestScore: 50, MeanStepSec: sec, Train: core.TrainOptions{Steps: 100, Seed: 1}}
+		r.Backbone.Name = "t5-base"
+		if bf16 {
+			r.Numerics = &storage.Numerics{DType: "bfloat16"}
+		}
+		return r
+	}
+	b := BuildBoard([]storage.ResultRow{
+		row("a", "pt", "PT", 1.0, false), row("b", "pt", "PT", 0.25, true),
+		row("c", "ept", "EPT", 0.8, false),
+		row("d", "dept", "DePT", 0.5, false), row("e", "dept", "DePT", 0.2, true),
+	})
+	want := map[string]float64{"PT [dtype=float32]": 1, "PT [dtype=bfloat16]": 1, "EPT": 0.8,
+		"DePT [dtype=float32]": 0.5, "DePT [dtype=bfloat16]": 0.8}
+	for _, r := range b.Rows {
+		if r.StepVsPT == nil || math.Abs(*r.StepVsPT-want[r.Label]) > 1e-12 {
+			t.Errorf("%s: vs PT %v, want %v", r.Label, r.StepVsPT, want[r.Label])
+		}
+	}
+	if len(b.Rows) != len(want) {
+		t.Errorf("rows %d, want %d", len(b.Rows), len(want))
 	}
 }

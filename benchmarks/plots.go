@@ -89,7 +89,9 @@ func WritePlots(dir string) (PlotReport, error) {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: skipped a last line cut short (%d bytes)", path, len(torn)))
 	}
 	var targets []storage.ResultRow
-	selected, _ := SelectVariants(LatestPerKey(rows)) // of a sweep, the variants the leaderboard reports
+	// As the leaderboard: setups apart, and of a sweep the variants it reports.
+	split, _, _ := splitSetups(LatestPerKey(rows))
+	selected, _ := SelectVariants(split)
 	for _, r := range selected {
 		if !isSource(r) {
 			targets = append(targets, r)
@@ -130,7 +132,7 @@ func WritePlots(dir string) (PlotReport, error) {
 		if m.name != "step-time" {
 			continue
 		}
-		rel, err := stepVsPTFigure(series, targets)
+		rel, err := stepVsPTFigure(series, BuildBoard(rows))
 		if err != nil {
 			return rep, fmt.Errorf("step-time-vs-pt: %w", err)
 		}

@@ -109,10 +109,10 @@ func barsWithWhiskers(series []plotSeries, title, unit string, value func(storag
 // mean over the method's runs of a run's mean step time over PT's mean, the whisker spans the
 // fastest to the slowest run, and a dashed line marks PT (1×). Methods with no PT to compare
 // with are left out; nil when none has one.
-func stepVsPTFigure(series []plotSeries, rows []storage.ResultRow) (*plot.Plot, error) {
+func stepVsPTFigure(series []plotSeries, board Board) (*plot.Plot, error) {
 	type key struct{ label, backbone string }
 	ptStep := map[key]float64{}
-	for _, r := range BuildBoard(rows).Rows {
+	for _, r := range board.Rows {
 		if r.StepVsPT != nil && *r.StepVsPT > 0 {
 			ptStep[key{r.Label, r.Backbone}] = r.MeanStepSec / *r.StepVsPT
 		}

@@ -4,10 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/plot/plotter"
 
+	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/storage"
 )
 
@@ -96,6 +98,37 @@ func TestStepTimeVsPTFigureOnlyWithPT(t *testing.T) {
 		_, err := os.Stat(filepath.Join(dir, PlotsDir, "step-time-vs-pt.png"))
 		if got := err == nil; got != c.want {
 			t.Errorf("%s: step-time-vs-pt.png written = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// Plots show setups apart as the leaderboard does: PT's bf16 runs are a bar of their own, and
+// EPT (fp32 only) is still compared with PT's fp32 row.
+func TestPlotsKeepSetupsApart(t *testing.T) {
+	rows := syntheticRows()
+	for _, task := range []string{"rte", "syn-keyword"} {
+		rows = append(rows, storage.ResultRow{RunKey: "pt-bf16." + task, Method: "pt", Label: "PT", Task: task, Seed: 1,
+			Backbone: core.BackboneInfo{Name: "t5-tiny"}, Status: "ok", TestScore: 50, DevScore: 50, TrainableParams: 400,
+			MeanStepSec: 0.005, PeakRSSBytes: 400 << 20, Steps: 100, Numerics: &storage.Numerics{DType: "bfloat16"}})
+	}
+	dir := t.TempDir()
+	writeRows(t, dir, rows)
+	if _, err := WritePlots(dir); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string][]string{
+		"step-time.svg":       {"PT [dtype=bfloat16]", "PT [dtype=float32]"},
+		"step-time-vs-pt.svg": {"EPT", "LoRA"},
+		"score-vs-params.svg": {"PT [dtype=bfloat16]"},
+	} {
+		raw, err := os.ReadFile(filepath.Join(dir, PlotsDir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, label := range want {
+			if !strings.Contains(string(raw), label) {
+				t.Errorf("%s does not show %q", file, label)
+			}
 		}
 	}
 }

@@ -178,7 +178,7 @@ func labelVariants(rows []storage.ResultRow) []storage.ResultRow {
 	out := make([]storage.ResultRow, len(rows))
 	for i, r := range rows {
 		if vals, _ := rowSweep(r); vals != nil && !isSource(r) {
-			r.Label = fmt.Sprintf("%s [%s]", r.Label, formatSettings(vals))
+			r.Label = withLabelSuffix(r.Label, " ["+formatSettings(vals)+"]")
 		}
 		out[i] = r
 	}
