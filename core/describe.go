@@ -42,6 +42,8 @@ type Description struct {
 	// computed before a fix are never resumed as if they were the fixed method's; a fix that
 	// leaves every result bit-identical keeps the revision.
 	Revision int `json:"revision,omitempty"`
+	// (A fix that changed results only at some settings — weight decay above 0 — is the
+	// config's RevisedConfig instead, so runs at the other settings keep their keys.)
 	// Published is what the method's paper reports, shown beside measured results; nil when
 	// it is not a published baseline with numbers on this benchmark.
 	Published *Published `json:"published,omitempty"`
@@ -278,3 +280,8 @@ func (d Description) checkFamily(m Method) error {
 	}
 	return nil
 }
+
+// RevisedConfig is a method config for which a fix changed results only at some values:
+// ConfigRevision is the revision that applies to this configuration (0 where the fix changed
+// nothing). Run keys and artefact names hash the larger of it and Description.Revision.
+type RevisedConfig interface{ ConfigRevision() int }

@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
@@ -18,18 +19,23 @@ import (
 // a VarStore (whose Variables() copies dangle) and has no per-group learning rates.
 type AdamW struct {
 	Beta1, Beta2, Eps float64
-	// TorchForm computes torch.optim.Adam(W)'s formula instead, θ −= lr/bc1 · m/(√v/√bc2 + ε)
-	// with the decay before the update: for checks against trajectories PyTorch made (the T5
-	// fixtures' prompt Adam run), not for training.
+	// TorchForm computes torch.optim.AdamW's formula instead, θ −= lr/bc1 · m/(√v/√bc2 + ε)
+	// with the decoupled decay before the update: for checks against trajectories PyTorch made
+	// (the T5 fixtures' prompt Adam run, without decay), not for training.
 	TorchForm bool
 	groups    []ParamGroup
 	state     map[*ts.Tensor]*adamState
-	step      int
+	step      int // Step calls, for errors; each parameter counts its own updates
 }
 
 // adamState holds a parameter's moments, made by ZerosLike: on the parameter's device, so the
-// optimiser state follows the parameters wherever the run computes.
-type adamState struct{ expAvg, expAvgSq *ts.Tensor }
+// optimiser state follows the parameters wherever the run computes, and its own update count:
+// as transformers.AdamW's state["step"], a parameter that had no gradient in the first steps
+// starts its bias correction at its first update, not at the optimiser's.
+type adamState struct {
+	expAvg, expAvgSq *ts.Tensor
+	step             int
+}
 
 // NewAdamW uses the protocol's betas (0.9, 0.999) and ε DefaultAdamEps; a run sets Eps to
 // its options' AdamEpsilon (the method's reference value) before the first step.
@@ -48,8 +54,6 @@ func (o *AdamW) Step(lrFactor float64) (err error) {
 		}
 	}()
 	o.step++
-	bc1 := 1 - math.Pow(o.Beta1, float64(o.step))
-	bc2Sqrt := math.Sqrt(1 - math.Pow(o.Beta2, float64(o.step)))
 	ts.NoGrad(func() {
 		for _, g := range o.groups {
 			lr := g.LR * lrFactor
@@ -65,6 +69,9 @@ func (o *AdamW) Step(lrFactor float64) (err error) {
 					st = &adamState{expAvg: p.Tensor.MustZerosLike(false), expAvgSq: p.Tensor.MustZerosLike(false)}
 					o.state[p.Tensor] = st
 				}
+				st.step++
+				bc1 := 1 - math.Pow(o.Beta1, float64(st.step))
+				bc2Sqrt := math.Sqrt(1 - math.Pow(o.Beta2, float64(st.step)))
 				// m ← β1 m + (1−β1) g ;  v ← β2 v + (1−β2) g²
 				st.expAvg.MustMulScalar_(ts.FloatScalar(o.Beta1))
 				scaled := grad.MustMulScalar(ts.FloatScalar(1-o.Beta1), false)
@@ -100,6 +107,32 @@ func (o *AdamW) Step(lrFactor float64) (err error) {
 		}
 	})
 	return nil
+}
+
+// WithoutBiasDecay splits g as Hugging Face's Trainer builds AdamW's groups (every reference
+// that trains with weight decay trains under it): a parameter whose name contains "bias" —
+// T5's relative_attention_bias included — gets no weight decay; everything else, layer norms
+// included (T5's are not torch's nn.LayerNorm), keeps g's. The bias-free part keeps g's name.
+func WithoutBiasDecay(g ParamGroup) []ParamGroup {
+	if g.WeightDecay == 0 {
+		return []ParamGroup{g}
+	}
+	decayed, free := g, ParamGroup{Name: g.Name + ".no_decay", LR: g.LR}
+	decayed.Params = nil
+	for _, p := range g.Params {
+		if strings.Contains(p.Name, "bias") {
+			free.Params = append(free.Params, p)
+		} else {
+			decayed.Params = append(decayed.Params, p)
+		}
+	}
+	var out []ParamGroup
+	for _, part := range []ParamGroup{decayed, free} {
+		if len(part.Params) > 0 {
+			out = append(out, part)
+		}
+	}
+	return out
 }
 
 // ZeroGrad clears every parameter's gradient.
@@ -156,8 +189,10 @@ func (o *AdamW) Close() {
 }
 
 // LinearSchedule is linear warmup to 1 over warmup updates, then linear decay to 0 at total
-// (Hugging Face's get_linear_schedule_with_warmup). step counts updates from 1, so the first
-// update already moves (HF applies factor 0 to its first update; that step is wasted).
+// (Hugging Face's get_linear_schedule_with_warmup), one update ahead of it: step counts
+// updates from 1 and update s gets s/warmup, where Hugging Face's scheduler, stepped after
+// the optimiser, gives (s−1)/warmup (its first update moves nothing, though it still feeds
+// the gradient into the moments). From update warmup+1 on the two agree (docs/fidelity.md).
 func LinearSchedule(step, warmup, total int) float64 {
 	if step < 1 {
 		step = 1

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"math"
 	"runtime"
 	"strings"
@@ -70,5 +71,82 @@ func TestAdamWStepReturnsLibtorchFailures(t *testing.T) {
 	}
 	if got := Float32s(p); got[0] != 1 {
 		t.Errorf("the parameter moved to %v", got)
+	}
+}
+
+// Each parameter counts its own updates, as transformers.AdamW's state["step"]: a parameter
+// that first gets a gradient at the optimiser's second step makes the first update's move
+// (lr·g/(|g| + ε/√(1−β2)) ≈ lr), not the move of a second bias correction.
+func TestAdamWCountsUpdatesPerParameter(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	const lr = 0.1
+	early, err := CPU.Param(ts.MustOfSlice([]float32{1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer early.MustDrop()
+	late, err := CPU.Param(ts.MustOfSlice([]float32{1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.MustDrop()
+	opt := NewAdamW([]ParamGroup{{Name: "p", LR: lr, Params: []NamedTensor{{Name: "early", Tensor: early}, {Name: "late", Tensor: late}}}})
+	defer opt.Close()
+	backward := func(params ...*ts.Tensor) {
+		for _, p := range params {
+			loss := p.MustMulScalar(ts.FloatScalar(2), false).MustSum(gotch.Float, true)
+			loss.MustBackward()
+			loss.MustDrop()
+		}
+	}
+	backward(early) // step 1: late has no gradient yet
+	if err := opt.Step(1); err != nil {
+		t.Fatal(err)
+	}
+	opt.ZeroGrad()
+	backward(early, late)
+	if err := opt.Step(1); err != nil {
+		t.Fatal(err)
+	}
+	want := 1 - lr*2/(2+DefaultAdamEps/math.Sqrt(1-0.999))
+	if got := Float32s(late)[0]; math.Abs(float64(got)-want) > 1e-6 {
+		t.Errorf("late parameter after its first update: %v, want %v (the optimiser's second bias correction moves it to %v)",
+			got, want, 1-lr*math.Sqrt(1-0.999*0.999)/(1-0.9*0.9)*0.1*2/(math.Sqrt(0.001*4)+DefaultAdamEps))
+	}
+}
+
+// Weight decay is grouped as Hugging Face's Trainer groups it: nothing named "bias" decays.
+func TestWithoutBiasDecay(t *testing.T) {
+	named := func(names ...string) []NamedTensor {
+		out := make([]NamedTensor, len(names))
+		for i, n := range names {
+			out[i] = NamedTensor{Name: n}
+		}
+		return out
+	}
+	describe := func(groups []ParamGroup) string {
+		var parts []string
+		for _, g := range groups {
+			var names []string
+			for _, p := range g.Params {
+				names = append(names, p.Name)
+			}
+			parts = append(parts, fmt.Sprintf("%s wd=%g lr=%g: %s", g.Name, g.WeightDecay, g.LR, strings.Join(names, ",")))
+		}
+		return strings.Join(parts, "; ")
+	}
+	for _, c := range []struct {
+		group ParamGroup
+		want  string
+	}{
+		{ParamGroup{Name: "a", LR: 1, WeightDecay: 0.1, Params: named("x.down.weight", "x.down.bias", "layer_norm.weight", "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight")},
+			"a wd=0.1 lr=1: x.down.weight,layer_norm.weight; a.no_decay wd=0 lr=1: x.down.bias,encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"},
+		{ParamGroup{Name: "a", LR: 1, WeightDecay: 0.1, Params: named("q.bias")}, "a.no_decay wd=0 lr=1: q.bias"},
+		{ParamGroup{Name: "a", LR: 1, Params: named("q.bias", "q.weight")}, "a wd=0 lr=1: q.bias,q.weight"},
+	} {
+		if got := describe(WithoutBiasDecay(c.group)); got != c.want {
+			t.Errorf("got %q\nwant %q", got, c.want)
+		}
 	}
 }

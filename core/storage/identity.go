@@ -93,10 +93,14 @@ func tokenizerIdentity(spec string) string {
 	return base + "@" + hex.EncodeToString(h[:])[:12]
 }
 
-// methodRevision is the registered method's Description.Revision (0 for an unknown name): a
-// method fixed so that some of its results change gets new keys, and its old rows stay old.
-func methodRevision(method string) int {
+// methodRevision is the registered method's Description.Revision (0 for an unknown name), or
+// its config's core.RevisedConfig revision where that is larger: a method fixed so that some
+// of its results change gets new keys, and its old rows stay old.
+func methodRevision(method string, config any) int {
 	d, _ := core.Describe(method)
+	if c, ok := config.(core.RevisedConfig); ok {
+		return max(d.Revision, c.ConfigRevision())
+	}
 	return d.Revision
 }
 
@@ -133,7 +137,7 @@ func (id RunIdentity) Key() (string, error) {
 		R int       `json:",omitempty"`
 		E int       `json:",omitempty"`
 	}{id.Method, id.Config, task, id.Seed, id.Backbone, id.Train, id.KShot, id.DataHash, numerics, temperature,
-		methodRevision(id.Method), TrainingRevision})
+		methodRevision(id.Method, id.Config), TrainingRevision})
 	if err != nil {
 		return "", fmt.Errorf("run key for %s on %s: %w", id.Method, task, err)
 	}
@@ -161,7 +165,7 @@ func (id RunIdentity) ArtefactName() (string, error) {
 		Numerics *Numerics         `json:"numerics,omitempty"`
 		Revision int               `json:"revision,omitempty"`
 		Training int               `json:"training,omitempty"`
-	}{id.Method, id.Config, id.Backbone, id.Tasks, id.DataHash, id.Seed, id.Train, numerics, methodRevision(id.Method), TrainingRevision})
+	}{id.Method, id.Config, id.Backbone, id.Tasks, id.DataHash, id.Seed, id.Train, numerics, methodRevision(id.Method, id.Config), TrainingRevision})
 	if err != nil {
 		return "", fmt.Errorf("artefact %s: identity does not encode: %w", id.Method, err)
 	}

@@ -198,3 +198,39 @@ func TestMethodRevisionIsPartOfTheIdentity(t *testing.T) {
 		TrainingRevision = saved
 	}
 }
+
+// revisedTestConfig is fixed at some values only: weight decay above 0.
+type revisedTestConfig struct {
+	LR          float64 `json:"lr"`
+	WeightDecay float64 `json:"weight_decay"`
+}
+
+func (c revisedTestConfig) ConfigRevision() int {
+	if c.WeightDecay > 0 {
+		return 1
+	}
+	return 0
+}
+
+// A config's own revision (core.RevisedConfig) changes the keys of the runs at the values the
+// fix changed, and only theirs.
+func TestConfigRevisionChangesOnlyTheAffectedKeys(t *testing.T) {
+	type plain struct {
+		LR          float64 `json:"lr"`
+		WeightDecay float64 `json:"weight_decay"`
+	}
+	key := func(cfg any) string {
+		k, err := RunIdentity{Method: "revision-zero-test", Config: cfg, Tasks: []string{"rte"}, Seed: 1, Backbone: "t5-small",
+			Train: core.TrainOptions{Steps: 5, BatchSize: 16}, DataHash: "abc"}.Key()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	if key(revisedTestConfig{LR: 0.1}) != key(plain{LR: 0.1}) {
+		t.Error("a config the fix did not change got a new key")
+	}
+	if key(revisedTestConfig{LR: 0.1, WeightDecay: 0.01}) == key(plain{LR: 0.1, WeightDecay: 0.01}) {
+		t.Error("a config the fix changed kept its old key")
+	}
+}

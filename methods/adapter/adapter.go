@@ -141,12 +141,24 @@ func (m *Method) Setup(env core.SetupEnv) error {
 	return nil
 }
 
+// ParamGroups is the adapters at lr and the layer norms at norm_lr; weight decay as the
+// reference's Trainer applies it: not on the adapters' biases, on T5's layer norms.
 func (m *Method) ParamGroups() []core.ParamGroup {
 	g := core.ParamGroup{Name: "adapters", LR: m.cfg.LR, WeightDecay: m.cfg.WeightDecay}
 	for _, a := range m.adapters {
 		g.Params = append(g.Params, a.Params(a.Site.Name+".adapter.")...)
 	}
-	return []core.ParamGroup{g, {Name: "layer_norms", LR: m.cfg.NormLR, Params: m.norms}}
+	return append(core.WithoutBiasDecay(g), core.ParamGroup{Name: "layer_norms", LR: m.cfg.NormLR, WeightDecay: m.cfg.WeightDecay, Params: m.norms})
+}
+
+// ConfigRevision (core.RevisedConfig) is 1 with weight decay: the adapters' biases were
+// decayed and the layer norms not before they followed the reference's Trainer. Without decay
+// nothing changed.
+func (c Config) ConfigRevision() int {
+	if c.WeightDecay > 0 {
+		return 1
+	}
+	return 0
 }
 
 // Hooks applies the adapter of the sublayer, if it has one. A libtorch error panics with

@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	_ "github.com/ptbench/ptbench/backbones/t5"
@@ -104,5 +105,40 @@ func TestConfigReachesTheAdapters(t *testing.T) {
 		if err == nil {
 			m.Close()
 		}
+	}
+}
+
+// With weight decay the groups are the reference Trainer's: the adapters' weights and T5's
+// layer norms decay, the adapters' biases do not; and only such a run's key changed.
+func TestWeightDecayGroupsAsTheReference(t *testing.T) {
+	coretest.LockThread(t)
+	bb, err := core.OpenBackbone("t5-tiny", core.BackboneOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	cfg := DefaultConfig()
+	cfg.WeightDecay = 0.01
+	m := New(cfg, 0)
+	defer m.Close()
+	sess, err := core.StartSession(bb, m, core.SetupEnv{Backbone: bb, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	decayed := map[bool]int{}
+	for _, g := range m.ParamGroups() {
+		for _, p := range g.Params {
+			if isBias := strings.HasSuffix(p.Name, ".bias"); isBias == (g.WeightDecay != 0) {
+				t.Errorf("%s in group %s with weight decay %g", p.Name, g.Name, g.WeightDecay)
+			}
+			decayed[g.WeightDecay != 0]++
+		}
+	}
+	if decayed[true] == 0 || decayed[false] == 0 {
+		t.Errorf("decayed / not: %v", decayed)
+	}
+	if DefaultConfig().ConfigRevision() != 0 || cfg.ConfigRevision() != 1 {
+		t.Error("the weight-decay fix must change the keys of decayed runs only")
 	}
 }

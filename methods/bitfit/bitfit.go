@@ -35,7 +35,7 @@ import (
 // bitfit`.
 type Config struct {
 	LR          float64 `json:"lr" check:"finite>0" doc:"learning rate of the biases"`
-	WeightDecay float64 `json:"weight_decay" check:"finite>=0" doc:"AdamW weight decay"`
+	WeightDecay float64 `json:"weight_decay" check:"finite>=0" doc:"AdamW weight decay: must stay 0 (the reference never decays a bias)"`
 }
 
 // DefaultConfig is the reference configs' lr 3e-4, no weight decay.
@@ -97,7 +97,16 @@ func (m *Method) Setup(env core.SetupEnv) error {
 }
 
 func (m *Method) ParamGroups() []core.ParamGroup {
-	return []core.ParamGroup{{Name: "biases", LR: m.cfg.LR, WeightDecay: m.cfg.WeightDecay, Params: m.biases}}
+	return []core.ParamGroup{{Name: "biases", LR: m.cfg.LR, Params: m.biases}}
+}
+
+// Validate refuses weight decay: BitFit trains only biases, and the reference's Trainer never
+// decays a parameter named "bias" (core.WithoutBiasDecay), so a decay would do nothing there.
+func (c Config) Validate() error {
+	if c.WeightDecay != 0 {
+		return fmt.Errorf("weight_decay %g: BitFit trains only biases, which the reference's trainer (Hugging Face's) never decays; leave it 0", c.WeightDecay)
+	}
+	return nil
 }
 
 // Hooks adds each site's bias to its output.

@@ -68,3 +68,14 @@ func TestBiasSites(t *testing.T) {
 		}
 	}
 }
+
+// Weight decay would do nothing in the reference (its Trainer never decays a bias), so a run
+// that asks for it is refused before anything loads, naming the setting.
+func TestWeightDecayIsRefused(t *testing.T) {
+	if _, err := core.NewMethod("bitfit", map[string]any{"weight_decay": 0.01}); err == nil || !strings.Contains(err.Error(), "weight_decay") {
+		t.Errorf("weight_decay 0.01: error %v, want one naming weight_decay", err)
+	}
+	if _, err := core.NewMethod("bitfit", map[string]any{"weight_decay": 0}); err != nil {
+		t.Errorf("weight_decay 0: %v", err)
+	}
+}

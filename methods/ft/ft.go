@@ -78,8 +78,19 @@ func (m *Method) Setup(env core.SetupEnv) error {
 	return nil
 }
 
+// ParamGroups is every weight at lr; weight decay spares T5's relative_attention_bias, as
+// the reference's Trainer spares every parameter named "bias".
 func (m *Method) ParamGroups() []core.ParamGroup {
-	return []core.ParamGroup{{Name: "backbone", LR: m.cfg.LR, WeightDecay: m.cfg.WeightDecay, Params: m.weights}}
+	return core.WithoutBiasDecay(core.ParamGroup{Name: "backbone", LR: m.cfg.LR, WeightDecay: m.cfg.WeightDecay, Params: m.weights})
+}
+
+// ConfigRevision (core.RevisedConfig) is 1 with weight decay: relative_attention_bias was
+// decayed before it followed the reference's Trainer. Without decay nothing changed.
+func (c Config) ConfigRevision() int {
+	if c.WeightDecay > 0 {
+		return 1
+	}
+	return 0
 }
 
 // Close forgets the backbone; its weights are the backbone's (the harness refreezes them).
