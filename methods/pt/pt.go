@@ -1,6 +1,7 @@
 // Package pt is prompt tuning (Lester et al., 2021): a soft prompt P ∈ R^{l×d} is prepended
 // to the frozen input embeddings, H0 = [P ; E], with the attention mask extended by ones.
-// Only P is trained (l·d parameters: 76,800 for l = 100 on t5-base).
+// Only P is trained (l·d parameters: 76,800 for l = 100 on t5-base), by AdamW with the
+// reference's decoupled weight decay 1e-5 (ATTEMPT's prompt_tuning.json).
 //
 // Initialisation: rows of the vocabulary embedding sampled (seeded) from the first 5,000
 // ids, or the embeddings of an instruction text tiled/truncated to l, or (InitFromPEFT,
@@ -23,12 +24,15 @@ type Config struct {
 	Init       string  `json:"init" check:"oneof=vocab|text" doc:"prompt initialisation: vocab (sampled vocabulary rows) or text (the embeddings of init_text)"`
 	InitText   string  `json:"init_text" doc:"instruction text tiled/truncated to l tokens (init text)"`
 	VocabLimit int     `json:"vocab_limit" doc:"init vocab samples ids in [0, vocab_limit)"`
+	// WeightDecay is the reference's (ATTEMPT's prompt_tuning.json): the prompt is not named
+	// "bias", so its Trainer decays it.
+	WeightDecay float64 `json:"weight_decay" check:"finite>=0" doc:"AdamW weight decay of the prompt (the reference's 1e-5)"`
 }
 
 // DefaultConfig is the paper's setting.
 func DefaultConfig() Config {
 	return Config{Length: 100, LR: 0.3, Init: "vocab", VocabLimit: 5000,
-		InitText: "Classify the input and answer with the label."}
+		InitText: "Classify the input and answer with the label.", WeightDecay: 1e-5}
 }
 
 // Validate is the rule between settings that the check tags cannot state.
@@ -49,7 +53,9 @@ func init() {
 			Equation: "H0 = [P ; E], attention mask extended by ones   (prompt tuning, Lester et al. 2021)",
 			Tensors:  []core.TensorRole{{Pattern: "prompt", Role: "P ∈ R^{l×d}: the soft prompt prepended to the frozen input embeddings E"}},
 		},
-	}, DefaultConfig, func(c Config) core.Method { return &Method{Prompt: promptbank.Prompt{LR: c.LR}, cfg: c} })
+	}, DefaultConfig, func(c Config) core.Method {
+		return &Method{Prompt: promptbank.Prompt{LR: c.LR, WeightDecay: c.WeightDecay}, cfg: c}
+	})
 }
 
 // Method is PT: the soft prompt (promptbank.Prompt: its parameter group, Transform and

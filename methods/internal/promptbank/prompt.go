@@ -14,13 +14,14 @@ import (
 // a source task's PT prompt). Both embed it for their ParamGroups, Transform and Close, so
 // the two train, checkpoint ("prompt") and free the same way.
 type Prompt struct {
-	P  *ts.Tensor // [l, d], owned; nil before Setup and after Close
-	LR float64
+	P           *ts.Tensor // [l, d], owned; nil before Setup and after Close
+	LR          float64
+	WeightDecay float64 // AdamW's decoupled decay of P (PT's reference decays it)
 }
 
 // ParamGroups is the one group "prompt" holding P.
 func (p *Prompt) ParamGroups() []core.ParamGroup {
-	return []core.ParamGroup{{Name: "prompt", LR: p.LR, Params: []core.NamedTensor{{Name: "prompt", Tensor: p.P}}}}
+	return []core.ParamGroup{{Name: "prompt", LR: p.LR, WeightDecay: p.WeightDecay, Params: []core.NamedTensor{{Name: "prompt", Tensor: p.P}}}}
 }
 
 // Transform prepends P to every example.

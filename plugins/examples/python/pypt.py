@@ -32,13 +32,15 @@ class PromptTuning:
     PREFIX, OFFSET = True, False
     ADAM_EPS = 1e-8  # AdamW's ε as built-in PT trains (its reference's, docs/fidelity.md)
     DEFAULTS = {"length": 100, "lr": 0.3, "init": "vocab",
-                "init_text": "Classify the input and answer with the label.", "vocab_limit": 5000}
+                "init_text": "Classify the input and answer with the label.", "vocab_limit": 5000,
+                "weight_decay": 1e-5}
     DOCS = {
         "length": "l, the number of soft tokens",
         "lr": "learning rate of the prompt (AdamW; the run's schedule multiplies it)",
         "init": '"vocab" (rows of sampled token ids) or "text" (rows of init_text\'s tokens)',
         "init_text": 'the text whose token rows start P when init is "text"',
         "vocab_limit": '"vocab" samples ids in [0, vocab_limit)',
+        "weight_decay": "AdamW weight decay of the prompt (built-in PT's reference: 1e-5)",
     }
 
     def __init__(self, raw):
@@ -55,6 +57,10 @@ class PromptTuning:
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr):
             raise ValueError(f"lr must be a finite number, got {lr!r}")
         cfg["lr"] = float(lr)
+        wd = cfg["weight_decay"]
+        if isinstance(wd, bool) or not isinstance(wd, (int, float)) or not math.isfinite(wd) or wd < 0:
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {wd!r}")
+        cfg["weight_decay"] = float(wd)
         if cfg["length"] <= 0:
             raise ValueError(f"length must be > 0, got {cfg['length']}")
         if cfg["lr"] <= 0:
@@ -97,7 +103,8 @@ class PromptTuning:
         missing = [i for i in ids if i not in env.rows]
         if missing:
             raise MethodError(f"the host did not send embedding row {missing[0]}")
-        self.prompt = Param("prompt", np.stack([env.rows[i] for i in ids]), lr=self.cfg["lr"])
+        self.prompt = Param("prompt", np.stack([env.rows[i] for i in ids]), lr=self.cfg["lr"],
+                            weight_decay=self.cfg["weight_decay"])
 
     def forward(self, batch):
         return {"prefix": self.prompt.data}

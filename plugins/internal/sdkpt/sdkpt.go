@@ -6,22 +6,24 @@ package sdkpt
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/ptbench/ptbench/plugins/sdk"
 )
 
 // Config mirrors methods/pt.Config (same keys, same defaults).
 type Config struct {
-	Length     int     `json:"length"`
-	LR         float64 `json:"lr"`
-	Init       string  `json:"init"`
-	InitText   string  `json:"init_text"`
-	VocabLimit int     `json:"vocab_limit"`
+	Length      int     `json:"length"`
+	LR          float64 `json:"lr"`
+	Init        string  `json:"init"`
+	InitText    string  `json:"init_text"`
+	VocabLimit  int     `json:"vocab_limit"`
+	WeightDecay float64 `json:"weight_decay"`
 }
 
 func defaults() Config {
 	return Config{Length: 100, LR: 0.3, Init: "vocab", VocabLimit: 5000,
-		InitText: "Classify the input and answer with the label."}
+		InitText: "Classify the input and answer with the label.", WeightDecay: 1e-5}
 }
 
 // Plugin returns PT as an SDK plugin named name.
@@ -30,7 +32,8 @@ func Plugin(name string) sdk.Plugin {
 		Info: sdk.Info{Name: name, Version: "1.0.0", About: "Prompt tuning through the plugin SDK (test reference)",
 			Input: sdk.InputNone, Prefix: true, Defaults: defaults(), AdamEps: 1e-8, // PT's (docs/fidelity.md)
 			ConfigDoc: map[string]string{"length": "l, soft tokens", "lr": "learning rate",
-				"init": `"vocab" or "text"`, "init_text": "text of the text init", "vocab_limit": "vocab init samples ids below this"}},
+				"init": `"vocab" or "text"`, "init_text": "text of the text init", "vocab_limit": "vocab init samples ids below this",
+				"weight_decay": "AdamW weight decay of the prompt"}},
 		New: func(config []byte) (sdk.Method, error) { return New(config) },
 	}
 }
@@ -46,6 +49,8 @@ func New(config []byte) (*Method, error) {
 		return nil, fmt.Errorf("length must be > 0, got %d", cfg.Length)
 	case cfg.LR <= 0:
 		return nil, fmt.Errorf("lr must be > 0, got %g", cfg.LR)
+	case !(cfg.WeightDecay >= 0) || math.IsInf(cfg.WeightDecay, 1):
+		return nil, fmt.Errorf("weight_decay must be a finite number >= 0, got %g", cfg.WeightDecay)
 	case cfg.Init != "vocab" && cfg.Init != "text":
 		return nil, fmt.Errorf(`init must be "vocab" or "text", got %q`, cfg.Init)
 	case cfg.Init == "vocab" && cfg.VocabLimit <= 0:
@@ -90,6 +95,7 @@ func (m *Method) Setup(env sdk.Env) error {
 		}
 	}
 	m.prompt = sdk.NewParam("prompt", m.cfg.LR, m.cfg.Length, env.DModel)
+	m.prompt.WeightDecay = m.cfg.WeightDecay
 	return sdk.CopyRows(m.prompt.Data, env, ids)
 }
 
