@@ -94,7 +94,7 @@ func TestPythonPluginRunsBesidePT(t *testing.T) {
 	// Configure rejects an unknown setting and names the valid ones.
 	_, err = execute("run", "--methods", "pypt", "--preset", "smoke", "--tasks", "syn-keyword", "--steps", "2",
 		"--set", "pypt.bogus=1", "--out", filepath.Join(tmp, "bogus"))
-	if err == nil || !strings.Contains(err.Error(), "unknown setting(s) bogus; valid: init, init_text, length, lr, vocab_limit") {
+	if err == nil || !strings.Contains(err.Error(), "unknown setting(s) bogus; valid: init, init_text, length, lr, vocab_limit, weight_decay") {
 		t.Errorf("--set pypt.bogus=1: %v; want the plugin's error listing the valid settings", err)
 	}
 }
