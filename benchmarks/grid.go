@@ -166,6 +166,10 @@ func (g *Grid) Run() (Summary, error) {
 					if mine++; g.Workers > 1 && mine%g.Workers != g.Worker {
 						continue // another worker's run
 					}
+					tasks, err := g.kshotFor(tasks, seed)
+					if err != nil {
+						return sum, err
+					}
 					var statuses []string
 					if pack.size > 1 { // pack.go: packable runs wait for their pack
 						statuses, err = pack.add(bb, tasks, methodName, variant, seed, done, store, arts)
@@ -229,14 +233,50 @@ func (g *Grid) loadTask(name string) (engine.TaskData, error) {
 	if err != nil {
 		return engine.TaskData{}, err
 	}
-	ds, err := task.Load(g.Data)
+	opts := g.Data
+	sampler, perSeed := task.(core.KShotSampler)
+	if perSeed {
+		opts.KShot = 0 // the full set: each run seed draws its own k-shot set (kshotFor)
+	}
+	ds, err := task.Load(opts)
 	if err != nil {
 		return engine.TaskData{}, fmt.Errorf("task %s: %w", name, err)
 	}
 	for file, n := range ds.Skipped {
 		fmt.Fprintf(g.Log, "%s: skipped %d malformed rows of the official file %s\n", name, n, file)
 	}
+	if perSeed && g.Data.KShot > 0 && len(ds.Train) > 0 {
+		if _, err := sampler.SampleKShot(ds.Train, g.Data.KShot, 0); err != nil { // a k the data cannot give fails here, before any run
+			return engine.TaskData{}, err
+		}
+	}
 	return engine.TaskData{Task: task, Data: ds}, nil
+}
+
+// kshotFor is a run's tasks with its own k-shot training sets: drawn with the run's seed from
+// the full sets loadTask kept, as DePT's train.py draws with training_args.seed, so seeds
+// differ in their examples, not only in initialisation and batch order. Without --k-shot (or
+// for a task that cannot draw from a loaded set, which Load already sampled) tasks as given.
+func (g *Grid) kshotFor(tasks []engine.TaskData, seed int64) ([]engine.TaskData, error) {
+	if g.Data.KShot == 0 {
+		return tasks, nil
+	}
+	out := make([]engine.TaskData, len(tasks))
+	for i, td := range tasks {
+		out[i] = td
+		sampler, ok := td.Task.(core.KShotSampler)
+		if !ok {
+			continue
+		}
+		train, err := sampler.SampleKShot(td.Data.Train, g.Data.KShot, seed)
+		if err != nil {
+			return nil, err
+		}
+		ds := *td.Data
+		ds.Train = train
+		out[i].Data = &ds
+	}
+	return out, nil
 }
 
 // runOne trains one method with one seed on one task (or, multi-task, on several at once)
@@ -341,7 +381,7 @@ func (g *Grid) prepareRun(bb core.Backbone, tasks []engine.TaskData, methodName 
 	if len(tasks) > 1 {
 		base.Extra["multi_task"], base.Extra["run"], base.Extra["temperature"] = names, key, g.Temperature
 	}
-	if g.Data.KShot > 0 { // the examples per class actually drawn (a class may have fewer than k)
+	if g.Data.KShot > 0 { // the examples of each class actually drawn (a class may have fewer than its share)
 		for _, td := range tasks {
 			counts := map[string]int{}
 			for _, ex := range td.Data.Train {

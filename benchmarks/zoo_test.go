@@ -217,24 +217,50 @@ func TestDropoutRunsRepeat(t *testing.T) {
 	}
 }
 
-// A k-shot run records how many examples of each class it actually drew.
-func TestKShotRecordsDrawnCounts(t *testing.T) {
+// A k-shot run draws k examples in all, balanced over classes, with its own seed (as DePT's
+// train.py draws with the run's seed), and records how many of each class it drew.
+func TestKShotDrawsPerSeedAndRecordsCounts(t *testing.T) {
 	coretest.LockThread(t)
 	out := t.TempDir()
-	g := smallGrid(out, []string{"pt"}, []int64{1})
+	g := smallGrid(out, []string{"pt"}, []int64{1, 2})
 	g.Data.KShot = 4
 	if _, err := g.Run(); err != nil {
 		t.Fatal(err)
 	}
 	rows, _ := storage.ReadResults(filepath.Join(out, "results.jsonl"))
-	drawn, ok := rows[0].Extra["k_shot_drawn.syn-keyword"].(map[string]any)
-	if !ok || len(drawn) < 2 || rows[0].KShot != 4 {
-		t.Fatalf("row extra %v, k %d", rows[0].Extra, rows[0].KShot)
+	if len(rows) != 2 {
+		t.Fatalf("%d rows, want 2", len(rows))
 	}
-	for label, n := range drawn {
-		if n.(float64) != 4 {
-			t.Errorf("class %s: %v drawn, want 4", label, n)
+	for _, r := range rows {
+		drawn, ok := r.Extra["k_shot_drawn.syn-keyword"].(map[string]any)
+		if !ok || len(drawn) != 2 || r.KShot != 4 {
+			t.Fatalf("row extra %v, k %d", r.Extra, r.KShot)
 		}
+		total := 0.0
+		for _, n := range drawn {
+			total += n.(float64)
+		}
+		if total != 4 {
+			t.Errorf("seed %d: %v drawn, want 4 in all", r.Seed, drawn)
+		}
+	}
+	td, err := g.loadTask("syn-keyword")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(seed int64) string {
+		tasks, err := g.kshotFor([]engine.TaskData{td}, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, ex := range tasks[0].Data.Train {
+			out = append(out, ex.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	if a, b := ids(1), ids(2); a == b || a != ids(1) || len(td.Data.Train) <= 4 {
+		t.Errorf("seed 1 drew %s, seed 2 %s (full set %d): want different draws per seed, the same for one seed", a, b, len(td.Data.Train))
 	}
 }
 

@@ -11,6 +11,8 @@ type (
 	Scores      = data.Scores
 	Task        = data.Task
 	TaskFactory = data.TaskFactory
+	// KShotSampler draws a k-shot training set from a loaded full one (per run seed).
+	KShotSampler = data.KShotSampler
 )
 
 // RegisterTask makes a task available by name.

@@ -13,76 +13,72 @@ import (
 // is the split seed.
 const kshotStream = 0x6b73686f74 // "kshot"
 
-// SampleKShot draws k examples of every class from train, the protocol's k-shot setting.
-// Classes are visited in sorted order; each class's examples (in file order) are permuted
-// with one PCG(seed, kshotStream) stream and the first k kept. A class with fewer than k
-// examples contributes all it has. The chosen examples are then shuffled together with the
-// same stream so that classes interleave. It is a pure function of its arguments; train is
-// not modified.
+// SampleKShot draws the protocol's k-shot training set as DePT's train.py draws it
+// (lines 530-545): k examples in all, k/|classes| of each class (integer division). Walking a
+// seeded shuffle of train, an example is kept while its class has fewer than its share, or
+// whatever its class when one slot is left, until k are kept; so with k not a multiple of
+// the class count (16-shot MNLI) the last example goes to whichever class comes next, and a
+// two-class draw can end one off balance, as the reference's does. A class with fewer
+// examples than its share gives all it has (and the draw then ends short, as there). The
+// shuffle is a PCG(seed, kshotStream) permutation, not the numpy generator behind the
+// reference's datasets.shuffle. The kept examples stay in shuffled order. It is a pure
+// function of its arguments; train is not modified.
 func SampleKShot(train []data.Example, k int, seed int64, classOf func(data.Example) string) []data.Example {
 	if k <= 0 {
 		return train
 	}
-	byClass := map[string][]data.Example{}
-	for _, ex := range train {
-		c := classOf(ex)
-		byClass[c] = append(byClass[c], ex)
-	}
-	classes := make([]string, 0, len(byClass))
-	for c := range byClass {
-		classes = append(classes, c)
-	}
-	sort.Strings(classes)
-	rng := newRNG(seed, kshotStream)
+	share := k / len(classesOf(train, classOf))
+	counts := map[string]int{}
 	var picked []data.Example
-	for _, c := range classes {
-		members := byClass[c]
-		for rank, idx := range permute(rng, len(members)) {
-			if rank == k {
-				break
-			}
-			picked = append(picked, members[idx])
+	for _, idx := range permute(newRNG(seed, kshotStream), len(train)) {
+		if len(picked) == k {
+			break
+		}
+		if c := classOf(train[idx]); counts[c] < share || len(picked) == k-1 {
+			counts[c]++
+			picked = append(picked, train[idx])
 		}
 	}
-	out := make([]data.Example, len(picked))
-	for i, idx := range permute(rng, len(picked)) {
-		out[i] = picked[idx]
+	return picked
+}
+
+// classesOf counts train's examples per class.
+func classesOf(train []data.Example, classOf func(data.Example) string) map[string]int {
+	counts := map[string]int{}
+	for _, ex := range train {
+		counts[classOf(ex)]++
 	}
-	return out
+	return counts
 }
 
 // kshotTrain is a task's k-shot training set: SampleKShot's, after checking that k means
-// something for this data. k must not be negative, and at least one class must have k
-// examples: a k above every class's count would silently train on the whole set while
-// recording k. (A class with fewer than k examples still gives all it has, as SampleKShot
-// documents: k-shot CB keeps its rare class.)
+// something for this data. k must not be negative, must leave every class a share (k at
+// least the number of classes: below it the reference's draw keeps nothing), and must not
+// exceed the training set.
 func kshotTrain(task string, train []data.Example, k int, seed int64, classOf func(data.Example) string) ([]data.Example, error) {
 	if k < 0 {
 		return nil, fmt.Errorf("%s: k-shot must be ≥ 0 (0 = the full training set), got %d", task, k)
 	}
-	counts := map[string]int{}
-	largest := 0
-	for _, ex := range train {
-		c := classOf(ex)
-		counts[c]++
-		largest = max(largest, counts[c])
-	}
-	if k > largest {
-		return nil, fmt.Errorf("%s: k-shot %d is more than the training data has: %s; pass --k-shot ≤ %d",
-			task, k, describeClasses(counts), largest)
+	counts := classesOf(train, classOf)
+	switch {
+	case k > len(train):
+		return nil, fmt.Errorf("%s: k-shot %d is more than the training data has: %d examples; pass --k-shot ≤ %d",
+			task, k, len(train), len(train))
+	case k < len(counts):
+		return nil, fmt.Errorf("%s: k-shot %d is fewer than the task's %d classes (%s): k is the total, k/%d per class; pass --k-shot ≥ %d",
+			task, k, len(counts), describeClasses(counts), len(counts), len(counts))
 	}
 	return SampleKShot(train, k, seed, classOf), nil
 }
 
+// SampleKShot is the task's k-shot draw from its full training set (data.KShotSampler): what
+// Load gives with DataOptions.KShot k and Seed seed.
+func (t *info) SampleKShot(train []data.Example, k int, seed int64) ([]data.Example, error) {
+	return kshotTrain(t.name, train, k, seed, t.kshotClass)
+}
+
 // describeClasses lists class counts ("class 0: 12, class 1: 9"), at most ten of them.
 func describeClasses(counts map[string]int) string {
-	if len(counts) == 1 {
-		for c, n := range counts {
-			if c == "" {
-				return fmt.Sprintf("%d training examples in one class (free-text targets)", n)
-			}
-		}
-	}
 	names := make([]string, 0, len(counts))
 	for c := range counts {
 		names = append(names, c)
@@ -100,13 +96,13 @@ func describeClasses(counts map[string]int) string {
 }
 
 // stsbBinaryClass binarises an STS-B target at 2.5 for k-shot balancing: "1" when the
-// (rounded) score is at least 2.5, "0" below, "" if the target is not a number.
+// (rounded) score is above 2.5, "0" up to it, "" if the target is not a number.
 func stsbBinaryClass(target string) string {
 	v, err := strconv.ParseFloat(target, 64)
 	switch {
 	case err != nil:
 		return ""
-	case v >= 2.5:
+	case v > 2.5: // DePT's train.py:541, "0" if label <= 2.5 else "1"
 		return "1"
 	default:
 		return "0"

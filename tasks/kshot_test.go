@@ -25,12 +25,16 @@ func TestKShotBeyondTheDataIsAnError(t *testing.T) {
 		n       int    // examples kept
 		err     string // "" = none
 	}{
-		{"within every class", exs("0", "0", "0", "2", "2"), 2, byTarget, 4, ""},
-		{"a small class gives all it has", exs("0", "0", "0", "2"), 3, byTarget, 4, ""},
-		{"above every class", exs("0", "0", "0", "2"), 4, byTarget,
-			0, `toy: k-shot 4 is more than the training data has: examples per class class "0": 3, class "2": 1; pass --k-shot ≤ 3`},
+		{"k in all, k/2 per class", exs("0", "0", "0", "2", "2"), 2, byTarget, 2, ""},
+		{"the last slot goes to the next example", exs("0", "0", "0", "2", "2"), 3, byTarget, 3, ""},
+		{"all of it", exs("0", "0", "2", "2"), 4, byTarget, 4, ""},
+		{"above the data", exs("0", "0", "0", "2"), 5, byTarget,
+			0, `toy: k-shot 5 is more than the training data has: 4 examples; pass --k-shot ≤ 4`},
+		{"below the classes", exs("0", "1", "2"), 2, byTarget,
+			0, `toy: k-shot 2 is fewer than the task's 3 classes (examples per class class "0": 1, class "1": 1, class "2": 1): k is the total, k/3 per class; pass --k-shot ≥ 3`},
 		{"negative", exs("0", "2"), -4, byTarget, 0, "toy: k-shot must be ≥ 0 (0 = the full training set), got -4"},
-		{"free text", exs("x", "y", "z"), 5, oneClass, 0, "toy: k-shot 5 is more than the training data has: 3 training examples in one class (free-text targets); pass --k-shot ≤ 3"},
+		{"free text", exs("x", "y", "z"), 5, oneClass, 0, "toy: k-shot 5 is more than the training data has: 3 examples; pass --k-shot ≤ 3"},
+		{"free text within", exs("x", "y", "z"), 2, oneClass, 2, ""},
 	}
 	for _, c := range cases {
 		got, err := kshotTrain("toy", c.train, c.k, 1, c.classOf)
@@ -50,8 +54,9 @@ func TestLoadRejectsKShotBeyondTheData(t *testing.T) {
 		n    int
 		want string
 	}{
-		{4, 8, ""},
-		{100000, 0, "syn-keyword: k-shot 100000 is more than the training data has: examples per class class \"0\": "},
+		{4, 4, ""},
+		{100000, 0, "syn-keyword: k-shot 100000 is more than the training data has: "},
+		{1, 0, "syn-keyword: k-shot 1 is fewer than the task's 2 classes"},
 		{-4, 0, "syn-keyword: k-shot must be ≥ 0"},
 	}
 	for _, c := range cases {

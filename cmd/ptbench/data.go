@@ -25,7 +25,7 @@ func (f *taskDataFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.opts.DataDir, "data-dir", "", "folder laid out like glue/RTE/train.tsv")
 	cmd.Flags().StringVar(&f.opts.CacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/ptbench)")
 	cmd.Flags().BoolVar(&f.opts.Offline, "offline", false, "never download")
-	cmd.Flags().IntVar(&f.opts.KShot, "k-shot", 0, "k examples per class in train")
+	cmd.Flags().IntVar(&f.opts.KShot, "k-shot", 0, "k examples in train, balanced over classes (drawn with --seed)")
 	cmd.Flags().Int64Var(&f.opts.Seed, "seed", 0, "data seed: k-shot sampling and the synthetic tasks' examples (0, as ptbench run uses)")
 }
 

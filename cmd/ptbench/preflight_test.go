@@ -41,7 +41,7 @@ func TestRunRejectsBadNumbersBeforeAnythingLoads(t *testing.T) {
 		{[]string{"--max-grad-norm", "nan"}, "--max-grad-norm must be a finite number ≥ 0 (0 = off), got NaN", true},
 		{[]string{"--max-grad-norm", "-1"}, "--max-grad-norm must be a finite number ≥ 0", true},
 		{[]string{"--k-shot", "-4"}, "--k-shot must be ≥ 0 (0 = the full training set), got -4", true},
-		{[]string{"--k-shot", "100000"}, `task syn-keyword: syn-keyword: k-shot 100000 is more than the training data has: examples per class class "0": `, false},
+		{[]string{"--k-shot", "100000"}, `task syn-keyword: syn-keyword: k-shot 100000 is more than the training data has: `, false},
 		{[]string{"--set", "pt.lr=nan"}, `method pt: lr = "nan" is not a finite number`, true},
 		{[]string{"--set", "pt.lr=.inf"}, `--set "pt.lr=.inf": .inf is not a finite number`, true},
 		{[]string{"--method-config", infCfg}, "method pt: lr = +Inf: settings must be finite numbers", false},

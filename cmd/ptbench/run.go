@@ -145,7 +145,7 @@ func newRunCmd() *cobra.Command {
 	f.StringArrayVar(&sweeps, "sweep", nil, "sweep a method setting: method.key=v1,v2,… (repeatable; the cartesian product of a method's sweeps, each variant its own run; the leaderboard reports the best-dev variant per method, task and seed)")
 	registerGridFlags(f, &g)
 	registerMemoryFlag(f) // memory.go: --memory-limit
-	f.IntVar(&g.Data.KShot, "k-shot", 0, "train on k examples per class (4, 16, 32)")
+	f.IntVar(&g.Data.KShot, "k-shot", 0, "train on k examples in all, k/classes of each, drawn with each run's seed (4, 16, 32; DePT's k_shot_example)")
 	f.IntVar(&g.Train.EvalEvery, "eval-every", 0, "evaluate on dev every N steps (0 = min(1000, steps/4))")
 	f.IntVar(&g.Train.Warmup, "warmup", -1, "linear warmup steps (-1 = min(500, steps/10))")
 	f.BoolVar(&g.Train.PadToMax, "pad-to-max", false, "pad every batch to the max source length instead of the batch's longest")

@@ -33,7 +33,7 @@ type DataOptions struct {
 	DataDir  string // a folder laid out like glue/RTE/train.tsv, superglue/CB/val.jsonl
 	CacheDir string // where downloads go when DataDir is empty
 	Seed     int64  // split shuffles use 42 by protocol; k-shot sampling uses this
-	KShot    int    // 0 = full training set; else k examples per class
+	KShot    int    // 0 = full training set; else k examples in all, balanced over classes
 	Offline  bool   // never download
 }
 
@@ -51,6 +51,13 @@ type Task interface {
 	Load(opts DataOptions) (*Dataset, error)
 	// Score compares predictions (decoded generations) with gold examples, index by index.
 	Score(predictions []string, gold []Example) (Scores, error)
+}
+
+// KShotSampler is a task that draws its k-shot training set from its full one (what Load
+// does with DataOptions.KShot), so that a grid loads the files once and draws per run seed,
+// as the reference draws with the run's seed.
+type KShotSampler interface {
+	SampleKShot(train []Example, k int, seed int64) ([]Example, error)
 }
 
 // EvalOnlyLoader is a task that can load just its evaluation files (the official validation
