@@ -10,8 +10,8 @@
 // "sentence1: {s1} sentence2: {s2}". Each field is trimmed of surrounding white space first
 // (SST-2 sentences end in a space in the official files); an empty field leaves just its
 // name, so a source never holds a double space. Targets
-// are the GLUE/SuperGLUE label ids as strings; STS-B targets are the score rounded to the
-// nearest 0.2 (ties to even, as T5's tf.round) and printed with one decimal ("3.8").
+// are the GLUE/SuperGLUE label ids as strings; STS-B targets are the score as the references
+// print it, rounded to 0.1 ("3.9"; see stsbTarget).
 //
 // # Example IDs
 //

@@ -2,8 +2,9 @@ package tasks
 
 import (
 	"fmt"
-	"math/big"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -23,29 +24,20 @@ func fillTemplate(pieces ...piece) string {
 	return strings.Join(parts, " ")
 }
 
-// stsbTarget rounds an STS-B score, given as the file's decimal text, to the nearest 0.2
-// and prints it with one decimal ("3.8", "5.0"). Rounding is exact (rational arithmetic on
-// the decimal text) with ties to even, as T5's tf.round(label*5)/5: "2.5" gives "2.4".
+// stsbTarget is an STS-B score, given as the file's decimal text, as both references print
+// it (DePT src/tasks.py:926-939, ATTEMPT attempt/data/utils.py:4-17):
+// str(np.round((label*5)/5, decimals=1)) of the label Hugging Face's datasets gives, a float32
+// widened to a double. The ×5/5 cancels (their docstring's "nearest 0.2" is T5's rule, not what
+// the code computes), so it rounds to 0.1, ties to even on the binary value: "4.750" → "4.8",
+// "0.25" → "0.2", "2.45" → "2.5" (float32's 2.45 lies above it).
 func stsbTarget(score string) (string, bool) {
-	r, ok := new(big.Rat).SetString(strings.TrimSpace(score))
-	if !ok || r.Sign() < 0 || r.Cmp(big.NewRat(5, 1)) > 0 {
+	v, err := strconv.ParseFloat(strings.TrimSpace(score), 64)
+	if err != nil || !(v >= 0 && v <= 5) {
 		return "", false
 	}
-	r.Mul(r, big.NewRat(5, 1))
-	// floor(r) for r >= 0, then round half to even.
-	q := new(big.Int).Quo(r.Num(), r.Denom())
-	frac := new(big.Rat).Sub(r, new(big.Rat).SetInt(q))
-	switch frac.Cmp(big.NewRat(1, 2)) {
-	case 1:
-		q.Add(q, big.NewInt(1))
-	case 0:
-		if q.Bit(0) == 1 {
-			q.Add(q, big.NewInt(1))
-		}
-	}
-	// q fifths of a point: q/5 with one decimal is q*2 tenths.
-	tenths := q.Int64() * 2
-	return big.NewRat(tenths, 10).FloatString(1), true
+	label := float64(float32(v)) // datasets' Value("float32"), read back as a Python float
+	tenths := math.RoundToEven(label * 5 / 5 * 10)
+	return strconv.FormatFloat(tenths/10, 'f', 1, 64), true
 }
 
 // sortedKeys lists a label map's raw values for error messages.

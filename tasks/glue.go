@@ -116,7 +116,7 @@ func glueTasks() []*fileTask {
 			"SST-2", holdOutTrain, standardGLUEFiles,
 			glueFormat{fields: []piece{{"sentence", "sentence"}}, labelColumn: "label", labels: binaryLabels},
 			[]remoteFile{glueZip("SST-2.zip")}),
-		glueTask(info{name: "stsb", about: "Semantic textual similarity, score rounded to 0.2 (GLUE); Pearson and Spearman",
+		glueTask(info{name: "stsb", about: "Semantic textual similarity, score rounded to 0.1 as the references print it (GLUE); Pearson and Spearman",
 			maxSourceLen: 256, metrics: []string{"pearson", "spearman"}, scoring: scoreRegression},
 			"STS-B", halveValidation, standardGLUEFiles,
 			glueFormat{fields: []piece{{"sentence1", "sentence1"}, {"sentence2", "sentence2"}}, labelColumn: "score", stsb: true},

@@ -186,10 +186,13 @@ func TestFillTemplateAndSTSBTarget(t *testing.T) {
 	if got := fillTemplate(piece{"sentence1", " padded  "}, piece{"sentence2", ""}); got != "sentence1: padded sentence2:" {
 		t.Errorf("fillTemplate = %q", got)
 	}
+	// Expected values computed by the references' own expression under numpy 1.24:
+	// str(np.round((float(np.float32(s))*5)/5, decimals=1)).
 	for score, want := range map[string]string{
-		"5.000": "5.0", "3.800": "3.8", "4.750": "4.8", "0.000": "0.0", "2.7": "2.8", "0.2999": "0.2",
-		// Ties (score×5 ends in .5) go to the even number of fifths, as tf.round does.
-		"2.5": "2.4", "0.1": "0.0", "1.3": "1.2", "0.3": "0.4", "1.1": "1.2",
+		"5.000": "5.0", "3.800": "3.8", "4.750": "4.8", "0.000": "0.0", "2.7": "2.7", "0.2999": "0.3",
+		"2.5": "2.5", "0.1": "0.1", "1.3": "1.3", "0.5": "0.5", "3.867": "3.9", "4.909": "4.9",
+		// Ties go to even on the float32 value: 0.25 is exact, 0.35 and 0.45 lie below, 2.45 above.
+		"0.25": "0.2", "0.35": "0.3", "0.45": "0.4", "2.45": "2.5", "1.15": "1.1",
 	} {
 		got, ok := stsbTarget(score)
 		if !ok || got != want {
@@ -199,6 +202,17 @@ func TestFillTemplateAndSTSBTarget(t *testing.T) {
 	for _, bad := range []string{"", "x", "-0.5", "5.2"} {
 		if _, ok := stsbTarget(bad); ok {
 			t.Errorf("stsbTarget(%q) accepted an invalid score", bad)
+		}
+	}
+}
+
+// A generation is valid for STS-B when it is a finite number: "nan" and "inf" parse but score
+// as −1, so they count as invalid too.
+func TestSTSBValidPredictions(t *testing.T) {
+	stsb := taskByName(t, "stsb").(interface{ ValidPrediction(string) bool })
+	for p, want := range map[string]bool{"3.8": true, " 0 ": true, "5.0": true, "nan": false, "NaN": false, "inf": false, "-Inf": false, "high": false, "": false} {
+		if got := stsb.ValidPrediction(p); got != want {
+			t.Errorf("ValidPrediction(%q) = %v, want %v", p, got, want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,9 +15,9 @@ func (t *info) ValidPrediction(prediction string) bool {
 	switch t.scoring {
 	case scoreClassification, scoreMultiRC:
 		return len(t.labels) == 0 || slices.Contains(t.labels, p)
-	case scoreRegression:
-		_, err := strconv.ParseFloat(p, 64)
-		return err == nil
+	case scoreRegression: // "nan" and "inf" parse, but score as −1 like any non-number
+		v, err := strconv.ParseFloat(p, 64)
+		return err == nil && !math.IsNaN(v) && !math.IsInf(v, 0)
 	}
 	return true
 }
