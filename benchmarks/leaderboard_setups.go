@@ -20,8 +20,8 @@ import (
 // ("PT [adam_eps=1e-8]", "PT [adam_eps=1e-6]"). This happens before sweep variants are
 // selected, so a sweep run under two setups is selected within each. Settings that differ
 // only across tasks (the paper harness's per-task step budgets) or that a sweep chose split
-// nothing; a setting that is per task but differs within one task (two step budgets for rte)
-// labels only that task's rows.
+// nothing; a per-task setting (perTaskSettings) that differs within one task (two step
+// budgets for rte) labels only that task's rows.
 
 const (
 	unsetValue = "(unset)" // a setting the row does not record (a row from before it existed)
@@ -194,9 +194,9 @@ func splitSetups(rows []storage.ResultRow) ([]storage.ResultRow, []string, setup
 				values[k][task][v] = true
 			}
 		}
-		// A setting splits where one task sees two values of it. If two tasks see disjoint
-		// values, it is a per-task setting (a step budget) and labels only the tasks that
-		// disagree within themselves.
+		// A setting splits where one task sees two values of it. A per-task setting (a step
+		// budget) labels only the tasks that disagree within themselves; any other labels
+		// every row of the method.
 		labelIn := map[string]func(task string) bool{}
 		for k, byTask := range values {
 			conflict := false
@@ -206,7 +206,7 @@ func splitSetups(rows []storage.ResultRow) ([]storage.ResultRow, []string, setup
 			if !conflict {
 				continue
 			}
-			if perTask(byTask) {
+			if perTaskSettings[k] {
 				labelIn[k] = func(task string) bool { return len(byTask[task]) > 1 }
 			} else {
 				labelIn[k] = func(string) bool { return true }
@@ -243,25 +243,10 @@ func splitSetups(rows []storage.ResultRow) ([]storage.ResultRow, []string, setup
 	return out, slices.Compact(made), split
 }
 
-// perTask reports whether some two tasks see disjoint sets of a setting's values.
-func perTask(byTask map[string]map[string]bool) bool {
-	tasks := make([]string, 0, len(byTask))
-	for t := range byTask {
-		tasks = append(tasks, t)
-	}
-	for a := range tasks {
-		for b := a + 1; b < len(tasks); b++ {
-			shared := false
-			for v := range byTask[tasks[a]] {
-				shared = shared || byTask[tasks[b]][v]
-			}
-			if !shared {
-				return true
-			}
-		}
-	}
-	return false
-}
+// perTaskSettings are the settings a grid legitimately sets per task: the paper harness's
+// step budgets (30,000 or 300,000 by training-set size) and the warm-up derived from them, and
+// DePT's and EPT's offset rows (the run's max source length: MultiRC's 348).
+var perTaskSettings = map[string]bool{"train.steps": true, "train.warmup": true, "config.max_len": true}
 
 // sameSeedRows names the cells (a board row's task) that hold two rows of one seed after
 // selection and the split: runs whose keys differ in nothing a row records (the data, the

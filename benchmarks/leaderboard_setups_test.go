@@ -63,6 +63,9 @@ func TestBoardKeepsSetupsApart(t *testing.T) {
 		{"a task run at two budgets: only its rows are labelled", []storage.ResultRow{
 			row("a", "rte", 1, 60), row("b", "rte", 1, 70, steps(200)), row("c", "mrpc", 1, 80, steps(300))},
 			"PT [steps=100]: rte 60/1; PT [steps=200]: rte 70/1; PT: mrpc 80/1", ""},
+		{"setups that only look per task still split everywhere", []storage.ResultRow{
+			row("a", "rte", 1, 60), row("b", "rte", 1, 70, bf16), row("c", "mrpc", 1, 80), row("d", "cola", 1, 90, bf16)},
+			"PT [dtype=bfloat16]: cola 90/1, rte 70/1; PT [dtype=float32]: mrpc 80/1, rte 60/1", ""},
 		{"a sweep chose another lr per seed", []storage.ResultRow{row("a", "rte", 1, 60, lr(0.3)), row("b", "rte", 2, 70, lr(0.5))},
 			"PT: rte 65/2", ""},
 		{"a sweep over a deprecated spelling splits no seeds", []storage.ResultRow{
@@ -89,7 +92,7 @@ func TestBoardKeepsSetupsApart(t *testing.T) {
 		var got []string
 		for _, r := range b.Rows {
 			var cells []string
-			for _, task := range []string{"mnli", "mrpc", "rte"} {
+			for _, task := range []string{"cola", "mnli", "mrpc", "rte"} {
 				if cell, ok := r.Tasks[task]; ok {
 					cells = append(cells, fmt.Sprintf("%s %g/%d", task, cell.Mean, cell.Seeds))
 				}
