@@ -102,7 +102,7 @@ func RenderMarkdown(w io.Writer, b Board) error {
 		fmt.Fprintf(w, "- ⚠ averaged over rows of the same seed from runs with different run keys (other data, method revision or plugin binary, which rows do not record): %s. Their n counts rows, not seeds; results from before such a change belong in another folder.\n", strings.Join(b.SameSeedRows, "; "))
 	}
 	if len(b.SplitSetups) > 0 {
-		fmt.Fprintln(w, "- [setting=value] after a label: this folder holds runs of the method in more than one setup for one task (another --dtype, --adam-eps, setting, training revision, …); each setup is a row of its own, never averaged with the others as seeds. \"swept\": the value a learning-rate sweep selected per seed; \"(unset)\": a row from before the setting was recorded. A per-task setting (a step budget, its warm-up, DePT's and EPT's max_len) names only the rows of the task where it differs.")
+		fmt.Fprintln(w, "- [setting=value] after a label: this folder holds runs of the method in more than one setup for one task (another --dtype, --adam-eps, setting, training revision, …); each setup is a row of its own (on any task), never averaged with the others. \"swept\": the value a learning-rate sweep selected per seed; \"(unset)\": a row from before the setting was recorded. A per-task setting (a step budget, its warm-up, DePT's and EPT's max_len) names only the rows of the task where it differs.")
 	}
 	if flagged {
 		fmt.Fprintln(w)

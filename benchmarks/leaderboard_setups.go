@@ -16,12 +16,11 @@ import (
 // forms, a --set that no label separates, rows trained before a training revision — have
 // different run keys, so a results folder can hold both. Averaged as one row they would pass
 // for seeds of one setup. The board keeps them apart instead: a setting whose value differs
-// between rows of one task (same seed or not) names a row per value, as a suffix of the label
-// ("PT [adam_eps=1e-8]", "PT [adam_eps=1e-6]"). This happens before sweep variants are
-// selected, so a sweep run under two setups is selected within each. Settings that differ
-// only across tasks (the paper harness's per-task step budgets) or that a sweep chose split
-// nothing; a per-task setting (perTaskSettings) that differs within one task (two step
-// budgets for rte) labels only that task's rows.
+// between rows of the method (same seed or not, same task or not) names a row per value, as a
+// suffix of the label ("PT [adam_eps=1e-8]", "PT [adam_eps=1e-6]"). This happens before sweep
+// variants are selected, so a sweep run under two setups is selected within each. What a
+// sweep chose splits nothing, and a per-task setting (perTaskSettings: the paper harness's
+// step budgets) splits only where it differs within one task, labelling that task's rows.
 
 const (
 	unsetValue = "(unset)" // a setting the row does not record (a row from before it existed)
@@ -194,16 +193,20 @@ func splitSetups(rows []storage.ResultRow) ([]storage.ResultRow, []string, setup
 				values[k][task][v] = true
 			}
 		}
-		// A setting splits where one task sees two values of it. A per-task setting (a step
-		// budget) labels only the tasks that disagree within themselves; any other labels
-		// every row of the method.
+		// A per-task setting (a step budget) splits where one task sees two values of it and
+		// labels only such tasks' rows; any other setting splits, and labels every row of the
+		// method, wherever it takes two values at all (fp32 on rte and bf16 on mrpc would
+		// otherwise average into one row's GLUE score).
 		labelIn := map[string]func(task string) bool{}
 		for k, byTask := range values {
-			conflict := false
+			conflict, all := false, map[string]bool{}
 			for _, vs := range byTask {
 				conflict = conflict || len(vs) > 1
+				for v := range vs {
+					all[v] = true
+				}
 			}
-			if !conflict {
+			if !conflict && (perTaskSettings[k] || len(all) < 2) {
 				continue
 			}
 			if perTaskSettings[k] {

@@ -63,6 +63,8 @@ func TestBoardKeepsSetupsApart(t *testing.T) {
 		{"a task run at two budgets: only its rows are labelled", []storage.ResultRow{
 			row("a", "rte", 1, 60), row("b", "rte", 1, 70, steps(200)), row("c", "mrpc", 1, 80, steps(300))},
 			"PT [steps=100]: rte 60/1; PT [steps=200]: rte 70/1; PT: mrpc 80/1", ""},
+		{"dtype differs across tasks only", []storage.ResultRow{row("a", "rte", 1, 60), row("b", "mrpc", 1, 70, bf16)},
+			"PT [dtype=bfloat16]: mrpc 70/1; PT [dtype=float32]: rte 60/1", ""},
 		{"setups that only look per task still split everywhere", []storage.ResultRow{
 			row("a", "rte", 1, 60), row("b", "rte", 1, 70, bf16), row("c", "mrpc", 1, 80), row("d", "cola", 1, 90, bf16)},
 			"PT [dtype=bfloat16]: cola 90/1, rte 70/1; PT [dtype=float32]: mrpc 80/1, rte 60/1", ""},
