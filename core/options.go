@@ -17,8 +17,8 @@ type TrainOptions struct {
 	Seed         int64   `json:"seed"`
 	MaxSourceLen int     `json:"max_source_len"` // 0 = the task's
 	MaxTargetLen int     `json:"max_target_len"`
-	MaxNewTokens int     `json:"max_new_tokens"`
-	PadToMax     bool    `json:"pad_to_max"` // pad every batch to MaxSourceLen (DePT's reference code)
+	MaxNewTokens int     `json:"max_new_tokens"` // 0 = 19, the references' generation_max_length 20 less the start token
+	PadToMax     bool    `json:"pad_to_max"`     // pad every batch to MaxSourceLen (DePT's reference code)
 	// GroupByLength draws each epoch's batches from windows of similar-length examples
 	// (LengthGroupedBatches): less padding, the same per-row losses.
 	GroupByLength bool     `json:"group_by_length,omitempty"`
@@ -51,7 +51,9 @@ func (o TrainOptions) Defaults(task Task) TrainOptions {
 		o.MaxTargetLen = 32
 	}
 	if o.MaxNewTokens == 0 {
-		o.MaxNewTokens = 20
+		// DePT's generation_max_length 20, which Hugging Face's generate counts with the
+		// decoder's start token: 19 new tokens (storage.TrainingRevision 2).
+		o.MaxNewTokens = 19
 	}
 	return o
 }

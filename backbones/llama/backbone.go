@@ -234,10 +234,11 @@ func (b *Backbone) EncodeTarget(text string, maxLen int) []int64 {
 	return seq.EndWithEOS(ids, maxLen, b.model.Cfg.EOS)
 }
 
-// DecodeTarget stops at the first EOS and drops pad and BOS.
+// DecodeTarget stops at the first EOS and drops pad, BOS and <unk> (Hugging Face's
+// skip_special_tokens; the SentencePiece decoder alone writes <unk> as " ⁇ ").
 func (b *Backbone) DecodeTarget(ids []int64) string {
-	c := b.model.Cfg
-	keep := seq.UntilEOS(ids, c.EOS, func(id int64) bool { return id == c.Pad || id == c.BOS || id < 0 })
+	c, unk := b.model.Cfg, tokenizers.UnknownID(b.tok)
+	keep := seq.UntilEOS(ids, c.EOS, func(id int64) bool { return id == c.Pad || id == c.BOS || id == unk || id < 0 })
 	return strings.TrimSpace(b.tok.Decode(keep))
 }
 

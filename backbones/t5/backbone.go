@@ -189,10 +189,11 @@ func (b *Backbone) EncodeSource(text string, maxLen int) []int64 {
 	return seq.EndWithEOS(b.tok.Encode(text), maxLen, b.model.Cfg.EOS)
 }
 
-// DecodeTarget stops at the first EOS and drops pads.
+// DecodeTarget stops at the first EOS and drops pads and <unk>, as the references' decode with
+// skip_special_tokens (spiece.model's decoder alone would write <unk> as " ⁇ ").
 func (b *Backbone) DecodeTarget(ids []int64) string {
-	pad := b.model.Cfg.Pad
-	return b.tok.Decode(seq.UntilEOS(ids, b.model.Cfg.EOS, func(id int64) bool { return id == pad }))
+	pad, unk := b.model.Cfg.Pad, tokenizers.UnknownID(b.tok)
+	return b.tok.Decode(seq.UntilEOS(ids, b.model.Cfg.EOS, func(id int64) bool { return id == pad || id == unk }))
 }
 
 // Collate pads on the right with T5's pad id (0); positions count 0..L-1 along each row.

@@ -13,7 +13,9 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ptbench/ptbench/backbones/hf"
+	"github.com/ptbench/ptbench/backbones/tokenizers"
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/coretest"
 	"github.com/ptbench/ptbench/core/safetensors"
 )
 
@@ -509,5 +511,29 @@ func TestLoadsPyTorchPickle(t *testing.T) {
 	defer out.Drop()
 	if d := maxAbsDiff(out.Logits, expected[c.Name+"/logits"]); d > 1e-4 {
 		t.Fatalf("logits from the pickle differ by %g", d)
+	}
+}
+
+// A generation is decoded as the references decode it (skip_special_tokens): <unk>, which a
+// SentencePiece model's own decoder writes as " ⁇ ", is dropped with the pads.
+func TestDecodeTargetDropsUnknown(t *testing.T) {
+	coretest.LockThread(t)
+	bb, err := core.OpenBackbone("t5-small", core.BackboneOptions{Seed: 1, Tokenizer: "../../testdata/fixtures/tokenizers/t5style-unigram8k.model"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	tb := bb.(*Backbone)
+	unk := tokenizers.UnknownID(tb.Tokenizer())
+	one := tb.EncodeTarget("1", 8) // "1" then EOS
+	if unk < 0 || len(one) < 2 {
+		t.Fatalf("unk %d, target ids %v", unk, one)
+	}
+	if raw := tb.Tokenizer().Decode([]int{int(unk)}); !strings.Contains(raw, "⁇") {
+		t.Fatalf("the SentencePiece decoder writes <unk> as %q; the test needs its ⁇", raw)
+	}
+	ids := append([]int64{unk}, one...)
+	if got := strings.TrimSpace(tb.DecodeTarget(ids)); got != "1" {
+		t.Errorf("DecodeTarget(<unk> 1 </s>) = %q, want \"1\"", got)
 	}
 }

@@ -81,3 +81,13 @@ var (
 	_ Tokenizer = (*ByteLevel)(nil)
 	_ Tokenizer = (*HuggingFace)(nil)
 )
+
+// UnknownID is tok's <unk> id, or -1 where it has none. Generations are decoded as the
+// references decode them, with Hugging Face's skip_special_tokens, which drops <unk>; a
+// SentencePiece model's own decoder writes it out (" ⁇ "), so the backbones drop it first.
+func UnknownID(tok any) int64 {
+	if u, ok := tok.(interface{ UNK() int }); ok {
+		return int64(u.UNK())
+	}
+	return -1
+}

@@ -104,12 +104,15 @@ func methodRevision(method string, config any) int {
 	return d.Revision
 }
 
-// TrainingRevision counts changes to the training every method shares that change every
-// method's results; keys and artefact names hash it when it is not 0, so rows trained before
-// such a change are never resumed as today's. 1: AdamW is transformers.AdamW's formula (ε added
-// to √v before the bias correction, weight decay after the update), as every reference trains.
+// TrainingRevision counts changes to the training and evaluation every method shares that
+// change every method's results; keys and artefact names hash it when it is not 0, so rows
+// trained before such a change are never resumed as today's. 1: AdamW is transformers.AdamW's
+// formula (ε added to √v before the bias correction, weight decay after the update), as every
+// reference trains. 2: generations are decoded as the references decode them — at most 19 new
+// tokens (Hugging Face's max_length 20 counts the decoder's start token) and without <unk>
+// (skip_special_tokens; SentencePiece's decoder wrote it as " ⁇ ").
 // A variable only so that tests can show revision 0 is the legacy encoding.
-var TrainingRevision = 1
+var TrainingRevision = 2
 
 // Key is the run key: "<method>.<task>.s<seed>.<hash>" with the hash over the identity.
 func (id RunIdentity) Key() (string, error) {
