@@ -24,9 +24,13 @@
 // num_transformer_submodules 1, PeftModelForSeq2SeqLM.forward prepends prompts[:, :n] to the
 // encoder's inputs_embeds and n ones to the attention mask and leaves the decoder alone —
 // exactly ptbench's PT (H0 = [P ; E], mask extended by ones). PEFT's own default for
-// SEQ_2_SEQ_LM is 2 (n more rows prepended to the decoder input); a folder with
-// num_transformer_submodules 2 (or null with task_type SEQ_2_SEQ_LM, which PEFT resolves to
-// 2) is refused on import, since ptbench's PT has no decoder prompt. For CAUSAL_LM PEFT
+// SEQ_2_SEQ_LM is 2 (null with that task_type resolves to it): the embedding then has 2n
+// rows, but PEFT's prompt-tuning forward and generate still prepend only prompts[:, :n] to
+// the encoder (the decoder branch serves the other prompt types, e.g. multitask prompt
+// tuning), so the last n rows are never used or trained; such a folder imports its first n
+// rows, which is what PEFT runs. Other counts, and 2 on a decoder-only backbone, are refused.
+// A folder with modules_to_save is refused (PEFT would load and train those modules too).
+// For CAUSAL_LM PEFT
 // prepends the prompt to inputs_embeds as well; ptbench's Llama PT places it the same way,
 // but that path is not checked against PEFT here.
 //

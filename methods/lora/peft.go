@@ -112,6 +112,15 @@ func (m *Method) ImportPEFT(a *peft.Adapter, bb core.BackboneInfo) error {
 			return a.Errorf("%s is %v: ptbench's lora has no equivalent", f, a.Config[f])
 		}
 	}
+	// PiSSA, OLoRA, CorDA and LoftQ: PEFT re-runs the init when it loads such a folder and
+	// replaces the base weight by a residual (W − s·B₀A₀ for PiSSA; tuners/lora/layer.py), so
+	// the folder's B A belongs to another W than the checkpoint's.
+	if init, ok := a.Config["init_lora_weights"].(string); ok {
+		switch low := strings.ToLower(init); {
+		case strings.HasPrefix(low, "pissa"), low == "olora", low == "corda", low == "loftq":
+			return a.Errorf("init_lora_weights is %q: PEFT replaces the base weight for it when it loads the folder, which ptbench's lora does not; only folders whose init leaves W alone (true, false, gaussian, orthogonal, eva, mica) load", init)
+		}
+	}
 	sites := m.Sites()
 	want := targetModules(sites)
 	got, isList, err := a.Strings("target_modules")

@@ -221,6 +221,10 @@ func TestPEFTImportErrors(t *testing.T) {
 		{"regex targets", func(a *peft.Adapter) { a.Config["target_modules"] = ".*(q|v)$" }, []string{"adapter_config.json", "pattern"}},
 		{"dora", func(a *peft.Adapter) { a.Config["use_dora"] = true }, []string{"adapter_config.json", "use_dora"}},
 		{"alora", func(a *peft.Adapter) { a.Config["alora_invocation_tokens"] = []any{1, 2} }, []string{"adapter_config.json", "alora_invocation_tokens"}},
+		{"pissa", func(a *peft.Adapter) { a.Config["init_lora_weights"] = "pissa_niter_4" }, []string{"adapter_config.json", `init_lora_weights is "pissa_niter_4"`}},
+		{"loftq", func(a *peft.Adapter) { a.Config["init_lora_weights"] = "loftq" }, []string{"adapter_config.json", `init_lora_weights is "loftq"`}},
+		{"gaussian init loads", func(a *peft.Adapter) { a.Config["init_lora_weights"] = "gaussian" }, nil},
+		{"default init loads", func(a *peft.Adapter) { a.Config["init_lora_weights"] = true }, nil},
 		{"shape", func(a *peft.Adapter) {
 			a.Tensors[q0] = safetensors.FromFloat32(q0, []int64{17, 8}, make([]float32, 17*8))
 		}, []string{"adapter_model.safetensors", q0, "shape [17 8]"}},

@@ -9,7 +9,9 @@ import (
 )
 
 // PT is PEFT's PROMPT_TUNING with num_transformer_submodules 1 (see package peft for the
-// behaviour this matches): the checkpoint's "prompt" [l, d] is "prompt_embeddings".
+// behaviour this matches): the checkpoint's "prompt" [l, d] is "prompt_embeddings". A T5
+// folder with PEFT's seq2seq default 2 imports too: PEFT's prompt tuning uses only its first
+// l rows.
 
 func (m *Method) PEFTType() string { return peft.PromptTuning }
 
@@ -43,6 +45,9 @@ func (m *Method) ImportPEFT(a *peft.Adapter, bb core.BackboneInfo) error {
 	if err != nil {
 		return err
 	}
+	if !a.Empty("modules_to_save") { // PEFT would load and train those modules too
+		return a.Errorf("modules_to_save is %v: ptbench's pt trains only the prompt", a.Config["modules_to_save"])
+	}
 	if n != m.cfg.Length {
 		return a.Errorf("num_virtual_tokens is %d but the pt method's length is %d (set pt.length=%d)", n, m.cfg.Length, n)
 	}
@@ -61,12 +66,25 @@ func (m *Method) ImportPEFT(a *peft.Adapter, bb core.BackboneInfo) error {
 			k = 2
 		}
 	}
-	if k != 1 {
-		return a.Errorf("num_transformer_submodules is %d (resolved from PEFT's default when null): the adapter also prompts the decoder, which ptbench's pt does not; only 1 (encoder only) loads", k)
+	// PEFT keeps num_transformer_submodules × num_virtual_tokens rows, but its seq2seq
+	// PROMPT_TUNING forward and generate prepend only the first num_virtual_tokens to the
+	// encoder (peft_model.py, PeftModelForSeq2SeqLM; since v0.4.0): the rest are never used
+	// or trained. So a T5 folder with PEFT's default 2 loads its first rows, as PEFT runs it.
+	switch {
+	case k == 1, k == 2 && bb.EncoderDecoder:
+	default:
+		return a.Errorf("num_transformer_submodules is %d: only 1, or 2 on an encoder-decoder backbone (PEFT's seq2seq default, whose prompt tuning uses the first num_virtual_tokens rows), loads", k)
 	}
-	t, err := a.Tensor("prompt_embeddings", []int64{int64(n), bb.DModel}, "num_virtual_tokens × token_dim")
+	t, err := a.Tensor("prompt_embeddings", []int64{int64(k * n), bb.DModel}, "num_transformer_submodules × num_virtual_tokens × token_dim")
 	if err != nil {
 		return err
+	}
+	if k > 1 {
+		size, _ := safetensors.DTypeSize(t.DType) // a float type: Tensor checked it
+		first := *t
+		first.Shape = []int64{int64(n), bb.DModel}
+		first.Data = t.Data[:int64(n)*bb.DModel*int64(size)]
+		t = &first
 	}
 	if err := peft.CopyInto(m.P, t); err != nil {
 		return fmt.Errorf("%s: %w", a.WeightsPath(), err)

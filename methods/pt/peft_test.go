@@ -190,8 +190,16 @@ func TestPEFTImportErrors(t *testing.T) {
 		}, nil, []string{"adapter_model.safetensors", `"prompt_embeddings" is missing`}},
 		{"length", func(a *peft.Adapter) { a.Config["num_virtual_tokens"] = 8 }, nil, []string{"adapter_config.json", "num_virtual_tokens is 8"}},
 		{"token_dim", func(a *peft.Adapter) { a.Config["token_dim"] = 768 }, nil, []string{"adapter_config.json", "token_dim is 768"}},
-		{"decoder prompt", func(a *peft.Adapter) { delete(a.Config, "num_transformer_submodules") }, nil,
-			[]string{"adapter_config.json", "num_transformer_submodules is 2"}},
+		{"PEFT's seq2seq default 2 without its rows", func(a *peft.Adapter) { delete(a.Config, "num_transformer_submodules") }, nil,
+			[]string{"adapter_model.safetensors", `"prompt_embeddings" has shape [4 64], want [8 64]`}},
+		{"PEFT's seq2seq default 2", func(a *peft.Adapter) {
+			delete(a.Config, "num_transformer_submodules")
+			a.Tensors["prompt_embeddings"] = safetensors.FromFloat32("prompt_embeddings", []int64{8, d}, make([]float32, 8*d))
+		}, nil, nil},
+		{"modules_to_save", func(a *peft.Adapter) { a.Config["modules_to_save"] = []any{"lm_head"} }, nil,
+			[]string{"adapter_config.json", "modules_to_save is [lm_head]"}},
+		{"three submodules", func(a *peft.Adapter) { a.Config["num_transformer_submodules"] = 3 }, nil,
+			[]string{"adapter_config.json", "num_transformer_submodules is 3"}},
 		{"causal", func(a *peft.Adapter) { a.Config["task_type"] = "CAUSAL_LM" }, nil, []string{"adapter_config.json", "task_type is CAUSAL_LM"}},
 	}
 	for _, c := range cases {
@@ -236,5 +244,49 @@ func TestPEFTImportErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A T5 folder saved with PEFT's seq2seq default (num_transformer_submodules 2) holds 2l rows,
+// of which PEFT's prompt tuning prepends the first l: those are the prompt ptbench loads.
+func TestPEFTImportTakesTheEncoderRows(t *testing.T) {
+	coretest.LockThread(t)
+	bb, err := core.OpenBackbone("t5-tiny", core.BackboneOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	d := bb.Info().DModel
+	values := make([]float32, 8*d)
+	for i := range values {
+		values[i] = float32(1 + i/int(4*d)) // rows 0-3: 1, rows 4-7: 2
+	}
+	a := &peft.Adapter{
+		Config:  map[string]any{"peft_type": "PROMPT_TUNING", "task_type": "SEQ_2_SEQ_LM", "num_virtual_tokens": 4, "token_dim": d},
+		Tensors: map[string]*safetensors.Tensor{"prompt_embeddings": safetensors.FromFloat32("prompt_embeddings", []int64{8, d}, values)},
+	}
+	dir := t.TempDir()
+	if err := a.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	read, err := peft.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := core.NewMethod("pt", map[string]any{"length": 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := peft.Attach(m, read); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Setup(core.SetupEnv{Backbone: bb, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range core.Float32s(m.(*Method).P) {
+		if v != 1 {
+			t.Fatalf("prompt value %d is %v, want 1 (the first num_virtual_tokens rows)", i, v)
+		}
 	}
 }
