@@ -32,6 +32,26 @@ type Importer interface {
 	InitFromPEFT(a *Adapter)
 }
 
+// ConfigChecker is an Importer that checks a folder's adapter_config.json against its own
+// settings without a backbone (what ImportPEFT checks short of shapes), so that `ptbench run
+// --init-from` refuses a folder before anything loads.
+type ConfigChecker interface {
+	CheckPEFTConfig(a *Adapter) error
+}
+
+// Check is --init-from's preflight for a built (not set-up) method: m must load a's
+// peft_type, and a's config must pass m's ConfigChecker where it has one.
+func Check(m core.Method, a *Adapter) error {
+	imp, err := importer(m, a)
+	if err != nil {
+		return err
+	}
+	if c, ok := imp.(ConfigChecker); ok {
+		return c.CheckPEFTConfig(a)
+	}
+	return nil
+}
+
 // Load loads a into a set-up method: the method must be an Importer of a's peft_type and a's
 // task_type must fit the backbone.
 func Load(m core.Method, a *Adapter, bb core.BackboneInfo) error {

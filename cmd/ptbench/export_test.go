@@ -88,10 +88,20 @@ func TestExportPEFTAndInitFrom(t *testing.T) {
 	if log, err := grid(b, "--methods", "pt", "--set", "pt.length=4", "--init-from", moved); err != nil || !strings.Contains(log, "skipped") {
 		t.Fatalf("the moved folder's run was not skipped (%v):\n%s", err, log)
 	}
-	// LoRA cannot start from a PROMPT_TUNING folder.
-	if log, err := grid(filepath.Join(tmp, "c"), "--methods", "lora", "--set", "lora.rank=2", "--init-from", moved); err == nil ||
-		!strings.Contains(err.Error(), `peft_type is "PROMPT_TUNING"`) || !strings.Contains(err.Error(), "adapter_config.json") {
-		t.Fatalf("lora from a PT folder: %v\n%s", err, log)
+	// LoRA cannot start from a PROMPT_TUNING folder, nor PT from one of another length: both
+	// are refused before anything loads (no results folder is written).
+	for _, c := range []struct{ method, set, want string }{
+		{"lora", "lora.rank=2", `peft_type is "PROMPT_TUNING"`},
+		{"pt", "pt.length=8", "num_virtual_tokens is 4 but the pt method's length is 8"},
+	} {
+		out := filepath.Join(tmp, "c-"+c.method)
+		log, err := grid(out, "--methods", c.method, "--set", c.set, "--init-from", moved)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "adapter_config.json") {
+			t.Fatalf("%s from the PT folder: %v\n%s", c.method, err, log)
+		}
+		if _, statErr := os.Stat(filepath.Join(out, storage.ResultsFile)); !os.IsNotExist(statErr) {
+			t.Errorf("%s: a refused --init-from still wrote %s (%v)", c.method, storage.ResultsFile, statErr)
+		}
 	}
 }
 

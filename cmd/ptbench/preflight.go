@@ -14,6 +14,7 @@ import (
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/data"
 	"github.com/ptbench/ptbench/core/storage"
+	"github.com/ptbench/ptbench/peft"
 	"github.com/ptbench/ptbench/plugins/host"
 )
 
@@ -112,6 +113,9 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 			}
 		}
 		resolved[name] = cfg
+	}
+	if err := checkInitFrom(g, builtin); err != nil {
+		return err
 	}
 	if !checkingOnly { // --pack auto sizes packs within it (benchmarks.Grid.packBudget)
 		g.MemoryLimit, _ = effectiveLimit(runMemoryLimit)
@@ -285,6 +289,35 @@ func checkSourceLengths(g *benchmarks.Grid, name string, raw map[string]any) err
 		}
 		if err := c.CheckMaxSourceLen(n); err != nil {
 			return fmt.Errorf("method %s on %s: %w", name, t, err)
+		}
+	}
+	return nil
+}
+
+// checkInitFrom reads the --init-from folder once and checks it against every built-in method
+// of the grid (its peft_type, and what its adapter_config.json says that the method cannot
+// compute as PEFT does), so a folder a run would refuse is an error before anything loads,
+// not a failed row after the backbone has. Shapes need the backbone and stay the run's check.
+func checkInitFrom(g *benchmarks.Grid, builtin map[string]bool) error {
+	if g.InitFrom == "" || checkingOnly { // a cluster job's folder is on its own machine
+		return nil
+	}
+	a, err := peft.Read(g.InitFrom)
+	if err != nil {
+		return usageError{fmt.Errorf("--init-from: %w", err)}
+	}
+	for _, name := range g.Methods {
+		if !builtin[name] || strings.HasPrefix(name, "plugin:") {
+			continue
+		}
+		m, err := core.NewMethod(name, g.MethodConfigs[name])
+		if err != nil {
+			return err
+		}
+		err = peft.Check(m, a)
+		m.Close()
+		if err != nil {
+			return usageError{fmt.Errorf("--init-from: method %s: %w", name, err)}
 		}
 	}
 	return nil

@@ -84,13 +84,9 @@ func (m *Method) ExportPEFT(ck map[string]*safetensors.Tensor, bb core.BackboneI
 	return fields, state, nil
 }
 
-// ImportPEFT copies every site's lora_A and lora_B after checking r, lora_alpha,
-// target_modules, the options ptbench's LoRA lacks, and that the state dict holds exactly
-// the method's sites.
-func (m *Method) ImportPEFT(a *peft.Adapter, bb core.BackboneInfo) error {
-	if len(m.pairs) == 0 {
-		return fmt.Errorf("lora: ImportPEFT before Setup")
-	}
+// CheckPEFTConfig checks what needs no backbone (peft.ConfigChecker): r and lora_alpha
+// against the method's, no option ptbench's lora lacks, no init that makes PEFT rewrite W.
+func (m *Method) CheckPEFTConfig(a *peft.Adapter) error {
 	r, err := a.Int("r")
 	if err != nil {
 		return err
@@ -120,6 +116,19 @@ func (m *Method) ImportPEFT(a *peft.Adapter, bb core.BackboneInfo) error {
 		case strings.HasPrefix(low, "pissa"), low == "olora", low == "corda", low == "loftq":
 			return a.Errorf("init_lora_weights is %q: PEFT replaces the base weight for it when it loads the folder, which ptbench's lora does not; only folders whose init leaves W alone (true, false, gaussian, orthogonal, eva, mica) load", init)
 		}
+	}
+	return nil
+}
+
+// ImportPEFT copies every site's lora_A and lora_B after checking r, lora_alpha,
+// target_modules, the options ptbench's LoRA lacks, and that the state dict holds exactly
+// the method's sites.
+func (m *Method) ImportPEFT(a *peft.Adapter, bb core.BackboneInfo) error {
+	if len(m.pairs) == 0 {
+		return fmt.Errorf("lora: ImportPEFT before Setup")
+	}
+	if err := m.CheckPEFTConfig(a); err != nil {
+		return err
 	}
 	sites := m.Sites()
 	want := targetModules(sites)

@@ -35,12 +35,9 @@ func (m *Method) ExportPEFT(ck map[string]*safetensors.Tensor, bb core.BackboneI
 	return fields, []*safetensors.Tensor{&out}, nil
 }
 
-// ImportPEFT copies prompt_embeddings into the prompt after checking num_virtual_tokens,
-// token_dim and num_transformer_submodules against the method and the backbone.
-func (m *Method) ImportPEFT(a *peft.Adapter, bb core.BackboneInfo) error {
-	if m.P == nil {
-		return fmt.Errorf("pt: ImportPEFT before Setup")
-	}
+// CheckPEFTConfig checks what needs no backbone (peft.ConfigChecker): num_virtual_tokens
+// against the method's length, no modules_to_save.
+func (m *Method) CheckPEFTConfig(a *peft.Adapter) error {
 	n, err := a.Int("num_virtual_tokens")
 	if err != nil {
 		return err
@@ -51,6 +48,19 @@ func (m *Method) ImportPEFT(a *peft.Adapter, bb core.BackboneInfo) error {
 	if n != m.cfg.Length {
 		return a.Errorf("num_virtual_tokens is %d but the pt method's length is %d (set pt.length=%d)", n, m.cfg.Length, n)
 	}
+	return nil
+}
+
+// ImportPEFT copies prompt_embeddings into the prompt after checking num_virtual_tokens,
+// token_dim and num_transformer_submodules against the method and the backbone.
+func (m *Method) ImportPEFT(a *peft.Adapter, bb core.BackboneInfo) error {
+	if m.P == nil {
+		return fmt.Errorf("pt: ImportPEFT before Setup")
+	}
+	if err := m.CheckPEFTConfig(a); err != nil {
+		return err
+	}
+	n, _ := a.Int("num_virtual_tokens")
 	if d, ok, err := a.OptInt("token_dim"); err != nil {
 		return err
 	} else if ok && int64(d) != bb.DModel {
