@@ -113,6 +113,10 @@ type Board struct {
 	// SameSeedRows are cells averaged over rows of one seed that differ in nothing a row
 	// records (other data or method revision: other run keys); empty when there are none.
 	SameSeedRows []string `json:"same_seed_rows,omitempty"`
+	// TestLimits are the --test-limit values of the board's rows above 0: their test scores
+	// are over that many examples, not the split the protocol names (nil: every row scored
+	// the whole test split).
+	TestLimits []int `json:"test_limits,omitempty"`
 	// Unselected: every sweep variant is its own row (BoardOptions.NoSelect).
 	Unselected bool `json:"unselected,omitempty"`
 	// InvalidThreshold is the invalid-prediction share above which a cell is flagged
@@ -209,6 +213,12 @@ func BuildBoardWith(rows []storage.ResultRow, o BoardOptions) Board {
 		return cost
 	}
 	b.SameSeedRows = sameSeedRows(targets)
+	for _, r := range targets {
+		if n := r.Train.TestLimit; n > 0 && !slices.Contains(b.TestLimits, n) {
+			b.TestLimits = append(b.TestLimits, n)
+		}
+	}
+	slices.Sort(b.TestLimits)
 	rows = targets
 	type key struct{ method, label, backbone string }
 	byKey := map[key][]storage.ResultRow{}
@@ -334,6 +344,16 @@ func BuildBoardWith(rows []storage.ResultRow, o BoardOptions) Board {
 		mr.Packing = mergePacking(packs)
 		b.Rows = append(b.Rows, mr)
 	}
+	// A method's rows on one backbone stand together (its setups, its sweep variants), in
+	// order of their first row.
+	first := map[string]int{}
+	group := func(r MethodRow) string { return r.Method + "\x00" + r.Backbone }
+	for i, r := range b.Rows {
+		if _, ok := first[group(r)]; !ok {
+			first[group(r)] = i
+		}
+	}
+	sort.SliceStable(b.Rows, func(i, j int) bool { return first[group(b.Rows[i])] < first[group(b.Rows[j])] })
 	relativeToPT(b.Rows)
 	rankBoard(&b)
 	return b

@@ -98,6 +98,9 @@ func RenderMarkdown(w io.Writer, b Board) error {
 	if b.SplitProtocol != "" {
 		fmt.Fprintln(w, "- "+b.SplitProtocol)
 	}
+	if len(b.TestLimits) > 0 {
+		fmt.Fprintf(w, "- ⚠ test scores over the first %s test examples only (`--test-limit`), not the whole test split: not comparable with published numbers.\n", joinInts(b.TestLimits, " or "))
+	}
 	if len(b.SameSeedRows) > 0 {
 		fmt.Fprintf(w, "- ⚠ averaged over rows of the same seed from runs with different run keys (other data, method revision or plugin binary, which rows do not record): %s. Their n counts rows, not seeds; results from before such a change belong in another folder.\n", strings.Join(b.SameSeedRows, "; "))
 	}
@@ -314,4 +317,13 @@ func backboneLabel(r MethodRow) string {
 		return r.Backbone + " (random init)"
 	}
 	return r.Backbone
+}
+
+// joinInts writes 20, 50 as "20 or 50".
+func joinInts(xs []int, sep string) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprint(x)
+	}
+	return strings.Join(parts, sep)
 }

@@ -105,6 +105,17 @@ var setupDefaults = map[string]string{
 	"extra.init_from":         "none",
 }
 
+// setupZeros are what a recorded 0 means for the training options whose 0 is a default.
+var setupZeros = map[string]string{
+	"train.eval_limit":     "all",
+	"train.test_limit":     "all",
+	"train.max_source_len": "task's",
+	"train.max_target_len": "default",
+	"train.max_new_tokens": "default",
+	"train.eval_every":     "auto",
+	"train.warmup":         "auto",
+}
+
 // setupLabel is "name=value" for a setting of a row's setup: values as recorded (strings
 // unquoted), an unrecorded setting as its default where there is one.
 func setupLabel(key string, setup map[string]string) string {
@@ -118,6 +129,8 @@ func setupLabel(key string, setup map[string]string) string {
 		if s, err := strconv.Unquote(v); err == nil {
 			v = s
 		}
+	case v == "0" && setupZeros[key] != "":
+		v = setupZeros[key]
 	default:
 		if f, err := strconv.ParseFloat(v, 64); err == nil && strings.ContainsAny(v, "eE") {
 			v = formatSetupFloat(f)
@@ -172,78 +185,92 @@ func splitSetups(rows []storage.ResultRow) ([]storage.ResultRow, []string, setup
 	var made []string
 	for _, g := range order {
 		idx := members[g]
-		// The values each setting takes on each task (unsetValue: not recorded).
-		values := map[string]map[string]map[string]bool{} // setting → task → values
+		named := setupKeysToName(idx, rows, setups)
 		for _, i := range idx {
-			for k := range setups[i] {
-				values[k] = nil
-			}
-		}
-		for k := range values {
-			values[k] = map[string]map[string]bool{}
-			for _, i := range idx {
-				v, ok := setups[i][k]
-				if !ok {
-					v = unsetValue
-				}
-				task := rows[i].Task
-				if values[k][task] == nil {
-					values[k][task] = map[string]bool{}
-				}
-				values[k][task][v] = true
-			}
-		}
-		// A per-task setting (a step budget) splits where one task sees two values of it and
-		// labels only such tasks' rows; any other setting splits, and labels every row of the
-		// method, wherever it takes two values at all (fp32 on rte and bf16 on mrpc would
-		// otherwise average into one row's GLUE score).
-		labelIn := map[string]func(task string) bool{}
-		for k, byTask := range values {
-			conflict, all := false, map[string]bool{}
-			for _, vs := range byTask {
-				conflict = conflict || len(vs) > 1
-				for v := range vs {
-					all[v] = true
-				}
-			}
-			if !conflict && (perTaskSettings[k] || len(all) < 2) {
+			if len(named[i]) == 0 {
 				continue
 			}
-			if perTaskSettings[k] {
-				labelIn[k] = func(task string) bool { return len(byTask[task]) > 1 }
-			} else {
-				labelIn[k] = func(string) bool { return true }
-			}
-		}
-		if len(labelIn) == 0 {
-			continue
-		}
-		keys := make([]string, 0, len(labelIn))
-		for k := range labelIn {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, i := range idx {
-			var parts, named []string
-			for _, k := range keys {
-				if labelIn[k](rows[i].Task) {
-					parts = append(parts, setupLabel(k, setups[i]))
-					named = append(named, k)
-				}
-			}
-			if len(parts) == 0 {
-				continue
+			parts := make([]string, len(named[i]))
+			for j, k := range named[i] {
+				parts[j] = setupLabel(k, setups[i])
 			}
 			out[i].Label = withLabelSuffix(rows[i].Label, " ["+strings.Join(parts, ", ")+"]")
 			split[out[i].Label] = struct {
 				base string
 				keys []string
-			}{rows[i].Label, named}
+			}{rows[i].Label, named[i]}
 			made = append(made, out[i].Label)
 		}
 	}
 	sort.Strings(made)
 	return out, slices.Compact(made), split
+}
+
+// setupKeysToName picks, for each row of one method (idx), the settings its label names. A
+// setting other than the per-task budgets that takes two values among the rows names every
+// row. Within each setup those settings leave apart, a per-task setting that takes two values
+// on one task names that task's rows only (two step budgets for rte), so that one run's rows
+// are never split by a budget another setup's rows differ in.
+func setupKeysToName(idx []int, rows []storage.ResultRow, setups []map[string]string) map[int][]string {
+	valueOf := func(i int, k string) string {
+		if v, ok := setups[i][k]; ok {
+			return v
+		}
+		return unsetValue
+	}
+	var keys []string
+	for _, i := range idx {
+		for k := range setups[i] {
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	sort.Strings(keys)
+	var global, perTask []string
+	for _, k := range keys {
+		if perTaskSettings[k] {
+			perTask = append(perTask, k)
+			continue
+		}
+		for _, i := range idx[1:] {
+			if valueOf(i, k) != valueOf(idx[0], k) {
+				global = append(global, k)
+				break
+			}
+		}
+	}
+	named := map[int][]string{}
+	bySetup := map[string][]int{}
+	for _, i := range idx {
+		named[i] = slices.Clone(global)
+		var sig strings.Builder
+		for _, k := range global {
+			sig.WriteString(valueOf(i, k) + "\x00")
+		}
+		bySetup[sig.String()] = append(bySetup[sig.String()], i)
+	}
+	for _, members := range bySetup {
+		for _, k := range perTask {
+			seen := map[string]map[string]bool{} // task → values
+			for _, i := range members {
+				t := rows[i].Task
+				if seen[t] == nil {
+					seen[t] = map[string]bool{}
+				}
+				seen[t][valueOf(i, k)] = true
+			}
+			for _, i := range members {
+				if len(seen[rows[i].Task]) > 1 {
+					named[i] = append(named[i], k)
+				}
+			}
+		}
+	}
+	for _, i := range idx {
+		sort.Strings(named[i])
+	}
+	return named
 }
 
 // perTaskSettings are the settings a grid legitimately sets per task: the paper harness's

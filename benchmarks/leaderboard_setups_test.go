@@ -30,6 +30,9 @@ func TestBoardKeepsSetupsApart(t *testing.T) {
 	bf16 := func(r *storage.ResultRow) { r.Numerics = &storage.Numerics{DType: "bfloat16"} }
 	revised := func(r *storage.ResultRow) { r.TrainingRevision = 1 }
 	steps := func(n int) func(*storage.ResultRow) { return func(r *storage.ResultRow) { r.Train.Steps = n } }
+	limits := func(eval, test int) func(*storage.ResultRow) {
+		return func(r *storage.ResultRow) { r.Train.EvalLimit, r.Train.TestLimit = eval, test }
+	}
 	dept := func(r *storage.ResultRow) { r.Method, r.Label = "dept", "DePT" }
 	kShot := func(r *storage.ResultRow) { r.KShot, r.Label = 16, "PT (k=16)" }
 	multiTask := func(r *storage.ResultRow) {
@@ -68,6 +71,10 @@ func TestBoardKeepsSetupsApart(t *testing.T) {
 		{"setups that only look per task still split everywhere", []storage.ResultRow{
 			row("a", "rte", 1, 60), row("b", "rte", 1, 70, bf16), row("c", "mrpc", 1, 80), row("d", "cola", 1, 90, bf16)},
 			"PT [dtype=bfloat16]: cola 90/1, rte 70/1; PT [dtype=float32]: mrpc 80/1, rte 60/1", ""},
+		{"one run stays one row when another setup's budget differs", []storage.ResultRow{
+			row("a", "rte", 1, 60, eps, limits(200, 0)), row("b", "mrpc", 1, 70, eps, limits(200, 0)),
+			row("c", "rte", 1, 80, steps(60), limits(50, 50))},
+			"PT [adam_eps=1e-6, eval_limit=50, test_limit=50]: rte 80/1; PT [adam_eps=1e-8, eval_limit=200, test_limit=all]: mrpc 70/1, rte 60/1", ""},
 		{"a sweep chose another lr per seed", []storage.ResultRow{row("a", "rte", 1, 60, lr(0.3)), row("b", "rte", 2, 70, lr(0.5))},
 			"PT: rte 65/2", ""},
 		{"a sweep over a deprecated spelling splits no seeds", []storage.ResultRow{
@@ -147,5 +154,53 @@ func TestStepTimeComparesLikeSetups(t *testing.T) {
 	}
 	if len(b.Rows) != len(want) {
 		t.Errorf("rows %d, want %d", len(b.Rows), len(want))
+	}
+}
+
+// A method's setups stand together on the board, in order of their first row.
+func TestSplitRowsStandTogether(t *testing.T) {
+	row := func(key, method, label string, bf16 bool) storage.ResultRow {
+		r := storage.ResultRow{RunKey: key, Method: method, Label: label, Task: "rte", Benchmark: "GLUE", Seed: 1,
+			Status: "ok", TestScore: 50, Train: core.TrainOptions{Steps: 100, Seed: 1}}
+		r.Backbone.Name = "t5-base"
+		if bf16 {
+			r.Numerics = &storage.Numerics{DType: "bfloat16"}
+		}
+		return r
+	}
+	b := BuildBoard([]storage.ResultRow{row("a", "pt", "PT", false), row("b", "ept", "EPT", false), row("c", "pt", "PT", true)})
+	var got []string
+	for _, r := range b.Rows {
+		got = append(got, r.Label)
+	}
+	if want := "PT [dtype=float32]; PT [dtype=bfloat16]; EPT"; strings.Join(got, "; ") != want {
+		t.Errorf("rows %q, want %q", strings.Join(got, "; "), want)
+	}
+}
+
+// Scores over a --test-limit subset say so on the board, in JSON, and beside published numbers.
+func TestBoardSaysWhenTestScoresAreOverASubset(t *testing.T) {
+	row := func(key string, limit int) storage.ResultRow {
+		r := storage.ResultRow{RunKey: key, Method: "dept", Label: "DePT", Task: "rte", Benchmark: "GLUE", Seed: 1,
+			Status: "ok", TestScore: 50, Train: core.TrainOptions{Steps: 100, Seed: 1, TestLimit: limit}}
+		r.Backbone.Name = "t5-base"
+		return r
+	}
+	for _, c := range []struct {
+		limit int
+		want  bool
+	}{{0, false}, {20, true}} {
+		b := BuildBoard([]storage.ResultRow{row("a", c.limit)})
+		var md bytes.Buffer
+		if err := RenderMarkdown(&md, b); err != nil {
+			t.Fatal(err)
+		}
+		if err := RenderComparison(&md, b); err != nil {
+			t.Fatal(err)
+		}
+		note := strings.Count(md.String(), "first 20 test examples only")
+		if (note == 2) != c.want || (note == 0) == c.want || (len(b.TestLimits) == 1) != c.want {
+			t.Errorf("test limit %d: notes %d, TestLimits %v:\n%s", c.limit, note, b.TestLimits, md.String())
+		}
 	}
 }

@@ -138,6 +138,9 @@ func RenderComparison(w io.Writer, b Board) error {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "### Measured vs published (test score; published = T5-Base with the full step budget)")
 	fmt.Fprintln(w)
+	if len(b.TestLimits) > 0 {
+		fmt.Fprintf(w, "⚠ measured on the first %s test examples only (`--test-limit`): the published numbers are over the whole test split.\n\n", joinInts(b.TestLimits, " or "))
+	}
 	return table(w, []any{"Method", "Backbone", "Task", "Metric", "Measured", "Paper", "Δ", "Paper source"}, func(add func(...any)) {
 		for _, c := range cs {
 			delta := "n/a"
