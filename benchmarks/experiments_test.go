@@ -136,7 +136,7 @@ groups:
 	if b.Runs() != 3+4 || b.MethodRuns("pt") != 3 || !b.PadToMax {
 		t.Errorf("group b: %d runs (pt %d), padded %v; want 7 (pt 3)", b.Runs(), b.MethodRuns("pt"), b.PadToMax)
 	}
-	if keys := []string{b.Sweep[0].Key(), b.Sweep[1].Key(), b.Sweep[2].Key()}; !slices.Equal(keys, []string{"dept.prompt_lr", "pt.lr", "dept.lowrank_lr"}) {
+	if keys := []string{b.Sweep[0].Key(), b.Sweep[1].Key(), b.Sweep[2].Key()}; !slices.Equal(keys, []string{"dept.lr", "pt.lr", "dept.lowrank_lr"}) {
 		t.Errorf("group b axes %v", keys)
 	}
 	g := b.Grid(Grid{})

@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/storage"
 )
 
@@ -26,6 +27,29 @@ type SweepAxis struct {
 	Method  string `json:"-"`
 	Setting string `json:"-"`
 	Values  []any  `json:"values"`
+	// Given is the deprecated spelling the axis was given as ("prompt_lr" for DePT's lr),
+	// "" when it was given by its name: Setting is always the current name, so rows, labels
+	// and the selection record one name.
+	Given string `json:"-"`
+}
+
+// canonical renames a deprecated spelling of the axis's setting to its current name.
+func (a SweepAxis) canonical() SweepAxis {
+	if name, ok := core.CanonicalSetting(a.Method, a.Setting); ok && name != a.Setting {
+		a.Given, a.Setting = a.Setting, name
+	}
+	return a
+}
+
+// SweepDeprecations are warnings for the axes given by a deprecated spelling.
+func SweepDeprecations(axes []SweepAxis) []string {
+	var out []string
+	for _, a := range axes {
+		if a.Given != "" {
+			out = append(out, fmt.Sprintf("warning: sweep %s.%s: deprecated setting name (now %s; the runs record %s)", a.Method, a.Given, a.Key(), a.Key()))
+		}
+	}
+	return out
 }
 
 // Key is the axis as the command line names it: "method.setting".
@@ -94,7 +118,7 @@ func ParseSweep(spec string, methods []string) (SweepAxis, error) {
 	if len(a.Values) == 0 {
 		return bad("no values (want method.setting=v1,v2,…)")
 	}
-	return a, nil
+	return a.canonical(), nil
 }
 
 // ParseSweeps parses every --sweep flag; an axis given twice is an error.
@@ -140,7 +164,7 @@ func (s *Sweep) UnmarshalYAML(n *yaml.Node) error {
 				return fmt.Errorf("line %d: sweep %s: %w", v.Line, k.Value, err)
 			}
 		}
-		*s = append(*s, SweepAxis{Method: m, Setting: setting, Values: values})
+		*s = append(*s, SweepAxis{Method: m, Setting: setting, Values: values}.canonical())
 	}
 	return nil
 }
@@ -224,7 +248,7 @@ func SweepVariants(axes []SweepAxis, method string) []Variant {
 func (g *Grid) Variants(method string) []Variant { return SweepVariants(g.Sweep, method) }
 
 // VariantConfig is the method's raw settings with the variant's on top (a swept setting
-// overrides the same key of --set or --method-config).
+// overrides the same setting of --set or --method-config, under either of its names).
 func (g *Grid) VariantConfig(method string, v Variant) map[string]any {
 	if len(v.Settings) == 0 {
 		return g.MethodConfigs[method]
@@ -234,6 +258,11 @@ func (g *Grid) VariantConfig(method string, v Variant) map[string]any {
 		out[k] = x
 	}
 	for _, s := range v.Settings {
+		for k := range out { // --set's deprecated spelling of the swept setting ("prompt_lr" for "lr")
+			if name, ok := core.CanonicalSetting(method, k); ok && name == s.Name && k != s.Name {
+				delete(out, k)
+			}
+		}
 		out[s.Name] = s.Value
 	}
 	return out

@@ -67,9 +67,13 @@ func TestSweepVariantsOrderAndConfig(t *testing.T) {
 	for _, v := range SweepVariants(axes, "ept") {
 		got = append(got, v.String())
 	}
+	// ept.prompt_lr is the deprecated spelling of ept.lr: the axis carries the current name.
 	want := []string{
-		"ept.prompt_lr=0.3 ept.lowrank_lr=0.0001", "ept.prompt_lr=0.3 ept.lowrank_lr=0.005",
-		"ept.prompt_lr=0.4 ept.lowrank_lr=0.0001", "ept.prompt_lr=0.4 ept.lowrank_lr=0.005",
+		"ept.lr=0.3 ept.lowrank_lr=0.0001", "ept.lr=0.3 ept.lowrank_lr=0.005",
+		"ept.lr=0.4 ept.lowrank_lr=0.0001", "ept.lr=0.4 ept.lowrank_lr=0.005",
+	}
+	if w := SweepDeprecations(axes); len(w) != 1 || !strings.Contains(w[0], "ept.prompt_lr: deprecated setting name (now ept.lr") {
+		t.Errorf("deprecation warnings %q", w)
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("ept variants %q, want %q", got, want)
@@ -82,8 +86,8 @@ func TestSweepVariantsOrderAndConfig(t *testing.T) {
 	}
 	g := &Grid{Methods: []string{"pt", "ept"}, Sweep: axes, MethodConfigs: map[string]map[string]any{"ept": {"spaces": 2, "prompt_lr": 0.5}}}
 	cfg := g.VariantConfig("ept", g.Variants("ept")[3])
-	if cfg["spaces"] != 2 || cfg["prompt_lr"] != 0.4 || cfg["lowrank_lr"] != 5e-3 {
-		t.Errorf("variant config %v: want --set's spaces, the sweep's rates (over --set's prompt_lr)", cfg)
+	if _, old := cfg["prompt_lr"]; cfg["spaces"] != 2 || cfg["lr"] != 0.4 || old || cfg["lowrank_lr"] != 5e-3 {
+		t.Errorf("variant config %v: want --set's spaces, the sweep's rates (over --set's prompt_lr, which is lr)", cfg)
 	}
 	if g.MethodConfigs["ept"]["prompt_lr"] != 0.5 {
 		t.Errorf("VariantConfig changed the grid's own settings: %v", g.MethodConfigs["ept"])
@@ -132,7 +136,8 @@ func TestCheckSweep(t *testing.T) {
 	}
 }
 
-// An experiment file's sweep keeps its order and reads 3e-1 as a number.
+// An experiment file's sweep keeps its order, reads 3e-1 as a number and names a setting by
+// its current name (ept.prompt_lr is ept.lr).
 func TestSweepYAMLKeepsOrder(t *testing.T) {
 	var s struct {
 		Sweep Sweep `yaml:"sweep"`
@@ -140,7 +145,7 @@ func TestSweepYAMLKeepsOrder(t *testing.T) {
 	if err := yaml.Unmarshal([]byte("sweep:\n  ept.prompt_lr: [3e-1, 4e-1]\n  dept.lowrank_lr: [1e-4]\n  ept.gate: [pooled]\n"), &s); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Sweep) != 3 || s.Sweep[0].Key() != "ept.prompt_lr" || s.Sweep[1].Key() != "dept.lowrank_lr" ||
+	if len(s.Sweep) != 3 || s.Sweep[0].Key() != "ept.lr" || s.Sweep[0].Given != "prompt_lr" || s.Sweep[1].Key() != "dept.lowrank_lr" ||
 		s.Sweep[0].Values[0] != 0.3 || s.Sweep[1].Values[0] != 1e-4 || s.Sweep[2].Values[0] != "pooled" {
 		t.Errorf("sweep %+v", s.Sweep)
 	}

@@ -83,6 +83,9 @@ backbone (e.g. t5-tiny, or a local T5-Base folder); --shard i/n runs the i-th of
 			if opts.Sweep, err = benchmarks.ParseSweeps(sweeps, sweepable); err != nil {
 				return usageError{err}
 			}
+			for _, w := range benchmarks.SweepDeprecations(opts.Sweep) {
+				fmt.Fprintln(cmd.ErrOrStderr(), w)
+			}
 			plan, err := x.Plan(opts)
 			if err != nil {
 				return usageError{err}

@@ -90,6 +90,9 @@ func newRunCmd() *cobra.Command {
 			if g.Sweep, err = benchmarks.ParseSweeps(sweeps, g.Methods); err != nil {
 				return usageError{err}
 			}
+			for _, w := range benchmarks.SweepDeprecations(g.Sweep) {
+				fmt.Fprintln(cmd.ErrOrStderr(), w)
+			}
 			// Every swept value is built by its method now: an unknown setting or a wrong
 			// type fails before the backbone or any data loads.
 			if err := g.CheckSweep(checkMethod, func(m string) bool { return !builtin[m] || strings.HasPrefix(m, "plugin:") }); err != nil {
