@@ -18,6 +18,7 @@ import (
 type taskDataFlags struct {
 	task string
 	opts core.DataOptions
+	seed int64 // the run seed whose k-shot draw to show
 }
 
 func (f *taskDataFlags) register(cmd *cobra.Command) {
@@ -25,11 +26,13 @@ func (f *taskDataFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.opts.DataDir, "data-dir", "", "folder laid out like glue/RTE/train.tsv")
 	cmd.Flags().StringVar(&f.opts.CacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/ptbench)")
 	cmd.Flags().BoolVar(&f.opts.Offline, "offline", false, "never download")
-	cmd.Flags().IntVar(&f.opts.KShot, "k-shot", 0, "k examples in train, balanced over classes (drawn with --seed)")
-	cmd.Flags().Int64Var(&f.opts.Seed, "seed", 0, "data seed: k-shot sampling and the synthetic tasks' examples (0, as ptbench run uses)")
+	cmd.Flags().IntVar(&f.opts.KShot, "k-shot", 0, "k training examples in all, balanced over classes, as a run with --seed draws them")
+	cmd.Flags().Int64Var(&f.seed, "seed", 42, "with --k-shot: the run seed whose draw to show (ptbench run's default seed is 42)")
 }
 
-// load opens the task's data for evaluation (train may be absent).
+// load opens the task's data for evaluation (train may be absent) as a run sees it: the
+// files (or the synthetic examples) as every run reads them, and with --k-shot the training
+// set a run with seed --seed draws.
 func (f *taskDataFlags) load() (core.Task, *core.Dataset, error) {
 	if f.task == "" {
 		return nil, nil, usageError{fmt.Errorf("--task is required")}
@@ -41,8 +44,19 @@ func (f *taskDataFlags) load() (core.Task, *core.Dataset, error) {
 	if f.opts.CacheDir == "" {
 		f.opts.CacheDir = defaultCacheDir()
 	}
-	ds, err := tasks.LoadEval(t, f.opts)
-	return t, ds, err
+	opts := f.opts
+	sampler, perSeed := t.(core.KShotSampler)
+	if perSeed {
+		opts.KShot = 0 // drawn below with the run seed, as the grid draws it
+	}
+	ds, err := tasks.LoadEval(t, opts)
+	if err != nil || !perSeed || f.opts.KShot == 0 || len(ds.Train) == 0 {
+		return t, ds, err
+	}
+	if ds.Train, err = sampler.SampleKShot(ds.Train, f.opts.KShot, f.seed); err != nil {
+		return nil, nil, err
+	}
+	return t, ds, nil
 }
 
 func newDataCmd() *cobra.Command {

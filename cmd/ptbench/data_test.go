@@ -94,3 +94,31 @@ func TestDataIDsAreTorchRandpermHalves(t *testing.T) {
 		t.Error("--split without --ids: no error (it would be ignored)")
 	}
 }
+
+// `data --k-shot k` shows the training set a run draws: k examples in all, balanced over the
+// classes, from the same examples every run reads whatever --seed is.
+func TestDataKShotIsARunsDraw(t *testing.T) {
+	sizes := func(args ...string) (train, dev int) {
+		out, _, err := executeSplit(append([]string{"data", "--task", "syn-keyword", "-o", "json"}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct {
+			Splits map[string]struct {
+				Size    int            `json:"size"`
+				Targets map[string]int `json:"targets"`
+			} `json:"splits"`
+		}
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return v.Splits["train"].Size, v.Splits["dev"].Targets["1"]
+	}
+	_, devAll := sizes()
+	for _, seed := range []string{"1", "2", "42"} {
+		train, dev := sizes("--k-shot", "4", "--seed", seed)
+		if train != 4 || dev != devAll {
+			t.Errorf("--k-shot 4 --seed %s: train %d (want 4 in all), dev positives %d (want %d: the seed draws, it does not regenerate the task)", seed, train, dev, devAll)
+		}
+	}
+}
