@@ -78,7 +78,7 @@ func Attach(m core.Method, a *Adapter) error {
 func importer(m core.Method, a *Adapter) (Importer, error) {
 	imp, ok := m.(Importer)
 	if !ok {
-		return nil, fmt.Errorf("--init-from %s: method %T cannot load a PEFT adapter (PEFT equivalents: %s)", a.Dir, m, Equivalents())
+		return nil, fmt.Errorf("--init-from %s: this method has no PEFT equivalent to load (PEFT equivalents: %s)", a.Dir, Equivalents())
 	}
 	if pt := a.PeftType(); pt != imp.PEFTType() {
 		return nil, a.Errorf("peft_type is %q but this method loads %q adapters", pt, imp.PEFTType())

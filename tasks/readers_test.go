@@ -85,7 +85,7 @@ func TestMissingFileSaysWhereToGetIt(t *testing.T) {
 		t.Fatalf("err = %v, want a *MissingDataError that is fs.ErrNotExist", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{filepath.Join(root, "glue", "CoLA", "dev.tsv"), "https://dl.fbaipublicfiles.com/glue/data/CoLA.zip", "ptbench data download cola"} {
+	for _, want := range []string{filepath.Join(root, "glue", "CoLA", "dev.tsv"), "https://dl.fbaipublicfiles.com/glue/data/CoLA.zip", "ptbench data --task cola"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not mention %q", msg, want)
 		}
@@ -94,8 +94,8 @@ func TestMissingFileSaysWhereToGetIt(t *testing.T) {
 
 func TestNoDataLocationIsAnError(t *testing.T) {
 	_, err := taskByName(t, "rte").Load(data.DataOptions{})
-	if err == nil || !strings.Contains(err.Error(), "DataDir") || !strings.Contains(err.Error(), "CacheDir") {
-		t.Errorf("err = %v, want one naming DataDir and CacheDir", err)
+	if err == nil || !strings.Contains(err.Error(), "--data-dir") || !strings.Contains(err.Error(), "--cache-dir") {
+		t.Errorf("err = %v, want one naming --data-dir and --cache-dir", err)
 	}
 }
 

@@ -207,7 +207,7 @@ func (t *fileTask) dataRoot(opts data.DataOptions, needTrain bool) (string, erro
 		return opts.DataDir, nil
 	}
 	if opts.CacheDir == "" {
-		return "", fmt.Errorf("%s: no data location: set DataOptions.DataDir to a folder holding the official files (glue/…, superglue/…, squad/…) or CacheDir to a folder to download them into", t.name)
+		return "", fmt.Errorf("%s: no data location: pass --data-dir, a folder holding the official files (glue/…, superglue/…, squad/…), or --cache-dir, a folder to download them into", t.name)
 	}
 	complete := true
 	for _, role := range t.requiredFiles(needTrain) {
@@ -219,8 +219,8 @@ func (t *fileTask) dataRoot(opts data.DataOptions, needTrain bool) (string, erro
 		return opts.CacheDir, nil
 	}
 	if opts.Offline {
-		return "", fmt.Errorf("%s: data not in cache %s and downloads are disabled (offline); run once online, or fetch %v and unpack under %s, or point DataDir at a copy",
-			t.name, opts.CacheDir, t.urls(), opts.CacheDir)
+		return "", fmt.Errorf("%s: data not in cache %s and downloads are disabled (offline); run once online, or fetch %v and unpack under %s so that %s exists, or pass --data-dir with a copy laid out the same way",
+			t.name, opts.CacheDir, t.urls(), opts.CacheDir, filepath.ToSlash(t.files[t.requiredFiles(needTrain)[0]]))
 	}
 	if err := DefaultDownloader.fetchTask(t, opts.CacheDir); err != nil {
 		return "", err
@@ -253,13 +253,13 @@ func (t *fileTask) urls() []string {
 
 func (t *fileTask) missing(root, role string, fromDataDir bool) error {
 	urls := t.urls()
-	hint := fmt.Sprintf("get the official files from %v and unpack them under %s so that %s exists, or give no data folder (--data-dir; DataOptions.DataDir) and let ptbench download them into its cache (ptbench data download %s)",
+	hint := fmt.Sprintf("get the official files from %v and unpack them under %s so that %s exists, or leave out --data-dir and let ptbench download them into its cache (any command that reads the task does, e.g. ptbench data --task %s)",
 		urls, root, filepath.ToSlash(t.files[role]), t.name)
 	if !fromDataDir {
 		hint = fmt.Sprintf("the download into %s did not produce it; delete that folder's downloads/ and try again, or fetch %v by hand", root, urls)
 	}
 	if role == fileTrain {
-		hint += "; evaluation alone (ptbench data, tasks.LoadEval) needs only the validation files"
+		hint += "; evaluation alone (ptbench data, ptbench score) needs only the validation files"
 	}
 	return &MissingDataError{Task: t.name, Path: filepath.Join(root, t.files[role]), Hint: hint}
 }

@@ -64,8 +64,15 @@ func newRunCmd() *cobra.Command {
 			if output != "markdown" && output != "json" {
 				return usageError{fmt.Errorf("-o %q: want markdown or json", output)}
 			}
-			if methods == "" || tasks == "" {
-				return usageError{fmt.Errorf("--methods and --tasks are required (or --preset smoke)")}
+			switch {
+			case methods == "" && preset != "":
+				return usageError{fmt.Errorf("--methods is required (--preset %s sets the tasks, backbone and steps, not the methods)", preset)}
+			case methods == "" && tasks == "":
+				return usageError{fmt.Errorf("--methods and --tasks are required (or --preset smoke for the tasks)")}
+			case methods == "":
+				return usageError{fmt.Errorf("--methods is required")}
+			case tasks == "":
+				return usageError{fmt.Errorf("--tasks is required (or --preset smoke)")}
 			}
 			if !(g.Temperature > 0) || math.IsInf(g.Temperature, 0) {
 				return usageError{fmt.Errorf("--temperature must be a positive number, got %v", g.Temperature)}
