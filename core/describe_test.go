@@ -104,7 +104,7 @@ func TestConfiguredMethodsResolveTheirSettings(t *testing.T) {
 			`unknown setting "bogus"; valid settings: fusion, gate, length, lr, off, seed, sources (see ` + "`ptbench methods test-describe-input`)", nil},
 		{"several unknown keys", map[string]any{"zz": 1, "aa": 2}, `unknown settings "aa", "zz"; valid settings:`, nil},
 		{"one setting under two spellings", map[string]any{"length": 5, "prompt_length": 6}, "settings length and prompt_length are the same setting length", nil},
-		{"a wrong type is still the decoder's error", map[string]any{"length": "long"}, "config:", nil},
+		{"a wrong type names the setting, the kind it wants and the value", map[string]any{"length": "long"}, `setting length: want a whole number, got "long"`, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

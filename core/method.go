@@ -3,7 +3,10 @@ package core
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 
 	"github.com/sugarme/gotch/ts"
 )
@@ -169,9 +172,45 @@ func DecodeConfig(raw map[string]any, into any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(into); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			name := typeErr.Field[strings.LastIndexByte(typeErr.Field, '.')+1:]
+			return fmt.Errorf("setting %s: want %s, got %s", name, kindWord(typeErr.Type), describeValue(raw[name], typeErr.Value))
+		}
 		return fmt.Errorf("config: %w", err)
 	}
 	return nil
+}
+
+// kindWord names what a config field holds, as a user writes it.
+func kindWord(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "a list of " + strings.TrimPrefix(kindWord(t.Elem()), "a ") + "s"
+	case reflect.Pointer:
+		return kindWord(t.Elem())
+	}
+	return t.String()
+}
+
+// describeValue quotes the value a user gave (JSON's kind of it when it is not at hand).
+func describeValue(v any, kind string) string {
+	if v == nil {
+		return kind
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return kind
+	}
+	return string(b)
 }
 
 // CountParams sums the element counts of every tensor in groups.
