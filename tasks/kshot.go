@@ -90,9 +90,9 @@ func describeClasses(counts map[string]int) string {
 			parts = append(parts, fmt.Sprintf("… %d classes in all", len(names)))
 			break
 		}
-		parts = append(parts, fmt.Sprintf("class %q: %d", c, counts[c]))
+		parts = append(parts, fmt.Sprintf("%q %d", c, counts[c]))
 	}
-	return "examples per class " + strings.Join(parts, ", ")
+	return "examples per class: " + strings.Join(parts, ", ")
 }
 
 // stsbBinaryClass binarises an STS-B target at 2.5 for k-shot balancing: "1" when the

@@ -31,7 +31,7 @@ func TestKShotBeyondTheDataIsAnError(t *testing.T) {
 		{"above the data", exs("0", "0", "0", "2"), 5, byTarget,
 			0, `toy: k-shot 5 is more than the training data has: 4 examples; pass --k-shot ≤ 4`},
 		{"below the classes", exs("0", "1", "2"), 2, byTarget,
-			0, `toy: k-shot 2 is fewer than the task's 3 classes (examples per class class "0": 1, class "1": 1, class "2": 1): k is the total, k/3 per class; pass --k-shot ≥ 3`},
+			0, `toy: k-shot 2 is fewer than the task's 3 classes (examples per class: "0" 1, "1" 1, "2" 1): k is the total, k/3 per class; pass --k-shot ≥ 3`},
 		{"negative", exs("0", "2"), -4, byTarget, 0, "toy: k-shot must be ≥ 0 (0 = the full training set), got -4"},
 		{"free text", exs("x", "y", "z"), 5, oneClass, 0, "toy: k-shot 5 is more than the training data has: 3 examples; pass --k-shot ≤ 3"},
 		{"free text within", exs("x", "y", "z"), 2, oneClass, 2, ""},

@@ -124,7 +124,7 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 	for _, name := range g.Tasks {
 		task, err := core.NewTask(name)
 		if err != nil {
-			return err
+			return usageError{fmt.Errorf("--tasks: %w", err)}
 		}
 		if checkingOnly { // a cluster job's data is on its own machine
 			continue
@@ -133,13 +133,13 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 			// A missing official file is named here, not after the backbone has loaded.
 			if fc, ok := task.(data.FileChecker); ok {
 				if err := fc.CheckFiles(g.Data); err != nil {
-					return fmt.Errorf("task %s: %w", name, err)
+					return err // "<task>: data file … not found; …"
 				}
 			}
 			continue
 		}
 		if _, err := task.Load(g.Data); err != nil {
-			return fmt.Errorf("task %s: %w", name, err)
+			return err // the task's errors start with its name
 		}
 	}
 	return stopAfterPreflight()

@@ -41,7 +41,7 @@ func TestRunRejectsBadNumbersBeforeAnythingLoads(t *testing.T) {
 		{[]string{"--max-grad-norm", "nan"}, "--max-grad-norm must be a finite number ≥ 0 (0 = off), got NaN", true},
 		{[]string{"--max-grad-norm", "-1"}, "--max-grad-norm must be a finite number ≥ 0", true},
 		{[]string{"--k-shot", "-4"}, "--k-shot must be ≥ 0 (0 = the full training set), got -4", true},
-		{[]string{"--k-shot", "100000"}, `task syn-keyword: syn-keyword: k-shot 100000 is more than the training data has: `, false},
+		{[]string{"--k-shot", "100000"}, `syn-keyword: k-shot 100000 is more than the training data has: `, false},
 		{[]string{"--set", "pt.lr=nan"}, `method pt: lr = "nan" is not a finite number`, true},
 		{[]string{"--set", "pt.lr=.inf"}, `--set "pt.lr=.inf": .inf is not a finite number`, true},
 		{[]string{"--method-config", infCfg}, "method pt: lr = +Inf: settings must be finite numbers", false},
@@ -54,7 +54,7 @@ func TestRunRejectsBadNumbersBeforeAnythingLoads(t *testing.T) {
 		{[]string{"--test-limit", "-2"}, "--test-limit must be ≥ 0, got -2", true},
 		{[]string{"--seeds", "1,2,1"}, "--seeds: seed 1 is given twice", true},
 		{[]string{"--seeds", "x"}, `seed "x" is not an integer`, true},
-		{[]string{"--tasks", "syn-keyword,no-such-task"}, `unknown Task "no-such-task"`, false},
+		{[]string{"--tasks", "syn-keyword,no-such-task"}, `--tasks: unknown Task "no-such-task"`, true},
 		{[]string{"--tasks", "rte", "--data-dir", emptyData}, "rte: data file " + filepath.Join(emptyData, "glue", "RTE", "train.tsv") + " not found", false},
 		{[]string{"--threads", "-1"}, "--threads must be ≥ 0 (0 = number of cores), got -1", true},
 	}
