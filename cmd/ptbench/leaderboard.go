@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -34,6 +35,9 @@ default runs) from its results.jsonl, and its bench.jsonl if any (written by ptb
 				return err
 			}
 			args = []string{dir}
+			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+				return usageError{fmt.Errorf("results folder %s: not found (a folder written by ptbench run, or --results DIR)", dir)}
+			}
 			// Read-only: a torn last line (a write cut short) is skipped with a warning; the
 			// next `ptbench run` on the folder moves it aside.
 			rows, torn, err := storage.ReadResultsLenient(filepath.Join(args[0], storage.ResultsFile))
@@ -44,8 +48,12 @@ default runs) from its results.jsonl, and its bench.jsonl if any (written by ptb
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s: skipped a last line cut short (%d bytes, an interrupted write); the next run on this folder moves it to %s.corrupt\n",
 					filepath.Join(args[0], storage.ResultsFile), len(torn), storage.ResultsFile)
 			}
-			if len(rows) == 0 {
-				return fmt.Errorf("%s: no results yet", filepath.Join(args[0], "results.jsonl"))
+			bench, err := benchmarks.ReadBench(args[0])
+			if err != nil {
+				return err
+			}
+			if len(rows) == 0 && len(bench) == 0 {
+				return fmt.Errorf("%s: no results yet (and no bench.jsonl from ptbench bench --out)", filepath.Join(args[0], "results.jsonl"))
 			}
 			if math.IsNaN(invalidThreshold) || invalidThreshold > 1 {
 				return usageError{fmt.Errorf("--invalid-threshold %v: want a share in [0, 1] (negative: never flag)", invalidThreshold)}
@@ -54,9 +62,10 @@ default runs) from its results.jsonl, and its bench.jsonl if any (written by ptb
 				invalidThreshold = 1e-12 // the flag's 0 flags any invalid prediction (BoardOptions' 0 is the default)
 			}
 			b := benchmarks.BuildBoardWith(rows, benchmarks.BoardOptions{NoSelect: noSelect, InvalidThreshold: invalidThreshold})
-			bench, err := benchmarks.ReadBench(args[0])
-			if err != nil {
-				return err
+			if len(rows) == 0 && output != "json" { // a bench-only folder: its step-time table alone
+				fmt.Fprintln(cmd.OutOrStdout(), "### Training-step benchmark (`ptbench bench`)")
+				fmt.Fprintln(cmd.OutOrStdout())
+				return benchmarks.RenderBench(cmd.OutOrStdout(), bench)
 			}
 			if output == "json" {
 				return encodeBoard(cmd.OutOrStdout(), b, bench)
