@@ -26,11 +26,15 @@ func newArtefactsCmd() *cobra.Command {
 func newArtefactsListCmd(parent, what, short string) *cobra.Command {
 	var dir, format string
 	list := &cobra.Command{
-		Use:     "list",
+		Use:     "list [RUNS_DIR]",
 		Short:   short,
-		Example: fmt.Sprintf("  ptbench %[1]s list --results runs/main\n  ptbench %[1]s list --results runs/main -o json", parent),
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Example: fmt.Sprintf("  ptbench %[1]s list runs/main\n  ptbench %[1]s list --results runs/main -o json", parent),
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := resultsDirArg(cmd, args, dir) // RUNS_DIR or --results, as leaderboard and plot
+			if err != nil {
+				return err
+			}
 			arts, err := benchmarks.ListArtefacts(dir)
 			if err != nil {
 				return err

@@ -89,7 +89,7 @@ func stepCostText(d core.Description) string {
 	case d.Baseline:
 		return "1 (the baseline other step times are relative to)"
 	case d.StepCost > 0:
-		return fmt.Sprintf("%g× %s (estimated; balances shards)", d.StepCost, base)
+		return fmt.Sprintf("%g× %s (the method's registered relative step time; balances shards and reproduce's time estimates)", d.StepCost, base)
 	default:
 		return fmt.Sprintf("unknown (counted as 1× %s)", base)
 	}
@@ -99,7 +99,7 @@ func stepCostText(d core.Description) string {
 func needsText(n core.Needs) string {
 	var out []string
 	if n.Artefacts {
-		out = append(out, "source artefacts (trained first, or by `ptbench sources train`)")
+		out = append(out, "source artefacts when its settings name source tasks (trained first, or by `ptbench sources train`)")
 	}
 	if n.EncoderDecoder {
 		out = append(out, "an encoder–decoder backbone")

@@ -145,7 +145,7 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&methods, "methods", "", "comma-separated methods (see ptbench methods); plugin:PATH runs a plugin binary")
 	f.StringVar(&tasks, "tasks", "", "comma-separated tasks (see ptbench tasks)")
 	f.StringVar(&seeds, "seeds", "42", "comma-separated seeds")
-	f.StringVar(&backbone, "backbone", defaultBackbone, "preset (t5-tiny, t5-small, t5-base) or checkpoint directory / HF cache id")
+	f.StringVar(&backbone, "backbone", defaultBackbone, "preset (random init: t5-tiny, t5-small, t5-base, t5-large, t5-3b, t5-11b, llama-tiny, llama2-7b; ptbench backbones lists them) or checkpoint directory / HF cache id")
 	f.StringVar(&tokenizer, "tokenizer", "", "override the backbone's tokenizer (spiece.model, tokenizer.json, or \"byte\")")
 	f.StringVar(&preset, "preset", "", "smoke: t5-tiny, byte tokenizer, synthetic tasks, 300 steps (offline)")
 	f.StringVar(&out, "out", defaultResults, "results folder to write (results.jsonl, checkpoints/, leaderboard.md)")
