@@ -94,7 +94,7 @@ func ScoreFile(t data.Task, gold []data.Example, predictionsJSONLPath string) (d
 		}
 		i, ok := want[*r.ID]
 		if !ok {
-			return fmt.Errorf("id %q is not an example of this split of %s", *r.ID, t.Name())
+			return fmt.Errorf("id %q is not among the %d %s examples scored (predictions of another split — see --split — or beyond --limit, which must be the run's --test-limit or --eval-limit)", *r.ID, len(gold), t.Name())
 		}
 		if got[i] {
 			return fmt.Errorf("id %q has a second prediction", *r.ID)

@@ -61,7 +61,7 @@ func TestScoreFile(t *testing.T) {
 	cases := []struct{ name, body, want string }{
 		{"bad JSON", lines(`{"id": "rte/val/1", "prediction": "0"}`, `{"id": `), "preds.jsonl:2: invalid JSON"},
 		{"no prediction field", lines(`{"id": "rte/val/1"}`), `preds.jsonl:1: missing required field "prediction"`},
-		{"unknown id", lines(`{"id": "rte/val/9", "prediction": "0"}`), `preds.jsonl:1: id "rte/val/9" is not an example`},
+		{"unknown id", lines(`{"id": "rte/val/9", "prediction": "0"}`), `preds.jsonl:1: id "rte/val/9" is not among the 3 rte examples scored`},
 		{"duplicate id", lines(`{"id": "rte/val/1", "prediction": "0"}`, `{"id": "rte/val/1", "prediction": "1"}`), `preds.jsonl:2: id "rte/val/1" has a second prediction`},
 		{"missing ids", lines(`{"id": "rte/val/1", "prediction": "0"}`), "2 of 3 gold examples have no prediction (e.g. rte/val/2, rte/val/3)"},
 	}
