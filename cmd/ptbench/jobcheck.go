@@ -73,6 +73,9 @@ var errPreflightPassed = errors.New("preflight passed")
 var (
 	checkingMu                    sync.Mutex
 	checkingOnly, stopAtPreflight bool
+	// preflightReadsNoData is set by `reproduce --dry-run`: it prints the plan without
+	// reading (or downloading) any task's data.
+	preflightReadsNoData bool
 )
 
 // checkCommandStarts runs the sharded command's own checks — flags, numbers, method names and

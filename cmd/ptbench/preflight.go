@@ -126,7 +126,7 @@ func preflight(g *benchmarks.Grid, builtin map[string]bool) error {
 		if err != nil {
 			return usageError{fmt.Errorf("--tasks: %w", err)}
 		}
-		if checkingOnly { // a cluster job's data is on its own machine
+		if checkingOnly || preflightReadsNoData { // a cluster job's data is on its own machine; a dry run reads none
 			continue
 		}
 		if g.Data.KShot == 0 {

@@ -109,6 +109,8 @@ backbone (e.g. t5-tiny, or a local T5-Base folder); --shard i/n runs the i-th of
 			}
 			grids := make([]benchmarks.Grid, len(plan))
 			builtin := builtinMethods()
+			preflightReadsNoData = dryRun
+			defer func() { preflightReadsNoData = false }()
 			for i, p := range plan {
 				grids[i] = p.Grid(g)
 				if cmd.Flags().Changed("steps") {
