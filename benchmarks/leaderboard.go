@@ -173,6 +173,7 @@ func BuildBoardWith(rows []storage.ResultRow, o BoardOptions) Board {
 	// (leaderboard_setups.go).
 	rows, made, split := splitSetups(rows)
 	b.SplitSetups = made
+	duplicateVariants := sameSeedVariants(rows) // before selection picks one of them
 	selected, choices := SelectVariants(rows)
 	b.Selection, b.Unselected = choices, o.NoSelect
 	if o.NoSelect {
@@ -212,9 +213,10 @@ func BuildBoardWith(rows []storage.ResultRow, o BoardOptions) Board {
 		}
 		return cost
 	}
-	b.SameSeedRows = sameSeedRows(targets)
+	b.SameSeedRows = append(sameSeedRows(targets), duplicateVariants...)
+	slices.Sort(b.SameSeedRows)
 	for _, r := range targets {
-		if n := r.Train.TestLimit; n > 0 && !slices.Contains(b.TestLimits, n) {
+		if n := r.Train.TestLimit; n > 0 && r.Status == "ok" && !slices.Contains(b.TestLimits, n) {
 			b.TestLimits = append(b.TestLimits, n)
 		}
 	}
@@ -277,7 +279,9 @@ func BuildBoardWith(rows []storage.ResultRow, o BoardOptions) Board {
 		seenSources := map[string]bool{}
 		seenRuns := map[string]bool{} // a multi-task run writes a row per task: count its time once
 		for _, r := range byKey[k] {
-			mr.setups = append(mr.setups, setupOf(r))
+			if r.Status == "ok" {
+				mr.setups = append(mr.setups, setupOf(r)) // what the row's numbers come from
+			}
 			for _, name := range usedArtefacts(r) {
 				mr.SourceTrainSec += sourceCost(name, seenSources)
 			}
@@ -413,9 +417,12 @@ func relativeToPT(rows []MethodRow) {
 	baseline := core.BaselineMethod()
 	d, _ := core.Describe(baseline)
 	sameSetup := func(a, b MethodRow) bool {
-		for _, k := range append(slices.Clone(a.splitKeys), b.splitKeys...) {
-			if strings.HasPrefix(k, "config.") {
-				continue
+		// How the backbone computes is always compared (a bf16 PT is no baseline for an fp32
+		// EPT); other settings where a split names them.
+		always := []string{"numerics.dtype", "numerics.quant", "numerics.device", "numerics.forms", "train.training_revision"}
+		for _, k := range append(append(always, a.splitKeys...), b.splitKeys...) {
+			if strings.HasPrefix(k, "config.") || len(a.setups) == 0 || len(b.setups) == 0 {
+				continue // a method's own settings; rows built without their setups (tests)
 			}
 			va, oka := sharedValue(a.setups, k)
 			vb, okb := sharedValue(b.setups, k)

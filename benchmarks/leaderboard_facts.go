@@ -168,10 +168,19 @@ func rankValues(values []float64, present []bool) []int {
 // kShotSuffix is the label suffix a few-shot grid gives its rows (" (k=16)").
 var kShotSuffix = regexp.MustCompile(` \(k=\d+\)$`)
 
-// rankGroup is the set of rows a row's cells are ranked in: the same backbone and the same
-// few-shot size, so a 4-shot row is not marked worse than a 32-shot one.
+// rankGroup is the set of rows a row's cells are ranked in: the same backbone, few-shot size,
+// test subset (--test-limit) and training revision, so a 4-shot row is not marked worse than
+// a 32-shot one, nor a score over 100 test examples better than one over the whole split.
 func rankGroup(r MethodRow) string {
-	return r.Backbone + "\x00" + kShotSuffix.FindString(r.Label)
+	g := r.Backbone + "\x00" + kShotSuffix.FindString(r.Label)
+	for _, k := range []string{"data.k_shot", "train.test_limit", "train.training_revision"} {
+		v, ok := sharedValue(r.setups, k)
+		if !ok && len(r.setups) > 0 {
+			v = "mixed"
+		}
+		g += "\x00" + v
+	}
+	return g
 }
 
 // rankBoard marks the best (rank 1) and second (rank 2) cell of every task and average

@@ -36,7 +36,7 @@ func RenderMarkdown(w io.Writer, b Board) error {
 	cols = append(cols, column{header: "n"}, column{header: "Trainable params (share of backbone)"})
 	for _, r := range b.Rows {
 		lo, hi := seedRange(r)
-		line := []string{r.Label, backboneLabel(r)}
+		line := []string{mdCell(r.Label), backboneLabel(r)}
 		for _, t := range b.Tasks {
 			c, ok := r.Tasks[t]
 			if !ok {
@@ -195,7 +195,7 @@ func renderTimes(w io.Writer, b Board) error {
 		if r.Packing != "" {
 			pad, packed = pad+", "+r.Packing, true
 		}
-		addRow(cols, []string{r.Label, backboneLabel(r), pad, fmt.Sprintf("%.4f", r.MeanStepSec), fmt.Sprintf("%.4f", r.MedianStepSec),
+		addRow(cols, []string{mdCell(r.Label), backboneLabel(r), pad, fmt.Sprintf("%.4f", r.MeanStepSec), fmt.Sprintf("%.4f", r.MedianStepSec),
 			vsPT, claim, fmt.Sprintf("%.1f", r.TotalTrainSec), secondsOrDash(r.EvalSec), secondsOrDash(r.SourceTrainSec),
 			fmt.Sprintf("%.0f", float64(r.PeakRSSBytes)/(1<<20)), fmt.Sprint(r.Diverged), fmt.Sprint(r.Failed)})
 	}
@@ -279,7 +279,7 @@ func renderSelection(w io.Writer, b Board) error {
 	fmt.Fprintln(w)
 	return table(w, []any{"Method", "Backbone", "Task", "Seed", "Selected settings", "Dev", "Variants finished"}, func(add func(...any)) {
 		for _, c := range b.Selection {
-			add(c.Label, c.Backbone, c.Task, fmt.Sprint(c.Seed), formatSettings(c.Settings), fmt.Sprintf("%.1f", c.DevScore),
+			add(mdCell(c.Label), c.Backbone, c.Task, fmt.Sprint(c.Seed), mdCell(formatSettings(c.Settings)), fmt.Sprintf("%.1f", c.DevScore),
 				fmt.Sprintf("%d of %d", c.Variants, c.Swept))
 		}
 	})
@@ -327,3 +327,8 @@ func joinInts(xs []int, sep string) string {
 	}
 	return strings.Join(parts, sep)
 }
+
+// mdCell keeps a cell one cell: a label carries setting values ("[init_text=yes | no]"),
+// which may hold a pipe; the table writer escapes backslashes, so the pipe becomes the HTML
+// entity, which GitHub's markdown shows as a pipe.
+func mdCell(s string) string { return strings.ReplaceAll(s, "|", "&#124;") }

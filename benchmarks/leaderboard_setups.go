@@ -51,6 +51,14 @@ func setupOf(r storage.ResultRow) map[string]string {
 		}
 	}
 	add("config.", r.MethodConfig, nil)
+	for k, v := range out { // rows from before a setting was renamed ("prompt_lr" is "lr")
+		if name, ok := core.CanonicalSetting(r.Method, strings.TrimPrefix(k, "config.")); ok && "config."+name != k {
+			delete(out, k)
+			if _, both := out["config."+name]; !both {
+				out["config."+name] = v
+			}
+		}
+	}
 	if vals, _ := rowSweep(r); vals != nil {
 		for k := range vals {
 			name := strings.TrimPrefix(k, r.Method+".")
@@ -218,8 +226,19 @@ func setupKeysToName(idx []int, rows []storage.ResultRow, setups []map[string]st
 		}
 		return unsetValue
 	}
-	var keys []string
+	// The rows that finished decide what splits: a failed attempt in another setup is
+	// counted in the row of the setup it shares the most with, not a reason to relabel.
+	var ok []int
 	for _, i := range idx {
+		if rows[i].Status == "ok" {
+			ok = append(ok, i)
+		}
+	}
+	if len(ok) == 0 {
+		return map[int][]string{}
+	}
+	var keys []string
+	for _, i := range ok {
 		for k := range setups[i] {
 			if !slices.Contains(keys, k) {
 				keys = append(keys, k)
@@ -233,35 +252,52 @@ func setupKeysToName(idx []int, rows []storage.ResultRow, setups []map[string]st
 			perTask = append(perTask, k)
 			continue
 		}
-		for _, i := range idx[1:] {
-			if valueOf(i, k) != valueOf(idx[0], k) {
+		for _, i := range ok[1:] {
+			if valueOf(i, k) != valueOf(ok[0], k) {
 				global = append(global, k)
 				break
 			}
 		}
 	}
+	okValues := map[string]map[string]bool{} // global setting → values among finished rows
+	for _, k := range global {
+		okValues[k] = map[string]bool{}
+		for _, i := range ok {
+			okValues[k][valueOf(i, k)] = true
+		}
+	}
 	named := map[int][]string{}
 	bySetup := map[string][]int{}
 	for _, i := range idx {
-		named[i] = slices.Clone(global)
 		var sig strings.Builder
 		for _, k := range global {
-			sig.WriteString(valueOf(i, k) + "\x00")
+			if okValues[k][valueOf(i, k)] || rows[i].Status == "ok" {
+				named[i] = append(named[i], k)
+				sig.WriteString(valueOf(i, k))
+			}
+			sig.WriteString("\x00")
 		}
 		bySetup[sig.String()] = append(bySetup[sig.String()], i)
 	}
+	// Within a setup, a per-task budget that differs on one task labels that task's rows
+	// off its most common value (an extra run at another budget does not take the task out
+	// of the method's row); with no single most common value, all of them.
 	for _, members := range bySetup {
 		for _, k := range perTask {
-			seen := map[string]map[string]bool{} // task → values
+			counts := map[string]map[string]int{} // task → value → finished rows
 			for _, i := range members {
-				t := rows[i].Task
-				if seen[t] == nil {
-					seen[t] = map[string]bool{}
+				if rows[i].Status != "ok" {
+					continue
 				}
-				seen[t][valueOf(i, k)] = true
+				t := rows[i].Task
+				if counts[t] == nil {
+					counts[t] = map[string]int{}
+				}
+				counts[t][valueOf(i, k)]++
 			}
 			for _, i := range members {
-				if len(seen[rows[i].Task]) > 1 {
+				c := counts[rows[i].Task]
+				if len(c) > 1 && !isSoleMode(c, valueOf(i, k)) {
 					named[i] = append(named[i], k)
 				}
 			}
@@ -273,10 +309,23 @@ func setupKeysToName(idx []int, rows []storage.ResultRow, setups []map[string]st
 	return named
 }
 
+// isSoleMode reports whether v is the one most common value of counts.
+func isSoleMode(counts map[string]int, v string) bool {
+	for w, n := range counts {
+		if w != v && n >= counts[v] {
+			return false
+		}
+	}
+	return counts[v] > 0
+}
+
 // perTaskSettings are the settings a grid legitimately sets per task: the paper harness's
 // step budgets (30,000 or 300,000 by training-set size) and the warm-up derived from them, and
 // DePT's and EPT's offset rows (the run's max source length: MultiRC's 348).
-var perTaskSettings = map[string]bool{"train.steps": true, "train.warmup": true, "config.max_len": true}
+var perTaskSettings = map[string]bool{"train.steps": true, "train.warmup": true, "config.max_len": true,
+	// A multi-task run's task set: glue's hypernetworks over 8 tasks and superglue's over 5
+	// never meet on a task; a single- and a multi-task run on one task do.
+	"extra.multi_task": true}
 
 // sameSeedRows names the cells (a board row's task) that hold two rows of one seed after
 // selection and the split: runs whose keys differ in nothing a row records (the data, the
@@ -288,7 +337,9 @@ func sameSeedRows(rows []storage.ResultRow) []string {
 	}
 	count := map[cell]int{}
 	for _, r := range rows {
-		count[cell{r.Method, r.Label, r.Backbone.Name, r.Task, r.Seed}]++
+		if r.Status == "ok" { // a failed or diverged row is not averaged in
+			count[cell{r.Method, r.Label, r.Backbone.Name, r.Task, r.Seed}]++
+		}
 	}
 	var out []string
 	for c, n := range count {
@@ -297,6 +348,31 @@ func sameSeedRows(rows []storage.ResultRow) []string {
 		}
 	}
 	sort.Strings(out)
+	return out
+}
+
+// sameSeedVariants names the sweep variants that hold two finished rows of one seed (runs
+// whose keys differ in nothing a row records, e.g. other data): selection would pick between
+// them on dev without a word, so the board says so as it does for unswept cells.
+func sameSeedVariants(rows []storage.ResultRow) []string {
+	type cell struct {
+		method, label, backbone, task, variant string
+		seed                                   int64
+	}
+	count := map[cell]int{}
+	for _, r := range rows {
+		vals, _ := rowSweep(r)
+		if vals == nil || isSource(r) || r.Status != "ok" {
+			continue
+		}
+		count[cell{r.Method, r.Label, r.Backbone.Name, r.Task, formatSettings(vals), r.Seed}]++
+	}
+	var out []string
+	for c, n := range count {
+		if n > 1 {
+			out = append(out, fmt.Sprintf("%s on %s, seed %d, variant %s (%d rows)", c.label, c.task, c.seed, c.variant, n))
+		}
+	}
 	return out
 }
 

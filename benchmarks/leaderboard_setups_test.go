@@ -91,6 +91,8 @@ func TestBoardKeepsSetupsApart(t *testing.T) {
 			"PT [multi_task=no]: rte 60/1; PT [multi_task=rte+mrpc (T=2)]: rte 70/1", ""},
 		{"one seed twice under two keys, nothing recorded differs", []storage.ResultRow{row("a", "rte", 1, 60), row("b", "rte", 1, 70)},
 			"PT: rte 65/2", "PT on rte, seed 1 (2 rows)"},
+		{"a sweep variant twice on one seed", []storage.ResultRow{row("a", "rte", 1, 60, lr(0.3)), row("b", "rte", 1, 70, lr(0.3))},
+			"PT: rte 70/1", "PT on rte, seed 1, variant pt.lr=0.3 (2 rows)"},
 		{"one seed twice beside another setup", []storage.ResultRow{row("a", "rte", 1, 60), row("b", "rte", 1, 70), row("c", "rte", 1, 90, bf16)},
 			"PT [dtype=bfloat16]: rte 90/1; PT [dtype=float32]: rte 65/2", "PT [dtype=float32] on rte, seed 1 (2 rows)"},
 		{"a few-shot label keeps its (k=16) last", []storage.ResultRow{row("a", "rte", 1, 60, kShot), row("b", "rte", 1, 70, kShot, bf16)},
@@ -201,6 +203,25 @@ func TestBoardSaysWhenTestScoresAreOverASubset(t *testing.T) {
 		note := strings.Count(md.String(), "first 20 test examples only")
 		if (note == 2) != c.want || (note == 0) == c.want || (len(b.TestLimits) == 1) != c.want {
 			t.Errorf("test limit %d: notes %d, TestLimits %v:\n%s", c.limit, note, b.TestLimits, md.String())
+		}
+	}
+}
+
+// A setting value with a pipe does not break the markdown table.
+func TestSplitLabelWithAPipeKeepsTheTable(t *testing.T) {
+	row := func(key, text string) storage.ResultRow {
+		r := storage.ResultRow{RunKey: key, Method: "pt", Label: "PT", Task: "rte", Benchmark: "GLUE", Seed: 1, Status: "ok",
+			TestScore: 50, MethodConfig: map[string]any{"init_text": text}, Train: core.TrainOptions{Steps: 100, Seed: 1}}
+		r.Backbone.Name = "t5-base"
+		return r
+	}
+	var md bytes.Buffer
+	if err := RenderMarkdown(&md, BuildBoard([]storage.ResultRow{row("a", "yes | no"), row("b", "plain")})); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(md.String(), "\n") {
+		if strings.Contains(line, "init_text=yes") && (!strings.Contains(line, `yes &#124; no`) || strings.Contains(line, "yes | no")) {
+			t.Errorf("row %q: the pipe in the label is not escaped", line)
 		}
 	}
 }

@@ -147,7 +147,7 @@ func RenderComparison(w io.Writer, b Board) error {
 			if c.Delta != nil {
 				delta = fmt.Sprintf("%+.1f", *c.Delta)
 			}
-			add(c.Label, c.Backbone, c.Task, c.Metric, optional(c.Measured), optional(c.Published), delta, c.Source)
+			add(mdCell(c.Label), c.Backbone, c.Task, c.Metric, optional(c.Measured), optional(c.Published), delta, c.Source)
 		}
 	})
 }

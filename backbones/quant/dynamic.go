@@ -22,8 +22,10 @@ import (
 //
 // The arithmetic is the reference's: the linspace is libtorch's own float32 CPU kernel (its
 // last bit depends on the kernel's vectorisation, so it is computed, not re-derived), the
-// midpoints are float32 sums halved, the scale by 10^(i−6) is float64 (Python floats), and
-// one rounding to float32 comes at the end. The map is built once, on first use.
+// midpoints are float32 sums halved, and the scale by 10^(i−6) is a float32 product — the
+// reference multiplies the float32 midpoints by a Python number, which torch applies in the
+// tensor's float32 (a float64 product rounded once differs in the last bit of 28 values).
+// testdata/fixtures/quant pins the 256 values. The map is built once, on first use.
 func DynamicMap() ([256]float32, error) {
 	dynamicOnce.Do(func() { dynamicValues, dynamicErr = buildDynamicMap() })
 	return dynamicValues, dynamicErr
@@ -51,7 +53,7 @@ func buildDynamicMap() ([256]float32, error) {
 		}
 		for k := 0; k+1 < len(bounds); k++ {
 			mean := (bounds[k] + bounds[k+1]) / 2 // float32 arithmetic, as torch's
-			v := decades[i] * float64(mean)
+			v := float64(float32(float32(decades[i]) * mean)) // float32 tensor × Python scalar
 			data = append(data, v, -v)
 		}
 	}

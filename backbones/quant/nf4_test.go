@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/coretest"
+	"github.com/ptbench/ptbench/internal/testfix"
 )
 
 // The dynamic map has create_dynamic_map's shape: 256 ascending values, 0 at index 127 and 1
@@ -48,8 +50,22 @@ func TestDynamicMapIsBitsandbytes(t *testing.T) {
 		t.Fatalf("%d positive values below 1, want 127", next-128)
 	}
 	var tenth, one float32 = 0.1, 1
-	if want := float32(1e-6 * float64((tenth+one)/2)); code[128] != want {
+	if want := float32(1e-6) * ((tenth + one) / 2); code[128] != want {
 		t.Errorf("smallest positive %v, want %v", code[128], want)
+	}
+	// Every value as PyTorch computes bitsandbytes' create_dynamic_map (a float32 product of
+	// the decade and the midpoint; see the fixture's README).
+	var pinned struct{ Values []float64 }
+	if err := json.Unmarshal(testfix.Read(t, "fixtures/quant/dynamic-map-signed.json"), &pinned); err != nil {
+		t.Fatal(err)
+	}
+	if len(pinned.Values) != 256 {
+		t.Fatalf("fixture has %d values", len(pinned.Values))
+	}
+	for i, v := range pinned.Values {
+		if code[i] != float32(v) {
+			t.Errorf("map[%d] = %.10g, bitsandbytes' %.10g", i, code[i], v)
+		}
 	}
 	if math.Abs(float64(code[254])-0.99296875) > 1e-7 {
 		t.Errorf("largest below 1: %v, want ≈ 0.99296875", code[254])
