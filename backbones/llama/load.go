@@ -83,6 +83,13 @@ func build(cfg Config, src source, o LoadOptions) (m *Model, err error) {
 			return l, fmt.Errorf("llama: %s.weight has shape %v, want [%d %d]", name, sz, out, in)
 		}
 		if quant && (out*in)%NF4Block == 0 {
+			// With bf16 compute, the bf16 weights are what is quantised, as QLoRA loads the
+			// model in bf16 (torch_dtype) before bitsandbytes quantises it.
+			if m.DType == gotch.BFloat16 && t.DType() != gotch.BFloat16 {
+				if t, err = t.Totype(gotch.BFloat16, true); err != nil {
+					return l, fmt.Errorf("llama: %s.weight: %w", name, err)
+				}
+			}
 			l.q, err = QuantizeNF4(t) // on the CPU, then moved packed (about half a byte a weight)
 			t.MustDrop()
 			if err == nil {

@@ -47,7 +47,7 @@ func init() {
 				var m *Model
 				var err error
 				if quantized(opts) { // drawn and quantised one matrix at a time
-					m, err = NewRandomNF4(cfg, opts.Seed)
+					m, err = NewRandomNF4(cfg, opts.Seed, opts.DType == core.BFloat16)
 				} else {
 					m, _, err = NewModel(cfg, RandomWeights(cfg, opts.Seed), spec)
 				}
@@ -90,7 +90,7 @@ func openDir(spec string, opts core.BackboneOptions) (core.Backbone, error) {
 	}
 	var m *Model
 	if quantized(opts) {
-		m, err = LoadModelDirNF4(dir)
+		m, err = LoadModelDirNF4(dir, opts.DType == core.BFloat16)
 	} else {
 		var extra map[string]*ts.Tensor
 		m, extra, err = LoadModelDir(dir, "")

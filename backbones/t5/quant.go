@@ -120,7 +120,11 @@ type tensorSource func(name string, shape []int64) (*ts.Tensor, error)
 
 // buildNF4 assembles a model with 4-bit linears from src, asking for one tensor at a time
 // (in name order) and quantising each linear weight as it arrives.
-func buildNF4(cfg Config, src tensorSource, source string) (m *Model, err error) {
+//
+// With bf16 compute each matrix is rounded to bfloat16 before it is quantised, as QLoRA loads
+// the model in bf16 (its --bf16 runs' torch_dtype) and bitsandbytes then quantises those
+// weights.
+func buildNF4(cfg Config, src tensorSource, source string, roundToBF16 bool) (m *Model, err error) {
 	want := WeightShapes(cfg)
 	names := make([]string, 0, len(want))
 	for n := range want {
@@ -148,6 +152,13 @@ func buildNF4(cfg Config, src tensorSource, source string) (m *Model, err error)
 			t.MustDrop()
 			return nil, fmt.Errorf("%s: tensor %q is %v %v, config.json implies float %v", source, n, t.DType(), got, want[n])
 		}
+		if roundToBF16 && t.DType() != gotch.BFloat16 {
+			bf, convErr := t.Totype(gotch.BFloat16, true)
+			if convErr != nil {
+				return nil, fmt.Errorf("%s: %s: %w", source, n, convErr)
+			}
+			t = bf
+		}
 		q, err := quant.QuantizeNF4(t)
 		t.MustDrop()
 		if err != nil {
@@ -165,17 +176,17 @@ func isFloat(d gotch.DType) bool {
 
 // NewRandomNF4 is the random-init model of cfg (RandomWeights' values, seed for seed) with
 // 4-bit linears, drawn one matrix at a time: a t5-11b preset never exists in float32.
-func NewRandomNF4(cfg Config, seed int64) (*Model, error) {
+func NewRandomNF4(cfg Config, seed int64, roundToBF16 bool) (*Model, error) {
 	return buildNF4(cfg, func(name string, shape []int64) (*ts.Tensor, error) {
 		return randomTensor(cfg, name, shape, seed), nil
-	}, "random init")
+	}, "random init", roundToBF16)
 }
 
 // LoadModelDirNF4 is LoadModelDir with 4-bit linears. Safetensors are read tensor by tensor
 // at their headers' offsets, so each matrix is quantised as it is read and nothing else of
 // its shard is in memory; a pickled .bin can only be read whole, one file at a time (its
 // tensors wait until asked for). Tensors the model does not use are not kept.
-func LoadModelDirNF4(dir string) (*Model, error) {
+func LoadModelDirNF4(dir string, roundToBF16 bool) (*Model, error) {
 	hc, err := hf.LoadT5Config(dir)
 	if err != nil {
 		return nil, err
@@ -189,5 +200,5 @@ func LoadModelDirNF4(dir string) (*Model, error) {
 		return nil, err
 	}
 	defer weights.Close()
-	return buildNF4(cfg, func(name string, _ []int64) (*ts.Tensor, error) { return weights.Take(name) }, dir)
+	return buildNF4(cfg, func(name string, _ []int64) (*ts.Tensor, error) { return weights.Take(name) }, dir, roundToBF16)
 }

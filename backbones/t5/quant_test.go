@@ -4,13 +4,16 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/ptbench/ptbench/backbones/quant"
 	"github.com/ptbench/ptbench/core"
+	"github.com/ptbench/ptbench/core/coretest"
 )
 
 // openTiny opens the t5-tiny preset (closed at the end of the test).
@@ -337,6 +340,44 @@ func TestNF4LoadsACheckpointDirectory(t *testing.T) {
 		b.MustDrop()
 		if !same {
 			t.Fatalf("%s: loaded 4-bit weight differs from the preset's", site)
+		}
+	}
+}
+
+// With bf16 compute the 4-bit codes are those of the bf16-rounded weights, as QLoRA quantises
+// the model it loaded in bf16; in fp32 those of the fp32 weights.
+func TestNF4QuantisesTheComputeDTypesWeights(t *testing.T) {
+	coretest.LockThread(t)
+	cfg := Presets["t5-tiny"]
+	name := "encoder.block.0.layer.1.DenseReluDense.wi.weight"
+	w := randomTensor(cfg, name, WeightShapes(cfg)[name], 1)
+	defer w.MustDrop()
+	bf := w.MustTotype(gotch.BFloat16, false)
+	defer bf.MustDrop()
+	codes := func(x *ts.Tensor) []byte {
+		q, err := quant.QuantizeNF4(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Drop()
+		return q.Codes.Vals().([]byte)
+	}
+	wantFP32, wantBF16 := codes(w), codes(bf)
+	if slices.Equal(wantFP32, wantBF16) {
+		t.Fatal("rounding to bf16 changed no code: the test proves nothing")
+	}
+	for _, c := range []struct {
+		bf16 bool
+		want []byte
+	}{{false, wantFP32}, {true, wantBF16}} {
+		m, err := NewRandomNF4(cfg, 1, c.bf16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := m.nf4[strings.TrimSuffix(name, ".weight")].Codes.Vals().([]byte)
+		m.Close()
+		if !slices.Equal(got, c.want) {
+			t.Errorf("bf16 %v: the model's codes are not those of the %s weights", c.bf16, map[bool]string{false: "fp32", true: "bf16-rounded"}[c.bf16])
 		}
 	}
 }

@@ -110,7 +110,8 @@ func methodRevision(method string, config any) int {
 // formula (ε added to √v before the bias correction, weight decay after the update), as every
 // reference trains. 2: generations are decoded as the references decode them — at most 19 new
 // tokens (Hugging Face's max_length 20 counts the decoder's start token) and without <unk>
-// (skip_special_tokens; SentencePiece's decoder wrote it as " ⁇ ").
+// (skip_special_tokens; SentencePiece's decoder wrote it as " ⁇ ") — and NF4 is bitsandbytes'
+// to the bit (the dynamic map's float32 products; under bf16, the bf16 weights quantised).
 // A variable only so that tests can show revision 0 is the legacy encoding.
 var TrainingRevision = 2
 
