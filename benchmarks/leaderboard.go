@@ -176,8 +176,15 @@ func BuildBoardWith(rows []storage.ResultRow, o BoardOptions) Board {
 	duplicateVariants := sameSeedVariants(rows) // before selection picks one of them
 	selected, choices := SelectVariants(rows)
 	b.Selection, b.Unselected = choices, o.NoSelect
+	variantOf := map[string]string{} // --no-select: a variant's label → the label it was made from
 	if o.NoSelect {
-		rows = labelVariants(rows)
+		labelled := labelVariants(rows)
+		for i := range rows {
+			if labelled[i].Label != rows[i].Label {
+				variantOf[labelled[i].Label] = rows[i].Label
+			}
+		}
+		rows = labelled
 	} else {
 		rows = selected
 	}
@@ -265,7 +272,11 @@ func BuildBoardWith(rows []storage.ResultRow, o BoardOptions) Board {
 	b.SplitProtocol = splitProtocol(b.Tasks)
 	for _, k := range order {
 		mr := MethodRow{Method: k.method, Label: k.label, Backbone: k.backbone, Tasks: map[string]Cell{}}
-		if made, ok := split[k.label]; ok {
+		label := k.label
+		if from, ok := variantOf[label]; ok { // a variant compares as the row it was made from
+			label, mr.baseLabel = from, from
+		}
+		if made, ok := split[label]; ok {
 			mr.baseLabel, mr.splitKeys = made.base, made.keys
 		}
 		if o.NoSelect && len(byKey[k]) > 0 {
@@ -447,8 +458,8 @@ func relativeToPT(rows []MethodRow) {
 			switch bestSuffix := strings.TrimPrefix(rows[max(best, 0)].unsplitLabel(), d.Label); {
 			case best < 0 || len(suffix) > len(bestSuffix):
 				best, tie = j, false
-			case len(suffix) == len(bestSuffix):
-				tie = true
+			case len(suffix) == len(bestSuffix) && (pt.Sweep == nil || rows[best].Sweep == nil || pt.Label == rows[best].Label):
+				tie = true // two setups of PT: no one baseline (sweep variants of one PT are one)
 			}
 		}
 		if best >= 0 && !tie && rows[i].MeanStepSec > 0 {

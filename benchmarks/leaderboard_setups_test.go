@@ -225,3 +225,25 @@ func TestSplitLabelWithAPipeKeepsTheTable(t *testing.T) {
 		}
 	}
 }
+
+// In the unselected view every sweep variant is a row, and a variant of EPT still compares its
+// step time with PT's (whose variants share one step time).
+func TestUnselectedVariantsKeepTheStepRatio(t *testing.T) {
+	row := func(key, method, label string, lr, sec float64) storage.ResultRow {
+		r := storage.ResultRow{RunKey: key, Method: method, Label: label, Task: "rte", Benchmark: "GLUE", Seed: 1, Status: "ok",
+			TestScore: 50, DevScore: 50, MeanStepSec: sec, MethodConfig: map[string]any{"lr": lr},
+			Train: core.TrainOptions{Steps: 100, Seed: 1},
+			Extra: map[string]any{"sweep": map[string]any{method + ".lr": lr}, "sweep_index": 0}}
+		r.Backbone.Name = "t5-base"
+		return r
+	}
+	b := BuildBoardWith([]storage.ResultRow{
+		row("a", "pt", "PT", 0.3, 1.0), row("b", "pt", "PT", 0.5, 1.0), row("c", "ept", "EPT", 0.3, 0.8),
+	}, BoardOptions{NoSelect: true})
+	for _, r := range b.Rows {
+		want := map[string]float64{"pt": 1, "ept": 0.8}[r.Method]
+		if r.StepVsPT == nil || math.Abs(*r.StepVsPT-want) > 1e-12 {
+			t.Errorf("%s: vs PT %v, want %v", r.Label, r.StepVsPT, want)
+		}
+	}
+}
