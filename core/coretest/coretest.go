@@ -20,6 +20,19 @@ func LockThread(t testing.TB) {
 	t.Cleanup(runtime.UnlockOSThread)
 }
 
+// OpenPreset opens a registered backbone preset (the caller's package imports its backbone)
+// with weight seed 1 and the test's thread locked, and closes it when the test ends.
+func OpenPreset(t testing.TB, name string) core.Backbone {
+	t.Helper()
+	LockThread(t)
+	bb, err := core.OpenBackbone(name, core.BackboneOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(bb.Close)
+	return bb
+}
+
 // EmbeddingOnly is a core.Backbone with an embedding table and nothing else; Loss and
 // Generate fail.
 type EmbeddingOnly struct {

@@ -111,12 +111,7 @@ func TestConfigReachesTheAdapters(t *testing.T) {
 // With weight decay the groups are the reference Trainer's: the adapters' weights and T5's
 // layer norms decay, the adapters' biases do not; and only such a run's key changed.
 func TestWeightDecayGroupsAsTheReference(t *testing.T) {
-	coretest.LockThread(t)
-	bb, err := core.OpenBackbone("t5-tiny", core.BackboneOptions{Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bb.Close()
+	bb := coretest.OpenPreset(t, "t5-tiny")
 	cfg := DefaultConfig()
 	cfg.WeightDecay = 0.01
 	m := New(cfg, 0)

@@ -250,12 +250,7 @@ func TestPEFTImportErrors(t *testing.T) {
 // A T5 folder saved with PEFT's seq2seq default (num_transformer_submodules 2) holds 2l rows,
 // of which PEFT's prompt tuning prepends the first l: those are the prompt ptbench loads.
 func TestPEFTImportTakesTheEncoderRows(t *testing.T) {
-	coretest.LockThread(t)
-	bb, err := core.OpenBackbone("t5-tiny", core.BackboneOptions{Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bb.Close()
+	bb := coretest.OpenPreset(t, "t5-tiny")
 	d := bb.Info().DModel
 	values := make([]float32, 8*d)
 	for i := range values {
