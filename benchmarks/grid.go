@@ -377,6 +377,15 @@ func (g *Grid) prepareRun(bb core.Backbone, tasks []engine.TaskData, methodName 
 	}
 	if vals := variant.Values(); vals != nil { // the leaderboard selects among these (selection.go)
 		base.Extra["sweep"], base.Extra["sweep_index"] = vals, variant.Index
+		// Every value each axis takes, so that the board recognises a plain row of the
+		// folder as a variant the grid skipped because its run was already done.
+		takes := map[string]any{}
+		for _, a := range g.Sweep {
+			if a.Method == methodName {
+				takes[a.Key()] = a.Values
+			}
+		}
+		base.Extra["sweep_takes"] = takes
 	}
 	if len(tasks) > 1 {
 		base.Extra["multi_task"], base.Extra["run"], base.Extra["temperature"] = names, key, g.Temperature

@@ -163,7 +163,7 @@ func BuildBoard(rows []storage.ResultRow) Board { return BuildBoardWith(rows, Bo
 
 // BuildBoardWith is BuildBoard under the options.
 func BuildBoardWith(rows []storage.ResultRow, o BoardOptions) Board {
-	rows = LatestPerKey(rows)
+	rows = adoptSweepVariants(LatestPerKey(rows))
 	var b Board
 	b.InvalidThreshold = o.InvalidThreshold
 	if b.InvalidThreshold == 0 {

@@ -45,6 +45,9 @@ func TestBoardKeepsSetupsApart(t *testing.T) {
 		}
 	}
 	lr := func(v float64) func(*storage.ResultRow) { return sweep("pt", "lr", v, 0) }
+	takes := func(values ...any) func(*storage.ResultRow) {
+		return func(r *storage.ResultRow) { r.Extra["sweep_takes"] = map[string]any{"pt.lr": values} }
+	}
 	cases := []struct {
 		name string
 		rows []storage.ResultRow
@@ -81,8 +84,9 @@ func TestBoardKeepsSetupsApart(t *testing.T) {
 			row("a", "rte", 1, 60, dept, sweep("dept", "prompt_lr", 0.3, 0)), row("b", "rte", 2, 70, dept, sweep("dept", "prompt_lr", 0.5, 0)),
 			row("c", "rte", 1, 50, dept, bf16, sweep("dept", "prompt_lr", 0.3, 0))},
 			"DePT [dtype=bfloat16]: rte 50/1; DePT [dtype=float32]: rte 65/2", ""},
-		{"a sweep and a fixed-lr run", []storage.ResultRow{row("a", "rte", 1, 60, lr(0.3)), row("b", "rte", 2, 70, lr(0.5)), row("c", "rte", 1, 40)},
-			"PT [lr=0.3]: rte 40/1; PT [lr=swept]: rte 65/2", ""},
+		{"a fixed-lr run equal to a variant that has its own row is that variant twice", []storage.ResultRow{
+			row("a", "rte", 1, 60, lr(0.3)), row("b", "rte", 2, 70, lr(0.5)), row("c", "rte", 1, 40)},
+			"PT: rte 65/2", "PT on rte, seed 1, variant pt.lr=0.3 (2 rows)"},
 		{"a sweep under two setups is selected within each", []storage.ResultRow{
 			row("a", "rte", 1, 60, lr(0.3)), row("b", "rte", 1, 80, sweep("pt", "lr", 0.5, 1)),
 			row("c", "rte", 1, 90, lr(0.3), bf16), row("d", "rte", 1, 50, sweep("pt", "lr", 0.5, 1), bf16)},
@@ -91,6 +95,14 @@ func TestBoardKeepsSetupsApart(t *testing.T) {
 			"PT [multi_task=no]: rte 60/1; PT [multi_task=rte+mrpc (T=2)]: rte 70/1", ""},
 		{"one seed twice under two keys, nothing recorded differs", []storage.ResultRow{row("a", "rte", 1, 60), row("b", "rte", 1, 70)},
 			"PT: rte 65/2", "PT on rte, seed 1 (2 rows)"},
+		{"a sweep resumed onto the plain run it includes", []storage.ResultRow{
+			row("a", "rte", 1, 60), // lr 0.3, trained before the sweep: the sweep skipped its 0.3 variant
+			row("b", "rte", 1, 80, sweep("pt", "lr", 0.5, 1), takes(0.3, 0.5))},
+			"PT: rte 80/1", ""},
+		{"a plain run at a value the sweep does not take stays apart", []storage.ResultRow{
+			row("a", "rte", 1, 60, func(r *storage.ResultRow) { r.MethodConfig = map[string]any{"length": 100, "lr": 0.7} }),
+			row("b", "rte", 1, 80, sweep("pt", "lr", 0.5, 1), takes(0.3, 0.5))},
+			"PT [lr=0.7]: rte 60/1; PT [lr=swept]: rte 80/1", ""},
 		{"a sweep variant twice on one seed", []storage.ResultRow{row("a", "rte", 1, 60, lr(0.3)), row("b", "rte", 1, 70, lr(0.3))},
 			"PT: rte 70/1", "PT on rte, seed 1, variant pt.lr=0.3 (2 rows)"},
 		{"one seed twice beside another setup", []storage.ResultRow{row("a", "rte", 1, 60), row("b", "rte", 1, 70), row("c", "rte", 1, 90, bf16)},

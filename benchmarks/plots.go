@@ -90,7 +90,7 @@ func WritePlots(dir string) (PlotReport, error) {
 	}
 	var targets []storage.ResultRow
 	// As the leaderboard: setups apart, and of a sweep the variants it reports.
-	split, _, _ := splitSetups(LatestPerKey(rows))
+	split, _, _ := splitSetups(adoptSweepVariants(LatestPerKey(rows)))
 	selected, _ := SelectVariants(split)
 	for _, r := range selected {
 		if !isSource(r) {

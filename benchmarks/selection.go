@@ -1,10 +1,15 @@
 package benchmarks
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/ptbench/ptbench/core"
 	"github.com/ptbench/ptbench/core/storage"
 )
 
@@ -170,6 +175,104 @@ func SelectVariants(rows []storage.ResultRow) ([]storage.ResultRow, []SweepChoic
 		}
 	}
 	return out, choices
+}
+
+// adoptSweepVariants gives a plain row the sweep fields of the variant it is. A grid skips a
+// sweep variant whose run key is already done, so a sweep resumed onto a folder that holds the
+// same run unswept records no row for that variant, and the plain row would stand apart. A
+// plain row is that variant when a swept row of its method, task and seed has the same setup
+// but for the swept settings, and the plain row's values of those settings are values the
+// sweep takes (the rows record every value of each axis, "sweep_takes"): same settings, same
+// run. Its sweep index is the variant's elsewhere in the folder (ties in the selection keep
+// sweep order), or after every other.
+func adoptSweepVariants(rows []storage.ResultRow) []storage.ResultRow {
+	type cell struct {
+		method, label, backbone, task string
+		seed                          int64
+	}
+	type axis struct{ method, label, backbone, key string }
+	siblings := map[cell][]int{}
+	takes := map[axis][]any{}   // the values each swept setting takes
+	indexOf := map[string]int{} // method, label, backbone and variant → its sweep index
+	variantKey := func(r storage.ResultRow, vals map[string]any) string {
+		return r.Method + "\x00" + r.Label + "\x00" + r.Backbone.Name + "\x00" + formatSettings(vals)
+	}
+	for i, r := range rows {
+		vals, idx := rowSweep(r)
+		if vals == nil || isSource(r) {
+			continue
+		}
+		c := cell{r.Method, r.Label, r.Backbone.Name, r.Task, r.Seed}
+		siblings[c] = append(siblings[c], i)
+		all, _ := r.Extra["sweep_takes"].(map[string]any) // every value of each axis, where recorded
+		for k, v := range vals {
+			a := axis{r.Method, r.Label, r.Backbone.Name, k}
+			values := []any{v}
+			switch list := all[k].(type) {
+			case []any:
+				values = append(values, list...)
+			}
+			for _, x := range values {
+				if !slices.ContainsFunc(takes[a], func(y any) bool { return fmt.Sprint(x) == fmt.Sprint(y) }) {
+					takes[a] = append(takes[a], x)
+				}
+			}
+		}
+		indexOf[variantKey(r, vals)] = idx
+	}
+	if len(siblings) == 0 {
+		return rows
+	}
+	out := rows
+	for i, r := range rows {
+		if vals, _ := rowSweep(r); vals != nil || isSource(r) {
+			continue
+		}
+		sibs := siblings[cell{r.Method, r.Label, r.Backbone.Name, r.Task, r.Seed}]
+		if len(sibs) == 0 {
+			continue
+		}
+		sib := rows[sibs[0]]
+		sibVals, _ := rowSweep(sib)
+		mine := map[string]any{}
+		plain, other := setupOf(r), setupOf(sib)
+		for k := range sibVals {
+			name := strings.TrimPrefix(k, r.Method+".")
+			if canonical, ok := core.CanonicalSetting(r.Method, name); ok {
+				name = canonical
+			}
+			v, ok := plain["config."+name]
+			if !ok {
+				mine = nil
+				break
+			}
+			var x any
+			if json.Unmarshal([]byte(v), &x) != nil || !slices.ContainsFunc(takes[axis{r.Method, r.Label, r.Backbone.Name, k}], func(t any) bool { return fmt.Sprint(t) == fmt.Sprint(x) }) {
+				mine = nil
+				break
+			}
+			mine[k] = x
+			delete(plain, "config."+name)
+			delete(other, "config."+name)
+		}
+		if mine == nil || !maps.Equal(plain, other) {
+			continue
+		}
+		idx, ok := indexOf[variantKey(r, mine)]
+		if !ok {
+			idx = math.MaxInt32 // unknown place in the sweep: after every variant seen
+		}
+		if &out[0] == &rows[0] {
+			out = slices.Clone(rows)
+		}
+		extra := maps.Clone(r.Extra)
+		if extra == nil {
+			extra = map[string]any{}
+		}
+		extra["sweep"], extra["sweep_index"] = mine, idx
+		out[i].Extra = extra
+	}
+	return out
 }
 
 // labelVariants names every swept row's variant in its label ("PT [pt.lr=0.3]"), so the
